@@ -1,0 +1,5 @@
+//! Integration tests: the real `umbox` binary on loopback, driven by real clients.
+
+mod cli;
+mod harness;
+mod http_surface;
