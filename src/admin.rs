@@ -1,1 +1,556 @@
-//! admin (being written).
+//! The admin command line for the directory: `umbox user|dialplan|policy|gateway …` and `umbox import`.
+//!
+//! Every command is a read-modify-write of the directory file under its lock
+//! ([`crate::directory::DirectoryFile::update`]), so a bad value names its field and changes nothing,
+//! and a running server picks the change up without a restart. Commands return the text to show;
+//! this module never prints and never touches the mailbox store (the server creates mailboxes).
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+
+use crate::config::FieldError;
+use crate::directory::{
+    hash_password, DialPlan, Directory, DirectoryFile, Error, Extension, Gateway, Right, UmPolicy,
+    User,
+};
+
+/// Directory administration commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage dial plans.
+    #[command(subcommand, name = "dialplan")]
+    DialPlan(DialPlanCommand),
+    /// Manage UM mailbox policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Manage IP gateways allowed to send calls.
+    #[command(subcommand)]
+    Gateway(GatewayCommand),
+    /// Merge users, dial plans, policies and gateways from a TOML file (same schema as the
+    /// directory file; users may carry a clear-text `password`, which is hashed).
+    Import {
+        /// The file to import.
+        file: PathBuf,
+    },
+}
+
+/// `umbox user …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Add a user (and, once the server sees it, a mailbox).
+    Add {
+        /// Primary SMTP address.
+        address: String,
+        /// Fields of the user.
+        #[command(flatten)]
+        fields: UserFields,
+    },
+    /// Change fields of a user; options not given are kept.
+    Set {
+        /// Primary or proxy address of the user.
+        address: String,
+        /// Fields to change.
+        #[command(flatten)]
+        fields: UserFields,
+    },
+    /// List users.
+    List,
+    /// Show one user.
+    Show {
+        /// Primary or proxy address.
+        address: String,
+    },
+    /// Remove a user from the directory (the mailbox data is kept in the store).
+    Remove {
+        /// Primary or proxy address.
+        address: String,
+    },
+}
+
+/// Options shared by `user add` and `user set`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct UserFields {
+    /// Display name.
+    #[arg(long = "name")]
+    pub display_name: Option<String>,
+    /// Password (hashed with argon2id before it is stored).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Extension number in the dial plan given by --dial-plan.
+    #[arg(long)]
+    pub extension: Option<String>,
+    /// Dial plan of --extension; defaults to the only dial plan when there is one.
+    #[arg(long = "dial-plan")]
+    pub dial_plan: Option<String>,
+    /// SIP URI, e.g. sip:alice@example.test.
+    #[arg(long = "sip-uri")]
+    pub sip_uri: Option<String>,
+    /// Lync line URI, e.g. tel:+14255550101;ext=1001.
+    #[arg(long = "line-uri")]
+    pub line_uri: Option<String>,
+    /// Calling line ID (repeatable; replaces the list).
+    #[arg(long = "calling-line-id")]
+    pub calling_line_ids: Vec<String>,
+    /// Other phone number (repeatable; replaces the list).
+    #[arg(long = "phone")]
+    pub phone_numbers: Vec<String>,
+    /// Proxy SMTP address (repeatable; replaces the list).
+    #[arg(long = "proxy-address")]
+    pub proxy_addresses: Vec<String>,
+    /// UM mailbox policy.
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// Grant (true) or revoke (false) the impersonation right.
+    #[arg(long)]
+    pub impersonation: Option<bool>,
+}
+
+/// `umbox dialplan …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum DialPlanCommand {
+    /// Add a dial plan.
+    Add {
+        /// Name.
+        name: String,
+        /// Digits in an extension.
+        #[arg(long = "extension-length")]
+        extension_length: u8,
+        /// Voicemail pilot number (repeatable).
+        #[arg(long = "pilot")]
+        pilot_numbers: Vec<String>,
+        /// Country code, e.g. 1.
+        #[arg(long = "country-code")]
+        country_code: Option<String>,
+    },
+    /// List dial plans.
+    List,
+    /// Show one dial plan.
+    Show {
+        /// Name.
+        name: String,
+    },
+    /// Remove a dial plan (refused while users, policies or gateways use it).
+    Remove {
+        /// Name.
+        name: String,
+    },
+}
+
+/// `umbox policy …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum PolicyCommand {
+    /// Add a UM mailbox policy.
+    Add {
+        /// Name.
+        name: String,
+        /// Dial plan it belongs to.
+        #[arg(long = "dial-plan")]
+        dial_plan: String,
+        /// Longest message, in seconds.
+        #[arg(long = "max-message-seconds", default_value_t = 300)]
+        max_message_seconds: u32,
+        /// Shortest recording kept, in seconds.
+        #[arg(long = "min-message-seconds", default_value_t = 1)]
+        min_message_seconds: u32,
+        /// Turn missed-call notifications off.
+        #[arg(long = "no-missed-call-notifications")]
+        no_missed_call_notifications: bool,
+    },
+    /// List policies.
+    List,
+    /// Remove a policy (refused while users use it).
+    Remove {
+        /// Name.
+        name: String,
+    },
+}
+
+/// `umbox gateway …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum GatewayCommand {
+    /// Allow an IP gateway or PBX to send calls.
+    Add {
+        /// Name.
+        name: String,
+        /// Source IP address.
+        #[arg(long)]
+        address: IpAddr,
+        /// Dial plan it serves.
+        #[arg(long = "dial-plan")]
+        dial_plan: String,
+        /// Forbid outbound calls (Play on Phone) through it.
+        #[arg(long = "no-outcalls")]
+        no_outcalls: bool,
+    },
+    /// List gateways.
+    List,
+    /// Remove a gateway.
+    Remove {
+        /// Name.
+        name: String,
+    },
+}
+
+/// Runs `command` against the directory of `data_dir` and returns what to show the operator.
+pub fn run(data_dir: &Path, command: Command) -> Result<String, Error> {
+    let file = DirectoryFile::in_data_dir(data_dir);
+    match command {
+        Command::User(c) => user(&file, c),
+        Command::DialPlan(c) => dial_plan(&file, c),
+        Command::Policy(c) => policy(&file, c),
+        Command::Gateway(c) => gateway(&file, c),
+        Command::Import { file: source } => import(&file, &source),
+    }
+}
+
+fn not_found(kind: &'static str, name: &str) -> Error {
+    Error::NotFound {
+        kind,
+        name: name.to_owned(),
+    }
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> Error {
+    Error::Invalid(vec![FieldError::new(field, reason)])
+}
+
+fn user(file: &DirectoryFile, command: UserCommand) -> Result<String, Error> {
+    match command {
+        UserCommand::Add { address, fields } => file.update(|d| {
+            if d.user_by_address(&address).is_some() {
+                return Err(invalid("address", format!("{address:?} already exists")));
+            }
+            let Some(display_name) = fields.display_name.clone() else {
+                return Err(invalid("--name", "is required for a new user"));
+            };
+            if fields.password.is_none() {
+                return Err(invalid("--password", "is required for a new user"));
+            }
+            let mut user = User {
+                address: address.clone(),
+                proxy_addresses: Vec::new(),
+                display_name,
+                sip_uri: None,
+                extensions: Vec::new(),
+                line_uri: None,
+                calling_line_ids: Vec::new(),
+                phone_numbers: Vec::new(),
+                password_hash: String::new(),
+                password: None,
+                um_policy: None,
+                rights: Vec::new(),
+            };
+            apply_user_fields(d, &mut user, fields)?;
+            d.users.push(user);
+            Ok(format!("added user {address}"))
+        }),
+        UserCommand::Set { address, fields } => file.update(|d| {
+            let index = d
+                .users
+                .iter()
+                .position(|u| u.has_address(&address))
+                .ok_or_else(|| not_found("user", &address))?;
+            let mut user = d
+                .users
+                .get(index)
+                .cloned()
+                .ok_or_else(|| not_found("user", &address))?;
+            apply_user_fields(d, &mut user, fields)?;
+            if let Some(slot) = d.users.get_mut(index) {
+                *slot = user;
+            }
+            Ok(format!("updated user {address}"))
+        }),
+        UserCommand::List => {
+            let d = file.load()?;
+            let mut out = String::new();
+            for u in &d.users {
+                let extensions: Vec<String> = u
+                    .extensions
+                    .iter()
+                    .map(|e| format!("{}:{}", e.dial_plan, e.number))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    u.address,
+                    u.display_name,
+                    extensions.join(",")
+                );
+            }
+            Ok(out)
+        }
+        UserCommand::Show { address } => {
+            let d = file.load()?;
+            let mut user = d
+                .user_by_address(&address)
+                .cloned()
+                .ok_or_else(|| not_found("user", &address))?;
+            user.password_hash = "(set)".to_owned();
+            to_toml(&user)
+        }
+        UserCommand::Remove { address } => file.update(|d| {
+            let before = d.users.len();
+            d.users.retain(|u| !u.has_address(&address));
+            if d.users.len() == before {
+                return Err(not_found("user", &address));
+            }
+            Ok(format!("removed user {address}"))
+        }),
+    }
+}
+
+fn apply_user_fields(d: &Directory, user: &mut User, fields: UserFields) -> Result<(), Error> {
+    if let Some(name) = fields.display_name {
+        user.display_name = name;
+    }
+    if let Some(password) = fields.password {
+        user.password_hash =
+            hash_password(&password).map_err(|_| invalid("--password", "must not be empty"))?;
+    }
+    if let Some(number) = fields.extension {
+        let plan = match fields.dial_plan {
+            Some(plan) => plan,
+            None => match d.dial_plans.as_slice() {
+                [only] => only.name.clone(),
+                _ => {
+                    return Err(invalid(
+                        "--dial-plan",
+                        "required when there is not exactly one dial plan",
+                    ))
+                }
+            },
+        };
+        user.extensions.retain(|e| e.dial_plan != plan);
+        user.extensions.push(Extension {
+            dial_plan: plan,
+            number,
+        });
+    } else if fields.dial_plan.is_some() {
+        return Err(invalid("--dial-plan", "only goes with --extension"));
+    }
+    if fields.sip_uri.is_some() {
+        user.sip_uri = fields.sip_uri;
+    }
+    if fields.line_uri.is_some() {
+        user.line_uri = fields.line_uri;
+    }
+    if !fields.calling_line_ids.is_empty() {
+        user.calling_line_ids = fields.calling_line_ids;
+    }
+    if !fields.phone_numbers.is_empty() {
+        user.phone_numbers = fields.phone_numbers;
+    }
+    if !fields.proxy_addresses.is_empty() {
+        user.proxy_addresses = fields.proxy_addresses;
+    }
+    if fields.policy.is_some() {
+        user.um_policy = fields.policy;
+    }
+    match fields.impersonation {
+        Some(true) if !user.has_right(Right::Impersonation) => {
+            user.rights.push(Right::Impersonation)
+        }
+        Some(false) => user.rights.retain(|r| *r != Right::Impersonation),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn dial_plan(file: &DirectoryFile, command: DialPlanCommand) -> Result<String, Error> {
+    match command {
+        DialPlanCommand::Add {
+            name,
+            extension_length,
+            pilot_numbers,
+            country_code,
+        } => file.update(|d| {
+            if d.dial_plan(&name).is_some() {
+                return Err(invalid(
+                    "name",
+                    format!("dial plan {name:?} already exists"),
+                ));
+            }
+            d.dial_plans.push(DialPlan {
+                name: name.clone(),
+                extension_length,
+                pilot_numbers,
+                country_code,
+            });
+            Ok(format!("added dial plan {name}"))
+        }),
+        DialPlanCommand::List => {
+            let d = file.load()?;
+            let mut out = String::new();
+            for p in &d.dial_plans {
+                let _ = writeln!(
+                    out,
+                    "{}\t{} digits\tpilot {}",
+                    p.name,
+                    p.extension_length,
+                    p.pilot_numbers.join(",")
+                );
+            }
+            Ok(out)
+        }
+        DialPlanCommand::Show { name } => {
+            let d = file.load()?;
+            to_toml(
+                d.dial_plan(&name)
+                    .ok_or_else(|| not_found("dial plan", &name))?,
+            )
+        }
+        DialPlanCommand::Remove { name } => file.update(|d| {
+            let before = d.dial_plans.len();
+            d.dial_plans.retain(|p| p.name != name);
+            if d.dial_plans.len() == before {
+                return Err(not_found("dial plan", &name));
+            }
+            Ok(format!("removed dial plan {name}"))
+        }),
+    }
+}
+
+fn policy(file: &DirectoryFile, command: PolicyCommand) -> Result<String, Error> {
+    match command {
+        PolicyCommand::Add {
+            name,
+            dial_plan,
+            max_message_seconds,
+            min_message_seconds,
+            no_missed_call_notifications,
+        } => file.update(|d| {
+            if d.policies.iter().any(|p| p.name == name) {
+                return Err(invalid("name", format!("policy {name:?} already exists")));
+            }
+            d.policies.push(UmPolicy {
+                name: name.clone(),
+                dial_plan,
+                allow_missed_call_notifications: !no_missed_call_notifications,
+                max_message_seconds,
+                min_message_seconds,
+            });
+            Ok(format!("added policy {name}"))
+        }),
+        PolicyCommand::List => {
+            let d = file.load()?;
+            let mut out = String::new();
+            for p in &d.policies {
+                let _ = writeln!(
+                    out,
+                    "{}\tdial plan {}\tmax {} s",
+                    p.name, p.dial_plan, p.max_message_seconds
+                );
+            }
+            Ok(out)
+        }
+        PolicyCommand::Remove { name } => file.update(|d| {
+            let before = d.policies.len();
+            d.policies.retain(|p| p.name != name);
+            if d.policies.len() == before {
+                return Err(not_found("policy", &name));
+            }
+            Ok(format!("removed policy {name}"))
+        }),
+    }
+}
+
+fn gateway(file: &DirectoryFile, command: GatewayCommand) -> Result<String, Error> {
+    match command {
+        GatewayCommand::Add {
+            name,
+            address,
+            dial_plan,
+            no_outcalls,
+        } => file.update(|d| {
+            if d.gateways.iter().any(|g| g.name == name) {
+                return Err(invalid("name", format!("gateway {name:?} already exists")));
+            }
+            d.gateways.push(Gateway {
+                name: name.clone(),
+                address,
+                dial_plan,
+                outcalls_allowed: !no_outcalls,
+            });
+            Ok(format!("added gateway {name}"))
+        }),
+        GatewayCommand::List => {
+            let d = file.load()?;
+            let mut out = String::new();
+            for g in &d.gateways {
+                let _ = writeln!(out, "{}\t{}\tdial plan {}", g.name, g.address, g.dial_plan);
+            }
+            Ok(out)
+        }
+        GatewayCommand::Remove { name } => file.update(|d| {
+            let before = d.gateways.len();
+            d.gateways.retain(|g| g.name != name);
+            if d.gateways.len() == before {
+                return Err(not_found("gateway", &name));
+            }
+            Ok(format!("removed gateway {name}"))
+        }),
+    }
+}
+
+/// Merges `source` into the directory: entries with the same address or name are replaced,
+/// others added; the result is checked as a whole.
+fn import(file: &DirectoryFile, source: &Path) -> Result<String, Error> {
+    let text = std::fs::read_to_string(source).map_err(|e| Error::Io {
+        path: source.to_owned(),
+        source: e,
+    })?;
+    let mut incoming = Directory::parse(&text, source)?;
+    for (i, user) in incoming.users.iter().enumerate() {
+        if user.password.is_none() && user.password_hash.is_empty() {
+            return Err(invalid(
+                &format!("users[{i}].password"),
+                "a password or password_hash is required",
+            ));
+        }
+    }
+    incoming.hash_passwords()?;
+    let counts = (
+        incoming.users.len(),
+        incoming.dial_plans.len(),
+        incoming.policies.len(),
+        incoming.gateways.len(),
+    );
+    file.update(move |d| {
+        merge_by(&mut d.dial_plans, incoming.dial_plans, |a, b| {
+            a.name == b.name
+        });
+        merge_by(&mut d.policies, incoming.policies, |a, b| a.name == b.name);
+        merge_by(&mut d.gateways, incoming.gateways, |a, b| a.name == b.name);
+        merge_by(&mut d.users, incoming.users, |a, b| {
+            a.address.eq_ignore_ascii_case(&b.address)
+        });
+        Ok(())
+    })?;
+    Ok(format!(
+        "imported {} users, {} dial plans, {} policies, {} gateways",
+        counts.0, counts.1, counts.2, counts.3
+    ))
+}
+
+fn merge_by<T>(existing: &mut Vec<T>, incoming: Vec<T>, same: impl Fn(&T, &T) -> bool) {
+    for item in incoming {
+        match existing.iter_mut().find(|e| same(e, &item)) {
+            Some(slot) => *slot = item,
+            None => existing.push(item),
+        }
+    }
+}
+
+fn to_toml<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    toml::to_string_pretty(value).map_err(|e| Error::Syntax {
+        path: PathBuf::from("-"),
+        message: e.to_string(),
+    })
+}

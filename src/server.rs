@@ -1,1 +1,292 @@
-//! server (being written).
+//! Starts every listener from a [`Config`] and keeps their shared view of the directory and the
+//! site following the directory and config files, so changes need no restart.
+//!
+//! This is wiring only: it binds sockets, loads files and publishes snapshots; each surface's
+//! behaviour lives in its own module. The library never prints: [`Running`] reports the bound
+//! addresses and `main` shows them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::clock::Clock;
+use crate::config::{self, Config, Site};
+use crate::directory::{self, Directory, DirectoryFile};
+use crate::dns::{DnsServer, ZoneSet};
+use crate::http::{self, Snapshot};
+
+/// How often the directory and config files are checked for changes.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The data directory cannot be created.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// A listener cannot bind.
+    #[error("cannot listen for {what} on {address}: {source}")]
+    Bind {
+        /// Which listener.
+        what: &'static str,
+        /// The address.
+        address: SocketAddr,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The directory file is unreadable or invalid.
+    #[error("directory: {0}")]
+    Directory(#[from] directory::Error),
+    /// The certificate cannot be loaded or generated.
+    #[error("tls: {0}")]
+    Tls(#[from] http::tls::Error),
+    /// The DNS server cannot start.
+    #[error("dns: {0}")]
+    Dns(#[from] crate::dns::Error),
+}
+
+/// How to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The validated configuration.
+    pub config: Config,
+    /// The file it came from, watched for changes to domains and public names.
+    pub config_file: Option<PathBuf>,
+    /// Seed the demo directory when the data directory has none yet.
+    pub demo: bool,
+}
+
+/// Where a running server listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// HTTPS (Autodiscover, EWS).
+    pub https: SocketAddr,
+    /// Plain HTTP (Autodiscover redirect).
+    pub http: SocketAddr,
+    /// DNS, UDP and TCP.
+    pub dns: SocketAddr,
+}
+
+/// A started server; dropping it stops every listener.
+#[derive(Debug)]
+pub struct Running {
+    /// The bound addresses.
+    pub bound: Bound,
+    /// The site as first published.
+    pub site: Site,
+    tasks: JoinSet<()>,
+    dns: DnsServer,
+}
+
+impl Running {
+    /// Stops every listener.
+    pub async fn shutdown(mut self) {
+        self.tasks.shutdown().await;
+        if let Err(error) = self.dns.shutdown().await {
+            warn!(%error, "dns shutdown");
+        }
+    }
+}
+
+/// Binds every listener and starts serving.
+pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, Error> {
+    let config = options.config;
+    create_data_dir(&config.data_dir)?;
+    let directory_file = DirectoryFile::in_data_dir(&config.data_dir);
+    if options.demo && !directory_file.exists() {
+        let demo = Directory::demo()?;
+        directory_file.update(move |d| {
+            *d = demo;
+            Ok(())
+        })?;
+        info!(path = %directory_file.path().display(), "seeded the demo directory");
+    }
+    let directory = Arc::new(directory_file.load()?);
+    let tls = http::tls::server_config(&config)?;
+
+    let https = bind_tcp("https", config.listen.https).await?;
+    let plain = bind_tcp("http", config.listen.http).await?;
+    let dns_udp = UdpSocket::bind(config.listen.dns)
+        .await
+        .map_err(|source| Error::Bind {
+            what: "dns/udp",
+            address: config.listen.dns,
+            source,
+        })?;
+    let dns_udp_addr = local_addr(&dns_udp.local_addr(), config.listen.dns);
+    // TCP takes the port UDP got, so one port number serves both as clients expect.
+    let dns_tcp = bind_tcp("dns/tcp", dns_udp_addr).await?;
+    let bound = Bound {
+        https: local_addr(&https.local_addr(), config.listen.https),
+        http: local_addr(&plain.local_addr(), config.listen.http),
+        dns: dns_udp_addr,
+    };
+
+    let site = config.site(bound.https.port(), config.listen.sip_router.port());
+    let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot {
+        directory: directory.clone(),
+        site: Arc::new(site.clone()),
+    }));
+    let first_serial = serial(clock.now(), 0);
+    let (zones_tx, zones_rx) = watch::channel(Arc::new(ZoneSet::build(&site, first_serial)));
+
+    let dns = DnsServer::start(dns_udp, dns_tcp, zones_rx)?;
+    let mut tasks = JoinSet::new();
+    let services = Arc::new(http::Services::new(
+        snapshot_rx.clone(),
+        config.max_body_bytes,
+        clock.clone(),
+    ));
+    tasks.spawn(http::serve_https(https, tls, services));
+    tasks.spawn(http::serve_redirect(plain, snapshot_rx));
+    let reloader = Reloader {
+        config: config.clone(),
+        config_file: options.config_file,
+        directory_file,
+        bound,
+        clock,
+        serial: first_serial,
+        snapshot: snapshot_tx,
+        zones: zones_tx,
+    };
+    tasks.spawn(reloader.run());
+    info!(https = %bound.https, http = %bound.http, dns = %bound.dns, "listening");
+    Ok(Running {
+        bound,
+        site,
+        tasks,
+        dns,
+    })
+}
+
+fn create_data_dir(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| Error::DataDir {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+async fn bind_tcp(what: &'static str, address: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| Error::Bind {
+            what,
+            address,
+            source,
+        })
+}
+
+fn local_addr(result: &std::io::Result<SocketAddr>, fallback: SocketAddr) -> SocketAddr {
+    result.as_ref().copied().unwrap_or(fallback)
+}
+
+/// An SOA serial that moves forward on every publication: the time in seconds, or one more
+/// than the last serial when the clock has not moved on (RFC 1982 arithmetic is not needed
+/// before 2106).
+fn serial(now: SystemTime, previous: u32) -> u32 {
+    let seconds = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    u32::try_from(seconds)
+        .unwrap_or(u32::MAX)
+        .max(previous.saturating_add(1))
+}
+
+/// Watches the directory and config files and republishes what depends on them.
+struct Reloader {
+    config: Config,
+    config_file: Option<PathBuf>,
+    directory_file: DirectoryFile,
+    bound: Bound,
+    clock: Arc<dyn Clock>,
+    serial: u32,
+    snapshot: watch::Sender<Arc<Snapshot>>,
+    zones: watch::Sender<Arc<ZoneSet>>,
+}
+
+impl Reloader {
+    async fn run(mut self) {
+        let mut seen = (self.directory_file.modified(), self.config_modified());
+        let mut ticks = tokio::time::interval(RELOAD_INTERVAL);
+        loop {
+            ticks.tick().await;
+            let current = (self.directory_file.modified(), self.config_modified());
+            if current == seen {
+                continue;
+            }
+            seen = current;
+            let Some(snapshot) = self.reload().await else {
+                continue;
+            };
+            self.serial = serial(self.clock.now(), self.serial);
+            self.zones
+                .send_replace(Arc::new(ZoneSet::build(&snapshot.site, self.serial)));
+            self.snapshot.send_replace(Arc::new(snapshot));
+            info!(serial = self.serial, "reloaded directory and configuration");
+        }
+    }
+
+    fn config_modified(&self) -> Option<SystemTime> {
+        let path = self.config_file.as_ref()?;
+        std::fs::metadata(path).and_then(|m| m.modified()).ok()
+    }
+
+    /// Loads both files; a broken file is reported and the previous state kept.
+    async fn reload(&mut self) -> Option<Snapshot> {
+        let file = self.directory_file.clone();
+        let directory = match tokio::task::spawn_blocking(move || file.load()).await {
+            Ok(Ok(directory)) => directory,
+            Ok(Err(error)) => {
+                warn!(%error, "directory not reloaded");
+                return None;
+            }
+            Err(error) => {
+                warn!(%error, "directory reload failed");
+                return None;
+            }
+        };
+        if let Some(path) = &self.config_file {
+            match config::Raw::load(path).and_then(config::Raw::validate) {
+                Ok(new) => {
+                    if new.listen != self.config.listen
+                        || new.data_dir != self.config.data_dir
+                        || new.tls != self.config.tls
+                    {
+                        warn!("listener, data_dir and tls changes take effect at the next start");
+                    }
+                    self.config.domains = new.domains;
+                    self.config.public_host = new.public_host;
+                    self.config.public_https_port = new.public_https_port;
+                    self.config.public_addresses = new.public_addresses;
+                }
+                Err(error) => warn!(%error, "configuration not reloaded"),
+            }
+        }
+        let site = self.config.site(
+            self.bound.https.port(),
+            self.config.listen.sip_router.port(),
+        );
+        Some(Snapshot {
+            directory: Arc::new(directory),
+            site: Arc::new(site),
+        })
+    }
+}

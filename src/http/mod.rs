@@ -1,0 +1,355 @@
+//! HTTP and HTTPS listeners and the one request funnel every HTTP surface goes through.
+//!
+//! [`serve_https`] accepts TLS connections and hands each request to one function that opens the
+//! request span, applies the size cap, authenticates (Basic, TLS only) and routes by exact,
+//! case-insensitive path to a surface (`autodiscover` now). [`serve_redirect`] is the plain-HTTP
+//! listener: it only answers the Autodiscover redirect step and never asks for credentials.
+//! This module never parses a surface's XML and holds no business rule beyond "who is asking".
+
+pub mod auth;
+pub mod tls;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{debug, field, Instrument};
+
+use crate::autodiscover;
+use crate::clock::Clock;
+use crate::config::Site;
+use crate::directory::Directory;
+
+/// How long a client may take to finish the TLS handshake or send request headers.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every request sees: the directory and site as of the last reload.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Users, dial plans, gateways.
+    pub directory: Arc<Directory>,
+    /// Public host, ports and domains.
+    pub site: Arc<Site>,
+}
+
+/// Shared state of the HTTPS listener.
+#[derive(Debug)]
+pub struct Services {
+    snapshot: watch::Receiver<Arc<Snapshot>>,
+    auth: auth::Authenticator,
+    max_body_bytes: usize,
+    clock: Arc<dyn Clock>,
+    next_request_id: AtomicU64,
+}
+
+impl Services {
+    /// State for [`serve_https`]; `snapshot` follows directory and config reloads.
+    pub fn new(
+        snapshot: watch::Receiver<Arc<Snapshot>>,
+        max_body_bytes: usize,
+        clock: Arc<dyn Clock>,
+    ) -> Services {
+        Services {
+            snapshot,
+            auth: auth::Authenticator::default(),
+            max_body_bytes,
+            clock,
+            next_request_id: AtomicU64::new(1),
+        }
+    }
+}
+
+/// The HTTP surfaces, by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    /// POX Autodiscover (MS-OXDISCO).
+    AutodiscoverXml,
+    /// SOAP Autodiscover (MS-OXDSCLI).
+    AutodiscoverSvc,
+}
+
+impl Endpoint {
+    /// Exact path match, ignoring ASCII case as IIS does; the query string never selects a
+    /// handler (the ProxyShell lesson).
+    fn from_path(path: &str) -> Option<Endpoint> {
+        [Endpoint::AutodiscoverXml, Endpoint::AutodiscoverSvc]
+            .into_iter()
+            .find(|e| e.canonical_path().eq_ignore_ascii_case(path))
+    }
+
+    fn canonical_path(self) -> &'static str {
+        match self {
+            Endpoint::AutodiscoverXml => "/autodiscover/autodiscover.xml",
+            Endpoint::AutodiscoverSvc => "/autodiscover/autodiscover.svc",
+        }
+    }
+}
+
+/// Serves HTTPS on `listener` until the task is dropped; each connection is its own task, so a
+/// failing connection never affects another.
+pub async fn serve_https(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    services: Arc<Services>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let mut connections = JoinSet::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    debug!(%error, "accept failed");
+                    continue;
+                }
+            },
+            Some(_) = connections.join_next() => continue,
+        };
+        let acceptor = acceptor.clone();
+        let services = services.clone();
+        connections.spawn(async move {
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => return debug!(%peer, %error, "tls handshake failed"),
+                Err(_) => return debug!(%peer, "tls handshake timed out"),
+            };
+            let service = service_fn(move |request| handle(request, peer, services.clone()));
+            let result = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(error) = result {
+                debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// The funnel: one span, one summary line, one routing decision per request.
+async fn handle(
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    services: Arc<Services>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let id = services.next_request_id.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!(
+        "http",
+        req_id = id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        %peer,
+        user = field::Empty,
+    );
+    let started = Instant::now();
+    let response = route(request, &services).instrument(span.clone()).await;
+    span.in_scope(|| {
+        debug!(
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "done"
+        );
+    });
+    Ok(response)
+}
+
+async fn route(request: Request<Incoming>, services: &Services) -> Response<Full<Bytes>> {
+    let Some(endpoint) = Endpoint::from_path(request.uri().path()) else {
+        return status_only(StatusCode::NOT_FOUND);
+    };
+    let method = request.method().clone();
+    if method != Method::GET && method != Method::POST {
+        let mut response = status_only(StatusCode::METHOD_NOT_ALLOWED);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+        return response;
+    }
+    let snapshot = services.snapshot.borrow().clone();
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    let user = match services
+        .auth
+        .authenticate(authorization, &snapshot.directory)
+        .await
+    {
+        Ok(user) => user,
+        Err(error) => {
+            debug!(%error, "unauthenticated");
+            return unauthorized();
+        }
+    };
+    tracing::Span::current().record("user", user.address.as_str());
+
+    let body = if method == Method::GET {
+        match endpoint {
+            // A GET carries no request; the POX handler answers it with its "invalid request" error.
+            Endpoint::AutodiscoverXml => Bytes::new(),
+            Endpoint::AutodiscoverSvc => {
+                let mut response = status_only(StatusCode::METHOD_NOT_ALLOWED);
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                return response;
+            }
+        }
+    } else {
+        match read_body(request, services.max_body_bytes).await {
+            Ok(body) => body,
+            Err(status) => return status_only(status),
+        }
+    };
+
+    let request = autodiscover::Request {
+        body: &body,
+        caller: &user,
+        directory: &snapshot.directory,
+        site: &snapshot.site,
+        now: services.clock.now(),
+    };
+    let reply = match endpoint {
+        Endpoint::AutodiscoverXml => autodiscover::pox(&request),
+        Endpoint::AutodiscoverSvc => autodiscover::soap(&request),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
+    response
+}
+
+/// Reads the body, refusing more than `limit` bytes with 413 before buffering them.
+async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, StatusCode> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    match Limited::new(request.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(StatusCode::PAYLOAD_TOO_LARGE)
+        }
+        Err(_) => Err(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// 401 with the headers that tell the EWS Managed API family to use SOAP Autodiscover.
+fn unauthorized() -> Response<Full<Bytes>> {
+    let mut response = status_only(StatusCode::UNAUTHORIZED);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"umbox\""),
+    );
+    headers.insert("X-SOAP-Enabled", HeaderValue::from_static("True"));
+    headers.insert("X-WSSecurity-Enabled", HeaderValue::from_static("False"));
+    headers.insert("X-OAuth-Enabled", HeaderValue::from_static("False"));
+    response
+}
+
+fn status_only(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+/// Serves plain HTTP on `listener`: a GET of an Autodiscover path is redirected (302) to the same
+/// path on the public HTTPS URL; everything else is 404 or 405. No credentials are ever asked for here.
+pub async fn serve_redirect(listener: TcpListener, snapshot: watch::Receiver<Arc<Snapshot>>) {
+    let mut connections = JoinSet::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    debug!(%error, "accept failed");
+                    continue;
+                }
+            },
+            Some(_) = connections.join_next() => continue,
+        };
+        let snapshot = snapshot.clone();
+        connections.spawn(async move {
+            let service = service_fn(move |request: Request<Incoming>| {
+                let site = snapshot.borrow().site.clone();
+                async move { Ok::<_, Infallible>(redirect(&request, &site)) }
+            });
+            let result = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT)
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+            if let Err(error) = result {
+                debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+}
+
+fn redirect(request: &Request<Incoming>, site: &Site) -> Response<Full<Bytes>> {
+    let Some(endpoint) = Endpoint::from_path(request.uri().path()) else {
+        return status_only(StatusCode::NOT_FOUND);
+    };
+    if request.method() != Method::GET {
+        let mut response = status_only(StatusCode::METHOD_NOT_ALLOWED);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        return response;
+    }
+    let location = format!("{}{}", site.https_base(), endpoint.canonical_path());
+    match HeaderValue::from_str(&location) {
+        Ok(value) => {
+            let mut response = status_only(StatusCode::FOUND);
+            response.headers_mut().insert(header::LOCATION, value);
+            response
+        }
+        Err(_) => status_only(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_exactly_ignoring_case() {
+        assert_eq!(
+            Endpoint::from_path("/AutoDiscover/AutoDiscover.xml"),
+            Some(Endpoint::AutodiscoverXml)
+        );
+        assert_eq!(
+            Endpoint::from_path("/autodiscover/autodiscover.svc"),
+            Some(Endpoint::AutodiscoverSvc)
+        );
+        for path in [
+            "/autodiscover/autodiscover.json",
+            "/autodiscover/autodiscover.xml/x",
+            "/",
+            "/autodiscover",
+        ] {
+            assert_eq!(Endpoint::from_path(path), None, "{path}");
+        }
+    }
+}

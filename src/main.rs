@@ -1,0 +1,134 @@
+//! The `umbox` command: parses the command line, installs logging, and calls the library.
+//! Errors become an exit code here and only here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use umbox::config::{self, Raw};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "umbox",
+    version,
+    about = "Autodiscover, EWS and unified messaging voicemail server"
+)]
+struct Cli {
+    /// Data directory (overrides `data_dir` of the config file; default ./umbox-data).
+    #[arg(long = "data", global = true)]
+    data: Option<PathBuf>,
+    /// Configuration file (TOML; see docs/umbox.example.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    #[command(flatten)]
+    Admin(Box<umbox::admin::Command>),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Try the product: serve example.test with demo users alice and bob (not for production).
+    #[arg(long)]
+    demo: bool,
+    /// Address every listener binds (default 127.0.0.1).
+    #[arg(long)]
+    bind: Option<String>,
+    /// HTTPS port (0 picks a free one).
+    #[arg(long = "https-port")]
+    https_port: Option<u16>,
+    /// Plain HTTP redirect port.
+    #[arg(long = "http-port")]
+    http_port: Option<u16>,
+    /// DNS port (UDP and TCP).
+    #[arg(long = "dns-port")]
+    dns_port: Option<u16>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("umbox: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut raw = match &cli.config {
+        Some(path) => Raw::load(path)?,
+        None => Raw::default(),
+    };
+    if let Some(data) = cli.data {
+        raw.data_dir = Some(data);
+    }
+    match cli.command {
+        Command::Admin(command) => {
+            let data_dir = raw.data_dir.unwrap_or_else(|| PathBuf::from("umbox-data"));
+            let text = umbox::admin::run(&data_dir, *command)?;
+            print!("{text}");
+            if !text.is_empty() && !text.ends_with('\n') {
+                println!();
+            }
+            Ok(())
+        }
+        Command::Serve(args) => serve(raw, cli.config, args),
+    }
+}
+
+fn serve(mut raw: Raw, config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
+    if args.demo && raw.domains.is_empty() {
+        raw.domains.push(config::DEMO_DOMAIN.to_owned());
+    }
+    if raw.domains.is_empty() {
+        anyhow::bail!(
+            "domains: no served domain; pass --config FILE (see docs/umbox.example.toml) or --demo"
+        );
+    }
+    raw.listen.address = args.bind.or(raw.listen.address);
+    raw.listen.https_port = args.https_port.or(raw.listen.https_port);
+    raw.listen.http_port = args.http_port.or(raw.listen.http_port);
+    raw.listen.dns_port = args.dns_port.or(raw.listen.dns_port);
+    let config = raw.validate()?;
+
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UMBOX_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log_level))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let options = umbox::server::Options { config, config_file, demo: args.demo };
+        let running = umbox::server::start(options, Arc::new(umbox::clock::SystemClock)).await?;
+        let b = running.bound;
+        let base = running.site.https_base();
+        println!("umbox serving {}", running.site.domains.join(", "));
+        println!("  Autodiscover  https://{}/autodiscover/autodiscover.xml (and .svc); advertised as {base}", b.https);
+        println!("  EWS           {base}/EWS/Exchange.asmx");
+        println!("  HTTP redirect http://{}/autodiscover/autodiscover.xml", b.http);
+        println!("  DNS           {} (UDP and TCP), e.g. dig @{} -p {} _autodiscover._tcp.{} SRV", b.dns, b.dns.ip(), b.dns.port(), running.site.domains.first().map(String::as_str).unwrap_or(""));
+        if args.demo {
+            println!("  Demo users    alice@example.test / demo-alice (ext 1001), bob@example.test / demo-bob (ext 1002)");
+            println!("  Demo mode is for trying umbox, not for production: the passwords are public.");
+        }
+        // The test harness and scripts wait for this exact line.
+        println!("umbox ready https={} http={} dns={}", b.https, b.http, b.dns);
+        tokio::signal::ctrl_c().await?;
+        running.shutdown().await;
+        Ok(())
+    })
+}

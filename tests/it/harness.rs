@@ -1,0 +1,208 @@
+//! Starts the real `umbox` binary on ephemeral loopback ports with a fresh data directory, and
+//! runs the real client programs (curl, dig, kdig, xmllint) against it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+/// A running server; killed and its data directory removed on drop.
+pub struct Server {
+    child: Child,
+    pub https: SocketAddr,
+    pub http: SocketAddr,
+    pub dns: SocketAddr,
+    pub data: PathBuf,
+    pub config: Option<PathBuf>,
+    log: Receiver<String>,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("umbox-it-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn umbox() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_umbox"))
+}
+
+impl Server {
+    /// `umbox serve --demo` on ephemeral ports.
+    pub fn demo() -> Server {
+        let data = temp_dir("data");
+        Server::spawn(data, None, &["--demo"])
+    }
+
+    /// `umbox serve --config FILE` with ephemeral ports.
+    pub fn with_config(data: PathBuf, config: PathBuf) -> Server {
+        Server::spawn(data, Some(config), &[])
+    }
+
+    fn spawn(data: PathBuf, config: Option<PathBuf>, extra: &[&str]) -> Server {
+        let mut command = umbox();
+        command.arg("serve").arg("--data").arg(&data);
+        if let Some(config) = &config {
+            command.arg("--config").arg(config);
+        }
+        command
+            .args(["--bind", "127.0.0.1", "--https-port", "0", "--http-port", "0", "--dns-port", "0"])
+            .args(extra)
+            .env("UMBOX_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("umbox starts");
+        let stderr = child.stderr.take().unwrap();
+        let (log_tx, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[umbox] {line}");
+                if log_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        // The server prints a fixed number of lines before `ready`; a dead server ends the stream.
+        let ready = loop {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with("umbox ready ") => break line,
+                Some(Ok(_)) => continue,
+                _ => {
+                    let status = child.wait().unwrap();
+                    panic!("umbox exited before it was ready: {status}");
+                }
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let field = |name: &str| -> SocketAddr {
+            ready
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        Server { https: field("https"), http: field("http"), dns: field("dns"), child, data, config, log }
+    }
+
+    /// Waits (at most 30 s) for a log line containing `needle`, e.g. the reload announcement.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(_) => panic!("no log line containing {needle:?} within 30 s"),
+            }
+        }
+    }
+
+    /// `https://127.0.0.1:PORT{path}`.
+    pub fn https_url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.https)
+    }
+
+    /// Runs `umbox <args> --data <this server's data dir>` and returns (success, stdout, stderr).
+    pub fn admin(&self, args: &[&str]) -> (bool, String, String) {
+        admin(&self.data, args)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+/// Runs an admin command against a data directory.
+pub fn admin(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = umbox().args(args).arg("--data").arg(data).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// What curl saw.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Runs the real curl with `args` (the URL among them), insecure TLS for our self-signed certificate.
+pub fn curl(args: &[&str]) -> Reply {
+    let dir = temp_dir("curl");
+    let headers = dir.join("headers");
+    let body = dir.join("body");
+    let out = Command::new("curl")
+        .args(["-sS", "-k", "--max-time", "30", "-o"])
+        .arg(&body)
+        .arg("-D")
+        .arg(&headers)
+        .args(["-w", "%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl is installed (apt-get install curl)");
+    let status = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+    let reply = Reply {
+        status,
+        headers: std::fs::read_to_string(&headers).unwrap_or_default(),
+        body: std::fs::read(&body).unwrap_or_default(),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    reply
+}
+
+/// Validates `xml` against `schemas/<schema>` with the real xmllint; panics with its message.
+pub fn assert_valid(xml: &[u8], schema: &str) {
+    let dir = temp_dir("xsd");
+    let file = dir.join("doc.xml");
+    std::fs::write(&file, xml).unwrap();
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(schema);
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema_path)
+        .arg(&file)
+        .output()
+        .expect("xmllint is installed (apt-get install libxml2-utils)");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{} does not validate against {schema}: {}\n{}",
+        String::from_utf8_lossy(xml),
+        String::from_utf8_lossy(&out.stderr),
+        ""
+    );
+}

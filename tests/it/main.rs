@@ -1,0 +1,6 @@
+//! Integration tests: the real `umbox` binary on loopback, driven by real clients.
+
+mod cli;
+mod ews_js;
+mod harness;
+mod http_surface;
