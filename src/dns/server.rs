@@ -5,7 +5,9 @@
 //! records between hickory's types and ours, and logs one event per request. Packets too short for a
 //! header are dropped and undecodable ones get FORMERR, both inside hickory before this handler runs.
 
+use std::fmt;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +35,17 @@ const MAX_UDP_PAYLOAD: u16 = 1232;
 /// them cleanly.
 pub struct DnsServer {
     server: Server<ZoneHandler>,
+    udp_addr: SocketAddr,
+    tcp_addr: SocketAddr,
+}
+
+impl fmt::Debug for DnsServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DnsServer")
+            .field("udp", &self.udp_addr)
+            .field("tcp", &self.tcp_addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DnsServer {
@@ -40,6 +53,9 @@ impl DnsServer {
     /// is answered from the `ZoneSet` most recently published on `zones`.
     ///
     /// Must be called inside a tokio runtime, which runs the listener tasks.
+    ///
+    /// # Errors
+    /// [`Error::NoRuntime`] outside a runtime; [`Error::LocalAddr`] for a socket that is not bound.
     pub fn start(
         udp: UdpSocket,
         tcp: TcpListener,
@@ -58,10 +74,17 @@ impl DnsServer {
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_QUEUE);
         tracing::info!(udp = %udp_addr, tcp = %tcp_addr, "dns listening");
-        Ok(DnsServer { server })
+        Ok(DnsServer {
+            server,
+            udp_addr,
+            tcp_addr,
+        })
     }
 
     /// Stops accepting requests and waits for the listeners to finish.
+    ///
+    /// # Errors
+    /// [`Error::Listener`] when a listener had already stopped with an error.
     pub async fn shutdown(mut self) -> Result<(), Error> {
         self.server
             .shutdown_gracefully()

@@ -199,7 +199,7 @@ impl ZoneSet {
             apexes.push(apex);
         }
         set.zones
-            .sort_by(|a, b| b.apex.num_labels().cmp(&a.apex.num_labels()));
+            .sort_by_key(|zone| std::cmp::Reverse(zone.apex.num_labels()));
 
         for apex in &apexes {
             let soa = set
