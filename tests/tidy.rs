@@ -28,7 +28,10 @@ fn every_source_file_opens_with_a_module_doc() {
         .iter()
         .filter(|f| !std::fs::read_to_string(f).unwrap().starts_with("//!"))
         .collect();
-    assert!(missing.is_empty(), "files without a leading //! doc: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! doc: {missing:?}"
+    );
 }
 
 #[test]
@@ -56,7 +59,11 @@ fn architecture_maps_every_module() {
     let mut missing = Vec::new();
     for file in files {
         let rel = file.strip_prefix(root().join("src")).unwrap();
-        let module = rel.with_extension("").to_string_lossy().replace('/', "::").replace("::mod", "");
+        let module = rel
+            .with_extension("")
+            .to_string_lossy()
+            .replace('/', "::")
+            .replace("::mod", "");
         if module == "lib" || module == "main" {
             continue;
         }
@@ -64,5 +71,8 @@ fn architecture_maps_every_module() {
             missing.push(module);
         }
     }
-    assert!(missing.is_empty(), "modules missing from docs/ARCHITECTURE.md's code map: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "modules missing from docs/ARCHITECTURE.md's code map: {missing:?}"
+    );
 }

@@ -10,16 +10,61 @@ fn users_dial_plans_policies_and_gateways_round_trip() {
         assert!(success, "{args:?}: {err}");
         out
     };
-    ok(&["dialplan", "add", "hq", "--extension-length", "4", "--pilot", "4999", "--country-code", "1"]);
-    ok(&["policy", "add", "hq-policy", "--dial-plan", "hq", "--max-message-seconds", "120"]);
-    ok(&["gateway", "add", "pbx1", "--address", "127.0.0.1", "--dial-plan", "hq"]);
     ok(&[
-        "user", "add", "carol@corp.test", "--name", "Carol Chen", "--password", "pw-carol", "--extension", "4001",
-        "--sip-uri", "sip:carol@corp.test", "--line-uri", "tel:+14255550199;ext=4001", "--calling-line-id",
-        "+14255550199", "--proxy-address", "cc@corp.test", "--policy", "hq-policy",
+        "dialplan",
+        "add",
+        "hq",
+        "--extension-length",
+        "4",
+        "--pilot",
+        "4999",
+        "--country-code",
+        "1",
+    ]);
+    ok(&[
+        "policy",
+        "add",
+        "hq-policy",
+        "--dial-plan",
+        "hq",
+        "--max-message-seconds",
+        "120",
+    ]);
+    ok(&[
+        "gateway",
+        "add",
+        "pbx1",
+        "--address",
+        "127.0.0.1",
+        "--dial-plan",
+        "hq",
+    ]);
+    ok(&[
+        "user",
+        "add",
+        "carol@corp.test",
+        "--name",
+        "Carol Chen",
+        "--password",
+        "pw-carol",
+        "--extension",
+        "4001",
+        "--sip-uri",
+        "sip:carol@corp.test",
+        "--line-uri",
+        "tel:+14255550199;ext=4001",
+        "--calling-line-id",
+        "+14255550199",
+        "--proxy-address",
+        "cc@corp.test",
+        "--policy",
+        "hq-policy",
     ]);
     let list = ok(&["user", "list"]);
-    assert!(list.contains("carol@corp.test\tCarol Chen\thq:4001"), "{list}");
+    assert!(
+        list.contains("carol@corp.test\tCarol Chen\thq:4001"),
+        "{list}"
+    );
     let show = ok(&["user", "show", "CC@corp.test"]);
     assert!(show.contains("display_name = \"Carol Chen\""), "{show}");
     assert!(!show.contains("argon2"), "hash must not be shown: {show}");
@@ -36,33 +81,147 @@ fn users_dial_plans_policies_and_gateways_round_trip() {
 #[test]
 fn bad_input_names_the_field_and_changes_nothing() {
     let data = temp_dir("cli-bad");
-    let (success, _, err) = admin(&data, &["dialplan", "add", "hq", "--extension-length", "4", "--pilot", "4999"]);
+    let (success, _, err) = admin(
+        &data,
+        &[
+            "dialplan",
+            "add",
+            "hq",
+            "--extension-length",
+            "4",
+            "--pilot",
+            "4999",
+        ],
+    );
     assert!(success, "{err}");
     let file = data.join("directory.toml");
     let before = std::fs::read(&file).unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["user", "add", "not-an-address", "--name", "X", "--password", "p"], "users[0].address"),
-        (&["user", "add", "x@corp.test", "--name", "X", "--password", "p", "--extension", "12"], "users[0].extensions[0].number"),
-        (&["user", "add", "x@corp.test", "--name", "X", "--password", "p", "--extension", "4999"], "pilot number"),
+        (
+            &[
+                "user",
+                "add",
+                "not-an-address",
+                "--name",
+                "X",
+                "--password",
+                "p",
+            ],
+            "users[0].address",
+        ),
+        (
+            &[
+                "user",
+                "add",
+                "x@corp.test",
+                "--name",
+                "X",
+                "--password",
+                "p",
+                "--extension",
+                "12",
+            ],
+            "users[0].extensions[0].number",
+        ),
+        (
+            &[
+                "user",
+                "add",
+                "x@corp.test",
+                "--name",
+                "X",
+                "--password",
+                "p",
+                "--extension",
+                "4999",
+            ],
+            "pilot number",
+        ),
         (&["user", "add", "x@corp.test", "--password", "p"], "--name"),
-        (&["user", "add", "x@corp.test", "--name", "X", "--password", "p", "--policy", "none"], "users[0].um_policy"),
-        (&["user", "add", "x@corp.test", "--name", "X", "--password", "p", "--sip-uri", "alice"], "users[0].sip_uri"),
-        (&["gateway", "add", "g", "--address", "127.0.0.1", "--dial-plan", "nowhere"], "gateways[0].dial_plan"),
-        (&["dialplan", "add", "bad name", "--extension-length", "4"], "dial_plans[1].name"),
-        (&["dialplan", "add", "zero", "--extension-length", "0"], "dial_plans[1].extension_length"),
+        (
+            &[
+                "user",
+                "add",
+                "x@corp.test",
+                "--name",
+                "X",
+                "--password",
+                "p",
+                "--policy",
+                "none",
+            ],
+            "users[0].um_policy",
+        ),
+        (
+            &[
+                "user",
+                "add",
+                "x@corp.test",
+                "--name",
+                "X",
+                "--password",
+                "p",
+                "--sip-uri",
+                "alice",
+            ],
+            "users[0].sip_uri",
+        ),
+        (
+            &[
+                "gateway",
+                "add",
+                "g",
+                "--address",
+                "127.0.0.1",
+                "--dial-plan",
+                "nowhere",
+            ],
+            "gateways[0].dial_plan",
+        ),
+        (
+            &["dialplan", "add", "bad name", "--extension-length", "4"],
+            "dial_plans[1].name",
+        ),
+        (
+            &["dialplan", "add", "zero", "--extension-length", "0"],
+            "dial_plans[1].extension_length",
+        ),
         (&["user", "remove", "ghost@corp.test"], "not found"),
     ];
     for (args, expected) in cases {
         let (success, _, err) = admin(&data, args);
         assert!(!success, "{args:?} should fail");
-        assert!(err.contains(expected), "{args:?}: {err:?} should mention {expected}");
-        assert_eq!(std::fs::read(&file).unwrap(), before, "{args:?} changed the directory");
+        assert!(
+            err.contains(expected),
+            "{args:?}: {err:?} should mention {expected}"
+        );
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            before,
+            "{args:?} changed the directory"
+        );
     }
     // A dial plan in use cannot be removed.
-    let (success, _, err) = admin(&data, &["user", "add", "x@corp.test", "--name", "X", "--password", "p", "--extension", "4001"]);
+    let (success, _, err) = admin(
+        &data,
+        &[
+            "user",
+            "add",
+            "x@corp.test",
+            "--name",
+            "X",
+            "--password",
+            "p",
+            "--extension",
+            "4001",
+        ],
+    );
     assert!(success, "{err}");
     let (success, _, err) = admin(&data, &["dialplan", "remove", "hq"]);
-    assert!(!success && err.contains("users[0].extensions[0].dial_plan"), "{err}");
+    assert!(
+        !success && err.contains("users[0].extensions[0].dial_plan"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&data);
 }
 
@@ -88,14 +247,28 @@ extensions = [{ dial_plan = "default", number = "1003" }]
     .unwrap();
     let (success, out, err) = admin(&data, &["import", file.to_str().unwrap()]);
     assert!(success, "{err}");
-    assert_eq!(out.trim(), "imported 1 users, 1 dial plans, 0 policies, 0 gateways");
+    assert_eq!(
+        out.trim(),
+        "imported 1 users, 1 dial plans, 0 policies, 0 gateways"
+    );
     let stored = std::fs::read_to_string(data.join("directory.toml")).unwrap();
-    assert!(stored.contains("$argon2id$") && !stored.contains("pw-dave"), "{stored}");
+    assert!(
+        stored.contains("$argon2id$") && !stored.contains("pw-dave"),
+        "{stored}"
+    );
 
-    std::fs::write(&file, "[[users]]\naddress = \"eve@example.test\"\ndisplay_name = \"Eve\"\ncolour = \"red\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "[[users]]\naddress = \"eve@example.test\"\ndisplay_name = \"Eve\"\ncolour = \"red\"\n",
+    )
+    .unwrap();
     let (success, _, err) = admin(&data, &["import", file.to_str().unwrap()]);
     assert!(!success && err.contains("colour"), "{err}");
-    std::fs::write(&file, "[[users]]\naddress = \"eve@example.test\"\ndisplay_name = \"Eve\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "[[users]]\naddress = \"eve@example.test\"\ndisplay_name = \"Eve\"\n",
+    )
+    .unwrap();
     let (success, _, err) = admin(&data, &["import", file.to_str().unwrap()]);
     assert!(!success && err.contains("users[0].password"), "{err}");
     let _ = std::fs::remove_dir_all(&data);

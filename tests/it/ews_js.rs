@@ -19,8 +19,14 @@ pub fn run_node(script: &str, env: &[(&str, String)]) -> String {
     for (k, v) in env {
         command.env(k, v);
     }
-    let out = command.output().expect("node is installed (apt-get install nodejs)");
-    assert!(out.status.success(), "{script} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = command
+        .output()
+        .expect("node is installed (apt-get install nodejs)");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -30,13 +36,19 @@ fn autodiscover_service_get_user_and_domain_settings() {
     let out = run_node(
         "autodiscover.js",
         &[
-            ("UMBOX_AUTODISCOVER_URL", server.https_url("/autodiscover/autodiscover.svc")),
+            (
+                "UMBOX_AUTODISCOVER_URL",
+                server.https_url("/autodiscover/autodiscover.svc"),
+            ),
             ("UMBOX_USER", "alice@example.test".into()),
             ("UMBOX_PASSWORD", "demo-alice".into()),
             ("UMBOX_OTHER", "bob@example.test".into()),
         ],
     );
-    let ews_url = format!("https://mail.example.test:{}/EWS/Exchange.asmx", server.https.port());
+    let ews_url = format!(
+        "https://mail.example.test:{}/EWS/Exchange.asmx",
+        server.https.port()
+    );
     let expect = |needle: &str| assert!(out.contains(needle), "{needle} not in {out}");
     // The caller's own settings, as the client parsed them.
     expect(r#"{"errorCode":"NoError","settings":{"#);
@@ -48,5 +60,7 @@ fn autodiscover_service_get_user_and_domain_settings() {
     // Bob's address is hidden from Alice exactly like an unknown one.
     expect(r#"{"errorCode":"InvalidUser","settings":{}"#);
     // Domain settings.
-    expect(&format!(r#""domains":[{{"errorCode":"NoError","settings":{{"ExternalEwsUrl":"{ews_url}""#));
+    expect(&format!(
+        r#""domains":[{{"errorCode":"NoError","settings":{{"ExternalEwsUrl":"{ews_url}""#
+    ));
 }

@@ -54,7 +54,16 @@ impl Server {
             command.arg("--config").arg(config);
         }
         command
-            .args(["--bind", "127.0.0.1", "--https-port", "0", "--http-port", "0", "--dns-port", "0"])
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--https-port",
+                "0",
+                "--http-port",
+                "0",
+                "--dns-port",
+                "0",
+            ])
             .args(extra)
             .env("UMBOX_LOG", "info")
             .env("NO_COLOR", "1")
@@ -94,7 +103,15 @@ impl Server {
                 .parse()
                 .unwrap()
         };
-        Server { https: field("https"), http: field("http"), dns: field("dns"), child, data, config, log }
+        Server {
+            https: field("https"),
+            http: field("http"),
+            dns: field("dns"),
+            child,
+            data,
+            config,
+            log,
+        }
     }
 
     /// Waits (at most 30 s) for a log line containing `needle`, e.g. the reload announcement.
@@ -151,7 +168,9 @@ impl Reply {
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers.lines().find_map(|line| {
             let (k, v) = line.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
         })
     }
 
@@ -174,7 +193,10 @@ pub fn curl(args: &[&str]) -> Reply {
         .args(args)
         .output()
         .expect("curl is installed (apt-get install curl)");
-    let status = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+    let status = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
     let reply = Reply {
         status,
         headers: std::fs::read_to_string(&headers).unwrap_or_default(),
@@ -189,7 +211,9 @@ pub fn assert_valid(xml: &[u8], schema: &str) {
     let dir = temp_dir("xsd");
     let file = dir.join("doc.xml");
     std::fs::write(&file, xml).unwrap();
-    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(schema);
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(schema);
     let out = Command::new("xmllint")
         .arg("--noout")
         .arg("--schema")

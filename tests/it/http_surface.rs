@@ -2,7 +2,10 @@
 
 use crate::harness::{curl, Server};
 
-const AUTODISCOVER_PATHS: [&str; 2] = ["/autodiscover/autodiscover.xml", "/autodiscover/autodiscover.svc"];
+const AUTODISCOVER_PATHS: [&str; 2] = [
+    "/autodiscover/autodiscover.xml",
+    "/autodiscover/autodiscover.svc",
+];
 
 #[test]
 fn unauthenticated_get_is_challenged_with_soap_hint() {
@@ -10,8 +13,16 @@ fn unauthenticated_get_is_challenged_with_soap_hint() {
     for path in AUTODISCOVER_PATHS {
         let reply = curl(&[&server.https_url(path)]);
         assert_eq!(reply.status, 401, "{path}");
-        assert_eq!(reply.header("X-SOAP-Enabled").as_deref(), Some("True"), "{path}");
-        assert_eq!(reply.header("WWW-Authenticate").as_deref(), Some("Basic realm=\"umbox\""), "{path}");
+        assert_eq!(
+            reply.header("X-SOAP-Enabled").as_deref(),
+            Some("True"),
+            "{path}"
+        );
+        assert_eq!(
+            reply.header("WWW-Authenticate").as_deref(),
+            Some("Basic realm=\"umbox\""),
+            "{path}"
+        );
     }
 }
 
@@ -19,11 +30,31 @@ fn unauthenticated_get_is_challenged_with_soap_hint() {
 fn wrong_password_unknown_user_and_malformed_credentials_are_401() {
     let server = Server::demo();
     let url = server.https_url("/autodiscover/autodiscover.xml");
-    for credentials in ["alice@example.test:wrong", "nobody@example.test:demo-alice", "alice@example.test"] {
-        let reply = curl(&["-u", credentials, "-X", "POST", "--data-binary", "<x/>", &url]);
+    for credentials in [
+        "alice@example.test:wrong",
+        "nobody@example.test:demo-alice",
+        "alice@example.test",
+    ] {
+        let reply = curl(&[
+            "-u",
+            credentials,
+            "-X",
+            "POST",
+            "--data-binary",
+            "<x/>",
+            &url,
+        ]);
         assert_eq!(reply.status, 401, "{credentials}");
     }
-    let reply = curl(&["-H", "Authorization: Basic !!!", "-X", "POST", "--data-binary", "<x/>", &url]);
+    let reply = curl(&[
+        "-H",
+        "Authorization: Basic !!!",
+        "-X",
+        "POST",
+        "--data-binary",
+        "<x/>",
+        &url,
+    ]);
     assert_eq!(reply.status, 401);
 }
 
@@ -31,17 +62,32 @@ fn wrong_password_unknown_user_and_malformed_credentials_are_401() {
 fn plain_http_only_redirects_and_never_challenges() {
     let server = Server::demo();
     let https_port = server.https.port();
-    for path in ["/autodiscover/autodiscover.xml", "/AutoDiscover/AutoDiscover.SVC"] {
+    for path in [
+        "/autodiscover/autodiscover.xml",
+        "/AutoDiscover/AutoDiscover.SVC",
+    ] {
         let reply = curl(&[&format!("http://{}{path}", server.http)]);
         assert_eq!(reply.status, 302, "{path}");
         let location = reply.header("Location").unwrap();
-        assert_eq!(location, format!("https://mail.example.test:{https_port}{}", path.to_ascii_lowercase()));
+        assert_eq!(
+            location,
+            format!(
+                "https://mail.example.test:{https_port}{}",
+                path.to_ascii_lowercase()
+            )
+        );
         assert_eq!(reply.header("WWW-Authenticate"), None);
     }
     let other = curl(&[&format!("http://{}/EWS/Exchange.asmx", server.http)]);
     assert_eq!(other.status, 404);
     assert_eq!(other.header("WWW-Authenticate"), None);
-    let post = curl(&["-X", "POST", "--data-binary", "<x/>", &format!("http://{}/autodiscover/autodiscover.xml", server.http)]);
+    let post = curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        "<x/>",
+        &format!("http://{}/autodiscover/autodiscover.xml", server.http),
+    ]);
     assert_eq!(post.status, 405);
     assert_eq!(post.header("Allow").as_deref(), Some("GET"));
 }
@@ -50,9 +96,19 @@ fn plain_http_only_redirects_and_never_challenges() {
 fn unknown_paths_methods_and_oversized_bodies() {
     let server = Server::demo();
     // Path confusion of the ProxyShell kind must not reach a handler.
-    let confused = curl(&["-u", "alice@example.test:demo-alice", &server.https_url("/autodiscover/autodiscover.json?@evil.test/mapi/nspi")]);
+    let confused = curl(&[
+        "-u",
+        "alice@example.test:demo-alice",
+        &server.https_url("/autodiscover/autodiscover.json?@evil.test/mapi/nspi"),
+    ]);
     assert_eq!(confused.status, 404);
-    let put = curl(&["-X", "PUT", "-u", "alice@example.test:demo-alice", &server.https_url("/autodiscover/autodiscover.xml")]);
+    let put = curl(&[
+        "-X",
+        "PUT",
+        "-u",
+        "alice@example.test:demo-alice",
+        &server.https_url("/autodiscover/autodiscover.xml"),
+    ]);
     assert_eq!(put.status, 405);
     assert_eq!(put.header("Allow").as_deref(), Some("GET, POST"));
 
@@ -69,5 +125,8 @@ fn unknown_paths_methods_and_oversized_bodies() {
     ]);
     assert_eq!(too_large.status, 413);
     // Still serving afterwards.
-    assert_eq!(curl(&[&server.https_url("/autodiscover/autodiscover.xml")]).status, 401);
+    assert_eq!(
+        curl(&[&server.https_url("/autodiscover/autodiscover.xml")]).status,
+        401
+    );
 }

@@ -1,0 +1,39 @@
+# Shared helpers for the load benchmarks: start umbox in demo mode on free ports and read its
+# ready line, pick free ports, report memory. Sourced, not run.
+
+# free_port: prints a free TCP/UDP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_umbox DATA_DIR [extra serve args…]: starts target/release/umbox, sets UMBOX_PID and
+# UMBOX_HTTPS / UMBOX_HTTP / UMBOX_DNS from its ready line.
+start_umbox() {
+    local data=$1; shift
+    target/release/umbox serve --demo --data "$data" --bind 127.0.0.1 \
+        --https-port 0 --http-port 0 --dns-port 0 "$@" >"$data.out" 2>"$data.err" &
+    UMBOX_PID=$!
+    local i
+    for i in $(seq 1 100); do
+        if grep -q '^umbox ready ' "$data.out" 2>/dev/null; then break; fi
+        if ! kill -0 "$UMBOX_PID" 2>/dev/null; then cat "$data.err" >&2; echo "umbox did not start" >&2; exit 1; fi
+        sleep 0.1
+    done
+    local ready
+    ready=$(grep '^umbox ready ' "$data.out")
+    UMBOX_HTTPS=$(sed 's/.*https=\([^ ]*\).*/\1/' <<<"$ready")
+    UMBOX_HTTP=$(sed 's/.* http=\([^ ]*\).*/\1/' <<<"$ready")
+    UMBOX_DNS=$(sed 's/.*dns=\([^ ]*\).*/\1/' <<<"$ready")
+}
+
+# peak_rss_kib PID: the process's peak resident set size in KiB.
+peak_rss_kib() {
+    awk '/^VmHWM:/ {print $2}' "/proc/$1/status"
+}
+
+# need CMD PACKAGE: installs PACKAGE with apt when CMD is missing.
+need() {
+    if ! command -v "$1" >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    fi
+}
