@@ -23,7 +23,10 @@ pub struct FieldError {
 impl FieldError {
     /// A problem with `field`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        FieldError { field: field.into(), reason: reason.into() }
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -256,8 +259,10 @@ pub const DEMO_DOMAIN: &str = "example.test";
 impl Raw {
     /// Reads and parses a TOML file (unknown keys are refused).
     pub fn load(path: &Path) -> Result<Raw, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Raw::parse(&text, path)
     }
 
@@ -282,7 +287,10 @@ impl Raw {
             }
         }
         if self.domains.is_empty() {
-            errors.push(FieldError::new("domains", "at least one served domain is required"));
+            errors.push(FieldError::new(
+                "domains",
+                "at least one served domain is required",
+            ));
         }
 
         let public_host = match &self.public.host {
@@ -290,15 +298,24 @@ impl Raw {
                 errors.push(FieldError::new("public.host", reason));
                 String::new()
             }),
-            None => domains.first().map(|d| format!("mail.{d}")).unwrap_or_default(),
+            None => domains
+                .first()
+                .map(|d| format!("mail.{d}"))
+                .unwrap_or_default(),
         };
         if self.public.https_port == Some(0) {
-            errors.push(FieldError::new("public.https_port", "must be between 1 and 65535"));
+            errors.push(FieldError::new(
+                "public.https_port",
+                "must be between 1 and 65535",
+            ));
         }
 
         let address: IpAddr = match &self.listen.address {
             Some(a) => a.parse().unwrap_or_else(|_| {
-                errors.push(FieldError::new("listen.address", format!("{a:?} is not an IP address")));
+                errors.push(FieldError::new(
+                    "listen.address",
+                    format!("{a:?} is not an IP address"),
+                ));
                 IpAddr::V4(Ipv4Addr::LOCALHOST)
             }),
             None => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -318,7 +335,8 @@ impl Raw {
         }
 
         let l = &self.listen;
-        let at = |port: Option<u16>, default: u16| SocketAddr::new(address, port.unwrap_or(default));
+        let at =
+            |port: Option<u16>, default: u16| SocketAddr::new(address, port.unwrap_or(default));
         let rtp_min = l.rtp_port_min.unwrap_or(40000);
         let rtp_max = l.rtp_port_max.unwrap_or(40999);
         if rtp_min == 0 || rtp_min > rtp_max {
@@ -337,26 +355,41 @@ impl Raw {
         };
 
         let tls = match (self.tls.certificate, self.tls.private_key) {
-            (Some(certificate), Some(private_key)) => Some(TlsFiles { certificate, private_key }),
+            (Some(certificate), Some(private_key)) => Some(TlsFiles {
+                certificate,
+                private_key,
+            }),
             (None, None) => None,
             (Some(_), None) => {
-                errors.push(FieldError::new("tls.private_key", "required when tls.certificate is set"));
+                errors.push(FieldError::new(
+                    "tls.private_key",
+                    "required when tls.certificate is set",
+                ));
                 None
             }
             (None, Some(_)) => {
-                errors.push(FieldError::new("tls.certificate", "required when tls.private_key is set"));
+                errors.push(FieldError::new(
+                    "tls.certificate",
+                    "required when tls.private_key is set",
+                ));
                 None
             }
         };
 
         let log_level = self.log.level.unwrap_or_else(|| "info".to_owned());
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            errors.push(FieldError::new("log.level", format!("{log_level:?} is not a tracing filter")));
+            errors.push(FieldError::new(
+                "log.level",
+                format!("{log_level:?} is not a tracing filter"),
+            ));
         }
 
         let max_body_bytes = self.limits.max_body_bytes.unwrap_or(1 << 20);
         if !(1024..=(256 << 20)).contains(&max_body_bytes) {
-            errors.push(FieldError::new("limits.max_body_bytes", "must be between 1024 and 268435456"));
+            errors.push(FieldError::new(
+                "limits.max_body_bytes",
+                "must be between 1024 and 268435456",
+            ));
         }
 
         if !errors.is_empty() {
@@ -385,7 +418,9 @@ pub fn normalize_host(name: &str) -> Result<String, String> {
     for label in trimmed.split('.') {
         let ok = !label.is_empty()
             && label.len() <= 63
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
@@ -397,7 +432,9 @@ pub fn normalize_host(name: &str) -> Result<String, String> {
 
 /// Line and column of a TOML error, for humans.
 fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    let Some(span) = span else { return String::new() };
+    let Some(span) = span else {
+        return String::new();
+    };
     let before = text.get(..span.start).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     format!(" (line {line})")
@@ -418,7 +455,10 @@ mod tests {
         assert_eq!(c.public_host, "mail.example.test");
         assert_eq!(c.listen.https.port(), 8443);
         assert_eq!(c.listen.dns.port(), 5300);
-        assert_eq!(c.site(8443, 5060).https_base(), "https://mail.example.test:8443");
+        assert_eq!(
+            c.site(8443, 5060).https_base(),
+            "https://mail.example.test:8443"
+        );
     }
 
     #[test]
@@ -434,7 +474,12 @@ mod tests {
         )
         .unwrap_err();
         let text = err.to_string();
-        for field in ["domains[0]", "listen.address", "listen.rtp_port_min", "tls.private_key"] {
+        for field in [
+            "domains[0]",
+            "listen.address",
+            "listen.rtp_port_min",
+            "tls.private_key",
+        ] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
     }

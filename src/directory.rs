@@ -124,7 +124,10 @@ impl User {
     /// Whether `address` (any case) is the primary or a proxy address of this user.
     pub fn has_address(&self, address: &str) -> bool {
         self.address.eq_ignore_ascii_case(address)
-            || self.proxy_addresses.iter().any(|p| p.eq_ignore_ascii_case(address))
+            || self
+                .proxy_addresses
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(address))
     }
 
     /// Whether the user holds `right`.
@@ -135,13 +138,19 @@ impl User {
     /// The Exchange-style legacy distinguished name, derived from the address.
     pub fn legacy_dn(&self) -> String {
         let local = self.address.split('@').next().unwrap_or_default();
-        format!("/o=umbox/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn={local}")
+        format!(
+            "/o=umbox/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn={local}"
+        )
     }
 
     /// Checks `password` against the stored hash.
     pub fn verify_password(&self, password: &str) -> bool {
         PasswordHash::new(&self.password_hash)
-            .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+            .map(|hash| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            })
             .unwrap_or(false)
     }
 }
@@ -233,7 +242,9 @@ impl Directory {
     /// The user holding `number` in `dial_plan`.
     pub fn user_by_extension(&self, dial_plan: &str, number: &str) -> Option<&User> {
         self.users.iter().find(|u| {
-            u.extensions.iter().any(|e| e.dial_plan == dial_plan && e.number == number)
+            u.extensions
+                .iter()
+                .any(|e| e.dial_plan == dial_plan && e.number == number)
         })
     }
 
@@ -265,10 +276,16 @@ impl Directory {
             let at = format!("dial_plans[{i}]");
             check_name(&plan.name, &format!("{at}.name"), &mut errors);
             if !names.insert(plan.name.as_str()) {
-                errors.push(FieldError::new(format!("{at}.name"), format!("{:?} is used twice", plan.name)));
+                errors.push(FieldError::new(
+                    format!("{at}.name"),
+                    format!("{:?} is used twice", plan.name),
+                ));
             }
             if !(1..=20).contains(&plan.extension_length) {
-                errors.push(FieldError::new(format!("{at}.extension_length"), "must be between 1 and 20"));
+                errors.push(FieldError::new(
+                    format!("{at}.extension_length"),
+                    "must be between 1 and 20",
+                ));
             }
             for (j, pilot) in plan.pilot_numbers.iter().enumerate() {
                 if !is_phone_number(pilot) {
@@ -280,7 +297,10 @@ impl Directory {
             }
             if let Some(cc) = &plan.country_code {
                 if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
-                    errors.push(FieldError::new(format!("{at}.country_code"), "must be 1 to 3 digits"));
+                    errors.push(FieldError::new(
+                        format!("{at}.country_code"),
+                        "must be 1 to 3 digits",
+                    ));
                 }
             }
         }
@@ -290,7 +310,10 @@ impl Directory {
             let at = format!("policies[{i}]");
             check_name(&policy.name, &format!("{at}.name"), &mut errors);
             if !policy_names.insert(policy.name.as_str()) {
-                errors.push(FieldError::new(format!("{at}.name"), format!("{:?} is used twice", policy.name)));
+                errors.push(FieldError::new(
+                    format!("{at}.name"),
+                    format!("{:?} is used twice", policy.name),
+                ));
             }
             if self.dial_plan(&policy.dial_plan).is_none() {
                 errors.push(FieldError::new(
@@ -299,7 +322,10 @@ impl Directory {
                 ));
             }
             if policy.max_message_seconds == 0 || policy.max_message_seconds > 7200 {
-                errors.push(FieldError::new(format!("{at}.max_message_seconds"), "must be between 1 and 7200"));
+                errors.push(FieldError::new(
+                    format!("{at}.max_message_seconds"),
+                    "must be between 1 and 7200",
+                ));
             }
             if policy.min_message_seconds > policy.max_message_seconds {
                 errors.push(FieldError::new(
@@ -315,7 +341,10 @@ impl Directory {
             let at = format!("gateways[{i}]");
             check_name(&gateway.name, &format!("{at}.name"), &mut errors);
             if !gateway_names.insert(gateway.name.as_str()) {
-                errors.push(FieldError::new(format!("{at}.name"), format!("{:?} is used twice", gateway.name)));
+                errors.push(FieldError::new(
+                    format!("{at}.name"),
+                    format!("{:?} is used twice", gateway.name),
+                ));
             }
             if !gateway_addresses.insert(gateway.address) {
                 errors.push(FieldError::new(
@@ -336,17 +365,26 @@ impl Directory {
         for (i, user) in self.users.iter().enumerate() {
             let at = format!("users[{i}]");
             let all = std::iter::once((format!("{at}.address"), &user.address)).chain(
-                user.proxy_addresses.iter().enumerate().map(|(j, p)| (format!("{at}.proxy_addresses[{j}]"), p)),
+                user.proxy_addresses
+                    .iter()
+                    .enumerate()
+                    .map(|(j, p)| (format!("{at}.proxy_addresses[{j}]"), p)),
             );
             for (field, address) in all {
                 if let Err(reason) = check_address(address) {
                     errors.push(FieldError::new(field, reason));
                 } else if !addresses.insert(address.to_ascii_lowercase()) {
-                    errors.push(FieldError::new(field, format!("{address:?} belongs to another user")));
+                    errors.push(FieldError::new(
+                        field,
+                        format!("{address:?} belongs to another user"),
+                    ));
                 }
             }
             if user.display_name.trim().is_empty() || user.display_name.len() > 256 {
-                errors.push(FieldError::new(format!("{at}.display_name"), "must be 1 to 256 characters"));
+                errors.push(FieldError::new(
+                    format!("{at}.display_name"),
+                    "must be 1 to 256 characters",
+                ));
             }
             if let Some(uri) = &user.sip_uri {
                 let ok = uri
@@ -354,12 +392,18 @@ impl Directory {
                     .or_else(|| uri.strip_prefix("sips:"))
                     .is_some_and(|rest| check_address(rest).is_ok());
                 if !ok {
-                    errors.push(FieldError::new(format!("{at}.sip_uri"), format!("{uri:?} is not sip:user@host")));
+                    errors.push(FieldError::new(
+                        format!("{at}.sip_uri"),
+                        format!("{uri:?} is not sip:user@host"),
+                    ));
                 }
             }
             if let Some(uri) = &user.line_uri {
                 if !uri.starts_with("tel:") || uri.len() < 5 {
-                    errors.push(FieldError::new(format!("{at}.line_uri"), format!("{uri:?} is not a tel: URI")));
+                    errors.push(FieldError::new(
+                        format!("{at}.line_uri"),
+                        format!("{uri:?} is not a tel: URI"),
+                    ));
                 }
             }
             for (j, ext) in user.extensions.iter().enumerate() {
@@ -381,10 +425,14 @@ impl Directory {
                                 format!("{field}.number"),
                                 format!("{:?} is the dial plan's pilot number", ext.number),
                             ));
-                        } else if !extensions.insert((ext.dial_plan.as_str(), ext.number.as_str())) {
+                        } else if !extensions.insert((ext.dial_plan.as_str(), ext.number.as_str()))
+                        {
                             errors.push(FieldError::new(
                                 format!("{field}.number"),
-                                format!("{:?} belongs to another user in {:?}", ext.number, ext.dial_plan),
+                                format!(
+                                    "{:?} belongs to another user in {:?}",
+                                    ext.number, ext.dial_plan
+                                ),
                             ));
                         }
                     }
@@ -392,22 +440,37 @@ impl Directory {
             }
             for (j, n) in user.calling_line_ids.iter().enumerate() {
                 if !is_phone_number(n) {
-                    errors.push(FieldError::new(format!("{at}.calling_line_ids[{j}]"), format!("{n:?} is not a phone number")));
+                    errors.push(FieldError::new(
+                        format!("{at}.calling_line_ids[{j}]"),
+                        format!("{n:?} is not a phone number"),
+                    ));
                 }
             }
             for (j, n) in user.phone_numbers.iter().enumerate() {
                 if !is_phone_number(n) {
-                    errors.push(FieldError::new(format!("{at}.phone_numbers[{j}]"), format!("{n:?} is not a phone number")));
+                    errors.push(FieldError::new(
+                        format!("{at}.phone_numbers[{j}]"),
+                        format!("{n:?} is not a phone number"),
+                    ));
                 }
             }
             if user.password.is_some() {
-                errors.push(FieldError::new(format!("{at}.password"), "clear-text passwords are only read by import"));
+                errors.push(FieldError::new(
+                    format!("{at}.password"),
+                    "clear-text passwords are only read by import",
+                ));
             } else if PasswordHash::new(&user.password_hash).is_err() {
-                errors.push(FieldError::new(format!("{at}.password_hash"), "is not an argon2 PHC string"));
+                errors.push(FieldError::new(
+                    format!("{at}.password_hash"),
+                    "is not an argon2 PHC string",
+                ));
             }
             if let Some(policy) = &user.um_policy {
                 if !self.policies.iter().any(|p| &p.name == policy) {
-                    errors.push(FieldError::new(format!("{at}.um_policy"), format!("no policy named {policy:?}")));
+                    errors.push(FieldError::new(
+                        format!("{at}.um_policy"),
+                        format!("no policy named {policy:?}"),
+                    ));
                 }
             }
         }
@@ -421,7 +484,10 @@ impl Directory {
 
     /// Parses directory TOML; `origin` names it in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Directory, Error> {
-        toml::from_str(text).map_err(|e| Error::Syntax { path: origin.to_owned(), message: e.message().to_owned() })
+        toml::from_str(text).map_err(|e| Error::Syntax {
+            path: origin.to_owned(),
+            message: e.message().to_owned(),
+        })
     }
 
     /// The demo directory: `example.test` with alice (1001) and bob (1002), dial plan with pilot 1999,
@@ -434,7 +500,10 @@ impl Directory {
                 proxy_addresses: Vec::new(),
                 display_name: name.to_owned(),
                 sip_uri: Some(format!("sip:{local}@{domain}")),
-                extensions: vec![Extension { dial_plan: "default".to_owned(), number: ext.to_owned() }],
+                extensions: vec![Extension {
+                    dial_plan: "default".to_owned(),
+                    number: ext.to_owned(),
+                }],
                 line_uri: Some(format!("tel:{phone};ext={ext}")),
                 calling_line_ids: vec![phone.to_owned()],
                 phone_numbers: Vec::new(),
@@ -475,7 +544,10 @@ impl Directory {
 /// Hashes a password with argon2id and a fresh salt.
 pub fn hash_password(password: &str) -> Result<String, Error> {
     if password.is_empty() {
-        return Err(Error::Invalid(vec![FieldError::new("password", "must not be empty")]));
+        return Err(Error::Invalid(vec![FieldError::new(
+            "password",
+            "must not be empty",
+        )]));
     }
     let mut salt = [0u8; 16];
     getrandom(&mut salt)?;
@@ -492,15 +564,23 @@ fn getrandom(buf: &mut [u8]) -> Result<(), Error> {
     let path = Path::new("/dev/urandom");
     File::open(path)
         .and_then(|mut f| f.read_exact(buf))
-        .map_err(|source| Error::Io { path: path.to_owned(), source })
+        .map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 fn check_name(name: &str, field: &str, errors: &mut Vec<FieldError>) {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
     if !ok {
-        errors.push(FieldError::new(field, format!("{name:?} must be 1 to 64 of A-Z a-z 0-9 - _ .")));
+        errors.push(FieldError::new(
+            field,
+            format!("{name:?} must be 1 to 64 of A-Z a-z 0-9 - _ ."),
+        ));
     }
 }
 
@@ -511,14 +591,18 @@ pub fn check_address(address: &str) -> Result<(), String> {
     };
     let local_ok = !local.is_empty()
         && local.len() <= 64
-        && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..");
     if !local_ok {
         return Err(format!("{address:?} has an invalid local part"));
     }
-    crate::config::normalize_host(domain).map(|_| ()).map_err(|_| format!("{address:?} has an invalid domain"))
+    crate::config::normalize_host(domain)
+        .map(|_| ())
+        .map_err(|_| format!("{address:?} has an invalid domain"))
 }
 
 /// `+` then digits, or digits alone, 1 to 32 long.
@@ -536,7 +620,9 @@ pub struct DirectoryFile {
 impl DirectoryFile {
     /// The directory file inside `data_dir`.
     pub fn in_data_dir(data_dir: &Path) -> DirectoryFile {
-        DirectoryFile { path: data_dir.join(FILE_NAME) }
+        DirectoryFile {
+            path: data_dir.join(FILE_NAME),
+        }
     }
 
     /// Its path.
@@ -554,7 +640,12 @@ impl DirectoryFile {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Directory::default()),
-            Err(source) => return Err(Error::Io { path: self.path.clone(), source }),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
         };
         let directory = Directory::parse(&text, &self.path)?;
         directory.validate()?;
@@ -563,12 +654,17 @@ impl DirectoryFile {
 
     /// The file's modification time, to notice changes made by the CLI.
     pub fn modified(&self) -> Option<std::time::SystemTime> {
-        std::fs::metadata(&self.path).and_then(|m| m.modified()).ok()
+        std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok()
     }
 
     /// Loads, lets `change` edit, validates and saves, all under an exclusive lock. Nothing is
     /// written when `change` or validation fails.
-    pub fn update<T>(&self, change: impl FnOnce(&mut Directory) -> Result<T, Error>) -> Result<T, Error> {
+    pub fn update<T>(
+        &self,
+        change: impl FnOnce(&mut Directory) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let _lock = self.lock()?;
         let mut directory = self.load()?;
         let out = change(&mut directory)?;
@@ -580,22 +676,36 @@ impl DirectoryFile {
     fn lock(&self) -> Result<File, Error> {
         let lock_path = self.path.with_extension("lock");
         if let Some(parent) = lock_path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.to_owned(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                path: parent.to_owned(),
+                source,
+            })?;
         }
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|source| Error::Io { path: lock_path.clone(), source })?;
-        file.lock().map_err(|source| Error::Io { path: lock_path, source })?;
+            .map_err(|source| Error::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
+        file.lock().map_err(|source| Error::Io {
+            path: lock_path,
+            source,
+        })?;
         Ok(file)
     }
 
     fn save(&self, directory: &Directory) -> Result<(), Error> {
-        let io = |source| Error::Io { path: self.path.clone(), source };
-        let text = toml::to_string_pretty(directory)
-            .map_err(|e| Error::Syntax { path: self.path.clone(), message: e.to_string() })?;
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let text = toml::to_string_pretty(directory).map_err(|e| Error::Syntax {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
         let tmp = self.path.with_extension("toml.tmp");
         let mut file = File::create(&tmp).map_err(io)?;
         file.write_all(b"# umbox directory; edit with `umbox user|dialplan|policy|gateway` or `umbox import`.\n")
@@ -621,7 +731,10 @@ mod tests {
         let alice = d.user_by_address("ALICE@example.test").unwrap();
         assert!(alice.verify_password("demo-alice"));
         assert!(!alice.verify_password("demo-bob"));
-        assert_eq!(d.user_by_extension("default", "1002").unwrap().display_name, "Bob Berg");
+        assert_eq!(
+            d.user_by_extension("default", "1002").unwrap().display_name,
+            "Bob Berg"
+        );
     }
 
     #[test]
@@ -631,7 +744,11 @@ mod tests {
         d.users[0].extensions[0].number = "12".into();
         d.gateways[0].dial_plan = "nowhere".into();
         let text = d.validate().unwrap_err().to_string();
-        for field in ["users[1].address", "users[0].extensions[0].number", "gateways[0].dial_plan"] {
+        for field in [
+            "users[1].address",
+            "users[0].extensions[0].number",
+            "gateways[0].dial_plan",
+        ] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
     }
@@ -652,10 +769,18 @@ mod tests {
         });
         assert!(err.is_err());
         assert_eq!(std::fs::read(file.path()).unwrap(), before);
-        assert_eq!(file.load().unwrap(), Directory::demo().map(|mut d| {
-            d.users.iter_mut().zip(file.load().unwrap().users).for_each(|(u, s)| u.password_hash = s.password_hash);
-            d
-        }).unwrap());
+        assert_eq!(
+            file.load().unwrap(),
+            Directory::demo()
+                .map(|mut d| {
+                    d.users
+                        .iter_mut()
+                        .zip(file.load().unwrap().users)
+                        .for_each(|(u, s)| u.password_hash = s.password_hash);
+                    d
+                })
+                .unwrap()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
