@@ -63,7 +63,7 @@ impl Writer {
             self.buf.push((value & 0x7F) as u8 | 0x80);
             value >>= 7;
         }
-        self.buf.push(value as u8);
+        self.buf.push((value & 0x7F) as u8);
     }
 
     pub(crate) fn i64(&mut self, value: i64) {
@@ -512,7 +512,7 @@ pub(crate) mod tests {
     #[test]
     fn fuzz_random_and_mutated_inputs_never_panic() {
         let valid = encode_bag(&sample_bag());
-        let mut rng = Rng::new(0x5EED_0F_u64);
+        let mut rng = Rng::new(0x005E_ED0F);
         for round in 0..4_000u64 {
             let input = match round % 3 {
                 0 => {

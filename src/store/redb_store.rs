@@ -1632,3 +1632,54 @@ fn verify(snapshot: &Snapshot) -> Result<VerifyReport, Error> {
     report.problems = problems;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::props::PropKey;
+    use crate::store::tests::TestDir;
+    use std::time::UNIX_EPOCH;
+
+    /// A mailbox made before the voicemail folder existed gets it, already listing its voice items.
+    #[test]
+    fn a_search_folder_added_later_lists_existing_items() {
+        let dir = TestDir::new();
+        let store = RedbStore::open(dir.path(), Options::default()).unwrap();
+        let mbx = MailboxId::new("old@example.com");
+        store
+            .change_mailbox(&mbx, UNIX_EPOCH, true, |tx| {
+                for which in DistinguishedFolder::ALL {
+                    if which != DistinguishedFolder::Voicemail {
+                        tx.create_distinguished(which)?;
+                    }
+                }
+                Ok(Outcome::Done)
+            })
+            .unwrap();
+        let inbox = store
+            .distinguished_folder(&mbx, DistinguishedFolder::Inbox)
+            .unwrap();
+        for class in ["IPM.Note.Microsoft.Voicemail.UM.CA", "IPM.Note"] {
+            let props = vec![(
+                PropKey::from(tags::MESSAGE_CLASS),
+                PropValue::Unicode(class.into()),
+            )];
+            let change = Change::CreateItem {
+                folder: inbox,
+                props,
+                attachments: vec![],
+            };
+            store.apply(&mbx, change, UNIX_EPOCH).unwrap();
+        }
+        let added = store.ensure_mailbox(&mbx, UNIX_EPOCH).unwrap();
+        let voicemail = store
+            .distinguished_folder(&mbx, DistinguishedFolder::Voicemail)
+            .unwrap();
+        assert!(added.events.iter().any(|logged| matches!(logged.event,
+            Event::FolderCreated { folder, .. } if folder == voicemail)));
+        let folder = store.folder(&mbx, voicemail).unwrap();
+        assert_eq!((folder.total_count, folder.unread_count), (1, 1));
+        assert_eq!(store.items(&mbx, voicemail).unwrap().len(), 1);
+        assert_eq!(store.verify(&mbx).unwrap().problems, Vec::<String>::new());
+    }
+}

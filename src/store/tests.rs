@@ -826,7 +826,7 @@ fn named_properties_map_to_stable_ids_from_0x8000() {
     let unused = NamedProperty::new(property_sets::PUBLIC_STRINGS, PropName::Name("none".into()));
     assert_eq!(
         fx.store
-            .named_property_ids(&fx.mbx, &[asr.clone()])
+            .named_property_ids(&fx.mbx, std::slice::from_ref(&asr))
             .unwrap(),
         vec![None]
     );
