@@ -34,7 +34,6 @@ pub struct NewAttachment {
 
 /// One write to one mailbox, applied atomically by `MailStore::apply`.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum Change {
     /// Creates a folder (EWS CreateFolder). Its display name must be unique among its siblings.
     CreateFolder {

@@ -81,8 +81,12 @@ impl PropType {
 }
 
 /// A property tag: the property id in the high 16 bits, its [`PropType`] code in the low 16.
+/// Ordered as its 32-bit value (by id, then type code: `PropType` is declared in code order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PropTag(u32);
+pub struct PropTag {
+    id: u16,
+    prop_type: PropType,
+}
 
 impl PropTag {
     /// The first id of the named-property range (MS-OXPROPS §1.3.2); fixed tags lie below it.
@@ -90,42 +94,44 @@ impl PropTag {
 
     /// The tag for property `id` of type `prop_type`.
     pub const fn new(id: u16, prop_type: PropType) -> PropTag {
-        PropTag(((id as u32) << 16) | prop_type.code() as u32)
+        PropTag { id, prop_type }
     }
 
     /// A tag from its 32-bit value, if its type is one umbox stores (e.g. from an EWS `PropertyTag`).
     pub const fn from_raw(raw: u32) -> Option<PropTag> {
         match PropType::from_code((raw & 0xFFFF) as u16) {
-            Some(_) => Some(PropTag(raw)),
+            Some(prop_type) => Some(PropTag {
+                id: (raw >> 16) as u16,
+                prop_type,
+            }),
             None => None,
         }
     }
 
     /// The 32-bit value.
     pub const fn raw(self) -> u32 {
-        self.0
+        ((self.id as u32) << 16) | self.prop_type.code() as u32
     }
 
     /// The property id.
     pub const fn id(self) -> u16 {
-        (self.0 >> 16) as u16
+        self.id
     }
 
     /// The property type.
-    pub fn prop_type(self) -> PropType {
-        // Every constructor checked the type code, so the lookup always succeeds; Int32 is never used.
-        PropType::from_code((self.0 & 0xFFFF) as u16).unwrap_or(PropType::Int32)
+    pub const fn prop_type(self) -> PropType {
+        self.prop_type
     }
 
     /// Whether the id lies in the named-property range of a mailbox.
     pub const fn is_named(self) -> bool {
-        self.id() >= Self::FIRST_NAMED_ID
+        self.id >= Self::FIRST_NAMED_ID
     }
 }
 
 impl fmt::Display for PropTag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{:08X}", self.0)
+        write!(f, "0x{:08X}", self.raw())
     }
 }
 
@@ -473,8 +479,9 @@ impl PropertyBag {
     }
 
     fn remove_id(&mut self, id: u16) {
-        let first = PropTag(u32::from(id) << 16);
-        let last = PropTag((u32::from(id) << 16) | 0xFFFF);
+        // PropType's first and last variants bound every tag with this id.
+        let first = PropTag::new(id, PropType::Int32);
+        let last = PropTag::new(id, PropType::MultiBinary);
         let same_id: Vec<PropTag> = self
             .values
             .range(first..=last)
@@ -520,6 +527,21 @@ mod tests {
         );
         assert_eq!(PropTag::from_raw(0x0037_001F), Some(tags::SUBJECT));
         assert!(PropTag::new(0x8001, PropType::Int32).is_named());
+        let mut by_order = [tags::SUBJECT, tags::MESSAGE_CLASS, tags::HTML, tags::BODY];
+        by_order.sort();
+        let raws: Vec<u32> = by_order.iter().map(|t| t.raw()).collect();
+        let mut sorted = raws.clone();
+        sorted.sort_unstable();
+        assert_eq!(raws, sorted, "tag order is raw order");
+        let codes: Vec<u16> = (0..=u16::MAX)
+            .filter(|c| PropType::from_code(*c).is_some())
+            .collect();
+        let mut declared: Vec<PropType> = codes
+            .iter()
+            .filter_map(|c| PropType::from_code(*c))
+            .collect();
+        declared.sort();
+        assert_eq!(declared.iter().map(|t| t.code()).collect::<Vec<_>>(), codes);
         assert!(!tags::SUBJECT.is_named());
     }
 

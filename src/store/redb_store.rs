@@ -1296,12 +1296,13 @@ impl MailStore for RedbStore {
         let children = snapshot.table(FOLDER_CHILDREN)?;
         read_folder(&folders, snapshot.mbx, folder)?;
         let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
         // Depth first, each folder before its children, children in id (creation) order.
         let mut stack: Vec<u64> = members(&children, snapshot.mbx, folder.0)?;
         stack.reverse();
         while let Some(id) = stack.pop() {
             let id = FolderId(id);
-            if out.iter().any(|seen: &Folder| seen.id == id) {
+            if !seen.insert(id) {
                 return Err(Error::Corrupt(format!(
                     "folder {id} appears twice in the tree"
                 )));
