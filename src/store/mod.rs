@@ -7,8 +7,8 @@
 //! ([`props`]); counts (TotalCount, UnreadCount, ChildFolderCount and the voicemail search folder's
 //! counts) are maintained in the same transaction as the change that moves them.
 //!
-//! Never: the redb crate is named anywhere outside this module; nothing here speaks EWS, parses XML
-//! or reads the clock (callers pass `now`). All calls block on disk: async callers run them in
+//! Invariants: no code outside this module names redb; nothing here speaks EWS, parses XML or
+//! reads the clock (callers pass `now`). All calls block on disk: async callers run them in
 //! `tokio::task::spawn_blocking`. Readers never block the writer (redb MVCC snapshots).
 
 mod change;
