@@ -20,6 +20,7 @@ use crate::config::{self, Config, Site};
 use crate::directory::{self, Directory, DirectoryFile};
 use crate::dns::{DnsServer, ZoneSet};
 use crate::http::{self, Snapshot};
+use crate::store::{self, MailStore, MailboxId, RedbStore};
 
 /// How often the directory and config files are checked for changes.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
@@ -55,6 +56,12 @@ pub enum Error {
     /// The DNS server cannot start.
     #[error("dns: {0}")]
     Dns(#[from] crate::dns::Error),
+    /// The mailbox store cannot be opened or a mailbox created.
+    #[error("mailbox store: {0}")]
+    Store(#[from] store::Error),
+    /// A blocking start-up task failed.
+    #[error("start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// How to start.
@@ -115,6 +122,11 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
     }
     let directory = Arc::new(directory_file.load()?);
     let tls = http::tls::server_config(&config)?;
+    let data_dir = config.data_dir.clone();
+    let store =
+        tokio::task::spawn_blocking(move || RedbStore::open(&data_dir, store::Options::default()))
+            .await??;
+    ensure_mailboxes(&store, &directory, clock.now()).await?;
 
     let https = bind_tcp("https", config.listen.https).await?;
     let plain = bind_tcp("http", config.listen.http).await?;
@@ -157,6 +169,7 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
         directory_file,
         bound,
         clock,
+        store,
         serial: first_serial,
         snapshot: snapshot_tx,
         zones: zones_tx,
@@ -169,6 +182,26 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
         tasks,
         dns,
     })
+}
+
+/// Gives every user in the directory a mailbox with its distinguished folders (idempotent, so a
+/// user added while the server runs gets one at the next reload).
+async fn ensure_mailboxes(
+    store: &RedbStore,
+    directory: &Arc<Directory>,
+    now: SystemTime,
+) -> Result<(), Error> {
+    let store = store.clone();
+    let directory = directory.clone();
+    tokio::task::spawn_blocking(move || {
+        directory.users.iter().try_for_each(|user| {
+            store
+                .ensure_mailbox(&MailboxId::new(&user.address), now)
+                .map(drop)
+        })
+    })
+    .await??;
+    Ok(())
 }
 
 fn create_data_dir(path: &Path) -> Result<(), Error> {
@@ -217,6 +250,7 @@ struct Reloader {
     directory_file: DirectoryFile,
     bound: Bound,
     clock: Arc<dyn Clock>,
+    store: RedbStore,
     serial: u32,
     snapshot: watch::Sender<Arc<Snapshot>>,
     zones: watch::Sender<Arc<ZoneSet>>,
