@@ -202,10 +202,12 @@ impl ZoneSet {
             .sort_by_key(|zone| std::cmp::Reverse(zone.apex.num_labels()));
 
         for apex in &apexes {
-            let soa = set
+            if let Some(soa) = set
                 .zone_for(&LowerName::new(apex))
-                .map(|zone| zone.soa.clone());
-            set.insert_all(soa);
+                .map(|zone| zone.soa.clone())
+            {
+                set.insert(soa);
+            }
             set.insert(Record::from_rdata(
                 apex.clone(),
                 TTL,
@@ -334,12 +336,6 @@ impl ZoneSet {
                 IpAddr::V6(v6) => RData::AAAA(AAAA(*v6)),
             };
             self.insert(Record::from_rdata(owner.clone(), TTL, rdata));
-        }
-    }
-
-    fn insert_all(&mut self, records: impl IntoIterator<Item = Record>) {
-        for record in records {
-            self.insert(record);
         }
     }
 
