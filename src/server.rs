@@ -152,7 +152,7 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
         site: Arc::new(site.clone()),
     }));
     let first_serial = serial(clock.now(), 0);
-    let (zones_tx, zones_rx) = watch::channel(Arc::new(ZoneSet::build(&site, first_serial)));
+    let (zones_tx, zones_rx) = watch::channel(Arc::new(zone_set(&site, first_serial)));
 
     let dns = DnsServer::start(dns_udp, dns_tcp, zones_rx)?;
     let mut tasks = JoinSet::new();
@@ -202,6 +202,15 @@ async fn ensure_mailboxes(
     })
     .await??;
     Ok(())
+}
+
+/// Builds the zones and reports names that cannot be served, which are left out.
+fn zone_set(site: &Site, serial: u32) -> ZoneSet {
+    let zones = ZoneSet::build(site, serial);
+    for problem in zones.problems() {
+        warn!(%problem, "dns name not served");
+    }
+    zones
 }
 
 fn create_data_dir(path: &Path) -> Result<(), Error> {
