@@ -23,6 +23,7 @@ pub mod autodiscover;
 pub mod clock;
 pub mod config;
 pub mod directory;
+pub mod ews;
 pub mod dns;
 pub mod fsio;
 pub mod http;

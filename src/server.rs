@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::config::{self, Config, Site};
 use crate::directory::{self, Directory, DirectoryFile};
 use crate::dns::{DnsServer, ZoneSet};
+use crate::ews::ids::IdCodec;
 use crate::http::{self, Snapshot};
 use crate::store::{self, MailStore, MailboxId, RedbStore};
 
@@ -59,6 +60,9 @@ pub enum Error {
     /// The mailbox store cannot be opened or a mailbox created.
     #[error("mailbox store: {0}")]
     Store(#[from] store::Error),
+    /// The EWS id key cannot be read or created.
+    #[error("{0}")]
+    IdKey(#[from] crate::ews::ids::KeyError),
     /// A blocking start-up task failed.
     #[error("start-up task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -156,10 +160,14 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
 
     let dns = DnsServer::start(dns_udp, dns_tcp, zones_rx)?;
     let mut tasks = JoinSet::new();
+    let data_dir = config.data_dir.clone();
+    let ids = tokio::task::spawn_blocking(move || IdCodec::load_or_create(&data_dir)).await??;
     let services = Arc::new(http::Services::new(
         snapshot_rx.clone(),
         config.max_body_bytes,
         clock.clone(),
+        Arc::new(store.clone()),
+        ids,
     ));
     tasks.spawn(http::serve_https(https, tls, services));
     tasks.spawn(http::serve_redirect(plain, snapshot_rx));
@@ -279,6 +287,9 @@ impl Reloader {
             let Some(snapshot) = self.reload().await else {
                 continue;
             };
+            if let Err(error) = ensure_mailboxes(&self.store, &snapshot.directory, self.clock.now()).await {
+                warn!(%error, "mailboxes for new users not created");
+            }
             self.serial = serial(self.clock.now(), self.serial);
             self.zones
                 .send_replace(Arc::new(ZoneSet::build(&snapshot.site, self.serial)));

@@ -29,6 +29,8 @@ use tracing::{debug, field, Instrument};
 
 use crate::autodiscover;
 use crate::clock::Clock;
+use crate::ews::{self, ids::IdCodec};
+use crate::store::MailStore;
 use crate::config::Site;
 use crate::directory::Directory;
 
@@ -45,13 +47,21 @@ pub struct Snapshot {
 }
 
 /// Shared state of the HTTPS listener.
-#[derive(Debug)]
 pub struct Services {
     snapshot: watch::Receiver<Arc<Snapshot>>,
     auth: auth::Authenticator,
     max_body_bytes: usize,
     clock: Arc<dyn Clock>,
+    store: Arc<dyn MailStore>,
+    ids: IdCodec,
+    ews_limits: ews::Limits,
     next_request_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("max_body_bytes", &self.max_body_bytes).finish_non_exhaustive()
+    }
 }
 
 impl Services {
@@ -60,12 +70,17 @@ impl Services {
         snapshot: watch::Receiver<Arc<Snapshot>>,
         max_body_bytes: usize,
         clock: Arc<dyn Clock>,
+        store: Arc<dyn MailStore>,
+        ids: IdCodec,
     ) -> Services {
         Services {
             snapshot,
             auth: auth::Authenticator::default(),
             max_body_bytes,
             clock,
+            store,
+            ids,
+            ews_limits: ews::Limits::default(),
             next_request_id: AtomicU64::new(1),
         }
     }
@@ -78,13 +93,15 @@ enum Endpoint {
     AutodiscoverXml,
     /// SOAP Autodiscover (MS-OXDSCLI).
     AutodiscoverSvc,
+    /// Exchange Web Services.
+    Ews,
 }
 
 impl Endpoint {
     /// Exact path match, ignoring ASCII case as IIS does; the query string never selects a
     /// handler (the ProxyShell lesson).
     fn from_path(path: &str) -> Option<Endpoint> {
-        [Endpoint::AutodiscoverXml, Endpoint::AutodiscoverSvc]
+        [Endpoint::AutodiscoverXml, Endpoint::AutodiscoverSvc, Endpoint::Ews]
             .into_iter()
             .find(|e| e.canonical_path().eq_ignore_ascii_case(path))
     }
@@ -93,7 +110,12 @@ impl Endpoint {
         match self {
             Endpoint::AutodiscoverXml => "/autodiscover/autodiscover.xml",
             Endpoint::AutodiscoverSvc => "/autodiscover/autodiscover.svc",
+            Endpoint::Ews => "/EWS/Exchange.asmx",
         }
+    }
+
+    fn is_autodiscover(self) -> bool {
+        matches!(self, Endpoint::AutodiscoverXml | Endpoint::AutodiscoverSvc)
     }
 }
 
@@ -190,7 +212,7 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Full
         Ok(user) => user,
         Err(error) => {
             debug!(%error, "unauthenticated");
-            return unauthorized();
+            return unauthorized(endpoint.is_autodiscover());
         }
     };
     tracing::Span::current().record("user", user.address.as_str());
@@ -199,7 +221,7 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Full
         match endpoint {
             // A GET carries no request; the POX handler answers it with its "invalid request" error.
             Endpoint::AutodiscoverXml => Bytes::new(),
-            Endpoint::AutodiscoverSvc => {
+            Endpoint::AutodiscoverSvc | Endpoint::Ews => {
                 let mut response = status_only(StatusCode::METHOD_NOT_ALLOWED);
                 response
                     .headers_mut()
@@ -224,6 +246,7 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Full
     let reply = match endpoint {
         Endpoint::AutodiscoverXml => autodiscover::pox(&request),
         Endpoint::AutodiscoverSvc => autodiscover::soap(&request),
+        Endpoint::Ews => return ews_reply(services, snapshot.clone(), user.clone(), body.clone()).await,
     };
     let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() =
@@ -233,6 +256,41 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Full
         HeaderValue::from_static(reply.content_type),
     );
     response
+}
+
+/// Runs an EWS request on the blocking pool (the store blocks).
+async fn ews_reply(services: &Services, snapshot: Arc<Snapshot>, user: crate::directory::User, body: Bytes) -> Response<Full<Bytes>> {
+    let store = services.store.clone();
+    let ids = services.ids.clone();
+    let limits = services.ews_limits;
+    let now = services.clock.now();
+    let span = tracing::Span::current();
+    let reply = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        let ctx = ews::Context {
+            caller: &user,
+            directory: &snapshot.directory,
+            site: &snapshot.site,
+            store: store.as_ref(),
+            ids: &ids,
+            now,
+            limits,
+        };
+        ews::handle(&body, ctx)
+    })
+    .await;
+    match reply {
+        Ok(reply) => {
+            let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+            *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ews::CONTENT_TYPE));
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "ews task failed");
+            status_only(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
 }
 
 /// Reads the body, refusing more than `limit` bytes with 413 before buffering them.
@@ -254,17 +312,17 @@ async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, St
     }
 }
 
-/// 401 with the headers that tell the EWS Managed API family to use SOAP Autodiscover.
-fn unauthorized() -> Response<Full<Bytes>> {
+/// 401 with a Basic challenge; on Autodiscover also the headers that tell the EWS Managed API
+/// family to use SOAP Autodiscover.
+fn unauthorized(autodiscover: bool) -> Response<Full<Bytes>> {
     let mut response = status_only(StatusCode::UNAUTHORIZED);
     let headers = response.headers_mut();
-    headers.insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"umbox\""),
-    );
-    headers.insert("X-SOAP-Enabled", HeaderValue::from_static("True"));
-    headers.insert("X-WSSecurity-Enabled", HeaderValue::from_static("False"));
-    headers.insert("X-OAuth-Enabled", HeaderValue::from_static("False"));
+    headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"umbox\""));
+    if autodiscover {
+        headers.insert("X-SOAP-Enabled", HeaderValue::from_static("True"));
+        headers.insert("X-WSSecurity-Enabled", HeaderValue::from_static("False"));
+        headers.insert("X-OAuth-Enabled", HeaderValue::from_static("False"));
+    }
     response
 }
 

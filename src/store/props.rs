@@ -60,6 +60,11 @@ impl PropType {
         }
     }
 
+    /// Whether values of this type are lists (MS-OXCDATA 2.11.1: the 0x1000 flag).
+    pub const fn is_multi(self) -> bool {
+        self.code() & 0x1000 != 0
+    }
+
     /// The type with this code, if umbox stores it.
     pub const fn from_code(code: u16) -> Option<PropType> {
         Some(match code {

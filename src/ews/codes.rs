@@ -1,0 +1,173 @@
+//! EWS response codes (MS-OXWSCDATA ResponseCodeType): the only place their names are spelled.
+
+/// A `ResponseCode`, in `m:ResponseMessage` elements and in `e:ResponseCode` of SOAP faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResponseCode {
+    /// The operation succeeded.
+    NoError,
+    /// The caller may not act on that mailbox, folder or item.
+    ErrorAccessDenied,
+    /// An attachment is larger than the store accepts.
+    ErrorAttachmentSizeLimitExceeded,
+    /// The object cannot be deleted (e.g. the voicemail search folder's contents).
+    ErrorCannotDeleteObject,
+    /// Stored data could not be read.
+    ErrorCorruptData,
+    /// Distinguished folders cannot be deleted.
+    ErrorDeleteDistinguishedFolder,
+    /// Too many streaming connections for this user.
+    ErrorExceededConnectionCount,
+    /// A page larger than the find count limit was asked for.
+    ErrorExceededFindCountLimit,
+    /// Too many subscriptions for this user.
+    ErrorExceededSubscriptionCount,
+    /// The subscription timed out.
+    ErrorExpiredSubscription,
+    /// A folder of that name already exists under the parent.
+    ErrorFolderExists,
+    /// No such folder, or not valid for the requested schema version.
+    ErrorFolderNotFound,
+    /// The caller does not hold the impersonation right.
+    ErrorImpersonationDenied,
+    /// An unexpected server failure.
+    ErrorInternalServerError,
+    /// The attachment id is malformed or unknown.
+    ErrorInvalidAttachmentId,
+    /// The change key is malformed.
+    ErrorInvalidChangeKey,
+    /// An extended property value does not fit its type.
+    ErrorInvalidExtendedPropertyValue,
+    /// An id attribute is empty.
+    ErrorInvalidIdEmpty,
+    /// An id is not one umbox issued, or was tampered with.
+    ErrorInvalidIdMalformed,
+    /// Offset or MaxEntriesReturned out of range.
+    ErrorInvalidIndexedPagingParameters,
+    /// The operation is not valid for the object.
+    ErrorInvalidOperation,
+    /// Unknown Play on Phone call id.
+    ErrorInvalidPhoneCallId,
+    /// The dial string is not a phone number umbox may call.
+    ErrorInvalidPhoneNumber,
+    /// AppendToItemField on a property that cannot be appended to.
+    ErrorInvalidPropertyAppend,
+    /// DeleteItemField on a property that cannot be deleted.
+    ErrorInvalidPropertyDelete,
+    /// A requested property does not apply to the object.
+    ErrorInvalidPropertyRequest,
+    /// SetItemField on a read-only property.
+    ErrorInvalidPropertySet,
+    /// The id is not a pull subscription.
+    ErrorInvalidPullSubscriptionId,
+    /// The push URL is malformed or not allowed.
+    ErrorInvalidPushSubscriptionUrl,
+    /// A recipient address is invalid.
+    ErrorInvalidRecipients,
+    /// The request is not valid (names what is wrong).
+    ErrorInvalidRequest,
+    /// The restriction cannot be evaluated.
+    ErrorInvalidRestriction,
+    /// The requested schema version is not served.
+    ErrorInvalidServerVersion,
+    /// The subscription id is malformed.
+    ErrorInvalidSubscription,
+    /// The SyncState is malformed or from another folder.
+    ErrorInvalidSyncStateData,
+    /// The watermark is older than the kept event log.
+    ErrorInvalidWatermark,
+    /// The item changed since the given change key.
+    ErrorIrresolvableConflict,
+    /// No such item.
+    ErrorItemNotFound,
+    /// Events were lost for this subscription (backlog overflow).
+    ErrorMissedNotificationEvents,
+    /// The move or copy target is not valid.
+    ErrorMoveCopyFailed,
+    /// Several entries match the name.
+    ErrorNameResolutionMultipleResults,
+    /// No entry matches the name.
+    ErrorNameResolutionNoResults,
+    /// No mailbox has that address.
+    ErrorNonExistentMailbox,
+    /// The request is not valid against the EWS schema.
+    ErrorSchemaValidation,
+    /// The server is busy; retry after BackOffMilliseconds.
+    ErrorServerBusy,
+    /// The subscription belongs to another user.
+    ErrorSubscriptionAccessDenied,
+    /// No such subscription.
+    ErrorSubscriptionNotFound,
+    /// The user's dial plan does not exist.
+    ErrorUnifiedMessagingDialPlanNotFound,
+    /// The property cannot be used in a restriction.
+    ErrorUnsupportedPathForQuery,
+    /// The property cannot be used to sort.
+    ErrorUnsupportedPathForSortGroup,
+}
+
+impl ResponseCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseCode::NoError => "NoError",
+            ResponseCode::ErrorAccessDenied => "ErrorAccessDenied",
+            ResponseCode::ErrorAttachmentSizeLimitExceeded => "ErrorAttachmentSizeLimitExceeded",
+            ResponseCode::ErrorCannotDeleteObject => "ErrorCannotDeleteObject",
+            ResponseCode::ErrorCorruptData => "ErrorCorruptData",
+            ResponseCode::ErrorDeleteDistinguishedFolder => "ErrorDeleteDistinguishedFolder",
+            ResponseCode::ErrorExceededConnectionCount => "ErrorExceededConnectionCount",
+            ResponseCode::ErrorExceededFindCountLimit => "ErrorExceededFindCountLimit",
+            ResponseCode::ErrorExceededSubscriptionCount => "ErrorExceededSubscriptionCount",
+            ResponseCode::ErrorExpiredSubscription => "ErrorExpiredSubscription",
+            ResponseCode::ErrorFolderExists => "ErrorFolderExists",
+            ResponseCode::ErrorFolderNotFound => "ErrorFolderNotFound",
+            ResponseCode::ErrorImpersonationDenied => "ErrorImpersonationDenied",
+            ResponseCode::ErrorInternalServerError => "ErrorInternalServerError",
+            ResponseCode::ErrorInvalidAttachmentId => "ErrorInvalidAttachmentId",
+            ResponseCode::ErrorInvalidChangeKey => "ErrorInvalidChangeKey",
+            ResponseCode::ErrorInvalidExtendedPropertyValue => "ErrorInvalidExtendedPropertyValue",
+            ResponseCode::ErrorInvalidIdEmpty => "ErrorInvalidIdEmpty",
+            ResponseCode::ErrorInvalidIdMalformed => "ErrorInvalidIdMalformed",
+            ResponseCode::ErrorInvalidIndexedPagingParameters => "ErrorInvalidIndexedPagingParameters",
+            ResponseCode::ErrorInvalidOperation => "ErrorInvalidOperation",
+            ResponseCode::ErrorInvalidPhoneCallId => "ErrorInvalidPhoneCallId",
+            ResponseCode::ErrorInvalidPhoneNumber => "ErrorInvalidPhoneNumber",
+            ResponseCode::ErrorInvalidPropertyAppend => "ErrorInvalidPropertyAppend",
+            ResponseCode::ErrorInvalidPropertyDelete => "ErrorInvalidPropertyDelete",
+            ResponseCode::ErrorInvalidPropertyRequest => "ErrorInvalidPropertyRequest",
+            ResponseCode::ErrorInvalidPropertySet => "ErrorInvalidPropertySet",
+            ResponseCode::ErrorInvalidPullSubscriptionId => "ErrorInvalidPullSubscriptionId",
+            ResponseCode::ErrorInvalidPushSubscriptionUrl => "ErrorInvalidPushSubscriptionUrl",
+            ResponseCode::ErrorInvalidRecipients => "ErrorInvalidRecipients",
+            ResponseCode::ErrorInvalidRequest => "ErrorInvalidRequest",
+            ResponseCode::ErrorInvalidRestriction => "ErrorInvalidRestriction",
+            ResponseCode::ErrorInvalidServerVersion => "ErrorInvalidServerVersion",
+            ResponseCode::ErrorInvalidSubscription => "ErrorInvalidSubscription",
+            ResponseCode::ErrorInvalidSyncStateData => "ErrorInvalidSyncStateData",
+            ResponseCode::ErrorInvalidWatermark => "ErrorInvalidWatermark",
+            ResponseCode::ErrorIrresolvableConflict => "ErrorIrresolvableConflict",
+            ResponseCode::ErrorItemNotFound => "ErrorItemNotFound",
+            ResponseCode::ErrorMissedNotificationEvents => "ErrorMissedNotificationEvents",
+            ResponseCode::ErrorMoveCopyFailed => "ErrorMoveCopyFailed",
+            ResponseCode::ErrorNameResolutionMultipleResults => "ErrorNameResolutionMultipleResults",
+            ResponseCode::ErrorNameResolutionNoResults => "ErrorNameResolutionNoResults",
+            ResponseCode::ErrorNonExistentMailbox => "ErrorNonExistentMailbox",
+            ResponseCode::ErrorSchemaValidation => "ErrorSchemaValidation",
+            ResponseCode::ErrorServerBusy => "ErrorServerBusy",
+            ResponseCode::ErrorSubscriptionAccessDenied => "ErrorSubscriptionAccessDenied",
+            ResponseCode::ErrorSubscriptionNotFound => "ErrorSubscriptionNotFound",
+            ResponseCode::ErrorUnifiedMessagingDialPlanNotFound => "ErrorUnifiedMessagingDialPlanNotFound",
+            ResponseCode::ErrorUnsupportedPathForQuery => "ErrorUnsupportedPathForQuery",
+            ResponseCode::ErrorUnsupportedPathForSortGroup => "ErrorUnsupportedPathForSortGroup",
+        }
+    }
+
+    /// `Success` for NoError, else `Error` (umbox emits no warnings).
+    pub fn response_class(self) -> &'static str {
+        if self == ResponseCode::NoError {
+            "Success"
+        } else {
+            "Error"
+        }
+    }
+}

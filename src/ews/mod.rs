@@ -1,0 +1,197 @@
+//! EWS (`/EWS/Exchange.asmx`, MS-OXWS*): SOAP requests in, SOAP responses out, over the mailbox
+//! store.
+//!
+//! Layers: [`soap`] reads the envelope and writes envelopes and faults; [`fields`] parses property
+//! paths and shapes; [`ids`] seals store ids into opaque EWS ids; `ops` holds one module per
+//! group of operations, each turning a typed request into response messages; `render` writes
+//! folders and items. [`handle`] is the single entry point. Everything here is synchronous and
+//! blocking (the store is): the HTTP layer calls it on the blocking pool. This module never sees
+//! sockets, never opens redb, and changes mailboxes only through `MailStore::apply`.
+
+pub mod codes;
+pub mod error;
+pub mod fields;
+pub mod ids;
+mod ops;
+mod render;
+pub mod soap;
+pub mod time;
+pub mod version;
+
+use std::time::SystemTime;
+
+use crate::config::Site;
+use crate::directory::{Directory, Right, User};
+use crate::store::{DistinguishedFolder, FolderId, MailStore, MailboxId};
+use crate::xml::{ns, Element, Writer};
+use codes::ResponseCode;
+use error::{Error, Fault};
+use ids::IdCodec;
+use soap::M;
+use version::ExchangeVersion;
+
+/// Limits applied to EWS requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest page FindItem/FindFolder return (Exchange's FindCountLimit).
+    pub find_count: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { find_count: 1000 }
+    }
+}
+
+/// Everything a request needs, borrowed from the server.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// The authenticated user.
+    pub caller: &'a User,
+    /// The directory.
+    pub directory: &'a Directory,
+    /// Public host and ports.
+    pub site: &'a Site,
+    /// The mailbox store.
+    pub store: &'a dyn MailStore,
+    /// Id sealing.
+    pub ids: &'a IdCodec,
+    /// The time of the request.
+    pub now: SystemTime,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// What the HTTP layer sends back.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status: 200, or 500 for a SOAP fault.
+    pub status: u16,
+    /// The SOAP document.
+    pub body: Vec<u8>,
+}
+
+/// The content type of every EWS reply.
+pub const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
+
+/// One request, as seen by an operation: the context plus the mailbox it acts on.
+pub(crate) struct Request<'a> {
+    pub(crate) ctx: Context<'a>,
+    /// The user whose mailbox the request acts on (the caller, or whom it impersonates).
+    pub(crate) user: &'a User,
+    pub(crate) mailbox: MailboxId,
+    pub(crate) version: ExchangeVersion,
+}
+
+/// Handles one EWS request body.
+pub fn handle(body: &[u8], ctx: Context<'_>) -> Reply {
+    let envelope = match soap::read_request(body) {
+        Ok(envelope) => envelope,
+        Err(fault) => return fault_reply(&fault, ExchangeVersion::DEFAULT),
+    };
+    let version = envelope.version;
+    let user = match &envelope.impersonation {
+        None => ctx.caller,
+        Some(target) => {
+            if !ctx.caller.has_right(Right::Impersonation) {
+                let fault = Fault::new(ResponseCode::ErrorImpersonationDenied, "the account does not have permission to impersonate");
+                return fault_reply(&fault, version);
+            }
+            match ctx.directory.user_by_address(&target.address) {
+                Some(user) => user,
+                None => {
+                    let fault = Fault::new(ResponseCode::ErrorNonExistentMailbox, format!("no mailbox for {}", target.address));
+                    return fault_reply(&fault, version);
+                }
+            }
+        }
+    };
+    let request = Request { ctx, user, mailbox: MailboxId::new(&user.address), version };
+    let mut out = Vec::with_capacity(4096);
+    let mut w = Writer::new(&mut out);
+    soap::begin_response(&mut w, version);
+    if let Err(fault) = ops::dispatch(&request, &envelope.operation, &mut w) {
+        return fault_reply(&fault, version);
+    }
+    soap::end_response(&mut w);
+    if let Err(error) = w.finish() {
+        tracing::error!(%error, operation = envelope.operation.name(), "response document incomplete");
+        return fault_reply(&Fault::new(ResponseCode::ErrorInternalServerError, "internal error"), version);
+    }
+    Reply { status: 200, body: out }
+}
+
+fn fault_reply(fault: &Fault, version: ExchangeVersion) -> Reply {
+    tracing::debug!(code = fault.code.as_str(), message = %fault.message, "ews fault");
+    Reply { status: 500, body: soap::fault_document(fault, version) }
+}
+
+impl Request<'_> {
+    /// Resolves a `t:FolderId` or `t:DistinguishedFolderId` (MS-OXWSCORE BaseFolderIdType) to a
+    /// folder of this request's mailbox. Another mailbox's folder is ErrorAccessDenied unless the
+    /// caller impersonates it; a distinguished id not valid for the requested version is
+    /// ErrorFolderNotFound.
+    pub(crate) fn folder_id(&self, id: &Element) -> Result<FolderId, Error> {
+        if id.is(ns::EWS_TYPES, "FolderId") {
+            let (mailbox, folder) = self.ctx.ids.open_folder(id.attribute("", "Id").unwrap_or_default())?;
+            if mailbox != self.mailbox {
+                return Err(Error::new(ResponseCode::ErrorAccessDenied, "the folder belongs to another mailbox"));
+            }
+            return Ok(folder);
+        }
+        if id.is(ns::EWS_TYPES, "DistinguishedFolderId") {
+            let name = id.attribute("", "Id").unwrap_or_default();
+            if let Some(address) = id
+                .children()
+                .find(|c| c.is(ns::EWS_TYPES, "Mailbox"))
+                .and_then(|m| m.children().find(|c| c.is(ns::EWS_TYPES, "EmailAddress")))
+                .map(Element::trimmed_text)
+            {
+                if !self.user.has_address(address) {
+                    return Err(Error::new(ResponseCode::ErrorAccessDenied, "delegate access to another mailbox is not granted"));
+                }
+            }
+            let folder = DistinguishedFolder::parse(name)
+                .filter(|f| *f != DistinguishedFolder::ConversationHistory || self.version >= ExchangeVersion::Exchange2013)
+                .ok_or_else(|| Error::new(ResponseCode::ErrorFolderNotFound, format!("no distinguished folder {name:?} in {}", self.version.as_str())))?;
+            return Ok(self.ctx.store.distinguished_folder(&self.mailbox, folder)?);
+        }
+        Err(Error::new(ResponseCode::ErrorInvalidRequest, format!("{} is not a folder id", id.name())))
+    }
+}
+
+/// Writes one `m:…ResponseMessage`: ResponseClass, MessageText/ResponseCode/DescriptiveLinkKey,
+/// and on success whatever `payload` writes.
+pub(crate) fn response_message(
+    w: &mut Writer<'_>,
+    name: &'static str,
+    result: Result<impl FnOnce(&mut Writer<'_>), Error>,
+) {
+    match result {
+        Ok(payload) => {
+            w.start(M, name).attribute("ResponseClass", "Success");
+            w.leaf(M, "ResponseCode", ResponseCode::NoError.as_str());
+            payload(w);
+            w.end();
+        }
+        Err(error) => {
+            let code = error.response_code();
+            if code == ResponseCode::ErrorInternalServerError {
+                tracing::error!(%error, "ews operation failed");
+            }
+            w.start(M, name).attribute("ResponseClass", code.response_class());
+            w.leaf(M, "MessageText", &error.to_string());
+            w.leaf(M, "ResponseCode", code.as_str());
+            w.leaf(M, "DescriptiveLinkKey", "0");
+            w.end();
+        }
+    }
+}
+
+/// Children of `parent` named `{t}name` or `{m}name`.
+pub(crate) fn child<'e>(parent: &'e Element, name: &str) -> Option<&'e Element> {
+    parent
+        .children()
+        .find(|c| c.name() == name && (c.namespace() == ns::EWS_MESSAGES || c.namespace() == ns::EWS_TYPES))
+}
+

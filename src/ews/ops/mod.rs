@@ -1,0 +1,22 @@
+//! EWS operations: one module per group, each reading its typed request from the operation
+//! element and writing its response messages. [`dispatch`] is the only place operation names are
+//! matched.
+
+mod folders;
+
+use crate::ews::codes::ResponseCode;
+use crate::ews::error::Fault;
+use crate::ews::Request;
+use crate::xml::{Element, Writer};
+
+/// Runs the operation `op` and writes its response element.
+pub(crate) fn dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) -> Result<(), Fault> {
+    match op.name() {
+        "GetFolder" => folders::get_folder(request, op, w),
+        "FindFolder" => folders::find_folder(request, op, w),
+        other => Err(Fault::new(
+            ResponseCode::ErrorInvalidRequest,
+            format!("the operation {other} is not supported by this server"),
+        )),
+    }
+}
