@@ -1,1 +1,0 @@
-//! autodiscover (being written).
