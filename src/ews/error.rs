@@ -27,7 +27,10 @@ pub enum Error {
 impl Error {
     /// A refusal with `code`.
     pub fn new(code: ResponseCode, message: impl Into<String>) -> Error {
-        Error::Code { code, message: message.into() }
+        Error::Code {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The one mapping from errors to response codes.
@@ -37,11 +40,15 @@ impl Error {
             Error::Id(IdError::Empty) => ResponseCode::ErrorInvalidIdEmpty,
             Error::Id(IdError::Malformed) => ResponseCode::ErrorInvalidIdMalformed,
             Error::Store(error) => match error {
-                store::Error::NotFound(Missing::Mailbox(_)) => ResponseCode::ErrorNonExistentMailbox,
+                store::Error::NotFound(Missing::Mailbox(_)) => {
+                    ResponseCode::ErrorNonExistentMailbox
+                }
                 store::Error::NotFound(Missing::Folder(_) | Missing::DistinguishedFolder(_)) => {
                     ResponseCode::ErrorFolderNotFound
                 }
-                store::Error::NotFound(Missing::Item(_) | Missing::Attachment(_)) => ResponseCode::ErrorItemNotFound,
+                store::Error::NotFound(Missing::Item(_) | Missing::Attachment(_)) => {
+                    ResponseCode::ErrorItemNotFound
+                }
                 store::Error::Conflict { .. } => ResponseCode::ErrorIrresolvableConflict,
                 store::Error::InvalidParent { .. } => ResponseCode::ErrorMoveCopyFailed,
                 store::Error::NotAllowed { .. } => ResponseCode::ErrorInvalidOperation,
@@ -72,7 +79,11 @@ pub struct Fault {
 impl Fault {
     /// A fault with `code`.
     pub fn new(code: ResponseCode, message: impl Into<String>) -> Fault {
-        Fault { code, message: message.into(), back_off_milliseconds: None }
+        Fault {
+            code,
+            message: message.into(),
+            back_off_milliseconds: None,
+        }
     }
 
     /// ErrorSchemaValidation naming what is wrong.

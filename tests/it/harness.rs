@@ -16,7 +16,6 @@ pub struct Server {
     pub http: SocketAddr,
     pub dns: SocketAddr,
     pub data: PathBuf,
-    pub config: Option<PathBuf>,
     log: Receiver<String>,
 }
 
@@ -109,7 +108,6 @@ impl Server {
             dns: field("dns"),
             child,
             data,
-            config,
             log,
         }
     }

@@ -1,5 +1,6 @@
 //! Integration tests: the real `umbox` binary on loopback, driven by real clients.
 
+mod autodiscover_https;
 mod cli;
 mod dns_reload;
 mod ews_js;
