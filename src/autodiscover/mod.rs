@@ -32,7 +32,8 @@ pub use soap::{ErrorCode, FaultCode};
 pub const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
 
 /// One Autodiscover request, already authenticated and size-capped by the HTTP layer.
-#[derive(Debug, Clone, Copy)]
+/// Not `Debug`: the caller's entry holds a password hash that must never reach a log.
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     /// The request body.
     pub body: &'a [u8],
@@ -271,6 +272,7 @@ fn reply(status: u16, written: Result<(), xml::Error>, body: Vec<u8>) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::xml::{ns, Namespace, Writer};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn site() -> Site {
@@ -284,13 +286,14 @@ mod tests {
         }
     }
 
-    fn ask(directory: &Directory, body: &str, soap: bool) -> Reply {
+    fn ask(directory: &Directory, body: &[u8], soap: bool) -> Reply {
         let alice = directory.user_by_address("alice@example.test").unwrap();
+        let site = site();
         let request = Request {
-            body: body.as_bytes(),
+            body,
             caller: alice,
             directory,
-            site: &site(),
+            site: &site,
             now: UNIX_EPOCH + Duration::from_secs(1_000_000_000),
         };
         if soap {
@@ -300,34 +303,51 @@ mod tests {
         }
     }
 
-    fn pox_body(address: &str) -> String {
-        format!(
-            "<Autodiscover xmlns='{}'><Request><EMailAddress>{address}</EMailAddress>\
-             <AcceptableResponseSchema>{}</AcceptableResponseSchema></Request></Autodiscover>",
-            xml::ns::OUTLOOK_REQUEST,
-            xml::ns::OUTLOOK_RESPONSE
-        )
+    fn pox_body(address: &str, schema: &str) -> Vec<u8> {
+        const R: Namespace = Namespace::new("", ns::OUTLOOK_REQUEST);
+        let mut body = Vec::new();
+        let mut w = Writer::new(&mut body);
+        w.start(R, "Autodiscover").declare(R).start(R, "Request");
+        w.leaf(R, "EMailAddress", address);
+        w.leaf(R, "AcceptableResponseSchema", schema);
+        w.end().end();
+        w.finish().unwrap();
+        body
     }
 
-    fn soap_body(mailboxes: &[&str]) -> String {
-        let users: String = mailboxes
-            .iter()
-            .map(|m| format!("<a:User><a:Mailbox>{m}</a:Mailbox></a:User>"))
-            .collect();
-        format!(
-            "<s:Envelope xmlns:s='{}' xmlns:a='{}'><s:Body><a:GetUserSettingsRequestMessage>\
-             <a:Request><a:Users>{users}</a:Users><a:RequestedSettings>\
-             <a:Setting>UserDisplayName</a:Setting></a:RequestedSettings></a:Request>\
-             </a:GetUserSettingsRequestMessage></s:Body></s:Envelope>",
-            xml::ns::SOAP_ENVELOPE,
-            xml::ns::AUTODISCOVER
-        )
+    fn soap_body(mailboxes: &[&str]) -> Vec<u8> {
+        const S: Namespace = Namespace::new("s", ns::SOAP_ENVELOPE);
+        const A: Namespace = Namespace::new("a", ns::AUTODISCOVER);
+        let mut body = Vec::new();
+        let mut w = Writer::new(&mut body);
+        w.start(S, "Envelope")
+            .declare(S)
+            .declare(A)
+            .start(S, "Body");
+        w.start(A, "GetUserSettingsRequestMessage")
+            .start(A, "Request")
+            .start(A, "Users");
+        for mailbox in mailboxes {
+            w.start(A, "User").leaf(A, "Mailbox", mailbox).end();
+        }
+        w.end()
+            .start(A, "RequestedSettings")
+            .leaf(A, "Setting", "UserDisplayName")
+            .end();
+        w.end().end().end().end();
+        w.finish().unwrap();
+        body
+    }
+
+    fn text(reply: Reply) -> String {
+        String::from_utf8(reply.body).unwrap()
     }
 
     #[test]
     fn hidden_addresses_are_indistinguishable_from_unknown_ones() {
         let directory = Directory::demo().unwrap();
-        let unknown = ask(&directory, &pox_body("nobody@example.test"), false);
+        let pox_ask = |address| ask(&directory, &pox_body(address, ns::OUTLOOK_RESPONSE), false);
+        let unknown = pox_ask("nobody@example.test");
         assert_eq!(unknown.status, 200);
         for hidden in [
             "bob@example.test",
@@ -335,11 +355,7 @@ mod tests {
             "BOB@EXAMPLE.TEST",
             "bob",
         ] {
-            assert_eq!(
-                ask(&directory, &pox_body(hidden), false),
-                unknown,
-                "{hidden}"
-            );
+            assert_eq!(pox_ask(hidden), unknown, "{hidden}");
         }
         let unknown = ask(&directory, &soap_body(&["nobody@example.test"]), true);
         for hidden in ["bob@example.test", "alice@elsewhere.test", ""] {
@@ -355,39 +371,38 @@ mod tests {
     fn oversized_inputs_are_refused_not_processed() {
         let directory = Directory::demo().unwrap();
         let long = format!("{}@example.test", "a".repeat(400));
-        let reply = ask(&directory, &pox_body(&long), false);
-        let text = String::from_utf8(reply.body).unwrap();
-        assert!(text.contains("<ErrorCode>600</ErrorCode>"), "{text}");
-        assert!(text.contains("longer than 320 bytes"), "{text}");
+        let reply = text(ask(
+            &directory,
+            &pox_body(&long, ns::OUTLOOK_RESPONSE),
+            false,
+        ));
+        assert!(reply.contains("<ErrorCode>600</ErrorCode>"), "{reply}");
+        assert!(reply.contains("longer than 320 bytes"), "{reply}");
 
-        let many = vec!["alice@example.test"; 101];
-        let reply = ask(&directory, &soap_body(&many), true);
+        let reply = ask(&directory, &soap_body(&["alice@example.test"; 101]), true);
         assert_eq!(reply.status, 200);
-        let text = String::from_utf8(reply.body).unwrap();
+        let reply = text(reply);
         assert!(
-            text.contains("<ErrorCode>InvalidRequest</ErrorCode>"),
-            "{text}"
+            reply.contains("<ErrorCode>InvalidRequest</ErrorCode>"),
+            "{reply}"
         );
-        assert!(text.contains("more than 100 User elements"), "{text}");
+        assert!(reply.contains("more than 100 User elements"), "{reply}");
     }
 
     #[test]
     fn hostile_text_is_echoed_shortened_and_escaped() {
         let directory = Directory::demo().unwrap();
-        let schema = format!("<&amp;>{}", "x".repeat(500));
-        let body = format!(
-            "<Autodiscover xmlns='{}'><Request><EMailAddress>a@example.test</EMailAddress>\
-             <AcceptableResponseSchema>{schema}</AcceptableResponseSchema></Request></Autodiscover>",
-            xml::ns::OUTLOOK_REQUEST
-        )
-        .replace("<&amp;>", "&lt;&amp;&gt;");
-        let reply = ask(&directory, &body, false);
-        let text = String::from_utf8(reply.body).unwrap();
-        assert!(text.contains("<ErrorCode>601</ErrorCode>"), "{text}");
-        assert!(text.contains("&lt;&amp;&gt;xxx"), "{text}");
+        let schema = format!("<&>{}", "x".repeat(500));
+        let reply = text(ask(
+            &directory,
+            &pox_body("alice@example.test", &schema),
+            false,
+        ));
+        assert!(reply.contains("<ErrorCode>601</ErrorCode>"), "{reply}");
+        assert!(reply.contains("&lt;&amp;&gt;xxx"), "{reply}");
         assert!(
-            text.len() < 1000,
-            "the 500-byte value was echoed whole: {text}"
+            reply.len() < 1000,
+            "the 500-byte value was echoed whole: {reply}"
         );
     }
 }
