@@ -30,6 +30,10 @@ pub enum FieldUri {
     FolderEffectiveRights,
     /// `folder:SearchParameters`: A search folder's restriction and scope.
     FolderSearchParameters,
+    /// `folder:DistinguishedFolderId`: The well-known name of a distinguished folder (2013+).
+    FolderDistinguishedFolderId,
+    /// `folder:PermissionSet`: Who else may open the folder.
+    FolderPermissionSet,
     /// `item:ItemId`: The item's id and change key.
     ItemId,
     /// `item:ParentFolderId`: The folder holding the item.
@@ -176,6 +180,8 @@ impl FieldUri {
         FieldUri::FolderUnreadCount,
         FieldUri::FolderEffectiveRights,
         FieldUri::FolderSearchParameters,
+        FieldUri::FolderDistinguishedFolderId,
+        FieldUri::FolderPermissionSet,
         FieldUri::ItemId,
         FieldUri::ItemParentFolderId,
         FieldUri::ItemClass,
@@ -256,6 +262,8 @@ impl FieldUri {
             FieldUri::FolderUnreadCount => "folder:UnreadCount",
             FieldUri::FolderEffectiveRights => "folder:EffectiveRights",
             FieldUri::FolderSearchParameters => "folder:SearchParameters",
+            FieldUri::FolderDistinguishedFolderId => "folder:DistinguishedFolderId",
+            FieldUri::FolderPermissionSet => "folder:PermissionSet",
             FieldUri::ItemId => "item:ItemId",
             FieldUri::ItemParentFolderId => "item:ParentFolderId",
             FieldUri::ItemClass => "item:ItemClass",

@@ -4,5 +4,6 @@ mod autodiscover_https;
 mod cli;
 mod dns_reload;
 mod ews_js;
+mod exchangelib_autodiscover;
 mod harness;
 mod http_surface;

@@ -3,6 +3,7 @@
 use crate::ews::fields::{BaseShape, FieldUri, Shape};
 use crate::ews::render::{extended_properties, owner_rights};
 use crate::ews::soap::T;
+use crate::ews::version::ExchangeVersion;
 use crate::ews::Request;
 use crate::store::props::tags;
 use crate::store::Folder;
@@ -83,6 +84,21 @@ pub(crate) fn folder(w: &mut Writer<'_>, request: &Request<'_>, folder: &Folder,
     extended_properties(w, request, &folder.props, &extended);
     if all || wants(FieldUri::FolderEffectiveRights) {
         owner_rights(w, request);
+    }
+    let since_2013 = request.version >= ExchangeVersion::Exchange2013;
+    if let Some(distinguished) = folder.distinguished.filter(|_| since_2013) {
+        if all || wants(FieldUri::FolderDistinguishedFolderId) {
+            w.leaf(T, "DistinguishedFolderId", distinguished.as_str());
+        }
+    }
+    // Nobody but the owner has rights on an umbox folder: an empty permission list.
+    if wants(FieldUri::FolderPermissionSet) && name != "SearchFolder" {
+        let list = if name == "CalendarFolder" {
+            "CalendarPermissions"
+        } else {
+            "Permissions"
+        };
+        w.start(T, "PermissionSet").start(T, list).end().end();
     }
     let has_unread = matches!(name, "Folder" | "SearchFolder" | "TasksFolder");
     if has_unread && (default || wants(FieldUri::FolderUnreadCount)) {
