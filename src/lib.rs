@@ -29,4 +29,5 @@ pub mod fsio;
 pub mod http;
 pub mod server;
 pub mod store;
+pub mod um;
 pub mod xml;
