@@ -26,6 +26,7 @@ pub mod directory;
 pub mod dns;
 pub mod fsio;
 pub mod http;
+pub mod media;
 pub mod server;
 pub mod store;
 pub mod xml;
