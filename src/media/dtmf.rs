@@ -213,7 +213,7 @@ impl DigitCollector {
             digits: String::with_capacity(MAX_EXTENSION_DIGITS),
             first_digit_timeout,
             inter_digit_timeout,
-            deadline: now + first_digit_timeout,
+            deadline: super::instant_after(now, first_digit_timeout),
         }
     }
 
@@ -230,13 +230,13 @@ impl DigitCollector {
                     return Some(Collected::TooLong);
                 }
                 self.digits.push(digit.as_char());
-                self.deadline = now + self.inter_digit_timeout;
+                self.deadline = super::instant_after(now, self.inter_digit_timeout);
                 None
             }
             Event::Pound => Some(self.finish()),
             Event::Star => {
                 self.digits.clear();
-                self.deadline = now + self.first_digit_timeout;
+                self.deadline = super::instant_after(now, self.first_digit_timeout);
                 None
             }
             // Keys that mean nothing while typing an extension.
@@ -360,6 +360,10 @@ mod tests {
             c.on_event(Event::Pound, at(400)),
             Some(Collected::Extension(Extension::parse("2").unwrap()))
         );
+
+        // A timeout too large for the clock is capped, not an overflow.
+        let c = DigitCollector::new(t0, Duration::MAX, Duration::MAX);
+        assert!(c.deadline() > at(1000 * 3600 * 24 * 364));
 
         // Too many digits.
         let mut c = DigitCollector::new(t0, first, inter);

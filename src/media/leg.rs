@@ -9,6 +9,7 @@
 //! play and what received audio and keys mean. Never parses SDP. Entry points: [`Leg::run`],
 //! [`Leg::wait_for`].
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -163,9 +164,12 @@ impl Leg {
 
     /// Runs `phase` until it ends, the call is hung up, or a socket fails.
     pub async fn run<P: Phase>(&mut self, phase: &mut P) -> Result<P::Output, Stop> {
-        match self.drive(phase, std::future::pending::<()>()).await? {
+        match self
+            .drive(phase, std::future::pending::<Infallible>())
+            .await?
+        {
             Ended::Phase(output) => Ok(output),
-            Ended::Side(()) => Err(Stop::MediaError),
+            Ended::Side(never) => match never {},
         }
     }
 
@@ -208,7 +212,7 @@ impl Leg {
                     self.params = control.params;
                 }
                 () = sleep_until(send_deadline) => {
-                    if let Some(output) = self.send_slot(phase) {
+                    if let Some(output) = self.send_slot(phase).await {
                         return Ok(Ended::Phase(output));
                     }
                 }
@@ -239,7 +243,7 @@ impl Leg {
     }
 
     /// Sends the packet of the slot that is due.
-    fn send_slot<P: Phase>(&mut self, phase: &mut P) -> Option<P::Output> {
+    async fn send_slot<P: Phase>(&mut self, phase: &mut P) -> Option<P::Output> {
         let law = self.params.law;
         let slot = self.pacer.take(Instant::now());
         let written = phase.next_audio(law, &mut self.payload);
@@ -252,7 +256,10 @@ impl Leg {
                 .sender
                 .build(self.params.payload_type, slot, &self.payload)
             {
-                Some(packet) => match self.rtp.try_send_to(packet, self.params.peer_rtp) {
+                // A UDP send waits only while the kernel's buffer is full, which is rare. (The
+                // non-waiting try_send_to fails on a fresh socket until the runtime has seen it
+                // writable, which would drop the first packet.)
+                Some(packet) => match self.rtp.send_to(packet, self.params.peer_rtp).await {
                     Ok(_) => self.stats.sent += 1,
                     Err(_) => self.stats.send_errors += 1,
                 },

@@ -26,6 +26,15 @@ pub use session::{
     DirectPlan, Greeting, MailboxLookup, Negotiated, SessionContext, SessionHandle, Started,
 };
 
+/// `start + wait`, capped at a year ahead, so that no configured duration can overflow an `Instant`.
+pub(crate) fn instant_after(
+    start: tokio::time::Instant,
+    wait: std::time::Duration,
+) -> tokio::time::Instant {
+    const YEAR: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+    start.checked_add(wait.min(YEAR)).unwrap_or(start)
+}
+
 /// Errors of setting up a call's media.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -13,6 +13,9 @@ use super::leg::MediaStats;
 use super::rtp::{CLOCK_RATE, SAMPLES_PER_PACKET};
 use super::wav::{self, WavError};
 
+/// The longest recording a call can make, whatever its plan says (28.8 MB of G.711).
+pub const MAX_RECORDING: Duration = Duration::from_secs(3600);
+
 /// Audio frame over which the silence detector measures energy (20 ms).
 const FRAME: usize = SAMPLES_PER_PACKET;
 
@@ -93,10 +96,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder for up to `max_length` of `law` audio; reserves the whole buffer now.
+    /// A recorder for up to `max_length` (at most [`MAX_RECORDING`]) of `law` audio; reserves the
+    /// whole buffer now.
     pub fn new(law: Law, max_length: Duration, silence_threshold_dbfs: f32) -> Recorder {
-        let max_samples = usize::try_from(max_length.as_millis() * u128::from(CLOCK_RATE) / 1000)
-            .unwrap_or(usize::MAX);
+        let max_length = max_length.min(MAX_RECORDING);
+        let max_samples =
+            usize::try_from(max_length.as_millis() * u128::from(CLOCK_RATE) / 1000).unwrap_or(0);
         Recorder {
             law,
             audio: Vec::with_capacity(max_samples),
@@ -221,6 +226,15 @@ mod tests {
         // Speech resets it.
         detector.feed(&frame_of(400));
         assert_eq!(detector.quiet_for(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_huge_plan_is_capped() {
+        let mut recorder = Recorder::new(Law::A, Duration::MAX, -40.0);
+        recorder.silence(usize::MAX);
+        assert!(recorder.is_full());
+        let recording = recorder.finish(EndReason::MaxLength, MediaStats::default());
+        assert_eq!(recording.duration(), MAX_RECORDING);
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl Pacer {
 
     /// When slot `tick` is due.
     fn due(&self, tick: u32) -> Instant {
-        self.start + PACKET_INTERVAL.saturating_mul(tick)
+        super::instant_after(self.start, PACKET_INTERVAL.saturating_mul(tick))
     }
 
     /// When the next slot is due.

@@ -115,6 +115,7 @@ pub struct CallPlan {
     /// What plays before the beep.
     pub greeting: Greeting,
     /// The longest message; the caller then hears "The maximum message length has been reached".
+    /// At most [`MAX_RECORDING`](super::recorder::MAX_RECORDING).
     pub max_message: Duration,
     /// Silence (or no media at all) for this long ends the recording.
     pub silence_timeout: Duration,
@@ -386,7 +387,7 @@ impl Call {
         let mut record = Record {
             recorder: Recorder::new(law, plan.max_message, plan.silence_threshold_dbfs),
             jitter: JitterBuffer::new(),
-            max_end: now + plan.max_message,
+            max_end: super::instant_after(now, plan.max_message),
             silence_timeout: plan.silence_timeout,
             last_audio: now,
         };
@@ -591,13 +592,16 @@ impl Phase for Record {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        Some(self.max_end.min(self.last_audio + self.silence_timeout))
+        Some(
+            self.max_end
+                .min(super::instant_after(self.last_audio, self.silence_timeout)),
+        )
     }
 
     fn on_deadline(&mut self, now: Instant) -> Option<EndReason> {
         if now >= self.max_end {
             Some(EndReason::MaxLength)
-        } else if now >= self.last_audio + self.silence_timeout {
+        } else if now >= super::instant_after(self.last_audio, self.silence_timeout) {
             // No media at all for the timeout counts as silence too.
             Some(EndReason::Silence)
         } else {
