@@ -416,3 +416,63 @@ async fn direct_call_to_a_missing_mailbox_is_abandoned() {
         other => panic!("expected abandonment, got {other:?}"),
     }
 }
+
+/// Starts a call with a one-packet greeting and waits until it records.
+async fn recording_call(
+    plan: impl FnOnce(CallPlan) -> CallPlan,
+) -> (Caller, SessionHandle, tokio::task::JoinHandle<Recording>) {
+    let mut caller = Caller::bind().await;
+    let pool = PortPool::ephemeral(LOCALHOST);
+    let (negotiated, answer) = negotiate(&offer(caller.port()), LOCALHOST, &pool).unwrap();
+    caller.answered(&answer);
+    let greeting = Greeting::Custom {
+        law: Law::Mu,
+        codes: Arc::from(&[0x80u8; 160][..]),
+    };
+    let (handle, task) = start_call(negotiated, context(), plan(CallPlan::new(greeting))).unwrap();
+    wait_for_phase(&handle, CallPhase::Recording).await;
+    (caller, handle, task)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_maximum_length_cuts_the_message_and_plays_the_prompt() {
+    let (mut caller, handle, task) = recording_call(|plan| CallPlan {
+        max_message: Duration::from_secs(1),
+        ..plan
+    })
+    .await;
+    let audio = speech(60);
+    caller
+        .send_audio(&audio, &(0..60).collect::<Vec<_>>())
+        .await;
+    wait_for_phase(&handle, CallPhase::Closing).await;
+    let recording = timeout(LIMIT, task).await.unwrap().unwrap();
+    assert_eq!(recording.ended, EndReason::MaxLength);
+    assert_eq!(recording.audio, audio[..50].concat());
+}
+
+#[tokio::test(start_paused = true)]
+async fn silence_ends_the_recording_and_is_kept() {
+    let (mut caller, _handle, task) = recording_call(|plan| CallPlan {
+        silence_timeout: Duration::from_secs(2),
+        ..plan
+    })
+    .await;
+    let mut audio = speech(10);
+    audio.extend(std::iter::repeat_n(vec![0xFF; 160], 300));
+    caller
+        .send_audio(&audio, &(0..310).collect::<Vec<_>>())
+        .await;
+    let recording = timeout(LIMIT, task).await.unwrap().unwrap();
+    assert_eq!(recording.ended, EndReason::Silence);
+    // Two seconds of quiet frames after the speech; the rest was never recorded.
+    assert_eq!(recording.audio, audio[..110].concat());
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_media_at_all_ends_the_recording_after_the_silence_timeout() {
+    let (_caller, _handle, task) = recording_call(|plan| plan).await;
+    let recording = timeout(LIMIT, task).await.unwrap().unwrap();
+    assert_eq!(recording.ended, EndReason::Silence);
+    assert!(recording.audio.is_empty());
+}
