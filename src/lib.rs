@@ -27,6 +27,7 @@ pub mod dns;
 pub mod ews;
 pub mod fsio;
 pub mod http;
+pub mod media;
 pub mod server;
 pub mod store;
 pub mod um;
