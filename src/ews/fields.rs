@@ -31,6 +31,11 @@ pub enum FieldUri {
     FolderEffectiveRights,
     /// `folder:SearchParameters`: A search folder's restriction and scope.
     FolderSearchParameters,
+    /// `folder:DistinguishedFolderId` (Exchange2016): The distinguished name of a well-known folder.
+    FolderDistinguishedFolderId,
+    /// `folder:PermissionSet`: Who else may open the folder; umbox shares no folders, so it has
+    /// none to write (the owner's own rights are `folder:EffectiveRights`).
+    FolderPermissionSet,
     /// `item:ItemId`: The item's id and change key.
     ItemId,
     /// `item:ParentFolderId`: The folder holding the item.
@@ -177,6 +182,8 @@ impl FieldUri {
         FieldUri::FolderUnreadCount,
         FieldUri::FolderEffectiveRights,
         FieldUri::FolderSearchParameters,
+        FieldUri::FolderDistinguishedFolderId,
+        FieldUri::FolderPermissionSet,
         FieldUri::ItemId,
         FieldUri::ItemParentFolderId,
         FieldUri::ItemClass,
@@ -257,6 +264,8 @@ impl FieldUri {
             FieldUri::FolderUnreadCount => "folder:UnreadCount",
             FieldUri::FolderEffectiveRights => "folder:EffectiveRights",
             FieldUri::FolderSearchParameters => "folder:SearchParameters",
+            FieldUri::FolderDistinguishedFolderId => "folder:DistinguishedFolderId",
+            FieldUri::FolderPermissionSet => "folder:PermissionSet",
             FieldUri::ItemId => "item:ItemId",
             FieldUri::ItemParentFolderId => "item:ParentFolderId",
             FieldUri::ItemClass => "item:ItemClass",

@@ -813,6 +813,30 @@ fn create_update_and_delete_folders_keep_counts() {
         "set on Archive, deleted from Shifts"
     );
 
+    // exchangelib clears every field it has no value for: nothing to clear on an ordinary folder,
+    // but a distinguished folder keeps its name.
+    let clear = |folder: &str| {
+        format!(
+            r#"<t:FolderChange>{folder}<t:Updates><t:DeleteFolderField><t:FieldURI FieldURI="folder:PermissionSet"/></t:DeleteFolderField><t:DeleteFolderField><t:FieldURI FieldURI="folder:DistinguishedFolderId"/></t:DeleteFolderField></t:Updates></t:FolderChange>"#
+        )
+    };
+    let r = f.call(&format!(
+        "<m:UpdateFolder><m:FolderChanges>{}{}</m:FolderChanges></m:UpdateFolder>",
+        clear(&f.folder_id(projects)),
+        clear(INBOX)
+    ));
+    assert_eq!(
+        r.codes(),
+        ["NoError", "ErrorInvalidPropertyDelete"],
+        "{}",
+        r.text
+    );
+    let r = f.call_as("Exchange2016", &format!(
+        r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="folder:DistinguishedFolderId"/></t:AdditionalProperties></m:FolderShape><m:FolderIds>{INBOX}{}</m:FolderIds></m:GetFolder>"#,
+        f.folder_id(projects)
+    ));
+    assert_eq!(r.texts("DistinguishedFolderId"), ["inbox"]);
+
     // Distinguished folders stay; a folder with contents goes with them.
     let r = f.call(&format!(
         r#"<m:DeleteFolder DeleteType="HardDelete"><m:FolderIds><t:DistinguishedFolderId Id="inbox"/><t:DistinguishedFolderId Id="voicemail"/>{}</m:FolderIds></m:DeleteFolder>"#,

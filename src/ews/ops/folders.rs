@@ -293,6 +293,9 @@ fn reread(request: &Request<'_>, outcome: &Outcome) -> Result<Folder, Error> {
 struct Updates {
     set: Vec<(PropKey, PropValue)>,
     delete: Vec<PropKey>,
+    /// DeleteFolderField on `folder:DistinguishedFolderId`: fine for an ordinary folder, which has
+    /// no such name; a distinguished folder keeps its name.
+    clears_distinguished_name: bool,
 }
 
 /// The key a path names for UpdateFolder: DisplayName, FolderClass or an extended property.
@@ -314,6 +317,9 @@ fn updatable_key(path: &PropertyPath) -> Result<PropKey, Error> {
 
 /// Reads the `t:Updates` of one `FolderChange`.
 fn parse_updates(updates: &Element) -> Result<Result<Updates, Error>, Fault> {
+    if updates.children().next().is_none() {
+        return Err(Fault::schema("Updates holds at least one update"));
+    }
     let mut out = Updates::default();
     let mut refusal = None;
     for update in updates.children() {
@@ -341,6 +347,15 @@ fn parse_updates(updates: &Element) -> Result<Result<Updates, Error>, Fault> {
                     Err(error) => refusal = refusal.or(Some(error)),
                 }
             }
+            // umbox keeps no permission set, so there is none to clear (exchangelib clears every
+            // field it has no value for).
+            ("DeleteFolderField", None, None)
+                if path == PropertyPath::Field(FieldUri::FolderPermissionSet) => {}
+            ("DeleteFolderField", None, None)
+                if path == PropertyPath::Field(FieldUri::FolderDistinguishedFolderId) =>
+            {
+                out.clears_distinguished_name = true
+            }
             ("DeleteFolderField", None, None) => match key {
                 Ok(key) if key == PropKey::from(tags::DISPLAY_NAME) => {
                     refusal = refusal.or(Some(Error::new(
@@ -363,9 +378,6 @@ fn parse_updates(updates: &Element) -> Result<Result<Updates, Error>, Fault> {
                 )))
             }
         }
-    }
-    if out.set.is_empty() && out.delete.is_empty() && refusal.is_none() {
-        return Err(Fault::schema("Updates holds at least one update"));
     }
     Ok(refusal.map_or(Ok(out), Err))
 }
@@ -394,15 +406,24 @@ pub(crate) fn update_folder(
     for (id, updates) in changes {
         let result = updates.and_then(|updates| {
             let folder = request.folder_id(id)?;
+            let store = request.ctx.store;
+            if updates.clears_distinguished_name {
+                if let Some(which) = store.folder(&request.mailbox, folder)?.distinguished {
+                    return Err(Error::new(
+                        ResponseCode::ErrorInvalidPropertyDelete,
+                        format!("the folder {} keeps its distinguished name", which.as_str()),
+                    ));
+                }
+            }
+            if updates.set.is_empty() && updates.delete.is_empty() {
+                return Ok(store.folder(&request.mailbox, folder)?);
+            }
             let change = Change::UpdateFolder {
                 folder,
                 set: updates.set,
                 delete: updates.delete,
             };
-            let committed = request
-                .ctx
-                .store
-                .apply(&request.mailbox, change, request.ctx.now)?;
+            let committed = store.apply(&request.mailbox, change, request.ctx.now)?;
             reread(request, &committed.outcome)
         });
         response_message(

@@ -3,6 +3,7 @@
 use crate::ews::fields::{BaseShape, FieldUri, Shape};
 use crate::ews::render::{extended_properties, owner_rights};
 use crate::ews::soap::T;
+use crate::ews::version::ExchangeVersion;
 use crate::ews::Request;
 use crate::store::props::tags;
 use crate::store::Folder;
@@ -62,6 +63,12 @@ pub(crate) fn folder(w: &mut Writer<'_>, request: &Request<'_>, folder: &Folder,
     extended_properties(w, request, &folder.props, &extended);
     if all || wants(FieldUri::FolderEffectiveRights) {
         owner_rights(w, request);
+    }
+    // The element exists from the Exchange2016 schema on (BaseFolderType, after EffectiveRights).
+    if (all || wants(FieldUri::FolderDistinguishedFolderId)) && request.version >= ExchangeVersion::Exchange2016 {
+        if let Some(which) = folder.distinguished {
+            w.leaf(T, "DistinguishedFolderId", which.as_str());
+        }
     }
     let has_unread = matches!(name, "Folder" | "SearchFolder" | "TasksFolder");
     if has_unread && (default || wants(FieldUri::FolderUnreadCount)) {
