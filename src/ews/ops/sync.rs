@@ -124,11 +124,13 @@ impl Snapshot {
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    // Seven bits at a time, low first; the top bit says more follow.
+    let low_bits = |v: u64| u8::try_from(v & 0x7F).unwrap_or_default();
     while value >= 0x80 {
-        out.push((value as u8 & 0x7F) | 0x80);
+        out.push(low_bits(value) | 0x80);
         value >>= 7;
     }
-    out.push(value as u8);
+    out.push(low_bits(value));
 }
 
 fn varint(reader: &mut &[u8]) -> Option<u64> {
