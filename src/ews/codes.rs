@@ -11,6 +11,8 @@ pub enum ResponseCode {
     ErrorAttachmentSizeLimitExceeded,
     /// The object cannot be deleted (e.g. the voicemail search folder's contents).
     ErrorCannotDeleteObject,
+    /// The folder cannot be emptied (a search folder, or distinguished subfolders).
+    ErrorCannotEmptyFolder,
     /// Stored data could not be read.
     ErrorCorruptData,
     /// Distinguished folders cannot be deleted.
@@ -35,8 +37,12 @@ pub enum ResponseCode {
     ErrorInvalidAttachmentId,
     /// The change key is malformed.
     ErrorInvalidChangeKey,
+    /// The Bitmask of an Excludes restriction is not a number.
+    ErrorInvalidExcludesRestriction,
     /// An extended property value does not fit its type.
     ErrorInvalidExtendedPropertyValue,
+    /// Numerator or Denominator of a fractional page out of range.
+    ErrorInvalidFractionalPagingParameters,
     /// An id attribute is empty.
     ErrorInvalidIdEmpty,
     /// An id is not one umbox issued, or was tampered with.
@@ -73,6 +79,8 @@ pub enum ResponseCode {
     ErrorInvalidSubscription,
     /// The SyncState is malformed or from another folder.
     ErrorInvalidSyncStateData,
+    /// A restriction constant does not fit the type of its property.
+    ErrorInvalidValueForProperty,
     /// The watermark is older than the kept event log.
     ErrorInvalidWatermark,
     /// The item changed since the given change key.
@@ -89,6 +97,8 @@ pub enum ResponseCode {
     ErrorNameResolutionNoResults,
     /// No mailbox has that address.
     ErrorNonExistentMailbox,
+    /// The restriction has more nodes than umbox evaluates.
+    ErrorRestrictionTooComplex,
     /// The request is not valid against the EWS schema.
     ErrorSchemaValidation,
     /// The server is busy; retry after BackOffMilliseconds.
@@ -113,6 +123,7 @@ impl ResponseCode {
             ResponseCode::ErrorAccessDenied => "ErrorAccessDenied",
             ResponseCode::ErrorAttachmentSizeLimitExceeded => "ErrorAttachmentSizeLimitExceeded",
             ResponseCode::ErrorCannotDeleteObject => "ErrorCannotDeleteObject",
+            ResponseCode::ErrorCannotEmptyFolder => "ErrorCannotEmptyFolder",
             ResponseCode::ErrorCorruptData => "ErrorCorruptData",
             ResponseCode::ErrorDeleteDistinguishedFolder => "ErrorDeleteDistinguishedFolder",
             ResponseCode::ErrorExceededConnectionCount => "ErrorExceededConnectionCount",
@@ -125,7 +136,11 @@ impl ResponseCode {
             ResponseCode::ErrorInternalServerError => "ErrorInternalServerError",
             ResponseCode::ErrorInvalidAttachmentId => "ErrorInvalidAttachmentId",
             ResponseCode::ErrorInvalidChangeKey => "ErrorInvalidChangeKey",
+            ResponseCode::ErrorInvalidExcludesRestriction => "ErrorInvalidExcludesRestriction",
             ResponseCode::ErrorInvalidExtendedPropertyValue => "ErrorInvalidExtendedPropertyValue",
+            ResponseCode::ErrorInvalidFractionalPagingParameters => {
+                "ErrorInvalidFractionalPagingParameters"
+            }
             ResponseCode::ErrorInvalidIdEmpty => "ErrorInvalidIdEmpty",
             ResponseCode::ErrorInvalidIdMalformed => "ErrorInvalidIdMalformed",
             ResponseCode::ErrorInvalidIndexedPagingParameters => {
@@ -146,6 +161,7 @@ impl ResponseCode {
             ResponseCode::ErrorInvalidServerVersion => "ErrorInvalidServerVersion",
             ResponseCode::ErrorInvalidSubscription => "ErrorInvalidSubscription",
             ResponseCode::ErrorInvalidSyncStateData => "ErrorInvalidSyncStateData",
+            ResponseCode::ErrorInvalidValueForProperty => "ErrorInvalidValueForProperty",
             ResponseCode::ErrorInvalidWatermark => "ErrorInvalidWatermark",
             ResponseCode::ErrorIrresolvableConflict => "ErrorIrresolvableConflict",
             ResponseCode::ErrorItemNotFound => "ErrorItemNotFound",
@@ -156,6 +172,7 @@ impl ResponseCode {
             }
             ResponseCode::ErrorNameResolutionNoResults => "ErrorNameResolutionNoResults",
             ResponseCode::ErrorNonExistentMailbox => "ErrorNonExistentMailbox",
+            ResponseCode::ErrorRestrictionTooComplex => "ErrorRestrictionTooComplex",
             ResponseCode::ErrorSchemaValidation => "ErrorSchemaValidation",
             ResponseCode::ErrorServerBusy => "ErrorServerBusy",
             ResponseCode::ErrorSubscriptionAccessDenied => "ErrorSubscriptionAccessDenied",

@@ -14,9 +14,11 @@ pub mod fields;
 pub mod ids;
 mod ops;
 mod render;
+mod restriction;
 pub mod soap;
 pub mod time;
 pub mod version;
+mod view;
 
 use std::time::SystemTime;
 

@@ -41,6 +41,12 @@ impl Server {
         Server::spawn(data, None, &["--demo"])
     }
 
+    /// `umbox serve --demo` on ephemeral ports over an existing data directory (e.g. a mailbox
+    /// store a test filled through the store's API before the server opened it).
+    pub fn demo_in(data: PathBuf) -> Server {
+        Server::spawn(data, None, &["--demo"])
+    }
+
     /// `umbox serve --config FILE` with ephemeral ports.
     pub fn with_config(data: PathBuf, config: PathBuf) -> Server {
         Server::spawn(data, Some(config), &[])

@@ -5,5 +5,6 @@ mod cli;
 mod dns_reload;
 mod ews_js;
 mod exchangelib_autodiscover;
+mod exchangelib_find;
 mod harness;
 mod http_surface;

@@ -2,7 +2,11 @@
 //! element and writing its response messages. [`dispatch`] is the only place operation names are
 //! matched.
 
+mod find_item;
+#[cfg(test)]
+mod find_sync_tests;
 mod folders;
+mod sync;
 
 use crate::ews::codes::ResponseCode;
 use crate::ews::error::Fault;
@@ -18,6 +22,13 @@ pub(crate) fn dispatch(
     match op.name() {
         "GetFolder" => folders::get_folder(request, op, w),
         "FindFolder" => folders::find_folder(request, op, w),
+        "CreateFolder" => folders::create_folder(request, op, w),
+        "UpdateFolder" => folders::update_folder(request, op, w),
+        "DeleteFolder" => folders::delete_folder(request, op, w),
+        "EmptyFolder" => folders::empty_folder(request, op, w),
+        "FindItem" => find_item::find_item(request, op, w),
+        "SyncFolderItems" => sync::sync_folder_items(request, op, w),
+        "SyncFolderHierarchy" => sync::sync_folder_hierarchy(request, op, w),
         other => Err(Fault::new(
             ResponseCode::ErrorInvalidRequest,
             format!("the operation {other} is not supported by this server"),
