@@ -2,7 +2,14 @@
 //! element and writing its response messages. [`dispatch`] is the only place operation names are
 //! matched.
 
+mod availability;
+mod convert_id;
 mod folders;
+mod oof;
+mod people;
+#[cfg(test)]
+mod testkit;
+mod time_zones;
 
 use crate::ews::codes::ResponseCode;
 use crate::ews::error::Fault;
@@ -14,6 +21,12 @@ pub(crate) fn dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) 
     match op.name() {
         "GetFolder" => folders::get_folder(request, op, w),
         "FindFolder" => folders::find_folder(request, op, w),
+        "ResolveNames" => people::resolve_names(request, op, w),
+        "GetUserOofSettingsRequest" => oof::get_user_oof_settings(request, op, w),
+        "SetUserOofSettingsRequest" => oof::set_user_oof_settings(request, op, w),
+        "GetUserAvailabilityRequest" => availability::get_user_availability(request, op, w),
+        "ConvertId" => convert_id::convert_id(request, op, w),
+        "GetServerTimeZones" => time_zones::get_server_time_zones(request, op, w),
         other => Err(Fault::new(
             ResponseCode::ErrorInvalidRequest,
             format!("the operation {other} is not supported by this server"),
