@@ -3,5 +3,6 @@
 mod cli;
 mod dns_reload;
 mod ews_js;
+mod exchangelib_people;
 mod harness;
 mod http_surface;
