@@ -412,7 +412,8 @@ pub async fn serve_redirect(listener: TcpListener, snapshot: watch::Receiver<Arc
 }
 
 fn redirect(request: &Request<Incoming>, site: &Site) -> Response<Full<Bytes>> {
-    let Some(endpoint) = Endpoint::from_path(request.uri().path()) else {
+    // Only the Autodiscover step redirects; EWS and photo URLs come from Autodiscover as https.
+    let Some(endpoint) = Endpoint::from_path(request.uri().path()).filter(|e| e.is_autodiscover()) else {
         return status_only(StatusCode::NOT_FOUND);
     };
     if request.method() != Method::GET {
