@@ -322,6 +322,9 @@ pub(crate) fn get_user_availability(
     let addresses = mailboxes
         .children()
         .map(|data| {
+            if data.name() != "MailboxData" {
+                return Err(Fault::schema(format!("{} is not MailboxData", data.name())));
+            }
             if let Some(attendee) = child(data, "AttendeeType").map(Element::trimmed_text) {
                 if !["Organizer", "Required", "Optional", "Room", "Resource"].contains(&attendee) {
                     return Err(Fault::schema(format!(

@@ -23,7 +23,7 @@ use crate::ews::version::ExchangeVersion;
 use crate::ews::{child, response_message, warning_message, Request};
 use crate::store::props::{tags, NamedProperty, PropName, PropTag, PropType};
 use crate::store::{DistinguishedFolder, FolderId, Item};
-use crate::xml::{Element, Writer};
+use crate::xml::{ns, Element, Writer};
 
 /// The most candidates one entry returns (Exchange's limit).
 const MAX_CANDIDATES: usize = 100;
@@ -178,11 +178,19 @@ pub(crate) fn resolve_names(
             )));
         }
     }
-    let entries: Vec<&str> = op
-        .children()
-        .filter(|c| c.name() == "UnresolvedEntry")
-        .map(Element::trimmed_text)
-        .collect();
+    let mut entries = Vec::new();
+    for element in op.children() {
+        match (element.namespace() == ns::EWS_MESSAGES, element.name()) {
+            (true, "UnresolvedEntry") => entries.push(element.trimmed_text()),
+            (true, "ParentFolderIds") => {}
+            _ => {
+                return Err(Fault::schema(format!(
+                    "unexpected element {} in ResolveNames",
+                    element.name()
+                )))
+            }
+        }
+    }
     if entries.is_empty() || entries.iter().any(|e| e.is_empty()) {
         return Err(Fault::schema(
             "ResolveNames needs a non-empty UnresolvedEntry",
@@ -743,6 +751,7 @@ mod handle_tests {
             r#"<m:ResolveNames ReturnFullContactData="false" SearchScope="Everywhere"><m:UnresolvedEntry>a</m:UnresolvedEntry></m:ResolveNames>"#,
             r#"<m:ResolveNames><m:UnresolvedEntry>a</m:UnresolvedEntry></m:ResolveNames>"#,
             r#"<m:ResolveNames ReturnFullContactData="false"><m:UnresolvedEntry> </m:UnresolvedEntry></m:ResolveNames>"#,
+            r#"<m:ResolveNames ReturnFullContactData="false"><t:UnresolvedEntry>a</t:UnresolvedEntry></m:ResolveNames>"#,
         ] {
             let (status, body) = kit.call_as("alice@example.test", "Exchange2016", None, operation);
             assert_eq!(status, 500, "{operation}");

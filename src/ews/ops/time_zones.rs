@@ -438,7 +438,7 @@ impl SerializableTimeZone {
 
     /// Reads `t:TimeZone` (Bias, StandardTime, DaylightTime).
     pub(crate) fn parse(zone: &Element) -> Result<SerializableTimeZone, Fault> {
-        let bias = number(zone, "Bias")?;
+        let bias = parse_bias(zone)?;
         let time = |name: &str| -> Result<ZoneTime, Fault> {
             let element =
                 child(zone, name).ok_or_else(|| Fault::schema(format!("TimeZone needs {name}")))?;
@@ -466,7 +466,7 @@ impl SerializableTimeZone {
                 None => None,
             };
             Ok(ZoneTime {
-                bias: number(element, "Bias")?,
+                bias: parse_bias(element)?,
                 seconds,
                 occurrence,
                 month,
@@ -655,6 +655,19 @@ fn text<'e>(parent: &'e Element, name: &str) -> Result<&'e str, Fault> {
     child(parent, name)
         .map(Element::trimmed_text)
         .ok_or_else(|| Fault::schema(format!("{} needs {name}", parent.name())))
+}
+
+/// A `Bias` in minutes; no clock is more than a day away from UTC, and the bound keeps the sums of
+/// biases far from overflowing.
+fn parse_bias(parent: &Element) -> Result<i32, Fault> {
+    let bias = number(parent, "Bias")?;
+    if bias.abs() > 24 * 60 {
+        return Err(Fault::schema(format!(
+            "{} Bias {bias} is more than a day",
+            parent.name()
+        )));
+    }
+    Ok(bias)
 }
 
 fn number(parent: &Element, name: &str) -> Result<i32, Fault> {
@@ -850,6 +863,14 @@ mod tests {
             xml.replace("<t:Month>3</t:Month>", "<t:Month>13</t:Month>"),
             xml.replace("Sunday</t:DayOfWeek></t:Day", "Sun</t:DayOfWeek></t:Day"),
             xml.replace("<t:Bias>-60</t:Bias><t:StandardTime>", "<t:StandardTime>"),
+            xml.replace(
+                "<t:Bias>-60</t:Bias><t:StandardTime>",
+                "<t:Bias>2147483647</t:Bias><t:StandardTime>",
+            ),
+            xml.replace(
+                "<t:Bias>0</t:Bias><t:Time>",
+                "<t:Bias>1441</t:Bias><t:Time>",
+            ),
         ] {
             assert!(
                 SerializableTimeZone::parse(&element(&bad)).is_err(),
