@@ -168,6 +168,7 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
         clock.clone(),
         Arc::new(store.clone()),
         ids,
+        crate::ews::photo::PhotoStore::in_data_dir(&config.data_dir),
     ));
     tasks.spawn(http::serve_https(https, tls, services));
     tasks.spawn(http::serve_redirect(plain, snapshot_rx));

@@ -43,12 +43,16 @@ pub enum ResponseCode {
     ErrorInvalidExtendedPropertyValue,
     /// Numerator or Denominator of a fractional page out of range.
     ErrorInvalidFractionalPagingParameters,
+    /// The free/busy view asked for is not one a client may request.
+    ErrorInvalidFreeBusyViewType,
     /// An id attribute is empty.
     ErrorInvalidIdEmpty,
     /// An id is not one umbox issued, or was tampered with.
     ErrorInvalidIdMalformed,
     /// Offset or MaxEntriesReturned out of range.
     ErrorInvalidIndexedPagingParameters,
+    /// MergedFreeBusyIntervalInMinutes is outside 5–1440.
+    ErrorInvalidMergedFreeBusyInterval,
     /// The operation is not valid for the object.
     ErrorInvalidOperation,
     /// Unknown Play on Phone call id.
@@ -73,6 +77,8 @@ pub enum ResponseCode {
     ErrorInvalidRequest,
     /// The restriction cannot be evaluated.
     ErrorInvalidRestriction,
+    /// Scheduled automatic replies need a Duration whose start precedes its end.
+    ErrorInvalidScheduledOofDuration,
     /// The requested schema version is not served.
     ErrorInvalidServerVersion,
     /// The subscription id is malformed.
@@ -81,12 +87,16 @@ pub enum ResponseCode {
     ErrorInvalidSyncStateData,
     /// A restriction constant does not fit the type of its property.
     ErrorInvalidValueForProperty,
+    /// A time window whose start is not before its end.
+    ErrorInvalidTimeInterval,
     /// The watermark is older than the kept event log.
     ErrorInvalidWatermark,
     /// The item changed since the given change key.
     ErrorIrresolvableConflict,
     /// No such item.
     ErrorItemNotFound,
+    /// The availability request names an address no mailbox has.
+    ErrorMailRecipientNotFound,
     /// Events were lost for this subscription (backlog overflow).
     ErrorMissedNotificationEvents,
     /// The move or copy target is not valid.
@@ -107,6 +117,10 @@ pub enum ResponseCode {
     ErrorSubscriptionAccessDenied,
     /// No such subscription.
     ErrorSubscriptionNotFound,
+    /// The free/busy time window is longer than the server allows.
+    ErrorTimeIntervalTooBig,
+    /// A time zone id the server does not know, or a time zone that cannot be used.
+    ErrorTimeZone,
     /// The user's dial plan does not exist.
     ErrorUnifiedMessagingDialPlanNotFound,
     /// The property cannot be used in a restriction.
@@ -138,13 +152,17 @@ impl ResponseCode {
             ResponseCode::ErrorInvalidChangeKey => "ErrorInvalidChangeKey",
             ResponseCode::ErrorInvalidExcludesRestriction => "ErrorInvalidExcludesRestriction",
             ResponseCode::ErrorInvalidExtendedPropertyValue => "ErrorInvalidExtendedPropertyValue",
-            ResponseCode::ErrorInvalidFractionalPagingParameters => {
-                "ErrorInvalidFractionalPagingParameters"
-            }
+            ResponseCode::ErrorInvalidFreeBusyViewType => "ErrorInvalidFreeBusyViewType",
             ResponseCode::ErrorInvalidIdEmpty => "ErrorInvalidIdEmpty",
             ResponseCode::ErrorInvalidIdMalformed => "ErrorInvalidIdMalformed",
             ResponseCode::ErrorInvalidIndexedPagingParameters => {
                 "ErrorInvalidIndexedPagingParameters"
+            }
+            ResponseCode::ErrorInvalidMergedFreeBusyInterval => {
+                "ErrorInvalidMergedFreeBusyInterval"
+            }
+            ResponseCode::ErrorInvalidFractionalPagingParameters => {
+                "ErrorInvalidFractionalPagingParameters"
             }
             ResponseCode::ErrorInvalidOperation => "ErrorInvalidOperation",
             ResponseCode::ErrorInvalidPhoneCallId => "ErrorInvalidPhoneCallId",
@@ -158,13 +176,16 @@ impl ResponseCode {
             ResponseCode::ErrorInvalidRecipients => "ErrorInvalidRecipients",
             ResponseCode::ErrorInvalidRequest => "ErrorInvalidRequest",
             ResponseCode::ErrorInvalidRestriction => "ErrorInvalidRestriction",
+            ResponseCode::ErrorInvalidScheduledOofDuration => "ErrorInvalidScheduledOofDuration",
             ResponseCode::ErrorInvalidServerVersion => "ErrorInvalidServerVersion",
             ResponseCode::ErrorInvalidSubscription => "ErrorInvalidSubscription",
             ResponseCode::ErrorInvalidSyncStateData => "ErrorInvalidSyncStateData",
             ResponseCode::ErrorInvalidValueForProperty => "ErrorInvalidValueForProperty",
+            ResponseCode::ErrorInvalidTimeInterval => "ErrorInvalidTimeInterval",
             ResponseCode::ErrorInvalidWatermark => "ErrorInvalidWatermark",
             ResponseCode::ErrorIrresolvableConflict => "ErrorIrresolvableConflict",
             ResponseCode::ErrorItemNotFound => "ErrorItemNotFound",
+            ResponseCode::ErrorMailRecipientNotFound => "ErrorMailRecipientNotFound",
             ResponseCode::ErrorMissedNotificationEvents => "ErrorMissedNotificationEvents",
             ResponseCode::ErrorMoveCopyFailed => "ErrorMoveCopyFailed",
             ResponseCode::ErrorNameResolutionMultipleResults => {
@@ -177,6 +198,8 @@ impl ResponseCode {
             ResponseCode::ErrorServerBusy => "ErrorServerBusy",
             ResponseCode::ErrorSubscriptionAccessDenied => "ErrorSubscriptionAccessDenied",
             ResponseCode::ErrorSubscriptionNotFound => "ErrorSubscriptionNotFound",
+            ResponseCode::ErrorTimeIntervalTooBig => "ErrorTimeIntervalTooBig",
+            ResponseCode::ErrorTimeZone => "ErrorTimeZone",
             ResponseCode::ErrorUnifiedMessagingDialPlanNotFound => {
                 "ErrorUnifiedMessagingDialPlanNotFound"
             }
@@ -185,12 +208,14 @@ impl ResponseCode {
         }
     }
 
-    /// `Success` for NoError, else `Error` (umbox emits no warnings).
+    /// `Success` for NoError; `Warning` for the codes Exchange reports as warnings, whose response
+    /// message still carries its payload (ErrorNameResolutionMultipleResults with the candidates,
+    /// MS-OXWSRSLV §3.1.4.1); else `Error`.
     pub fn response_class(self) -> &'static str {
-        if self == ResponseCode::NoError {
-            "Success"
-        } else {
-            "Error"
+        match self {
+            ResponseCode::NoError => "Success",
+            ResponseCode::ErrorNameResolutionMultipleResults => "Warning",
+            _ => "Error",
         }
     }
 }

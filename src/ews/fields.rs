@@ -730,6 +730,13 @@ pub fn property_type(name: &str) -> Option<PropType> {
     })
 }
 
+/// PSETID_Appointment (EWS `Appointment`): calendar item properties such as
+/// PidLidAppointmentStartWhole.
+pub const PSETID_APPOINTMENT: Guid = Guid(0x00062002_0000_0000_C000_000000000046);
+
+/// PSETID_Address (EWS `Address`): contact properties such as PidLidEmail1EmailAddress.
+pub const PSETID_ADDRESS: Guid = Guid(0x00062004_0000_0000_C000_000000000046);
+
 /// `DistinguishedPropertySetId` names to their GUIDs (MS-OXPROPS §1.3.2).
 fn distinguished_set(name: &str) -> Option<Guid> {
     Some(match name {
@@ -737,9 +744,9 @@ fn distinguished_set(name: &str) -> Option<Guid> {
         "PublicStrings" => property_sets::PUBLIC_STRINGS,
         "InternetHeaders" => property_sets::INTERNET_HEADERS,
         "UnifiedMessaging" => property_sets::UNIFIED_MESSAGING,
-        "Appointment" => Guid(0x00062002_0000_0000_C000_000000000046),
+        "Appointment" => PSETID_APPOINTMENT,
         "Task" => Guid(0x00062003_0000_0000_C000_000000000046),
-        "Address" => Guid(0x00062004_0000_0000_C000_000000000046),
+        "Address" => PSETID_ADDRESS,
         "Meeting" => Guid(0x6ED8DA90_450B_101B_98DA_00AA003F1305),
         "CalendarAssistant" => Guid(0x11000E07_B51B_40D6_AF21_CAA85EDAB1D0),
         "Sharing" => Guid(0x00062040_0000_0000_C000_000000000046),

@@ -13,6 +13,7 @@ pub mod error;
 pub mod fields;
 pub mod ids;
 mod ops;
+pub mod photo;
 mod render;
 mod restriction;
 pub mod soap;
@@ -220,18 +221,37 @@ pub(crate) fn response_message(
             w.end();
         }
         Err(error) => {
-            let code = error.response_code();
-            if code == ResponseCode::ErrorInternalServerError {
-                tracing::error!(%error, "ews operation failed");
-            }
-            w.start(M, name)
-                .attribute("ResponseClass", code.response_class());
-            w.leaf(M, "MessageText", &error.to_string());
-            w.leaf(M, "ResponseCode", code.as_str());
-            w.leaf(M, "DescriptiveLinkKey", "0");
+            error_message_start(w, name, &error);
             w.end();
         }
     }
+}
+
+/// Writes one `m:…ResponseMessage` for a code that still carries the payload (ResponseClass
+/// Warning, e.g. ErrorNameResolutionMultipleResults followed by every candidate).
+pub(crate) fn warning_message(
+    w: &mut Writer<'_>,
+    name: &'static str,
+    warning: &Error,
+    payload: impl FnOnce(&mut Writer<'_>),
+) {
+    error_message_start(w, name, warning);
+    payload(w);
+    w.end();
+}
+
+/// Opens a response message for `error` and writes MessageText, ResponseCode and
+/// DescriptiveLinkKey; the caller closes it.
+fn error_message_start(w: &mut Writer<'_>, name: &'static str, error: &Error) {
+    let code = error.response_code();
+    if code == ResponseCode::ErrorInternalServerError {
+        tracing::error!(%error, "ews operation failed");
+    }
+    w.start(M, name)
+        .attribute("ResponseClass", code.response_class());
+    w.leaf(M, "MessageText", &error.to_string());
+    w.leaf(M, "ResponseCode", code.as_str());
+    w.leaf(M, "DescriptiveLinkKey", "0");
 }
 
 /// Children of `parent` named `{t}name` or `{m}name`.

@@ -2,7 +2,8 @@
 //!
 //! [`serve_https`] accepts TLS connections and hands each request to one function that opens the
 //! request span, applies the size cap, authenticates (Basic, TLS only) and routes by exact,
-//! case-insensitive path to a surface (`autodiscover` now). [`serve_redirect`] is the plain-HTTP
+//! case-insensitive path to a surface (`autodiscover`, `ews`, and the EWS user photo GET, whose
+//! query string only that surface reads). [`serve_redirect`] is the plain-HTTP
 //! listener: it only answers the Autodiscover redirect step and never asks for credentials.
 //! This module never parses a surface's XML and holds no business rule beyond "who is asking".
 
@@ -31,7 +32,7 @@ use crate::autodiscover;
 use crate::clock::Clock;
 use crate::config::Site;
 use crate::directory::Directory;
-use crate::ews::{self, ids::IdCodec};
+use crate::ews::{self, ids::IdCodec, photo::PhotoStore};
 use crate::store::MailStore;
 
 /// How long a client may take to finish the TLS handshake or send request headers.
@@ -54,6 +55,7 @@ pub struct Services {
     clock: Arc<dyn Clock>,
     store: Arc<dyn MailStore>,
     ids: IdCodec,
+    photos: PhotoStore,
     ews_limits: ews::Limits,
     next_request_id: AtomicU64,
 }
@@ -74,6 +76,7 @@ impl Services {
         clock: Arc<dyn Clock>,
         store: Arc<dyn MailStore>,
         ids: IdCodec,
+        photos: PhotoStore,
     ) -> Services {
         Services {
             snapshot,
@@ -82,6 +85,7 @@ impl Services {
             clock,
             store,
             ids,
+            photos,
             ews_limits: ews::Limits::default(),
             next_request_id: AtomicU64::new(1),
         }
@@ -97,6 +101,8 @@ enum Endpoint {
     AutodiscoverSvc,
     /// Exchange Web Services.
     Ews,
+    /// EWS user photos (`GET …/s/GetUserPhoto?email=…&size=…`, Exchange 2013 and later).
+    UserPhoto,
 }
 
 impl Endpoint {
@@ -107,6 +113,7 @@ impl Endpoint {
             Endpoint::AutodiscoverXml,
             Endpoint::AutodiscoverSvc,
             Endpoint::Ews,
+            Endpoint::UserPhoto,
         ]
         .into_iter()
         .find(|e| e.canonical_path().eq_ignore_ascii_case(path))
@@ -117,6 +124,7 @@ impl Endpoint {
             Endpoint::AutodiscoverXml => "/autodiscover/autodiscover.xml",
             Endpoint::AutodiscoverSvc => "/autodiscover/autodiscover.svc",
             Endpoint::Ews => "/EWS/Exchange.asmx",
+            Endpoint::UserPhoto => "/EWS/Exchange.asmx/s/GetUserPhoto",
         }
     }
 
@@ -224,11 +232,14 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Full
     };
     tracing::Span::current().record("user", user.address.as_str());
 
+    if endpoint == Endpoint::UserPhoto {
+        return photo_reply(services, snapshot, &request).await;
+    }
     let body = if method == Method::GET {
         match endpoint {
             // A GET carries no request; the POX handler answers it with its "invalid request" error.
             Endpoint::AutodiscoverXml => Bytes::new(),
-            Endpoint::AutodiscoverSvc | Endpoint::Ews => {
+            Endpoint::AutodiscoverSvc | Endpoint::Ews | Endpoint::UserPhoto => {
                 let mut response = status_only(StatusCode::METHOD_NOT_ALLOWED);
                 response
                     .headers_mut()
@@ -256,6 +267,7 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Full
         Endpoint::Ews => {
             return ews_reply(services, snapshot.clone(), user.clone(), body.clone()).await
         }
+        Endpoint::UserPhoto => return status_only(StatusCode::METHOD_NOT_ALLOWED),
     };
     let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() =
@@ -309,6 +321,57 @@ async fn ews_reply(
             status_only(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
+}
+
+/// Answers a user photo GET on the blocking pool (it reads a file); any other method is 405.
+async fn photo_reply(
+    services: &Services,
+    snapshot: Arc<Snapshot>,
+    request: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    if request.method() != Method::GET {
+        let mut response = status_only(StatusCode::METHOD_NOT_ALLOWED);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        return response;
+    }
+    let photos = services.photos.clone();
+    let query = request.uri().query().map(str::to_owned);
+    let if_none_match = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let reply = tokio::task::spawn_blocking(move || {
+        ews::photo::get_user_photo(
+            &photos,
+            &snapshot.directory,
+            query.as_deref(),
+            if_none_match.as_deref(),
+        )
+    })
+    .await;
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(error) => {
+            tracing::error!(%error, "photo task failed");
+            return status_only(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    if let Some(content_type) = reply.content_type {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    if let Some(etag) = reply.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        headers.insert(header::ETAG, etag);
+        // Photos are per user and behind authentication: no shared cache may keep them.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    }
+    response
 }
 
 /// Reads the body, refusing more than `limit` bytes with 413 before buffering them.
@@ -387,8 +450,9 @@ pub async fn serve_redirect(listener: TcpListener, snapshot: watch::Receiver<Arc
 }
 
 fn redirect(request: &Request<Incoming>, site: &Site) -> Response<Full<Bytes>> {
-    let endpoint = Endpoint::from_path(request.uri().path()).filter(|e| e.is_autodiscover());
-    let Some(endpoint) = endpoint else {
+    // Only the Autodiscover step redirects; EWS and photo URLs come from Autodiscover as https.
+    let Some(endpoint) = Endpoint::from_path(request.uri().path()).filter(|e| e.is_autodiscover())
+    else {
         return status_only(StatusCode::NOT_FOUND);
     };
     if request.method() != Method::GET {
@@ -423,11 +487,17 @@ mod tests {
             Endpoint::from_path("/autodiscover/autodiscover.svc"),
             Some(Endpoint::AutodiscoverSvc)
         );
+        assert_eq!(
+            Endpoint::from_path("/ews/exchange.asmx/s/getuserphoto"),
+            Some(Endpoint::UserPhoto)
+        );
         for path in [
             "/autodiscover/autodiscover.json",
             "/autodiscover/autodiscover.xml/x",
             "/",
             "/autodiscover",
+            "/EWS/Exchange.asmx/s/GetUserPhoto/x",
+            "/EWS/Exchange.asmx/s",
         ] {
             assert_eq!(Endpoint::from_path(path), None, "{path}");
         }

@@ -6,5 +6,6 @@ mod dns_reload;
 mod ews_js;
 mod exchangelib_autodiscover;
 mod exchangelib_find;
+mod exchangelib_people;
 mod harness;
 mod http_surface;

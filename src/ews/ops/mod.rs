@@ -2,11 +2,18 @@
 //! element and writing its response messages. [`dispatch`] is the only place operation names are
 //! matched.
 
+mod availability;
+mod convert_id;
 mod find_item;
 #[cfg(test)]
 mod find_sync_tests;
 mod folders;
+mod oof;
+mod people;
 mod sync;
+#[cfg(test)]
+mod testkit;
+mod time_zones;
 
 use crate::ews::codes::ResponseCode;
 use crate::ews::error::Fault;
@@ -29,6 +36,12 @@ pub(crate) fn dispatch(
         "FindItem" => find_item::find_item(request, op, w),
         "SyncFolderItems" => sync::sync_folder_items(request, op, w),
         "SyncFolderHierarchy" => sync::sync_folder_hierarchy(request, op, w),
+        "ResolveNames" => people::resolve_names(request, op, w),
+        "GetUserOofSettingsRequest" => oof::get_user_oof_settings(request, op, w),
+        "SetUserOofSettingsRequest" => oof::set_user_oof_settings(request, op, w),
+        "GetUserAvailabilityRequest" => availability::get_user_availability(request, op, w),
+        "ConvertId" => convert_id::convert_id(request, op, w),
+        "GetServerTimeZones" => time_zones::get_server_time_zones(request, op, w),
         other => Err(Fault::new(
             ResponseCode::ErrorInvalidRequest,
             format!("the operation {other} is not supported by this server"),
