@@ -27,5 +27,7 @@ pub mod dns;
 pub mod fsio;
 pub mod http;
 pub mod server;
+pub mod sip;
 pub mod store;
+pub mod um;
 pub mod xml;
