@@ -192,6 +192,8 @@ struct Offer {
 #[derive(Debug)]
 struct Call {
     local_tag: Tag,
+    /// The user part of the Request-URI that reached us, for our Contact.
+    contact_user: Option<String>,
     /// To of the INVITE with our tag: our side of the dialog.
     local: NameAddr,
     /// From of the INVITE: the peer's side.
@@ -242,6 +244,11 @@ impl Dialogs {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.calls.is_empty()
+    }
+
+    /// Our To tag in call `call_id`.
+    pub fn local_tag(&self, call_id: &CallId) -> Option<Tag> {
+        self.calls.get(call_id).map(|call| call.local_tag.clone())
     }
 
     /// INVITE (new or in a dialog) or BYE.
@@ -321,6 +328,7 @@ impl Dialogs {
         };
         let mut call = Call {
             local_tag,
+            contact_user: request.uri.as_sip().and_then(|u| u.user.clone()),
             local,
             remote: request.from.clone(),
             remote_target: request.contact.first().map(|c| c.uri.clone()),
@@ -526,10 +534,9 @@ impl Dialogs {
         let tag = call.local_tag.clone();
         match decision {
             Some(InviteDecision::Accept { sdp_answer }) => {
-                let contact = ctx.local.contact(
-                    call.local.uri.as_sip().and_then(|u| u.user.clone()),
-                    call.flow.transport,
-                );
+                let contact = ctx
+                    .local
+                    .contact(call.contact_user.clone(), call.flow.transport);
                 let sent = tx.respond(
                     &key,
                     StatusCode::Ok,

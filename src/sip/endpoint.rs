@@ -233,6 +233,21 @@ pub struct Outgoing {
     pub done: Option<oneshot::Sender<Result<(), Error>>>,
 }
 
+/// A snapshot of a listener's state, for tests and operators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Server transactions alive.
+    pub server_transactions: usize,
+    /// Client transactions alive.
+    pub client_transactions: usize,
+    /// Calls counted against the concurrent-call limit.
+    pub calls: usize,
+    /// Pending timers.
+    pub timers: usize,
+    /// Open TCP connections.
+    pub connections: usize,
+}
+
 /// What the timer queue holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TimerKey {
@@ -249,6 +264,8 @@ struct ServerEntry {
     flow: Flow,
     echo: Echo,
     slot: Option<TimerSlot>,
+    /// The To tag our responses carry, once one did.
+    to_tag: Option<Tag>,
 }
 
 struct ClientEntry {
@@ -336,6 +353,7 @@ impl Transactions {
                 flow,
                 echo: request.echo.clone(),
                 slot: None,
+                to_tag: None,
             },
         );
         key
@@ -397,10 +415,18 @@ impl Transactions {
             if !entry.tx.respond(status, bytes.clone(), now) {
                 return None;
             }
+            if entry.to_tag.is_none() {
+                entry.to_tag = to_tag.cloned();
+            }
             out.send(&entry.flow, bytes.clone());
             Some(bytes)
         })
         .flatten()
+    }
+
+    /// The To tag server transaction `key` has answered with, if any.
+    pub fn to_tag(&self, key: &ServerKey) -> Option<Tag> {
+        self.server.get(key).and_then(|e| e.to_tag.clone())
     }
 
     /// Whether server transaction `key` has sent its final response.
@@ -646,6 +672,17 @@ impl Core {
         }
     }
 
+    /// Counts of what the core holds.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            server_transactions: self.tx.server.len(),
+            client_transactions: self.tx.client.len(),
+            calls: self.calls(),
+            timers: self.tx.queue.len(),
+            connections: 0,
+        }
+    }
+
     /// Handles a request from a configured gateway.
     pub fn on_request(
         &mut self,
@@ -787,7 +824,16 @@ impl Core {
     ) -> Outcome {
         let invite = ServerKey::with_method(request, Method::Invite);
         let cancel = self.tx.open(request, flow);
-        let tag = Tag::generate(self.ids.as_ref());
+        // RFC 3261 §9.2: the 200 to the CANCEL carries the same To tag as the INVITE's answer.
+        let dialog_tag = match &self.tu {
+            Tu::Media(dialogs) => dialogs.local_tag(&request.call_id),
+            Tu::Router(_) => None,
+        };
+        let tag = self
+            .tx
+            .to_tag(&invite)
+            .or(dialog_tag)
+            .unwrap_or_else(|| Tag::generate(self.ids.as_ref()));
         if !self.tx.server.contains_key(&invite) {
             let status = StatusCode::CallOrTransactionDoesNotExist;
             self.tx
@@ -985,7 +1031,9 @@ impl Core {
 
 /// The destination of a request sent inside a dialog: the first route, else the remote
 /// target, when it names an IP address; otherwise back along the flow the dialog came on
-/// (gateways are configured by address, and their names may not resolve here).
+/// (gateways are configured by address, and their names may not resolve here). Over TCP, a
+/// target on the peer's own address reuses the connection the dialog came on, as a peer's
+/// listening port is rarely the port its connection came from.
 pub fn destination(uri: &Uri, fallback: Flow) -> Flow {
     let Uri::Sip(sip) = uri else {
         return fallback;
@@ -998,12 +1046,15 @@ pub fn destination(uri: &Uri, fallback: Flow) -> Flow {
         Some(t) if t.eq_ignore_ascii_case("udp") => Transport::Udp,
         _ => fallback.transport,
     };
-    let remote = SocketAddr::new(ip, sip.port.unwrap_or(5060));
+    if transport == Transport::Tcp
+        && fallback.transport == Transport::Tcp
+        && ip == fallback.remote.ip()
+    {
+        return fallback;
+    }
     Flow {
         transport,
-        remote,
-        conn: (remote == fallback.remote && transport == fallback.transport)
-            .then_some(fallback.conn)
-            .flatten(),
+        remote: SocketAddr::new(ip, sip.port.unwrap_or(5060)),
+        conn: None,
     }
 }

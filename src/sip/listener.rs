@@ -15,7 +15,7 @@ use tracing::info;
 
 use super::access::Rate;
 use super::dialog::{DialogEvent, DialogHandle, Dialogs};
-use super::endpoint::{Core, CoreLimits, Local, Tu};
+use super::endpoint::{Core, CoreLimits, Local, Stats, Tu};
 use super::transaction::Timers;
 use super::transport::{self, Shared};
 use super::types::{IdSource, RandomIds};
@@ -210,6 +210,11 @@ impl Listener {
         self.media.then(|| DialogHandle {
             shared: self.shared.clone(),
         })
+    }
+
+    /// What the listener holds right now.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
     }
 
     /// Stops every task; calls in progress are abandoned without BYE.

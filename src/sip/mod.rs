@@ -23,6 +23,7 @@ pub mod types;
 pub mod wire;
 
 pub use access::Rate;
+pub use endpoint::Stats;
 pub use listener::{Limits, Listener, Options, Role};
 
 use self::types::{CallId, StatusCode};

@@ -22,9 +22,11 @@ use tracing::{debug, field, warn};
 
 use super::access::{is_scanner, RateLimiter};
 use super::dialog::{DialogEvent, Pending};
-use super::endpoint::{error_response, Caller, ConnId, Core, Flow, Outbound, Outcome, Transport};
+use super::endpoint::{
+    error_response, Caller, ConnId, Core, Flow, Outbound, Outcome, Stats, Transport,
+};
 use super::listener::Limits;
-use super::types::{CallId, IdSource, Tag};
+use super::types::{CallId, IdSource, Method, Tag};
 use super::wire::prepass::{frame, Frame};
 use super::wire::{self, Framing, Message, ReadLimits};
 use super::Error;
@@ -144,6 +146,13 @@ impl Shared {
     pub(crate) async fn stop_tasks(&self) {
         let mut tasks = std::mem::take(&mut *lock(&self.tasks));
         tasks.shutdown().await;
+    }
+
+    pub(crate) fn stats(self: &Arc<Self>) -> Stats {
+        let core = lock(&self.core);
+        let mut stats = core.stats();
+        stats.connections = lock(&self.connections).open.len();
+        stats
     }
 
     pub(crate) async fn hangup(self: &Arc<Self>, call_id: &CallId) -> Result<(), Error> {
@@ -314,7 +323,9 @@ fn handle(
     let message = match wire::parse(bytes, framing, read_limits) {
         Ok(message) => message,
         Err(rejected) => {
-            let Some(echo) = rejected.echo else {
+            let rejected = *rejected;
+            let is_ack = rejected.is_ack;
+            let Some(echo) = rejected.echo.filter(|_| !is_ack) else {
                 debug!(error = %rejected.error, "unreadable message");
                 return Handled::Dropped(Dropped::Unreadable);
             };
@@ -347,6 +358,9 @@ fn handle(
                 return Handled::Dropped(Dropped::Scanner);
             }
             let Some(gateway) = gateway else {
+                if request.method == Method::Ack {
+                    return Handled::Dropped(Dropped::NotAGateway);
+                }
                 // RFC 3261 §8.2.7: answered statelessly; nothing is remembered of strangers.
                 return refuse(
                     shared,

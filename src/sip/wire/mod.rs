@@ -137,6 +137,8 @@ pub struct Rejected {
     pub error: Error,
     /// Present when the message was a request with a readable top Via, Call-ID and CSeq.
     pub echo: Option<Echo>,
+    /// Whether the request line starts with ACK, which never gets a response (RFC 3261 §17).
+    pub is_ack: bool,
 }
 
 /// Reads one message.
@@ -144,11 +146,19 @@ pub fn parse(bytes: &[u8], framing: Framing, limits: ReadLimits) -> Result<Messa
     let lexed = prepass::lex(bytes, limits.max_fields).map_err(|e| Rejected {
         error: Error::Malformed(lex_reason(e)),
         echo: None,
+        is_ack: false,
     })?;
+    let is_ack = lexed.start_line.split(' ').next() == Some("ACK");
     if lexed.start_line.starts_with("SIP/") {
         return parse_response(&lexed, framing, limits)
             .map(|r| Message::Response(Box::new(r)))
-            .map_err(|error| Box::new(Rejected { error, echo: None }));
+            .map_err(|error| {
+                Box::new(Rejected {
+                    error,
+                    echo: None,
+                    is_ack,
+                })
+            });
     }
     let (method, uri_text) = match request_line(lexed.start_line) {
         Ok(parts) => parts,
@@ -156,12 +166,19 @@ pub fn parse(bytes: &[u8], framing: Framing, limits: ReadLimits) -> Result<Messa
             return Err(Box::new(Rejected {
                 echo: echo(&lexed).ok(),
                 error,
+                is_ack,
             }))
         }
     };
     let echo = match echo(&lexed) {
         Ok(echo) => echo,
-        Err(error) => return Err(Box::new(Rejected { error, echo: None })),
+        Err(error) => {
+            return Err(Box::new(Rejected {
+                error,
+                echo: None,
+                is_ack,
+            }))
+        }
     };
     match parse_request(
         &lexed,
@@ -175,6 +192,7 @@ pub fn parse(bytes: &[u8], framing: Framing, limits: ReadLimits) -> Result<Messa
         Err(error) => Err(Box::new(Rejected {
             error,
             echo: Some(echo),
+            is_ack,
         })),
     }
 }
