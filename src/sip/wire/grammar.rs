@@ -176,11 +176,9 @@ impl SipUri {
     }
 
     fn parse(text: &str, secure: bool) -> Parsed<SipUri> {
-        let (rest, headers) = match text.split_once('?') {
-            Some((rest, headers)) => (rest, parse_uri_headers(headers)?),
-            None => (text, Vec::new()),
-        };
-        let (user, hostport_params) = match rest.rsplit_once('@') {
+        // No '@' can appear after the userinfo (params and headers escape it), while the
+        // user part may hold '?', ';' and ',' (RFC 3261 user-unreserved): split at '@' first.
+        let (user, rest) = match text.split_once('@') {
             Some((userinfo, after)) => {
                 let user = userinfo.split(':').next().unwrap_or_default();
                 if user.is_empty() || !user.bytes().all(is_user_byte) || !escapes_ok(user) {
@@ -188,7 +186,11 @@ impl SipUri {
                 }
                 (Some(user.to_owned()), after)
             }
-            None => (None, rest),
+            None => (None, text),
+        };
+        let (hostport_params, headers) = match rest.split_once('?') {
+            Some((before, headers)) => (before, parse_uri_headers(headers)?),
+            None => (rest, Vec::new()),
         };
         let (hostport, params) = match hostport_params.split_once(';') {
             Some((hostport, params)) => (hostport, parse_uri_params(params)?),
@@ -427,9 +429,11 @@ impl Via {
         cursor.skip_ws();
         let name = cursor.token().ok_or(SyntaxError("Via without protocol"))?;
         cursor.slash()?;
-        let version = cursor.token().ok_or(SyntaxError("Via without version"))?;
-        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
-            return Err(SyntaxError("Via is not SIP/2.0"));
+        // Any version token is read: the Via only says where the answer goes, and a request
+        // line with another version is answered 505 through it (RFC 4475 §3.1.2.16).
+        cursor.token().ok_or(SyntaxError("Via without version"))?;
+        if !name.eq_ignore_ascii_case("SIP") {
+            return Err(SyntaxError("Via protocol is not SIP"));
         }
         cursor.slash()?;
         let transport = cursor.token().ok_or(SyntaxError("Via without transport"))?;
@@ -805,6 +809,14 @@ mod tests {
         };
         assert_eq!(semi.user.as_deref(), Some("user;par=u%40example.net"));
         assert_eq!(semi.user_number().as_deref(), Some("user"));
+        let Uri::Sip(odd) =
+            Uri::parse("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1@example.test")
+                .unwrap()
+        else {
+            panic!("not sip");
+        };
+        assert_eq!(odd.user.as_deref(), Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
+        assert!(odd.headers.is_empty());
         let Uri::Sip(esc) = Uri::parse("sip:%31%30%30%31@h").unwrap() else {
             panic!("not sip");
         };
@@ -884,8 +896,9 @@ mod tests {
             "SIP/2.0/TCP [::1]:5062;branch=z9hG4bKx;received=::1"
         );
         assert!(Via::parse("SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKx").is_ok());
+        assert!(Via::parse("SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw").is_ok());
         for bad in [
-            "SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw",
+            "XMPP/2.0/UDP c.example.com;branch=z9hG4bKkdjuw",
             "SIP/2.0/UDP 192.0.2.15;;",
             "SIP/2.0/UDP",
             "SIP/2.0/UDP h;branch=a b",
