@@ -29,6 +29,7 @@ pub mod fsio;
 pub mod http;
 pub mod media;
 pub mod server;
+pub mod sip;
 pub mod store;
 pub mod um;
 pub mod xml;
