@@ -12,7 +12,7 @@ pub mod codes;
 pub mod error;
 pub mod fields;
 pub mod ids;
-mod ops;
+pub(crate) mod ops;
 pub mod photo;
 mod render;
 mod restriction;
@@ -95,6 +95,9 @@ pub fn handle(body: &[u8], ctx: Context<'_>) -> Reply {
     let version = envelope.version;
     let user = match &envelope.impersonation {
         None => ctx.caller,
+        // exchangelib names the caller itself when configured with IMPERSONATION access; acting
+        // as oneself needs no right.
+        Some(target) if ctx.caller.has_address(&target.address) => ctx.caller,
         Some(target) => {
             if !ctx.caller.has_right(Right::Impersonation) {
                 let fault = Fault::new(
@@ -259,4 +262,55 @@ pub(crate) fn child<'e>(parent: &'e Element, name: &str) -> Option<&'e Element> 
     parent.children().find(|c| {
         c.name() == name && (c.namespace() == ns::EWS_MESSAGES || c.namespace() == ns::EWS_TYPES)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ews::ops::testkit::{describe, Kit};
+
+    const GET_INBOX: &str = r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>"#;
+
+    #[test]
+    fn impersonation_needs_the_right_except_for_oneself() {
+        let kit = Kit::new();
+        // The kit gives alice the impersonation right; bob has none.
+        let (status, body) = kit.call_as(
+            "bob@example.test",
+            "Exchange2016",
+            Some("BOB@example.test"),
+            GET_INBOX,
+        );
+        assert_eq!(status, 200, "{}", describe(&body));
+        let (status, body) = kit.call_as(
+            "bob@example.test",
+            "Exchange2016",
+            Some("alice@example.test"),
+            GET_INBOX,
+        );
+        assert_eq!(status, 500);
+        assert!(
+            describe(&body).contains("ErrorImpersonationDenied"),
+            "{}",
+            describe(&body)
+        );
+        let (status, body) = kit.call_as(
+            "alice@example.test",
+            "Exchange2016",
+            Some("bob@example.test"),
+            GET_INBOX,
+        );
+        assert_eq!(status, 200, "{}", describe(&body));
+        let (status, body) = kit.call_as(
+            "alice@example.test",
+            "Exchange2016",
+            Some("nobody@example.test"),
+            GET_INBOX,
+        );
+        assert_eq!(status, 500);
+        assert!(
+            describe(&body).contains("ErrorNonExistentMailbox"),
+            "{}",
+            describe(&body)
+        );
+    }
 }

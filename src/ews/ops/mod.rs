@@ -12,7 +12,7 @@ mod oof;
 mod people;
 mod sync;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 mod time_zones;
 
 use crate::ews::codes::ResponseCode;
