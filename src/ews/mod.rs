@@ -38,12 +38,31 @@ use version::ExchangeVersion;
 pub struct Limits {
     /// Largest page FindItem/FindFolder return (Exchange's FindCountLimit).
     pub find_count: usize,
+    /// Requests one user may have in progress at once (Exchange 2013's EWSMaxConcurrency);
+    /// more are answered with ErrorServerBusy.
+    pub concurrent_requests_per_user: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { find_count: 1000 }
+        Limits {
+            find_count: 1000,
+            concurrent_requests_per_user: 27,
+        }
     }
+}
+
+/// How long a throttled client is told to wait.
+pub const BUSY_BACK_OFF_MILLISECONDS: u32 = 1000;
+
+/// The ErrorServerBusy fault (with BackOffMilliseconds) for a user over the concurrency limit.
+pub fn server_busy() -> Reply {
+    let fault = Fault {
+        code: ResponseCode::ErrorServerBusy,
+        message: "too many concurrent requests for this user; retry later".to_owned(),
+        back_off_milliseconds: Some(BUSY_BACK_OFF_MILLISECONDS),
+    };
+    fault_reply(&fault, ExchangeVersion::DEFAULT)
 }
 
 /// Everything a request needs, borrowed from the server.

@@ -57,6 +57,8 @@ pub struct Services {
     ids: IdCodec,
     photos: PhotoStore,
     ews_limits: ews::Limits,
+    /// Per-user EWS concurrency (EWSMaxConcurrency), keyed by lower-cased address.
+    ews_slots: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
     next_request_id: AtomicU64,
 }
 
@@ -69,6 +71,22 @@ impl std::fmt::Debug for Services {
 }
 
 impl Services {
+    /// One of `address`'s EWS request slots, or `None` when all are taken.
+    fn ews_slot(&self, address: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let semaphore = {
+            let mut slots = self.ews_slots.lock().ok()?;
+            slots
+                .entry(address.to_ascii_lowercase())
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Semaphore::new(
+                        self.ews_limits.concurrent_requests_per_user,
+                    ))
+                })
+                .clone()
+        };
+        semaphore.try_acquire_owned().ok()
+    }
+
     /// State for [`serve_https`]; `snapshot` follows directory and config reloads.
     pub fn new(
         snapshot: watch::Receiver<Arc<Snapshot>>,
@@ -87,6 +105,7 @@ impl Services {
             ids,
             photos,
             ews_limits: ews::Limits::default(),
+            ews_slots: std::sync::Mutex::default(),
             next_request_id: AtomicU64::new(1),
         }
     }
@@ -286,6 +305,9 @@ async fn ews_reply(
     user: crate::directory::User,
     body: Bytes,
 ) -> Response<Full<Bytes>> {
+    let Some(_slot) = services.ews_slot(&user.address) else {
+        return ews_response(ews::server_busy());
+    };
     let store = services.store.clone();
     let ids = services.ids.clone();
     let limits = services.ews_limits;
@@ -306,21 +328,23 @@ async fn ews_reply(
     })
     .await;
     match reply {
-        Ok(reply) => {
-            let mut response = Response::new(Full::new(Bytes::from(reply.body)));
-            *response.status_mut() =
-                StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(ews::CONTENT_TYPE),
-            );
-            response
-        }
+        Ok(reply) => ews_response(reply),
         Err(error) => {
             tracing::error!(%error, "ews task failed");
             status_only(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
+}
+
+fn ews_response(reply: ews::Reply) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(ews::CONTENT_TYPE),
+    );
+    response
 }
 
 /// Answers a user photo GET on the blocking pool (it reads a file); any other method is 405.
@@ -476,6 +500,49 @@ fn redirect(request: &Request<Incoming>, site: &Site) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_over_the_ews_concurrency_limit_is_told_to_back_off() {
+        let dir = std::env::temp_dir().join(format!("umbox-http-slots-{}", std::process::id()));
+        let store = crate::store::RedbStore::open(&dir, crate::store::Options::default()).unwrap();
+        let site = crate::config::Site {
+            domains: vec!["example.test".into()],
+            public_host: "mail.example.test".into(),
+            https_port: 443,
+            sip_port: 5060,
+            sips_port: 5061,
+            addresses: Vec::new(),
+        };
+        let snapshot = Arc::new(Snapshot {
+            directory: Arc::new(Directory::default()),
+            site: Arc::new(site),
+        });
+        let (_tx, rx) = watch::channel(snapshot);
+        let services = Services::new(
+            rx,
+            1 << 20,
+            Arc::new(crate::clock::SystemClock),
+            Arc::new(store),
+            IdCodec::from_key(b"k"),
+            PhotoStore::in_data_dir(&dir),
+        );
+        let limit = services.ews_limits.concurrent_requests_per_user;
+        let held: Vec<_> = (0..limit)
+            .map(|_| services.ews_slot("Alice@example.test").unwrap())
+            .collect();
+        assert!(services.ews_slot("alice@example.test").is_none());
+        assert!(services.ews_slot("bob@example.test").is_some());
+        drop(held);
+        assert!(services.ews_slot("alice@example.test").is_some());
+        let busy = ews::server_busy();
+        let text = String::from_utf8(busy.body).unwrap();
+        assert_eq!(busy.status, 500);
+        assert!(
+            text.contains("ErrorServerBusy") && text.contains("BackOffMilliseconds"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn paths_match_exactly_ignoring_case() {

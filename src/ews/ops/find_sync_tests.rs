@@ -289,7 +289,10 @@ fn find_item_pages_through_500_items_from_either_end_and_by_fraction() {
 #[test]
 fn find_item_refuses_pages_over_the_find_count_limit() {
     let mut f = Fixture::new();
-    f.limits = Limits { find_count: 3 };
+    f.limits = Limits {
+        find_count: 3,
+        ..Limits::default()
+    };
     let inbox = f.folder(DistinguishedFolder::Inbox);
     for n in 0..4 {
         f.create_item(inbox, message(&format!("m{n}"), "IPM.Note", false, n));
