@@ -172,6 +172,10 @@ pub async fn serve_https(
             },
             Some(_) = connections.join_next() => continue,
         };
+        // Responses go out whole (see `writev(false)` below); Nagle would only delay them.
+        if let Err(error) = tcp.set_nodelay(true) {
+            debug!(%peer, %error, "cannot disable Nagle");
+        }
         let acceptor = acceptor.clone();
         let services = services.clone();
         connections.spawn(async move {
@@ -184,6 +188,9 @@ pub async fn serve_https(
             let result = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HANDSHAKE_TIMEOUT)
+                // Head and body in one buffer: over TLS that is one record and one write per
+                // response instead of two.
+                .writev(false)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
             if let Err(error) = result {
