@@ -7,6 +7,8 @@ pub enum ResponseCode {
     NoError,
     /// The caller may not act on that mailbox, folder or item.
     ErrorAccessDenied,
+    /// An item attachment holds attachments of its own, which umbox does not store.
+    ErrorAttachmentNestLevelLimitExceeded,
     /// An attachment is larger than the store accepts.
     ErrorAttachmentSizeLimitExceeded,
     /// The object cannot be deleted (e.g. the voicemail search folder's contents).
@@ -29,6 +31,8 @@ pub enum ResponseCode {
     ErrorFolderNotFound,
     /// The caller does not hold the impersonation right.
     ErrorImpersonationDenied,
+    /// A SetItemField or AppendToItemField does not hold exactly the one property its path names.
+    ErrorIncorrectUpdatePropertyCount,
     /// An unexpected server failure.
     ErrorInternalServerError,
     /// The attachment id is malformed or unknown.
@@ -43,6 +47,8 @@ pub enum ResponseCode {
     ErrorInvalidIdMalformed,
     /// Offset or MaxEntriesReturned out of range.
     ErrorInvalidIndexedPagingParameters,
+    /// The item cannot take part in the operation (e.g. sending a contact).
+    ErrorInvalidItemForOperation,
     /// The operation is not valid for the object.
     ErrorInvalidOperation,
     /// Unknown Play on Phone call id.
@@ -79,6 +85,8 @@ pub enum ResponseCode {
     ErrorIrresolvableConflict,
     /// No such item.
     ErrorItemNotFound,
+    /// CreateItem or UpdateItem of a message without MessageDisposition.
+    ErrorMessageDispositionRequired,
     /// Events were lost for this subscription (backlog overflow).
     ErrorMissedNotificationEvents,
     /// The move or copy target is not valid.
@@ -91,6 +99,8 @@ pub enum ResponseCode {
     ErrorNonExistentMailbox,
     /// The request is not valid against the EWS schema.
     ErrorSchemaValidation,
+    /// The message names a sender the caller may not send as.
+    ErrorSendAsDenied,
     /// The server is busy; retry after BackOffMilliseconds.
     ErrorServerBusy,
     /// The subscription belongs to another user.
@@ -99,10 +109,10 @@ pub enum ResponseCode {
     ErrorSubscriptionNotFound,
     /// The user's dial plan does not exist.
     ErrorUnifiedMessagingDialPlanNotFound,
+    /// The MIME content cannot be turned into an item.
+    ErrorUnsupportedMimeConversion,
     /// The property cannot be used in a restriction.
     ErrorUnsupportedPathForQuery,
-    /// The property cannot be used to sort.
-    ErrorUnsupportedPathForSortGroup,
 }
 
 impl ResponseCode {
@@ -111,6 +121,7 @@ impl ResponseCode {
         match self {
             ResponseCode::NoError => "NoError",
             ResponseCode::ErrorAccessDenied => "ErrorAccessDenied",
+            ResponseCode::ErrorAttachmentNestLevelLimitExceeded => "ErrorAttachmentNestLevelLimitExceeded",
             ResponseCode::ErrorAttachmentSizeLimitExceeded => "ErrorAttachmentSizeLimitExceeded",
             ResponseCode::ErrorCannotDeleteObject => "ErrorCannotDeleteObject",
             ResponseCode::ErrorCorruptData => "ErrorCorruptData",
@@ -122,6 +133,7 @@ impl ResponseCode {
             ResponseCode::ErrorFolderExists => "ErrorFolderExists",
             ResponseCode::ErrorFolderNotFound => "ErrorFolderNotFound",
             ResponseCode::ErrorImpersonationDenied => "ErrorImpersonationDenied",
+            ResponseCode::ErrorIncorrectUpdatePropertyCount => "ErrorIncorrectUpdatePropertyCount",
             ResponseCode::ErrorInternalServerError => "ErrorInternalServerError",
             ResponseCode::ErrorInvalidAttachmentId => "ErrorInvalidAttachmentId",
             ResponseCode::ErrorInvalidChangeKey => "ErrorInvalidChangeKey",
@@ -129,6 +141,7 @@ impl ResponseCode {
             ResponseCode::ErrorInvalidIdEmpty => "ErrorInvalidIdEmpty",
             ResponseCode::ErrorInvalidIdMalformed => "ErrorInvalidIdMalformed",
             ResponseCode::ErrorInvalidIndexedPagingParameters => "ErrorInvalidIndexedPagingParameters",
+            ResponseCode::ErrorInvalidItemForOperation => "ErrorInvalidItemForOperation",
             ResponseCode::ErrorInvalidOperation => "ErrorInvalidOperation",
             ResponseCode::ErrorInvalidPhoneCallId => "ErrorInvalidPhoneCallId",
             ResponseCode::ErrorInvalidPhoneNumber => "ErrorInvalidPhoneNumber",
@@ -147,18 +160,20 @@ impl ResponseCode {
             ResponseCode::ErrorInvalidWatermark => "ErrorInvalidWatermark",
             ResponseCode::ErrorIrresolvableConflict => "ErrorIrresolvableConflict",
             ResponseCode::ErrorItemNotFound => "ErrorItemNotFound",
+            ResponseCode::ErrorMessageDispositionRequired => "ErrorMessageDispositionRequired",
             ResponseCode::ErrorMissedNotificationEvents => "ErrorMissedNotificationEvents",
             ResponseCode::ErrorMoveCopyFailed => "ErrorMoveCopyFailed",
             ResponseCode::ErrorNameResolutionMultipleResults => "ErrorNameResolutionMultipleResults",
             ResponseCode::ErrorNameResolutionNoResults => "ErrorNameResolutionNoResults",
             ResponseCode::ErrorNonExistentMailbox => "ErrorNonExistentMailbox",
             ResponseCode::ErrorSchemaValidation => "ErrorSchemaValidation",
+            ResponseCode::ErrorSendAsDenied => "ErrorSendAsDenied",
             ResponseCode::ErrorServerBusy => "ErrorServerBusy",
             ResponseCode::ErrorSubscriptionAccessDenied => "ErrorSubscriptionAccessDenied",
             ResponseCode::ErrorSubscriptionNotFound => "ErrorSubscriptionNotFound",
             ResponseCode::ErrorUnifiedMessagingDialPlanNotFound => "ErrorUnifiedMessagingDialPlanNotFound",
+            ResponseCode::ErrorUnsupportedMimeConversion => "ErrorUnsupportedMimeConversion",
             ResponseCode::ErrorUnsupportedPathForQuery => "ErrorUnsupportedPathForQuery",
-            ResponseCode::ErrorUnsupportedPathForSortGroup => "ErrorUnsupportedPathForSortGroup",
         }
     }
 

@@ -12,6 +12,7 @@ pub mod codes;
 pub mod error;
 pub mod fields;
 pub mod ids;
+mod mime;
 mod ops;
 mod render;
 pub mod soap;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod dns_reload;
+mod exchangelib_items;
 mod ews_js;
 mod harness;
 mod http_surface;
