@@ -335,7 +335,6 @@ fn quoted_printable(out: &mut Vec<u8>, bytes: &[u8]) {
         }
         column += width;
     }
-    out.extend_from_slice(b"\r\n");
 }
 
 /// The header section of a rendered message (everything before the first empty line).
@@ -476,6 +475,412 @@ pub(crate) fn text_to_html(text: &str) -> String {
     out
 }
 
+/// Why a message could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum MimeError {
+    /// Multipart bodies nest deeper than umbox follows.
+    #[error("multipart nesting deeper than {0} levels")]
+    TooDeep(usize),
+    /// A multipart body names no boundary.
+    #[error("a multipart body has no boundary parameter")]
+    NoBoundary,
+}
+
+/// A message read from its MIME form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Parsed {
+    /// The top-level headers, unfolded, in order (values as sent; see [`decode_words`]).
+    pub(crate) headers: Vec<(String, String)>,
+    /// The top-level header section as text.
+    pub(crate) header_block: String,
+    /// The first text/plain body part.
+    pub(crate) text: Option<String>,
+    /// The first text/html body part.
+    pub(crate) html: Option<String>,
+    /// Everything else, in order.
+    pub(crate) parts: Vec<ParsedPart>,
+}
+
+impl Parsed {
+    /// The first header called `name` (any case).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// An attachment read from a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParsedPart {
+    /// The file name (empty when the part names none).
+    pub(crate) name: String,
+    /// `type/subtype`, lower-cased.
+    pub(crate) content_type: String,
+    /// `Content-ID` without angle brackets.
+    pub(crate) content_id: Option<String>,
+    /// `Content-Disposition: inline`.
+    pub(crate) inline: bool,
+    /// A `message/rfc822` part.
+    pub(crate) embedded: bool,
+    /// The decoded bytes.
+    pub(crate) content: Vec<u8>,
+}
+
+/// Deepest multipart nesting followed.
+const MAX_DEPTH: usize = 16;
+
+/// Reads an RFC 5322 message with MIME bodies: headers, the text and HTML bodies and the
+/// attachments, with transfer encodings and the common charsets decoded.
+pub(crate) fn parse(message: &[u8]) -> Result<Parsed, MimeError> {
+    let (head, body) = split_entity(message);
+    let header_block = String::from_utf8_lossy(head).into_owned();
+    let headers = parse_headers(&header_block);
+    let mut parsed = Parsed { headers: Vec::new(), header_block, ..Parsed::default() };
+    walk(&headers, body, 0, &mut parsed)?;
+    parsed.headers = headers;
+    Ok(parsed)
+}
+
+/// Splits an entity at the first empty line (CRLF or bare LF line ends).
+fn split_entity(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let crlf = bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p + 2, p + 4));
+    let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|p| (p + 1, p + 2));
+    let split = match (crlf, lf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    };
+    match split {
+        Some((head, body)) => (bytes.get(..head).unwrap_or_default(), bytes.get(body..).unwrap_or_default()),
+        None => (bytes, &[]),
+    }
+}
+
+/// A header value's main token (lower-cased) and its parameters (names lower-cased, RFC 2231
+/// values decoded).
+fn structured(value: &str) -> (String, Vec<(String, String)>) {
+    let mut pieces = split_unquoted(value, ';').into_iter();
+    let essence = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let mut params = Vec::new();
+    for piece in pieces {
+        let Some((name, value)) = piece.split_once('=') else { continue };
+        let name = name.trim().to_ascii_lowercase();
+        let value = value.trim();
+        let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
+            None => value.to_owned(),
+        };
+        match name.strip_suffix('*') {
+            Some(base) => params.push((base.to_owned(), decode_extended(&value))),
+            None => params.push((name, value)),
+        }
+    }
+    (essence, params)
+}
+
+/// Splits at `separator` outside double quotes.
+fn split_unquoted(text: &str, separator: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut escaped = false;
+    let mut start = 0;
+    for (index, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            c if c == separator && !quoted => {
+                out.push(text.get(start..index).unwrap_or_default());
+                start = index + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(text.get(start..).unwrap_or_default());
+    out
+}
+
+/// An RFC 2231 value, `charset'language'percent-encoded`.
+fn decode_extended(value: &str) -> String {
+    let mut fields = value.splitn(3, '\'');
+    let (charset, _, encoded) = match (fields.next(), fields.next(), fields.next()) {
+        (Some(charset), Some(language), Some(encoded)) => (charset, language, encoded),
+        _ => return value.to_owned(),
+    };
+    let mut bytes = Vec::with_capacity(encoded.len());
+    let mut iter = encoded.bytes();
+    while let Some(b) = iter.next() {
+        if b == b'%' {
+            let hex: Vec<u8> = iter.by_ref().take(2).collect();
+            match std::str::from_utf8(&hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(v) => bytes.push(v),
+                None => bytes.extend_from_slice(&hex),
+            }
+        } else {
+            bytes.push(b);
+        }
+    }
+    decode_charset(&bytes, charset)
+}
+
+fn param<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
+    params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+fn walk(headers: &[(String, String)], body: &[u8], depth: usize, out: &mut Parsed) -> Result<(), MimeError> {
+    if depth > MAX_DEPTH {
+        return Err(MimeError::TooDeep(MAX_DEPTH));
+    }
+    let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let (essence, params) = structured(header("Content-Type").unwrap_or("text/plain"));
+    let essence = if essence.contains('/') { essence } else { "text/plain".to_owned() };
+    if essence.starts_with("multipart/") {
+        let boundary = param(&params, "boundary").ok_or(MimeError::NoBoundary)?;
+        for part in multipart(body, boundary) {
+            let (head, content) = split_entity(part);
+            let part_headers = parse_headers(&String::from_utf8_lossy(head));
+            walk(&part_headers, content, depth + 1, out)?;
+        }
+        return Ok(());
+    }
+    let (disposition, disposition_params) = structured(header("Content-Disposition").unwrap_or_default());
+    let encoding = header("Content-Transfer-Encoding").unwrap_or_default().trim().to_ascii_lowercase();
+    let content = match encoding.as_str() {
+        "base64" => decode_base64(body),
+        "quoted-printable" => decode_quoted_printable(body),
+        _ => body.to_vec(),
+    };
+    let name = param(&disposition_params, "filename").or_else(|| param(&params, "name")).map(decode_words);
+    let body_text = (essence == "text/plain" || essence == "text/html") && disposition != "attachment" && name.is_none();
+    if body_text {
+        let text = decode_charset(&content, param(&params, "charset").unwrap_or("us-ascii"));
+        let slot = if essence == "text/plain" { &mut out.text } else { &mut out.html };
+        if slot.is_none() {
+            *slot = Some(text);
+            return Ok(());
+        }
+    }
+    out.parts.push(ParsedPart {
+        name: name.unwrap_or_default(),
+        content_id: header("Content-ID").map(|id| id.trim().trim_matches(['<', '>']).to_owned()),
+        inline: disposition == "inline",
+        embedded: essence == "message/rfc822",
+        content_type: essence,
+        content,
+    });
+    Ok(())
+}
+
+/// The body parts of a multipart body (RFC 2046 §5.1.1): what lies between delimiter lines,
+/// without the line break before each delimiter.
+fn multipart<'b>(body: &'b [u8], boundary: &str) -> Vec<&'b [u8]> {
+    let delimiter = format!("--{boundary}");
+    let delimiter = delimiter.as_bytes();
+    let mut starts = Vec::new();
+    let mut at = 0;
+    while let Some(found) = body.get(at..).and_then(|rest| rest.windows(delimiter.len()).position(|w| w == delimiter)) {
+        let position = at + found;
+        let line_start = position == 0 || body.get(position - 1) == Some(&b'\n');
+        if line_start {
+            let after = body.get(position + delimiter.len()..).unwrap_or_default();
+            let closing = after.starts_with(b"--");
+            let line_end = after.iter().position(|b| *b == b'\n').map_or(body.len(), |p| position + delimiter.len() + p + 1);
+            starts.push((position, line_end, closing));
+            if closing {
+                break;
+            }
+            at = line_end;
+        } else {
+            at = position + delimiter.len();
+        }
+    }
+    let mut parts = Vec::new();
+    for pair in starts.windows(2) {
+        if let [(_, content_start, false), (next, _, _)] = pair {
+            let mut end = *next;
+            if body.get(..end).is_some_and(|b| b.ends_with(b"\r\n")) {
+                end -= 2;
+            } else if body.get(..end).is_some_and(|b| b.ends_with(b"\n")) {
+                end -= 1;
+            }
+            parts.push(body.get(*content_start..end.max(*content_start)).unwrap_or_default());
+        }
+    }
+    parts
+}
+
+fn decode_base64(body: &[u8]) -> Vec<u8> {
+    let compact: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(&compact)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_ascii_end()))
+        .unwrap_or_default()
+}
+
+fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while let Some(&b) = body.get(i) {
+        if b != b'=' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match (body.get(i + 1), body.get(i + 2)) {
+            (Some(b'\r'), Some(b'\n')) => i += 3,
+            (Some(b'\n'), _) => i += 2,
+            (Some(&h), Some(&l)) => match std::str::from_utf8(&[h, l]).ok().and_then(|x| u8::from_str_radix(x, 16).ok()) {
+                Some(v) => {
+                    out.push(v);
+                    i += 3;
+                }
+                None => {
+                    out.push(b'=');
+                    i += 1;
+                }
+            },
+            _ => {
+                out.push(b'=');
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Text in `charset`: UTF-8 and ASCII, and ISO-8859-1/Windows-1252 byte for character; other
+/// charsets are read as UTF-8 with replacement characters.
+fn decode_charset(bytes: &[u8], charset: &str) -> String {
+    match charset.trim().to_ascii_lowercase().as_str() {
+        "iso-8859-1" | "latin1" | "windows-1252" | "cp1252" => bytes.iter().map(|b| char::from(*b)).collect(),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// Decodes RFC 2047 encoded words (`=?charset?B|Q?…?=`) in a header value; white space between
+/// adjacent encoded words goes, as the RFC says.
+pub(crate) fn decode_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut previous_was_word = false;
+    while let Some(start) = rest.find("=?") {
+        let before = rest.get(..start).unwrap_or_default();
+        let decoded = rest.get(start + 2..).and_then(|word| {
+            let mut fields = word.splitn(3, '?');
+            let charset = fields.next()?;
+            let encoding = fields.next()?;
+            let tail = fields.next()?;
+            let end = tail.find("?=")?;
+            let payload = tail.get(..end)?;
+            let bytes = match encoding {
+                "B" | "b" => base64::engine::general_purpose::STANDARD.decode(payload).ok()?,
+                "Q" | "q" => decode_quoted_printable(payload.replace('_', " ").as_bytes()),
+                _ => return None,
+            };
+            let consumed = 2 + charset.len() + 1 + encoding.len() + 1 + end + 2;
+            Some((decode_charset(&bytes, charset.split('*').next().unwrap_or(charset)), consumed))
+        });
+        match decoded {
+            Some((word, consumed)) => {
+                if !(previous_was_word && before.trim().is_empty()) {
+                    out.push_str(before);
+                }
+                out.push_str(&word);
+                rest = rest.get(start + consumed..).unwrap_or_default();
+                previous_was_word = true;
+            }
+            None => {
+                out.push_str(rest.get(..start + 2).unwrap_or_default());
+                rest = rest.get(start + 2..).unwrap_or_default();
+                previous_was_word = false;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An address list (To, Cc, From, …) as `(display name, address)` pairs; group syntax and
+/// entries without an address are skipped.
+pub(crate) fn parse_addresses(value: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for entry in split_addresses(value) {
+        let entry = entry.trim();
+        let entry = entry.rsplit_once(':').map_or(entry, |(_, after)| after).trim_end_matches(';').trim();
+        let (name, address) = match (entry.rfind('<'), entry.ends_with('>')) {
+            (Some(open), true) => (entry.get(..open).unwrap_or_default(), entry.get(open + 1..entry.len() - 1).unwrap_or_default()),
+            _ => ("", entry),
+        };
+        let address = address.trim();
+        if !address.contains('@') {
+            continue;
+        }
+        let name = name.trim();
+        let name = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
+            None => name.to_owned(),
+        };
+        out.push((decode_words(&name), address.to_owned()));
+    }
+    out
+}
+
+/// Splits an address list at commas outside quotes and angle brackets.
+fn split_addresses(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    let mut start = 0;
+    for (index, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' if !angle => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                out.push(value.get(start..index).unwrap_or_default());
+                start = index + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value.get(start..).unwrap_or_default());
+    out
+}
+
+/// Reads an RFC 5322 date (`[Thu, ]1 Jan 2026 10:00[:00] +0000`, obsolete zone names allowed).
+pub(crate) fn parse_date(value: &str) -> Option<SystemTime> {
+    const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    let value = value.split_once(',').map_or(value, |(_, rest)| rest);
+    let mut tokens = value.split_whitespace();
+    let day: u32 = tokens.next()?.parse().ok()?;
+    let month_name = tokens.next()?.to_ascii_lowercase();
+    let month = MONTHS.iter().position(|m| month_name.starts_with(m))? + 1;
+    let year: u32 = tokens.next()?.parse().ok()?;
+    let year = match year {
+        0..=49 => year + 2000,
+        50..=999 => year + 1900,
+        _ => year,
+    };
+    let clock = tokens.next()?;
+    let mut parts = clock.split(':');
+    let hour: u32 = parts.next()?.parse().ok()?;
+    let minute: u32 = parts.next()?.parse().ok()?;
+    let second: u32 = parts.next().map_or(Some(0), |s| s.parse().ok())?;
+    let zone = tokens.next().unwrap_or("+0000");
+    let offset = match zone.to_ascii_uppercase().as_str() {
+        "UT" | "UTC" | "GMT" | "Z" => "+00:00".to_owned(),
+        "EDT" => "-04:00".to_owned(),
+        "EST" | "CDT" => "-05:00".to_owned(),
+        "CST" | "MDT" => "-06:00".to_owned(),
+        "MST" | "PDT" => "-07:00".to_owned(),
+        "PST" => "-08:00".to_owned(),
+        numeric if numeric.len() == 5 && (numeric.starts_with('+') || numeric.starts_with('-')) => {
+            format!("{}:{}", numeric.get(..3)?, numeric.get(3..)?)
+        }
+        _ => "+00:00".to_owned(),
+    };
+    crate::ews::time::parse(&format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{offset}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,7 +912,7 @@ mod tests {
         assert!(encoded.lines().all(|l| l.len() <= LINE), "{encoded}");
         assert!(!encoded.contains("=_"));
         let decoded = decode_qp(&encoded);
-        assert_eq!(String::from_utf8(decoded).unwrap(), text.replace('\n', "\r\n") + "\r\n");
+        assert_eq!(String::from_utf8(decoded).unwrap(), text.replace('\n', "\r\n"));
     }
 
     #[test]
@@ -580,5 +985,49 @@ mod tests {
         assert!(text.lines().all(|l| l.len() <= LINE + 10), "{text}");
         let parsed = parse_headers(&text);
         assert_eq!(parsed[0].1, vec!["\"Someone\" <someone@example.test>"; 6].join(", "));
+    }
+
+    #[test]
+    fn rendered_messages_parse_back() {
+        let message = Message {
+            headers: vec![
+                ("From", address_list(&[Mailbox { name: "Zoë \"Z\" Zed", address: "z@example.test" }])),
+                ("Subject", unstructured("Grüße, world")),
+                ("Date", date(UNIX_EPOCH + Duration::from_secs(1_767_261_600))),
+            ],
+            text: Some("line one\nline two = three"),
+            html: Some("<p>line one</p>"),
+            parts: vec![
+                Part { name: "naïve.bin", content_type: "application/x-test", content_id: Some("cid1"), inline: true, content: &[9, 8, 7, 0, 255], embedded: false },
+                Part { name: "inner.eml", content_type: "message/rfc822", content_id: None, inline: false, content: b"Subject: inner\r\n\r\nhi\r\n", embedded: true },
+            ],
+            boundary_seed: 99,
+        };
+        let parsed = parse(&render(&message)).unwrap();
+        assert_eq!(decode_words(parsed.header("Subject").unwrap()), "Grüße, world");
+        assert_eq!(parse_addresses(parsed.header("From").unwrap()), [("Zoë \"Z\" Zed".to_owned(), "z@example.test".to_owned())]);
+        assert_eq!(parse_date(parsed.header("Date").unwrap()), Some(UNIX_EPOCH + Duration::from_secs(1_767_261_600)));
+        assert_eq!(parsed.text.as_deref(), Some("line one\r\nline two = three"));
+        assert_eq!(parsed.html.as_deref(), Some("<p>line one</p>"));
+        assert_eq!(parsed.parts.len(), 2);
+        assert_eq!(parsed.parts[0].name, "naïve.bin");
+        assert_eq!(parsed.parts[0].content, [9, 8, 7, 0, 255]);
+        assert_eq!(parsed.parts[0].content_id.as_deref(), Some("cid1"));
+        assert!(parsed.parts[0].inline);
+        assert!(parsed.parts[1].embedded);
+        assert_eq!(parsed.parts[1].content, b"Subject: inner\r\n\r\nhi\r\n");
+    }
+
+    #[test]
+    fn foreign_messages_parse() {
+        let raw = b"From: =?iso-8859-1?Q?J=F6rg?= <j@x.test>\nTo: a@x.test, \"B, C\" <b@x.test>, undisclosed-recipients:;\nSubject: plain\nDate: 1 Feb 26 08:30 PST\nContent-Type: text/plain; charset=\"iso-8859-1\"\nContent-Transfer-Encoding: quoted-printable\n\nK=E4se=\n!\n";
+        let parsed = parse(raw).unwrap();
+        assert_eq!(parse_addresses(parsed.header("from").unwrap()), [("Jörg".to_owned(), "j@x.test".to_owned())]);
+        let to = parse_addresses(parsed.header("To").unwrap());
+        assert_eq!(to.iter().map(|(_, a)| a.as_str()).collect::<Vec<_>>(), ["a@x.test", "b@x.test"]);
+        assert_eq!(to[1].0, "B, C");
+        assert_eq!(parsed.text.as_deref(), Some("Käse!\n"));
+        assert_eq!(parse_date(parsed.header("Date").unwrap()), crate::ews::time::parse("2026-02-01T16:30:00Z"));
+        assert_eq!(parse(b"Content-Type: multipart/mixed\r\n\r\nx"), Err(MimeError::NoBoundary));
     }
 }

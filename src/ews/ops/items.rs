@@ -507,6 +507,9 @@ fn apply_change(
         let change = Change::UpdateItem { item: item.id, expected, set: update.set, delete: update.delete };
         store.apply(&request.mailbox, change, request.ctx.now)?;
     }
+    if let Some(attachments) = update.attachments.take() {
+        replace_attachments(request, &item, attachments)?;
+    }
     if let Some(read) = update.read {
         store.apply(&request.mailbox, Change::SetReadFlag { items: vec![item.id], read }, request.ctx.now)?;
     }
@@ -525,6 +528,36 @@ fn apply_change(
         }
         _ => Ok(Some(updated)),
     }
+}
+
+/// Gives `item` the attachments of a new MIME form: unchanged when they are the same files
+/// (clients send the MIME form they read back), replaced otherwise.
+fn replace_attachments(request: &Request<'_>, item: &crate::store::Item, new: Vec<NewAttachment>) -> Result<(), Error> {
+    let store = request.ctx.store;
+    let mut existing = Vec::with_capacity(item.attachments.len());
+    for info in &item.attachments {
+        existing.push(store.attachment(&request.mailbox, info.id)?);
+    }
+    let name = |props: &[(PropKey, PropValue)]| {
+        props.iter().find_map(|(k, v)| match (k, v) {
+            (PropKey::Tag(tag), PropValue::Unicode(name)) if *tag == tags::ATTACH_LONG_FILENAME => Some(name.clone()),
+            _ => None,
+        })
+    };
+    let same = existing.len() == new.len()
+        && existing.iter().zip(&new).all(|(old, new)| {
+            old.content == new.content && old.props.unicode(tags::ATTACH_LONG_FILENAME).map(str::to_owned) == name(&new.props)
+        });
+    if same {
+        return Ok(());
+    }
+    for old in existing {
+        store.apply(&request.mailbox, Change::DeleteAttachment { attachment: old.id }, request.ctx.now)?;
+    }
+    for attachment in new {
+        store.apply(&request.mailbox, Change::AddAttachment { item: item.id, attachment }, request.ctx.now)?;
+    }
+    Ok(())
 }
 
 /// DeleteItem: HardDelete and SoftDelete remove the item; MoveToDeletedItems moves it to Deleted

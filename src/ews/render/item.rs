@@ -473,7 +473,7 @@ const POSTAL_INDEX: &[&str] = &["None", "Home", "Business", "Other"];
 
 /// ItemType up to HasAttachments; extended properties follow it.
 const ITEM_HEAD: &[Field] = &[
-    field(FieldUri::ItemMimeContent, "MimeContent", Value::Computed(Computed::MimeContent)).large(),
+    field(FieldUri::ItemMimeContent, "MimeContent", Value::Computed(Computed::MimeContent)).writable().large(),
     field(FieldUri::ItemId, "ItemId", Value::Computed(Computed::ItemId)).default(),
     field(FieldUri::ItemParentFolderId, "ParentFolderId", Value::Computed(Computed::ParentFolderId)).default(),
     field(FieldUri::ItemClass, "ItemClass", Value::Text(t(tags::MESSAGE_CLASS))).default().writable(),
@@ -1586,6 +1586,12 @@ pub(crate) fn read_item(request: &Request<'_>, element: &Element) -> Result<(Kin
         }
         match field.value {
             Value::Flag(_) => item.read = Some(parse_bool(child.trimmed_text())?),
+            Value::Computed(Computed::MimeContent) => {
+                let (props, attachments) = read_mime_content(kind, child)?;
+                // What the other elements set wins over the MIME form.
+                item.props.splice(0..0, props);
+                item.attachments.splice(0..0, attachments);
+            }
             Value::Computed(Computed::Attachments) => {
                 for attachment in child.children() {
                     item.attachments.push(read_attachment(request, attachment)?);
@@ -1800,6 +1806,162 @@ fn extended_value(field: &ExtendedField, single: Option<&str>, multi: Option<&[&
     })
 }
 
+/// Properties an imported MIME form replaces: set from its headers and bodies, removed when a
+/// new form lacks them.
+fn mime_keys() -> Vec<PropKey> {
+    let mut keys: Vec<PropKey> = [
+        tags::SUBJECT,
+        tags::SENT_REPRESENTING_NAME,
+        tags::SENT_REPRESENTING_EMAIL_ADDRESS,
+        tags::SENDER_NAME,
+        tags::SENDER_EMAIL_ADDRESS,
+        tag::IN_REPLY_TO_ID,
+        tag::INTERNET_REFERENCES,
+        tags::BODY,
+        tags::HTML,
+    ]
+    .into_iter()
+    .map(PropKey::Tag)
+    .collect();
+    keys.extend([named::TO, named::CC, named::BCC, named::REPLY_TO, named::KEYWORDS].into_iter().map(|p| n(p).key()));
+    keys
+}
+
+/// `t:MimeContent` as the properties and attachments of a message.
+fn read_mime_content(kind: Kind, element: &Element) -> Result<(Vec<(PropKey, PropValue)>, Vec<NewAttachment>), Invalid> {
+    if !matches!(kind, Kind::Message | Kind::Item) {
+        return Err(Error::new(
+            ResponseCode::ErrorUnsupportedMimeConversion,
+            format!("umbox reads MIME content for messages, not for a {}", kind.element()),
+        )
+        .into());
+    }
+    let bytes = parse_base64("MimeContent", element.text())?;
+    read_mime(&bytes, true)
+}
+
+/// Reads an Internet message into item properties: headers (with the MS-OXOUM voice headers
+/// back into their properties), bodies and attachments. With `nested`, a `message/rfc822` part
+/// becomes an item attachment; inside one, parts stay in its MIME content only.
+fn read_mime(bytes: &[u8], nested: bool) -> Result<(Vec<(PropKey, PropValue)>, Vec<NewAttachment>), Invalid> {
+    let parsed = mime::parse(bytes)
+        .map_err(|e| Error::new(ResponseCode::ErrorUnsupportedMimeConversion, format!("the MIME content cannot be read: {e}")))?;
+    let mut props: Vec<(PropKey, PropValue)> = Vec::new();
+    let unicode = |value: String| PropValue::Unicode(value);
+    let header = |name: &str| parsed.header(name).map(mime::decode_words);
+    if let Some(subject) = header("Subject") {
+        props.push((tags::SUBJECT.into(), unicode(subject)));
+    }
+    let first = |name: &str| parsed.header(name).and_then(|v| mime::parse_addresses(v).into_iter().next());
+    let from = first("From");
+    for (mailbox, (name_tag, address_tag)) in [
+        (from.clone(), (tags::SENT_REPRESENTING_NAME, tags::SENT_REPRESENTING_EMAIL_ADDRESS)),
+        (first("Sender").or(from), (tags::SENDER_NAME, tags::SENDER_EMAIL_ADDRESS)),
+    ] {
+        if let Some((name, address)) = mailbox {
+            props.push((name_tag.into(), unicode(name)));
+            props.push((address_tag.into(), unicode(address)));
+        }
+    }
+    for (header_name, list) in [("To", named::TO), ("Cc", named::CC), ("Bcc", named::BCC), ("Reply-To", named::REPLY_TO)] {
+        if let Some(value) = parsed.header(header_name) {
+            let entries = mime::parse_addresses(value)
+                .into_iter()
+                .map(|(name, address)| Recipient { name, address }.encode())
+                .collect();
+            props.push((n(list).key(), PropValue::MultiUnicode(entries)));
+        }
+    }
+    if let Some(date) = parsed.header("Date").and_then(mime::parse_date) {
+        props.push((tags::CLIENT_SUBMIT_TIME.into(), PropValue::SystemTime(FileTime::from_system_time(date))));
+    }
+    for (name, tag) in [
+        ("Message-ID", tags::INTERNET_MESSAGE_ID),
+        ("In-Reply-To", tag::IN_REPLY_TO_ID),
+        ("References", tag::INTERNET_REFERENCES),
+    ] {
+        if let Some(value) = parsed.header(name) {
+            props.push((tag.into(), unicode(value.trim().to_owned())));
+        }
+    }
+    let importance = match (parsed.header("Importance").map(str::trim), parsed.header("X-Priority").map(str::trim)) {
+        (Some(i), _) if i.eq_ignore_ascii_case("high") => Some(2),
+        (Some(i), _) if i.eq_ignore_ascii_case("low") => Some(0),
+        (Some(_), _) => Some(1),
+        (None, Some(p)) if p.starts_with(['1', '2']) => Some(2),
+        (None, Some(p)) if p.starts_with(['4', '5']) => Some(0),
+        _ => None,
+    };
+    if let Some(importance) = importance {
+        props.push((tags::IMPORTANCE.into(), PropValue::Int32(importance)));
+    }
+    if let Some(keywords) = header("Keywords") {
+        let list = keywords.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect();
+        props.push((n(named::KEYWORDS).key(), PropValue::MultiUnicode(list)));
+    }
+    voice_properties(&parsed, &mut props);
+    if let Some(text) = &parsed.text {
+        props.push((tags::BODY.into(), unicode(text.clone())));
+    }
+    if let Some(html) = &parsed.html {
+        props.push((tags::HTML.into(), PropValue::Binary(html.as_bytes().to_vec())));
+    }
+    props.push((tag::TRANSPORT_MESSAGE_HEADERS.into(), unicode(parsed.header_block.clone())));
+    let mut attachments = Vec::new();
+    for part in parsed.parts.iter().filter(|_| nested) {
+        let mut attachment_props = vec![
+            (tags::ATTACH_LONG_FILENAME.into(), unicode(part.name.clone())),
+            (tags::ATTACH_MIME_TAG.into(), unicode(part.content_type.clone())),
+            (tag::ATTACH_FLAGS.into(), PropValue::Int32(if part.inline { ATTACH_RENDERED_IN_BODY } else { 0 })),
+        ];
+        if let Some(id) = &part.content_id {
+            attachment_props.push((tag::ATTACH_CONTENT_ID.into(), unicode(id.clone())));
+        }
+        if part.embedded {
+            let (mut inner, _) = read_mime(&part.content, false)?;
+            if !inner.iter().any(|(k, _)| *k == PropKey::Tag(tags::MESSAGE_CLASS)) {
+                inner.push((tags::MESSAGE_CLASS.into(), unicode(Kind::Message.default_class().to_owned())));
+            }
+            inner.push((tags::MESSAGE_FLAGS.into(), PropValue::Int32(tags::MSGFLAG_READ)));
+            inner.extend(attachment_props);
+            inner.push((tag::ATTACH_METHOD.into(), PropValue::Int32(ATTACH_EMBEDDED_MESSAGE)));
+            attachments.push(NewAttachment { props: inner, content: part.content.clone() });
+        } else {
+            attachment_props.push((tag::ATTACH_METHOD.into(), PropValue::Int32(ATTACH_BY_VALUE)));
+            attachments.push(NewAttachment { props: attachment_props, content: part.content.clone() });
+        }
+    }
+    Ok((props, attachments))
+}
+
+/// The class and MS-OXOUM properties a voice, missed-call or fax message's headers carry
+/// (the inverse of [`voice_headers`]).
+fn voice_properties(parsed: &mime::Parsed, props: &mut Vec<(PropKey, PropValue)>) {
+    let class = match parsed.header("Content-Class").map(|c| c.trim().to_ascii_lowercase()).as_deref() {
+        Some("voice-ca") => "IPM.Note.Microsoft.Voicemail.UM.CA",
+        Some("voice") => "IPM.Note.Microsoft.Voicemail.UM",
+        Some("missedcall") => "IPM.Note.Microsoft.Missed.Voice",
+        Some("fax-ca") => "IPM.Note.Microsoft.Fax.CA",
+        _ => return,
+    };
+    props.push((tags::MESSAGE_CLASS.into(), PropValue::Unicode(class.to_owned())));
+    for (name, tag) in [
+        ("X-CallingTelephoneNumber", tags::SENDER_TELEPHONE_NUMBER),
+        ("X-VoiceMessageSenderName", tags::VOICE_MESSAGE_SENDER_NAME),
+        ("X-AttachmentOrder", tags::VOICE_MESSAGE_ATTACHMENT_ORDER),
+        ("X-CallID", tags::CALL_ID),
+    ] {
+        if let Some(value) = parsed.header(name) {
+            props.push((tag.into(), PropValue::Unicode(mime::decode_words(value))));
+        }
+    }
+    for (name, tag) in [("X-VoiceMessageDuration", tags::VOICE_MESSAGE_DURATION), ("X-FaxNumberOfPages", tags::FAX_NUMBER_OF_PAGES)] {
+        if let Some(value) = parsed.header(name).and_then(|v| v.trim().parse().ok()) {
+            props.push((tag.into(), PropValue::Int32(value)));
+        }
+    }
+}
+
 /// Parses `t:FileAttachment` or `t:ItemAttachment` into an attachment to store.
 pub(crate) fn read_attachment(request: &Request<'_>, element: &Element) -> Result<NewAttachment, Invalid> {
     let embedded = match (element.namespace() == ns::EWS_TYPES, element.name()) {
@@ -1861,8 +2023,9 @@ pub(crate) fn read_attachment(request: &Request<'_>, element: &Element) -> Resul
 }
 
 /// Fills in what every new item gets: its class, PidTagMessageFlags (`base_flags` with IsRead
-/// applied, unless the request set the flags itself), the last modifier and, for messages, a
-/// conversation topic and an Internet message id; a calendar item's organizer is its owner.
+/// applied, unless the request set the flags itself), the last modifier, normal importance and
+/// sensitivity unless given and, for messages, a conversation topic and an Internet message id;
+/// a calendar item's organizer is its owner.
 pub(crate) fn complete_new_item(request: &Request<'_>, kind: Kind, item: &mut NewItem, base_flags: i32) {
     let pending = Pending(&item.props);
     if text(&pending, t(tags::MESSAGE_CLASS)).is_none() {
@@ -1879,6 +2042,12 @@ pub(crate) fn complete_new_item(request: &Request<'_>, kind: Kind, item: &mut Ne
     }
     item.props.push((tags::MESSAGE_FLAGS.into(), PropValue::Int32(flags)));
     item.props.push((tag::LAST_MODIFIER_NAME.into(), PropValue::Unicode(request.ctx.caller.display_name.clone())));
+    // Exchange gives every item a normal importance and sensitivity unless told otherwise.
+    for (tag, normal) in [(tags::IMPORTANCE, 1), (tag::SENSITIVITY, 0)] {
+        if int(&Pending(&item.props), t(tag)).is_none() {
+            item.props.push((tag.into(), PropValue::Int32(normal)));
+        }
+    }
     let pending = Pending(&item.props);
     if kind == Kind::Message {
         if text(&pending, t(tag::CONVERSATION_TOPIC)).is_none() {
@@ -1933,6 +2102,8 @@ pub(crate) struct Update {
     pub(crate) delete: Vec<PropKey>,
     /// `message:IsRead`, applied with the store's read-flag change.
     pub(crate) read: Option<bool>,
+    /// The attachments of a new MIME form (`item:MimeContent`), replacing the item's.
+    pub(crate) attachments: Option<Vec<NewAttachment>>,
 }
 
 /// Parses one `t:SetItemField`, `t:AppendToItemField` or `t:DeleteItemField` for `item` and adds
@@ -1997,6 +2168,13 @@ pub(crate) fn read_update(names: &NamedTags, item: &Item, change: &Element, upda
                     )
                     .into())
                 }
+                Value::Computed(Computed::MimeContent) => {
+                    let (set, attachments) = read_mime_content(kind, value)?;
+                    // The new form replaces the old: what it no longer has goes.
+                    update.delete.extend(mime_keys().into_iter().filter(|key| !set.iter().any(|(k, _)| k == key)));
+                    update.set.extend(set.into_iter().filter(|(k, _)| *k != PropKey::Tag(tag::TRANSPORT_MESSAGE_HEADERS)));
+                    update.attachments = Some(attachments);
+                }
                 Value::Computed(Computed::Body) => {
                     let set = read_value(field, value, None)?;
                     // One body: the other format goes.
@@ -2059,7 +2237,8 @@ fn delete_path(kind: Kind, path: &PropertyPath, update: &mut Update) -> Result<(
     match path {
         PropertyPath::Extended(field) => update.delete.push(key_of(field)),
         PropertyPath::Indexed(indexed) => {
-            let field = indexed_field(kind, &indexed.uri)?;
+            // As for unstored fields below: an entry umbox does not store has nothing to remove.
+            let Ok(field) = indexed_field(kind, &indexed.uri) else { return Ok(()) };
             match field.value {
                 Value::Emails => {
                     let (_, address, name) =
@@ -2074,7 +2253,12 @@ fn delete_path(kind: Kind, path: &PropertyPath, update: &mut Update) -> Result<(
             }
         }
         PropertyPath::Field(uri) => {
-            let field = field_by_uri(kind, *uri).filter(|f| f.writable).ok_or_else(|| refuse(uri.as_str()))?;
+            // A field umbox does not store has no value to remove (clients delete every field
+            // they hold no value for, exchangelib among them).
+            let Some(field) = field_by_uri(kind, *uri) else { return Ok(()) };
+            if !field.writable {
+                return Err(refuse(uri.as_str()));
+            }
             match field.value {
                 Value::Text(p)
                 | Value::Bool(p)

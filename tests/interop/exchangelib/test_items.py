@@ -4,7 +4,9 @@ Run by tests/it/exchangelib_items.rs with the server's URL and two demo accounts
 environment (UMBOX_EWS_URL, UMBOX_USER, UMBOX_PASSWORD, UMBOX_PEER, UMBOX_PEER_PASSWORD).
 Every flow uses GetItem by id, never FindItem: message with an extended property (0x6801,
 PidTagVoiceMessageDuration) created and read back, read flag on and off, attachments up and down
-byte for byte, move, copy, the three kinds of delete, and sending to a local recipient.
+byte for byte, a full save of a draft (MimeContent included), a voice mail imported from MIME,
+a contact and a calendar item, move, copy, the three kinds of delete, and sending to a local
+recipient.
 Prints one line per checked step; any failed assert ends the script with a traceback.
 """
 
@@ -14,9 +16,13 @@ import sys
 from exchangelib import (
     BASIC,
     DELEGATE,
+    UTC,
     Account,
+    CalendarItem,
     Configuration,
+    Contact,
     Credentials,
+    EWSDateTime,
     ExtendedProperty,
     FileAttachment,
     HTMLBody,
@@ -25,6 +31,7 @@ from exchangelib import (
     Message,
 )
 from exchangelib.errors import ErrorItemNotFound
+from exchangelib.indexed_properties import EmailAddress, PhoneNumber
 from exchangelib.items import SOFT_DELETE
 from exchangelib.protocol import BaseProtocol, NoVerifyHTTPAdapter
 from exchangelib.version import Build, Version
@@ -139,6 +146,17 @@ def main():
     assert embedded[0].item.subject == "Inner message", embedded[0].item.subject
     step("item attachment")
 
+    # exchangelib's plain save() of a fetched draft sends every field, MimeContent first.
+    reread.subject = "Renamed again"
+    reread.save()
+    reread = me.drafts.get(id=reread.id)
+    assert reread.subject == "Renamed again", reread.subject
+    assert reread.voice_duration == 7
+    assert sorted(a.name for a in reread.attachments) == ["Forwarded", "audio.wav"]
+    reread.subject = "Renamed"
+    reread.save(update_fields=["subject"])
+    step("full save of a draft")
+
     old_id = reread.id
     reread.move(me.inbox)
     assert reread.id != old_id
@@ -177,6 +195,61 @@ def main():
     except ErrorItemNotFound:
         pass
     step("hard delete")
+
+    voice_mime = (
+        b"From: \"+14255550199\" <um@example.test>\r\n"
+        b"To: alice@example.test\r\n"
+        b"Subject: Voice Mail from +14255550199 (0:30)\r\n"
+        b"Date: Thu, 01 Jan 2026 10:00:00 +0000\r\n"
+        b"Content-Class: voice-ca\r\n"
+        b"X-VoiceMessageDuration: 30\r\n"
+        b"X-CallingTelephoneNumber: +14255550199\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+        b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nYou received a voice mail.\r\n"
+        b"--b1\r\nContent-Type: audio/wav; name=\"audio.wav\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"UklGRgAAAAA=\r\n--b1--\r\n"
+    )
+    imported = Message(account=me, folder=me.inbox, mime_content=voice_mime)
+    imported.save()
+    voice = me.inbox.get(id=imported.id)
+    assert voice.item_class == "IPM.Note.Microsoft.Voicemail.UM.CA", voice.item_class
+    assert voice.voice_duration == 30 and voice.caller_number == "+14255550199"
+    assert voice.subject == "Voice Mail from +14255550199 (0:30)"
+    assert [a.name for a in voice.attachments] == ["audio.wav"]
+    assert voice.attachments[0].content == b"RIFF\x00\x00\x00\x00"
+    step("voice mail imported from MIME")
+
+    contact = Contact(
+        account=me,
+        folder=me.contacts,
+        given_name="Dana",
+        surname="Dee",
+        display_name="Dana Dee",
+        email_addresses=[EmailAddress(label="EmailAddress1", email="dana@example.org")],
+        phone_numbers=[PhoneNumber(label="MobilePhone", phone_number="+15550100")],
+    )
+    contact.save()
+    contact = me.contacts.get(id=contact.id)
+    assert [e.email for e in contact.email_addresses] == ["dana@example.org"]
+    contact.surname = "Doe"
+    contact.save()
+    assert me.contacts.get(id=contact.id).surname == "Doe"
+    event = CalendarItem(
+        account=me,
+        folder=me.calendar,
+        subject="Standup",
+        start=EWSDateTime(2026, 1, 2, 9, tzinfo=UTC),
+        end=EWSDateTime(2026, 1, 2, 9, 15, tzinfo=UTC),
+        location="Room 1",
+    )
+    event.save()
+    event = me.calendar.get(id=event.id)
+    assert event.start == EWSDateTime(2026, 1, 2, 9, tzinfo=UTC) and event.location == "Room 1"
+    event.location = "Room 2"
+    event.save()
+    assert me.calendar.get(id=event.id).location == "Room 2"
+    step("contact and calendar item created, read and saved")
 
     before = peer.inbox.refresh().unread_count
     Message(
