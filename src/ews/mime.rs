@@ -60,7 +60,13 @@ const LINE: usize = 76;
 
 /// Writes `message` as an RFC 5322 message with CRLF line ends.
 pub(crate) fn render(message: &Message<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1024 + message.parts.iter().map(|p| p.content.len() * 4 / 3).sum::<usize>());
+    let mut out = Vec::with_capacity(
+        1024 + message
+            .parts
+            .iter()
+            .map(|p| p.content.len() * 4 / 3)
+            .sum::<usize>(),
+    );
     for (name, value) in &message.headers {
         header(&mut out, name, value);
     }
@@ -74,13 +80,20 @@ pub(crate) fn render(message: &Message<'_>) -> Vec<u8> {
         }
         (None, None) => None,
     };
-    let body = Body { text: text.unwrap_or_default(), html: message.html };
+    let body = Body {
+        text: text.unwrap_or_default(),
+        html: message.html,
+    };
     if message.parts.is_empty() {
         body.write(&mut out, message.boundary_seed);
         return out;
     }
     let boundary = boundary(message.boundary_seed, 0);
-    header(&mut out, "Content-Type", &format!("multipart/mixed; boundary=\"{boundary}\""));
+    header(
+        &mut out,
+        "Content-Type",
+        &format!("multipart/mixed; boundary=\"{boundary}\""),
+    );
     out.extend_from_slice(b"\r\n");
     open_part(&mut out, &boundary);
     body.write(&mut out, message.boundary_seed);
@@ -106,7 +119,11 @@ impl Body<'_> {
             return;
         };
         let boundary = boundary(seed, 1);
-        header(out, "Content-Type", &format!("multipart/alternative; boundary=\"{boundary}\""));
+        header(
+            out,
+            "Content-Type",
+            &format!("multipart/alternative; boundary=\"{boundary}\""),
+        );
         out.extend_from_slice(b"\r\n");
         open_part(out, &boundary);
         text_part(out, "text/plain", self.text);
@@ -134,7 +151,11 @@ fn close_multipart(out: &mut Vec<u8>, boundary: &str) {
 }
 
 fn text_part(out: &mut Vec<u8>, content_type: &str, text: &str) {
-    header(out, "Content-Type", &format!("{content_type}; charset=utf-8"));
+    header(
+        out,
+        "Content-Type",
+        &format!("{content_type}; charset=utf-8"),
+    );
     header(out, "Content-Transfer-Encoding", "quoted-printable");
     out.extend_from_slice(b"\r\n");
     quoted_printable(out, text.as_bytes());
@@ -144,15 +165,30 @@ fn attachment(out: &mut Vec<u8>, part: &Part<'_>) {
     let disposition = if part.inline { "inline" } else { "attachment" };
     if part.embedded {
         header(out, "Content-Type", "message/rfc822");
-        header(out, "Content-Disposition", &format!("{disposition}{}", parameter("filename", part.name)));
+        header(
+            out,
+            "Content-Disposition",
+            &format!("{disposition}{}", parameter("filename", part.name)),
+        );
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(part.content);
         return;
     }
     let content_type = media_type(part.content_type).unwrap_or("application/octet-stream");
-    header(out, "Content-Type", &format!("{content_type}{}", parameter("name", part.name)));
-    header(out, "Content-Disposition", &format!("{disposition}{}", parameter("filename", part.name)));
-    if let Some(id) = part.content_id.map(|id| sanitize(id.trim_matches(['<', '>']))) {
+    header(
+        out,
+        "Content-Type",
+        &format!("{content_type}{}", parameter("name", part.name)),
+    );
+    header(
+        out,
+        "Content-Disposition",
+        &format!("{disposition}{}", parameter("filename", part.name)),
+    );
+    if let Some(id) = part
+        .content_id
+        .map(|id| sanitize(id.trim_matches(['<', '>'])))
+    {
         if !id.is_empty() && !id.contains(['<', '>', ' ']) {
             header(out, "Content-ID", &format!("<{id}>"));
         }
@@ -171,7 +207,11 @@ fn attachment(out: &mut Vec<u8>, part: &Part<'_>) {
 fn media_type(text: &str) -> Option<&str> {
     let essence = text.split(';').next().unwrap_or_default().trim();
     let (kind, sub) = essence.split_once('/')?;
-    let token = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b));
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
     (token(kind) && token(sub)).then_some(essence)
 }
 
@@ -182,7 +222,10 @@ fn parameter(name: &str, value: &str) -> String {
         return String::new();
     }
     if value.is_ascii() {
-        return format!("; {name}=\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""));
+        return format!(
+            "; {name}=\"{}\"",
+            value.replace('\\', "\\\\").replace('"', "\\\"")
+        );
     }
     let mut extended = String::with_capacity(value.len() * 3);
     for byte in value.bytes() {
@@ -192,7 +235,10 @@ fn parameter(name: &str, value: &str) -> String {
             let _ = write!(extended, "%{byte:02X}");
         }
     }
-    format!("; {name}=\"{}\"; {name}*=utf-8''{extended}", encoded_word(&value))
+    format!(
+        "; {name}=\"{}\"; {name}*=utf-8''{extended}",
+        encoded_word(&value)
+    )
 }
 
 /// Writes `name: value` folded at spaces so lines stay near [`LINE`] characters.
@@ -217,7 +263,9 @@ fn header(out: &mut Vec<u8>, name: &str, value: &str) {
 
 /// Removes CR, LF and other control characters, which must never reach a header.
 fn sanitize(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// An unstructured header value (Subject, X- headers): ASCII as is, anything else as RFC 2047
@@ -248,7 +296,12 @@ fn encoded_word(text: &str) -> String {
     words.push(text.get(start..).unwrap_or_default());
     words
         .iter()
-        .map(|w| format!("=?utf-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(w)))
+        .map(|w| {
+            format!(
+                "=?utf-8?B?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w)
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -287,7 +340,9 @@ pub(crate) fn address_list(mailboxes: &[Mailbox<'_>]) -> String {
 /// The RFC 5322 date of `time`, in UTC: `Thu, 01 Jan 2026 10:00:00 +0000`.
 pub(crate) fn date(time: SystemTime) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let seconds = match time.duration_since(UNIX_EPOCH) {
         Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
         Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
@@ -296,8 +351,14 @@ pub(crate) fn date(time: SystemTime) -> String {
     // `time::format` writes `YYYY-MM-DDTHH:MM:SSZ`; its fields are reused rather than recomputed.
     let iso = crate::ews::time::format(time);
     let field = |range: std::ops::Range<usize>| iso.get(range).unwrap_or_default().to_owned();
-    let month = field(5..7).parse::<usize>().ok().and_then(|m| m.checked_sub(1)).and_then(|m| MONTHS.get(m));
-    let weekday = usize::try_from(days.rem_euclid(7)).ok().and_then(|d| DAYS.get(d));
+    let month = field(5..7)
+        .parse::<usize>()
+        .ok()
+        .and_then(|m| m.checked_sub(1))
+        .and_then(|m| MONTHS.get(m));
+    let weekday = usize::try_from(days.rem_euclid(7))
+        .ok()
+        .and_then(|d| DAYS.get(d));
     format!(
         "{}, {} {} {} {} +0000",
         weekday.copied().unwrap_or("Thu"),
@@ -322,7 +383,8 @@ fn quoted_printable(out: &mut Vec<u8>, bytes: &[u8]) {
             continue;
         }
         let at_line_end = matches!(iter.peek(), None | Some(b'\r' | b'\n'));
-        let literal = (byte == b'\t' || byte == b' ') && !at_line_end || (33..=126).contains(&byte) && byte != b'=';
+        let literal = (byte == b'\t' || byte == b' ') && !at_line_end
+            || (33..=126).contains(&byte) && byte != b'=';
         let width = if literal { 1 } else { 3 };
         if column + width > LINE - 1 {
             out.extend_from_slice(b"=\r\n");
@@ -339,7 +401,10 @@ fn quoted_printable(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// The header section of a rendered message (everything before the first empty line).
 pub(crate) fn header_block(message: &[u8]) -> &[u8] {
-    let end = message.windows(4).position(|w| w == b"\r\n\r\n").map_or(message.len(), |p| p + 2);
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message.len(), |p| p + 2);
     message.get(..end).unwrap_or(message)
 }
 
@@ -390,10 +455,11 @@ pub(crate) fn html_to_text(html: &str) -> String {
         }
         match name.as_str() {
             "br" => out.push('\n'),
-            "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote" | "table" | "pre" if !opening => {
-                if !out.ends_with('\n') && !out.is_empty() {
-                    out.push('\n');
-                }
+            "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote"
+            | "table" | "pre"
+                if !opening && !out.ends_with('\n') && !out.is_empty() =>
+            {
+                out.push('\n');
             }
             _ => {}
         }
@@ -414,20 +480,22 @@ fn push_decoded(out: &mut String, text: &str) {
         push_collapsed(out, rest.get(..amp).unwrap_or_default());
         let after = rest.get(amp + 1..).unwrap_or_default();
         let end = after.find(';').filter(|e| *e <= 10);
-        let decoded = end.and_then(|e| after.get(..e)).and_then(|name| match name {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            "nbsp" => Some(' '),
-            _ => name
-                .strip_prefix("#x")
-                .or_else(|| name.strip_prefix("#X"))
-                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-                .or_else(|| name.strip_prefix('#').and_then(|dec| dec.parse().ok()))
-                .and_then(char::from_u32),
-        });
+        let decoded = end
+            .and_then(|e| after.get(..e))
+            .and_then(|name| match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                _ => name
+                    .strip_prefix("#x")
+                    .or_else(|| name.strip_prefix("#X"))
+                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                    .or_else(|| name.strip_prefix('#').and_then(|dec| dec.parse().ok()))
+                    .and_then(char::from_u32),
+            });
         match (decoded, end) {
             (Some(c), Some(e)) => {
                 out.push(c);
@@ -504,7 +572,10 @@ pub(crate) struct Parsed {
 impl Parsed {
     /// The first header called `name` (any case).
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -534,7 +605,11 @@ pub(crate) fn parse(message: &[u8]) -> Result<Parsed, MimeError> {
     let (head, body) = split_entity(message);
     let header_block = String::from_utf8_lossy(head).into_owned();
     let headers = parse_headers(&header_block);
-    let mut parsed = Parsed { headers: Vec::new(), header_block, ..Parsed::default() };
+    let mut parsed = Parsed {
+        headers: Vec::new(),
+        header_block,
+        ..Parsed::default()
+    };
     walk(&headers, body, 0, &mut parsed)?;
     parsed.headers = headers;
     Ok(parsed)
@@ -542,14 +617,23 @@ pub(crate) fn parse(message: &[u8]) -> Result<Parsed, MimeError> {
 
 /// Splits an entity at the first empty line (CRLF or bare LF line ends).
 fn split_entity(bytes: &[u8]) -> (&[u8], &[u8]) {
-    let crlf = bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p + 2, p + 4));
-    let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|p| (p + 1, p + 2));
+    let crlf = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| (p + 2, p + 4));
+    let lf = bytes
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|p| (p + 1, p + 2));
     let split = match (crlf, lf) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
         (a, b) => a.or(b),
     };
     match split {
-        Some((head, body)) => (bytes.get(..head).unwrap_or_default(), bytes.get(body..).unwrap_or_default()),
+        Some((head, body)) => (
+            bytes.get(..head).unwrap_or_default(),
+            bytes.get(body..).unwrap_or_default(),
+        ),
         None => (bytes, &[]),
     }
 }
@@ -558,10 +642,16 @@ fn split_entity(bytes: &[u8]) -> (&[u8], &[u8]) {
 /// values decoded).
 fn structured(value: &str) -> (String, Vec<(String, String)>) {
     let mut pieces = split_unquoted(value, ';').into_iter();
-    let essence = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = pieces
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let mut params = Vec::new();
     for piece in pieces {
-        let Some((name, value)) = piece.split_once('=') else { continue };
+        let Some((name, value)) = piece.split_once('=') else {
+            continue;
+        };
         let name = name.trim().to_ascii_lowercase();
         let value = value.trim();
         let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
@@ -610,7 +700,10 @@ fn decode_extended(value: &str) -> String {
     while let Some(b) = iter.next() {
         if b == b'%' {
             let hex: Vec<u8> = iter.by_ref().take(2).collect();
-            match std::str::from_utf8(&hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            match std::str::from_utf8(&hex)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 Some(v) => bytes.push(v),
                 None => bytes.extend_from_slice(&hex),
             }
@@ -622,16 +715,33 @@ fn decode_extended(value: &str) -> String {
 }
 
 fn param<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
-    params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
-fn walk(headers: &[(String, String)], body: &[u8], depth: usize, out: &mut Parsed) -> Result<(), MimeError> {
+fn walk(
+    headers: &[(String, String)],
+    body: &[u8],
+    depth: usize,
+    out: &mut Parsed,
+) -> Result<(), MimeError> {
     if depth > MAX_DEPTH {
         return Err(MimeError::TooDeep(MAX_DEPTH));
     }
-    let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
     let (essence, params) = structured(header("Content-Type").unwrap_or("text/plain"));
-    let essence = if essence.contains('/') { essence } else { "text/plain".to_owned() };
+    let essence = if essence.contains('/') {
+        essence
+    } else {
+        "text/plain".to_owned()
+    };
     if essence.starts_with("multipart/") {
         let boundary = param(&params, "boundary").ok_or(MimeError::NoBoundary)?;
         for part in multipart(body, boundary) {
@@ -641,18 +751,30 @@ fn walk(headers: &[(String, String)], body: &[u8], depth: usize, out: &mut Parse
         }
         return Ok(());
     }
-    let (disposition, disposition_params) = structured(header("Content-Disposition").unwrap_or_default());
-    let encoding = header("Content-Transfer-Encoding").unwrap_or_default().trim().to_ascii_lowercase();
+    let (disposition, disposition_params) =
+        structured(header("Content-Disposition").unwrap_or_default());
+    let encoding = header("Content-Transfer-Encoding")
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let content = match encoding.as_str() {
         "base64" => decode_base64(body),
         "quoted-printable" => decode_quoted_printable(body),
         _ => body.to_vec(),
     };
-    let name = param(&disposition_params, "filename").or_else(|| param(&params, "name")).map(decode_words);
-    let body_text = (essence == "text/plain" || essence == "text/html") && disposition != "attachment" && name.is_none();
+    let name = param(&disposition_params, "filename")
+        .or_else(|| param(&params, "name"))
+        .map(decode_words);
+    let body_text = (essence == "text/plain" || essence == "text/html")
+        && disposition != "attachment"
+        && name.is_none();
     if body_text {
         let text = decode_charset(&content, param(&params, "charset").unwrap_or("us-ascii"));
-        let slot = if essence == "text/plain" { &mut out.text } else { &mut out.html };
+        let slot = if essence == "text/plain" {
+            &mut out.text
+        } else {
+            &mut out.html
+        };
         if slot.is_none() {
             *slot = Some(text);
             return Ok(());
@@ -676,13 +798,19 @@ fn multipart<'b>(body: &'b [u8], boundary: &str) -> Vec<&'b [u8]> {
     let delimiter = delimiter.as_bytes();
     let mut starts = Vec::new();
     let mut at = 0;
-    while let Some(found) = body.get(at..).and_then(|rest| rest.windows(delimiter.len()).position(|w| w == delimiter)) {
+    while let Some(found) = body
+        .get(at..)
+        .and_then(|rest| rest.windows(delimiter.len()).position(|w| w == delimiter))
+    {
         let position = at + found;
         let line_start = position == 0 || body.get(position - 1) == Some(&b'\n');
         if line_start {
             let after = body.get(position + delimiter.len()..).unwrap_or_default();
             let closing = after.starts_with(b"--");
-            let line_end = after.iter().position(|b| *b == b'\n').map_or(body.len(), |p| position + delimiter.len() + p + 1);
+            let line_end = after
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(body.len(), |p| position + delimiter.len() + p + 1);
             starts.push((position, line_end, closing));
             if closing {
                 break;
@@ -701,17 +829,26 @@ fn multipart<'b>(body: &'b [u8], boundary: &str) -> Vec<&'b [u8]> {
             } else if body.get(..end).is_some_and(|b| b.ends_with(b"\n")) {
                 end -= 1;
             }
-            parts.push(body.get(*content_start..end.max(*content_start)).unwrap_or_default());
+            parts.push(
+                body.get(*content_start..end.max(*content_start))
+                    .unwrap_or_default(),
+            );
         }
     }
     parts
 }
 
 fn decode_base64(body: &[u8]) -> Vec<u8> {
-    let compact: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    let compact: Vec<u8> = body
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
     base64::engine::general_purpose::STANDARD
         .decode(&compact)
-        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_ascii_end()))
+        .or_else(|_| {
+            base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_ascii_end())
+        })
         .unwrap_or_default()
 }
 
@@ -727,7 +864,10 @@ fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
         match (body.get(i + 1), body.get(i + 2)) {
             (Some(b'\r'), Some(b'\n')) => i += 3,
             (Some(b'\n'), _) => i += 2,
-            (Some(&h), Some(&l)) => match std::str::from_utf8(&[h, l]).ok().and_then(|x| u8::from_str_radix(x, 16).ok()) {
+            (Some(&h), Some(&l)) => match std::str::from_utf8(&[h, l])
+                .ok()
+                .and_then(|x| u8::from_str_radix(x, 16).ok())
+            {
                 Some(v) => {
                     out.push(v);
                     i += 3;
@@ -750,7 +890,9 @@ fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
 /// charsets are read as UTF-8 with replacement characters.
 fn decode_charset(bytes: &[u8], charset: &str) -> String {
     match charset.trim().to_ascii_lowercase().as_str() {
-        "iso-8859-1" | "latin1" | "windows-1252" | "cp1252" => bytes.iter().map(|b| char::from(*b)).collect(),
+        "iso-8859-1" | "latin1" | "windows-1252" | "cp1252" => {
+            bytes.iter().map(|b| char::from(*b)).collect()
+        }
         _ => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
@@ -771,12 +913,17 @@ pub(crate) fn decode_words(text: &str) -> String {
             let end = tail.find("?=")?;
             let payload = tail.get(..end)?;
             let bytes = match encoding {
-                "B" | "b" => base64::engine::general_purpose::STANDARD.decode(payload).ok()?,
+                "B" | "b" => base64::engine::general_purpose::STANDARD
+                    .decode(payload)
+                    .ok()?,
                 "Q" | "q" => decode_quoted_printable(payload.replace('_', " ").as_bytes()),
                 _ => return None,
             };
             let consumed = 2 + charset.len() + 1 + encoding.len() + 1 + end + 2;
-            Some((decode_charset(&bytes, charset.split('*').next().unwrap_or(charset)), consumed))
+            Some((
+                decode_charset(&bytes, charset.split('*').next().unwrap_or(charset)),
+                consumed,
+            ))
         });
         match decoded {
             Some((word, consumed)) => {
@@ -804,9 +951,16 @@ pub(crate) fn parse_addresses(value: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for entry in split_addresses(value) {
         let entry = entry.trim();
-        let entry = entry.rsplit_once(':').map_or(entry, |(_, after)| after).trim_end_matches(';').trim();
+        let entry = entry
+            .rsplit_once(':')
+            .map_or(entry, |(_, after)| after)
+            .trim_end_matches(';')
+            .trim();
         let (name, address) = match (entry.rfind('<'), entry.ends_with('>')) {
-            (Some(open), true) => (entry.get(..open).unwrap_or_default(), entry.get(open + 1..entry.len() - 1).unwrap_or_default()),
+            (Some(open), true) => (
+                entry.get(..open).unwrap_or_default(),
+                entry.get(open + 1..entry.len() - 1).unwrap_or_default(),
+            ),
             _ => ("", entry),
         };
         let address = address.trim();
@@ -848,7 +1002,9 @@ fn split_addresses(value: &str) -> Vec<&str> {
 
 /// Reads an RFC 5322 date (`[Thu, ]1 Jan 2026 10:00[:00] +0000`, obsolete zone names allowed).
 pub(crate) fn parse_date(value: &str) -> Option<SystemTime> {
-    const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     let value = value.split_once(',').map_or(value, |(_, rest)| rest);
     let mut tokens = value.split_whitespace();
     let day: u32 = tokens.next()?.parse().ok()?;
@@ -878,7 +1034,9 @@ pub(crate) fn parse_date(value: &str) -> Option<SystemTime> {
         }
         _ => "+00:00".to_owned(),
     };
-    crate::ews::time::parse(&format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{offset}"))
+    crate::ews::time::parse(&format!(
+        "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{offset}"
+    ))
 }
 
 #[cfg(test)]
@@ -905,22 +1063,41 @@ mod tests {
 
     #[test]
     fn quoted_printable_round_trips_and_keeps_lines_short() {
-        let text = "héllo = wörld \nsecond line with trailing space \n".to_owned() + &"x".repeat(200);
+        let text =
+            "héllo = wörld \nsecond line with trailing space \n".to_owned() + &"x".repeat(200);
         let mut out = Vec::new();
         quoted_printable(&mut out, text.as_bytes());
         let encoded = String::from_utf8(out).unwrap();
         assert!(encoded.lines().all(|l| l.len() <= LINE), "{encoded}");
         assert!(!encoded.contains("=_"));
         let decoded = decode_qp(&encoded);
-        assert_eq!(String::from_utf8(decoded).unwrap(), text.replace('\n', "\r\n"));
+        assert_eq!(
+            String::from_utf8(decoded).unwrap(),
+            text.replace('\n', "\r\n")
+        );
     }
 
     #[test]
     fn headers_cannot_be_injected() {
         assert_eq!(unstructured("a\r\nBcc: evil@x"), "a  Bcc: evil@x");
-        let list = address_list(&[Mailbox { name: "Eve\r\nX: y", address: "e@x\r\n.test" }]);
+        let list = address_list(&[Mailbox {
+            name: "Eve\r\nX: y",
+            address: "e@x\r\n.test",
+        }]);
         assert!(!list.contains('\n') && !list.contains('\r'), "{list}");
-        assert_eq!(address_list(&[Mailbox { name: "A \"B\"", address: "a@b" }, Mailbox { name: "", address: "c@d" }]), "\"A \\\"B\\\"\" <a@b>, c@d");
+        assert_eq!(
+            address_list(&[
+                Mailbox {
+                    name: "A \"B\"",
+                    address: "a@b"
+                },
+                Mailbox {
+                    name: "",
+                    address: "c@d"
+                }
+            ]),
+            "\"A \\\"B\\\"\" <a@b>, c@d"
+        );
     }
 
     #[test]
@@ -928,8 +1105,14 @@ mod tests {
         let word = unstructured(&"ü".repeat(40));
         for part in word.split(' ') {
             assert!(part.len() <= 75, "{part}");
-            let inner = part.strip_prefix("=?utf-8?B?").unwrap().strip_suffix("?=").unwrap();
-            let bytes = base64::engine::general_purpose::STANDARD.decode(inner).unwrap();
+            let inner = part
+                .strip_prefix("=?utf-8?B?")
+                .unwrap()
+                .strip_suffix("?=")
+                .unwrap();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(inner)
+                .unwrap();
             assert!(String::from_utf8(bytes).is_ok());
         }
     }
@@ -938,7 +1121,10 @@ mod tests {
     fn dates_are_rfc5322() {
         let t = UNIX_EPOCH + Duration::from_secs(1_767_261_600);
         assert_eq!(date(t), "Thu, 01 Jan 2026 10:00:00 +0000");
-        assert_eq!(date(UNIX_EPOCH + Duration::from_secs(1_795_449_600)), "Mon, 23 Nov 2026 16:00:00 +0000");
+        assert_eq!(
+            date(UNIX_EPOCH + Duration::from_secs(1_795_449_600)),
+            "Mon, 23 Nov 2026 16:00:00 +0000"
+        );
     }
 
     #[test]
@@ -967,7 +1153,9 @@ mod tests {
             boundary_seed: 7,
         };
         let out = String::from_utf8(render(&message)).unwrap();
-        assert!(out.starts_with("Subject: Voice mail\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed;"));
+        assert!(out.starts_with(
+            "Subject: Voice mail\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed;"
+        ));
         assert!(out.contains("multipart/alternative"));
         assert!(out.contains("Content-Type: audio/wav; name=\"audio.wav\"\r\n"));
         assert!(out.contains("\r\n\r\nAAEC/w==\r\n"));
@@ -980,33 +1168,72 @@ mod tests {
     #[test]
     fn long_headers_fold() {
         let mut out = Vec::new();
-        header(&mut out, "To", &vec!["\"Someone\" <someone@example.test>"; 6].join(", "));
+        header(
+            &mut out,
+            "To",
+            &["\"Someone\" <someone@example.test>"; 6].join(", "),
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.lines().all(|l| l.len() <= LINE + 10), "{text}");
         let parsed = parse_headers(&text);
-        assert_eq!(parsed[0].1, vec!["\"Someone\" <someone@example.test>"; 6].join(", "));
+        assert_eq!(
+            parsed[0].1,
+            ["\"Someone\" <someone@example.test>"; 6].join(", ")
+        );
     }
 
     #[test]
     fn rendered_messages_parse_back() {
         let message = Message {
             headers: vec![
-                ("From", address_list(&[Mailbox { name: "Zoë \"Z\" Zed", address: "z@example.test" }])),
+                (
+                    "From",
+                    address_list(&[Mailbox {
+                        name: "Zoë \"Z\" Zed",
+                        address: "z@example.test",
+                    }]),
+                ),
                 ("Subject", unstructured("Grüße, world")),
-                ("Date", date(UNIX_EPOCH + Duration::from_secs(1_767_261_600))),
+                (
+                    "Date",
+                    date(UNIX_EPOCH + Duration::from_secs(1_767_261_600)),
+                ),
             ],
             text: Some("line one\nline two = three"),
             html: Some("<p>line one</p>"),
             parts: vec![
-                Part { name: "naïve.bin", content_type: "application/x-test", content_id: Some("cid1"), inline: true, content: &[9, 8, 7, 0, 255], embedded: false },
-                Part { name: "inner.eml", content_type: "message/rfc822", content_id: None, inline: false, content: b"Subject: inner\r\n\r\nhi\r\n", embedded: true },
+                Part {
+                    name: "naïve.bin",
+                    content_type: "application/x-test",
+                    content_id: Some("cid1"),
+                    inline: true,
+                    content: &[9, 8, 7, 0, 255],
+                    embedded: false,
+                },
+                Part {
+                    name: "inner.eml",
+                    content_type: "message/rfc822",
+                    content_id: None,
+                    inline: false,
+                    content: b"Subject: inner\r\n\r\nhi\r\n",
+                    embedded: true,
+                },
             ],
             boundary_seed: 99,
         };
         let parsed = parse(&render(&message)).unwrap();
-        assert_eq!(decode_words(parsed.header("Subject").unwrap()), "Grüße, world");
-        assert_eq!(parse_addresses(parsed.header("From").unwrap()), [("Zoë \"Z\" Zed".to_owned(), "z@example.test".to_owned())]);
-        assert_eq!(parse_date(parsed.header("Date").unwrap()), Some(UNIX_EPOCH + Duration::from_secs(1_767_261_600)));
+        assert_eq!(
+            decode_words(parsed.header("Subject").unwrap()),
+            "Grüße, world"
+        );
+        assert_eq!(
+            parse_addresses(parsed.header("From").unwrap()),
+            [("Zoë \"Z\" Zed".to_owned(), "z@example.test".to_owned())]
+        );
+        assert_eq!(
+            parse_date(parsed.header("Date").unwrap()),
+            Some(UNIX_EPOCH + Duration::from_secs(1_767_261_600))
+        );
         assert_eq!(parsed.text.as_deref(), Some("line one\r\nline two = three"));
         assert_eq!(parsed.html.as_deref(), Some("<p>line one</p>"));
         assert_eq!(parsed.parts.len(), 2);
@@ -1022,12 +1249,24 @@ mod tests {
     fn foreign_messages_parse() {
         let raw = b"From: =?iso-8859-1?Q?J=F6rg?= <j@x.test>\nTo: a@x.test, \"B, C\" <b@x.test>, undisclosed-recipients:;\nSubject: plain\nDate: 1 Feb 26 08:30 PST\nContent-Type: text/plain; charset=\"iso-8859-1\"\nContent-Transfer-Encoding: quoted-printable\n\nK=E4se=\n!\n";
         let parsed = parse(raw).unwrap();
-        assert_eq!(parse_addresses(parsed.header("from").unwrap()), [("Jörg".to_owned(), "j@x.test".to_owned())]);
+        assert_eq!(
+            parse_addresses(parsed.header("from").unwrap()),
+            [("Jörg".to_owned(), "j@x.test".to_owned())]
+        );
         let to = parse_addresses(parsed.header("To").unwrap());
-        assert_eq!(to.iter().map(|(_, a)| a.as_str()).collect::<Vec<_>>(), ["a@x.test", "b@x.test"]);
+        assert_eq!(
+            to.iter().map(|(_, a)| a.as_str()).collect::<Vec<_>>(),
+            ["a@x.test", "b@x.test"]
+        );
         assert_eq!(to[1].0, "B, C");
         assert_eq!(parsed.text.as_deref(), Some("Käse!\n"));
-        assert_eq!(parse_date(parsed.header("Date").unwrap()), crate::ews::time::parse("2026-02-01T16:30:00Z"));
-        assert_eq!(parse(b"Content-Type: multipart/mixed\r\n\r\nx"), Err(MimeError::NoBoundary));
+        assert_eq!(
+            parse_date(parsed.header("Date").unwrap()),
+            crate::ews::time::parse("2026-02-01T16:30:00Z")
+        );
+        assert_eq!(
+            parse(b"Content-Type: multipart/mixed\r\n\r\nx"),
+            Err(MimeError::NoBoundary)
+        );
     }
 }

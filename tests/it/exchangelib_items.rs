@@ -10,14 +10,19 @@ use crate::harness::Server;
 fn python() -> PathBuf {
     let path = match std::env::var_os("UMBOX_PYTHON") {
         Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/.venv/bin/python"),
+        None => {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/.venv/bin/python")
+        }
     };
     assert!(
         path.exists(),
         "no Python with exchangelib at {}: run scripts/test (it creates the venv) or set UMBOX_PYTHON",
         path.display()
     );
-    let probe = Command::new(&path).args(["-c", "import exchangelib"]).output().unwrap();
+    let probe = Command::new(&path)
+        .args(["-c", "import exchangelib"])
+        .output()
+        .unwrap();
     assert!(
         probe.status.success(),
         "{} cannot import exchangelib: {}",
@@ -31,7 +36,8 @@ fn python() -> PathBuf {
 fn exchangelib_creates_reads_updates_moves_and_deletes_items() {
     let python = python();
     let server = Server::demo();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_items.py");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_items.py");
     let out = Command::new(python)
         .arg(script)
         .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))

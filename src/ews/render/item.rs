@@ -2,9 +2,9 @@
 //! ContactItemType, MS-OXWSCAL CalendarItemType, MS-OXWSATT attachments), and the one table
 //! saying where each item field lives in the MAPI property bag.
 //!
-//! Rendering ([`item`], [`listed_item`]), request parsing ([`read_item`], [`read_update`],
-//! [`read_attachment`]), restriction values ([`field_value`]) and the MIME form ([`mime`]) all
-//! read the same table, so a field means the same everywhere. Element order follows the XSD.
+//! Rendering ([`item`], [`listed_item`], [`write_attachment`]), request parsing ([`read`]),
+//! restriction values ([`field_value`]) and the MIME form ([`mime`]) all read the same table, so
+//! a field means the same everywhere. Element order follows the XSD.
 //!
 //! Storage choices, where MAPI has no single property: recipient lists (To, Cc, Bcc, Reply-To,
 //! attendees) are multi-valued strings in umbox's own property set [`UMBOX_SET`], one
@@ -20,7 +20,8 @@ use base64::Engine;
 use crate::ews::codes::ResponseCode;
 use crate::ews::error::{Error, Fault};
 use crate::ews::fields::{
-    parse_bool, parse_extended, BaseShape, BodyType, ExtendedField, ExtendedKey, FieldUri, PropertyPath, Shape,
+    parse_bool, parse_extended, BaseShape, BodyType, ExtendedField, ExtendedKey, FieldUri,
+    PropertyPath, Shape,
 };
 use crate::ews::mime;
 use crate::ews::render::{extended_properties, owner_rights};
@@ -31,8 +32,12 @@ use crate::store::props::{
     tags, FileTime, Guid, NamedProperty, PropKey, PropName, PropTag, PropType, PropValue,
     PropertyBag,
 };
-use crate::store::{AttachmentId, AttachmentInfo, ChangeKey, FolderId, Item, ItemId, NewAttachment};
+use crate::store::{
+    AttachmentId, AttachmentInfo, ChangeKey, FolderId, Item, ItemId, NewAttachment,
+};
 use crate::xml::{ns, Element, Writer};
+
+pub(crate) mod read;
 
 /// umbox's own property set, for item data MAPI keeps outside the property bag (recipient
 /// tables) or EWS has no MAPI property for (Culture, time zone ids).
@@ -57,7 +62,9 @@ impl Kind {
     pub(crate) fn of_class(class: &str) -> Kind {
         let within = |base: &str| {
             class.len() >= base.len()
-                && class.get(..base.len()).is_some_and(|head| head.eq_ignore_ascii_case(base))
+                && class
+                    .get(..base.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(base))
                 && matches!(class.as_bytes().get(base.len()), None | Some(b'.'))
         };
         if within("IPM.Note") || within("IPM.Schedule.Meeting") || within("REPORT.IPM.Note") {
@@ -138,11 +145,19 @@ pub(crate) struct Named {
 
 impl Named {
     const fn id(set: Guid, id: u32, prop_type: PropType) -> Named {
-        Named { set, name: NameRef::Id(id), prop_type }
+        Named {
+            set,
+            name: NameRef::Id(id),
+            prop_type,
+        }
     }
 
     const fn name(set: Guid, name: &'static str, prop_type: PropType) -> Named {
-        Named { set, name: NameRef::Name(name), prop_type }
+        Named {
+            set,
+            name: NameRef::Name(name),
+            prop_type,
+        }
     }
 
     fn property(&self) -> NamedProperty {
@@ -185,7 +200,8 @@ mod tag {
     /// PidTagReceivedRepresentingName.
     pub(super) const RECEIVED_REPRESENTING_NAME: PropTag = PropTag::new(0x0044, PropType::Unicode);
     /// PidTagReceivedRepresentingEmailAddress.
-    pub(super) const RECEIVED_REPRESENTING_EMAIL_ADDRESS: PropTag = PropTag::new(0x0078, PropType::Unicode);
+    pub(super) const RECEIVED_REPRESENTING_EMAIL_ADDRESS: PropTag =
+        PropTag::new(0x0078, PropType::Unicode);
     /// PidTagGivenName.
     pub(super) const GIVEN_NAME: PropTag = PropTag::new(0x3A06, PropType::Unicode);
     /// PidTagInitials.
@@ -241,13 +257,20 @@ mod named {
     use crate::store::props::{property_sets, PropType};
 
     /// PidLidReminderDelta.
-    pub(super) const REMINDER_DELTA: Named = Named::id(property_sets::COMMON, 0x8501, PropType::Int32);
+    pub(super) const REMINDER_DELTA: Named =
+        Named::id(property_sets::COMMON, 0x8501, PropType::Int32);
     /// PidLidReminderTime.
-    pub(super) const REMINDER_TIME: Named = Named::id(property_sets::COMMON, 0x8502, PropType::SystemTime);
+    pub(super) const REMINDER_TIME: Named =
+        Named::id(property_sets::COMMON, 0x8502, PropType::SystemTime);
     /// PidLidReminderSet.
-    pub(super) const REMINDER_SET: Named = Named::id(property_sets::COMMON, 0x8503, PropType::Boolean);
+    pub(super) const REMINDER_SET: Named =
+        Named::id(property_sets::COMMON, 0x8503, PropType::Boolean);
     /// PidNameKeywords: the categories.
-    pub(super) const KEYWORDS: Named = Named::name(property_sets::PUBLIC_STRINGS, "Keywords", PropType::MultiUnicode);
+    pub(super) const KEYWORDS: Named = Named::name(
+        property_sets::PUBLIC_STRINGS,
+        "Keywords",
+        PropType::MultiUnicode,
+    );
     /// PidLidFileUnder.
     pub(super) const FILE_UNDER: Named = Named::id(ADDRESS_SET, 0x8005, PropType::Unicode);
     /// PidLidPostalAddressId.
@@ -289,9 +312,11 @@ mod named {
     /// Reply-To mailboxes.
     pub(super) const REPLY_TO: Named = Named::name(UMBOX_SET, "ReplyTo", PropType::MultiUnicode);
     /// Required attendees.
-    pub(super) const REQUIRED: Named = Named::name(UMBOX_SET, "RequiredAttendees", PropType::MultiUnicode);
+    pub(super) const REQUIRED: Named =
+        Named::name(UMBOX_SET, "RequiredAttendees", PropType::MultiUnicode);
     /// Optional attendees.
-    pub(super) const OPTIONAL: Named = Named::name(UMBOX_SET, "OptionalAttendees", PropType::MultiUnicode);
+    pub(super) const OPTIONAL: Named =
+        Named::name(UMBOX_SET, "OptionalAttendees", PropType::MultiUnicode);
     /// Resources.
     pub(super) const RESOURCES: Named = Named::name(UMBOX_SET, "Resources", PropType::MultiUnicode);
     /// EWS Culture.
@@ -299,9 +324,11 @@ mod named {
     /// The iCalendar UID.
     pub(super) const UID: Named = Named::name(UMBOX_SET, "UID", PropType::Unicode);
     /// The start's time zone id.
-    pub(super) const START_TIME_ZONE: Named = Named::name(UMBOX_SET, "StartTimeZone", PropType::Unicode);
+    pub(super) const START_TIME_ZONE: Named =
+        Named::name(UMBOX_SET, "StartTimeZone", PropType::Unicode);
     /// The end's time zone id.
-    pub(super) const END_TIME_ZONE: Named = Named::name(UMBOX_SET, "EndTimeZone", PropType::Unicode);
+    pub(super) const END_TIME_ZONE: Named =
+        Named::name(UMBOX_SET, "EndTimeZone", PropType::Unicode);
 }
 
 /// PidTagMessageFlags bits EWS shows (MS-OXCMSG §2.2.1.6).
@@ -441,7 +468,15 @@ pub(crate) struct Field {
 }
 
 const fn field(uri: FieldUri, element: &'static str, value: Value) -> Field {
-    Field { uri, element, value, default: false, writable: false, large: false, since: ExchangeVersion::Exchange2007 }
+    Field {
+        uri,
+        element,
+        value,
+        default: false,
+        writable: false,
+        large: false,
+        since: ExchangeVersion::Exchange2007,
+    }
 }
 
 impl Field {
@@ -468,64 +503,269 @@ impl Field {
 
 const IMPORTANCE: &[&str] = &["Low", "Normal", "High"];
 const SENSITIVITY: &[&str] = &["Normal", "Personal", "Private", "Confidential"];
-const FREE_BUSY: &[&str] = &["Free", "Tentative", "Busy", "OOF", "WorkingElsewhere", "NoData"];
+const FREE_BUSY: &[&str] = &[
+    "Free",
+    "Tentative",
+    "Busy",
+    "OOF",
+    "WorkingElsewhere",
+    "NoData",
+];
 const POSTAL_INDEX: &[&str] = &["None", "Home", "Business", "Other"];
 
 /// ItemType up to HasAttachments; extended properties follow it.
 const ITEM_HEAD: &[Field] = &[
-    field(FieldUri::ItemMimeContent, "MimeContent", Value::Computed(Computed::MimeContent)).writable().large(),
-    field(FieldUri::ItemId, "ItemId", Value::Computed(Computed::ItemId)).default(),
-    field(FieldUri::ItemParentFolderId, "ParentFolderId", Value::Computed(Computed::ParentFolderId)).default(),
-    field(FieldUri::ItemClass, "ItemClass", Value::Text(t(tags::MESSAGE_CLASS))).default().writable(),
-    field(FieldUri::ItemSubject, "Subject", Value::Text(t(tags::SUBJECT))).default().writable(),
-    field(FieldUri::ItemSensitivity, "Sensitivity", Value::Choice(t(tag::SENSITIVITY), SENSITIVITY)).default().writable(),
-    field(FieldUri::ItemBody, "Body", Value::Computed(Computed::Body)).default().writable().large(),
-    field(FieldUri::ItemAttachments, "Attachments", Value::Computed(Computed::Attachments)).default().writable().large(),
-    field(FieldUri::ItemDateTimeReceived, "DateTimeReceived", Value::Time(t(tags::MESSAGE_DELIVERY_TIME))).default(),
-    field(FieldUri::ItemSize, "Size", Value::Int(t(tags::MESSAGE_SIZE))).default(),
-    field(FieldUri::ItemCategories, "Categories", Value::Strings(n(named::KEYWORDS))).default().writable(),
-    field(FieldUri::ItemImportance, "Importance", Value::Choice(t(tags::IMPORTANCE), IMPORTANCE)).default().writable(),
-    field(FieldUri::ItemInReplyTo, "InReplyTo", Value::Text(t(tag::IN_REPLY_TO_ID))).writable(),
-    field(FieldUri::ItemIsSubmitted, "IsSubmitted", Value::Flag(flag::SUBMIT)).default(),
-    field(FieldUri::ItemIsDraft, "IsDraft", Value::Flag(tags::MSGFLAG_UNSENT)).default(),
-    field(FieldUri::ItemIsFromMe, "IsFromMe", Value::Flag(flag::FROM_ME)).default(),
-    field(FieldUri::ItemIsResend, "IsResend", Value::Flag(flag::RESEND)).default(),
-    field(FieldUri::ItemIsUnmodified, "IsUnmodified", Value::Flag(flag::UNMODIFIED)).default(),
-    field(FieldUri::ItemInternetMessageHeaders, "InternetMessageHeaders", Value::Computed(Computed::Headers)).large(),
-    field(FieldUri::ItemDateTimeSent, "DateTimeSent", Value::Time(t(tags::CLIENT_SUBMIT_TIME))).default(),
-    field(FieldUri::ItemDateTimeCreated, "DateTimeCreated", Value::Time(t(tags::CREATION_TIME))).default(),
-    field(FieldUri::ItemReminderDueBy, "ReminderDueBy", Value::Time(n(named::REMINDER_TIME))).default().writable(),
-    field(FieldUri::ItemReminderIsSet, "ReminderIsSet", Value::Bool(n(named::REMINDER_SET))).default().writable(),
-    field(FieldUri::ItemReminderMinutesBeforeStart, "ReminderMinutesBeforeStart", Value::Int(n(named::REMINDER_DELTA)))
+    field(
+        FieldUri::ItemMimeContent,
+        "MimeContent",
+        Value::Computed(Computed::MimeContent),
+    )
+    .writable()
+    .large(),
+    field(
+        FieldUri::ItemId,
+        "ItemId",
+        Value::Computed(Computed::ItemId),
+    )
+    .default(),
+    field(
+        FieldUri::ItemParentFolderId,
+        "ParentFolderId",
+        Value::Computed(Computed::ParentFolderId),
+    )
+    .default(),
+    field(
+        FieldUri::ItemClass,
+        "ItemClass",
+        Value::Text(t(tags::MESSAGE_CLASS)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ItemSubject,
+        "Subject",
+        Value::Text(t(tags::SUBJECT)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ItemSensitivity,
+        "Sensitivity",
+        Value::Choice(t(tag::SENSITIVITY), SENSITIVITY),
+    )
+    .default()
+    .writable(),
+    field(FieldUri::ItemBody, "Body", Value::Computed(Computed::Body))
         .default()
-        .writable(),
-    field(FieldUri::ItemDisplayCc, "DisplayCc", Value::Display(n(named::CC))).default(),
-    field(FieldUri::ItemDisplayTo, "DisplayTo", Value::Display(n(named::TO))).default(),
-    field(FieldUri::ItemHasAttachments, "HasAttachments", Value::Bool(t(tags::HAS_ATTACHMENTS))).default(),
+        .writable()
+        .large(),
+    field(
+        FieldUri::ItemAttachments,
+        "Attachments",
+        Value::Computed(Computed::Attachments),
+    )
+    .default()
+    .writable()
+    .large(),
+    field(
+        FieldUri::ItemDateTimeReceived,
+        "DateTimeReceived",
+        Value::Time(t(tags::MESSAGE_DELIVERY_TIME)),
+    )
+    .default(),
+    field(
+        FieldUri::ItemSize,
+        "Size",
+        Value::Int(t(tags::MESSAGE_SIZE)),
+    )
+    .default(),
+    field(
+        FieldUri::ItemCategories,
+        "Categories",
+        Value::Strings(n(named::KEYWORDS)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ItemImportance,
+        "Importance",
+        Value::Choice(t(tags::IMPORTANCE), IMPORTANCE),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ItemInReplyTo,
+        "InReplyTo",
+        Value::Text(t(tag::IN_REPLY_TO_ID)),
+    )
+    .writable(),
+    field(
+        FieldUri::ItemIsSubmitted,
+        "IsSubmitted",
+        Value::Flag(flag::SUBMIT),
+    )
+    .default(),
+    field(
+        FieldUri::ItemIsDraft,
+        "IsDraft",
+        Value::Flag(tags::MSGFLAG_UNSENT),
+    )
+    .default(),
+    field(
+        FieldUri::ItemIsFromMe,
+        "IsFromMe",
+        Value::Flag(flag::FROM_ME),
+    )
+    .default(),
+    field(
+        FieldUri::ItemIsResend,
+        "IsResend",
+        Value::Flag(flag::RESEND),
+    )
+    .default(),
+    field(
+        FieldUri::ItemIsUnmodified,
+        "IsUnmodified",
+        Value::Flag(flag::UNMODIFIED),
+    )
+    .default(),
+    field(
+        FieldUri::ItemInternetMessageHeaders,
+        "InternetMessageHeaders",
+        Value::Computed(Computed::Headers),
+    )
+    .large(),
+    field(
+        FieldUri::ItemDateTimeSent,
+        "DateTimeSent",
+        Value::Time(t(tags::CLIENT_SUBMIT_TIME)),
+    )
+    .default(),
+    field(
+        FieldUri::ItemDateTimeCreated,
+        "DateTimeCreated",
+        Value::Time(t(tags::CREATION_TIME)),
+    )
+    .default(),
+    field(
+        FieldUri::ItemReminderDueBy,
+        "ReminderDueBy",
+        Value::Time(n(named::REMINDER_TIME)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ItemReminderIsSet,
+        "ReminderIsSet",
+        Value::Bool(n(named::REMINDER_SET)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ItemReminderMinutesBeforeStart,
+        "ReminderMinutesBeforeStart",
+        Value::Int(n(named::REMINDER_DELTA)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ItemDisplayCc,
+        "DisplayCc",
+        Value::Display(n(named::CC)),
+    )
+    .default(),
+    field(
+        FieldUri::ItemDisplayTo,
+        "DisplayTo",
+        Value::Display(n(named::TO)),
+    )
+    .default(),
+    field(
+        FieldUri::ItemHasAttachments,
+        "HasAttachments",
+        Value::Bool(t(tags::HAS_ATTACHMENTS)),
+    )
+    .default(),
 ];
 
 /// ItemType after the extended properties.
 const ITEM_TAIL: &[Field] = &[
-    field(FieldUri::ItemCulture, "Culture", Value::Text(n(named::CULTURE))).default().writable(),
-    field(FieldUri::ItemEffectiveRights, "EffectiveRights", Value::Computed(Computed::EffectiveRights)),
-    field(FieldUri::ItemLastModifiedName, "LastModifiedName", Value::Text(t(tag::LAST_MODIFIER_NAME))),
-    field(FieldUri::ItemLastModifiedTime, "LastModifiedTime", Value::Time(t(tags::LAST_MODIFICATION_TIME))),
-    field(FieldUri::ItemIsAssociated, "IsAssociated", Value::Computed(Computed::IsAssociated))
-        .since(ExchangeVersion::Exchange2010),
-    field(FieldUri::ItemTextBody, "TextBody", Value::Computed(Computed::TextBody))
-        .large()
-        .since(ExchangeVersion::Exchange2013),
+    field(
+        FieldUri::ItemCulture,
+        "Culture",
+        Value::Text(n(named::CULTURE)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ItemEffectiveRights,
+        "EffectiveRights",
+        Value::Computed(Computed::EffectiveRights),
+    ),
+    field(
+        FieldUri::ItemLastModifiedName,
+        "LastModifiedName",
+        Value::Text(t(tag::LAST_MODIFIER_NAME)),
+    ),
+    field(
+        FieldUri::ItemLastModifiedTime,
+        "LastModifiedTime",
+        Value::Time(t(tags::LAST_MODIFICATION_TIME)),
+    ),
+    field(
+        FieldUri::ItemIsAssociated,
+        "IsAssociated",
+        Value::Computed(Computed::IsAssociated),
+    )
+    .since(ExchangeVersion::Exchange2010),
+    field(
+        FieldUri::ItemTextBody,
+        "TextBody",
+        Value::Computed(Computed::TextBody),
+    )
+    .large()
+    .since(ExchangeVersion::Exchange2013),
 ];
 
 /// MessageType's own fields.
 const MESSAGE: &[Field] = &[
-    field(FieldUri::MessageSender, "Sender", Value::Mailbox(tags::SENDER_NAME, tags::SENDER_EMAIL_ADDRESS)).default().writable(),
-    field(FieldUri::MessageToRecipients, "ToRecipients", Value::Mailboxes(n(named::TO))).default().writable().large(),
-    field(FieldUri::MessageCcRecipients, "CcRecipients", Value::Mailboxes(n(named::CC))).default().writable().large(),
-    field(FieldUri::MessageBccRecipients, "BccRecipients", Value::Mailboxes(n(named::BCC))).writable().large(),
-    field(FieldUri::MessageIsReadReceiptRequested, "IsReadReceiptRequested", Value::Bool(t(tag::READ_RECEIPT_REQUESTED)))
-        .default()
-        .writable(),
+    field(
+        FieldUri::MessageSender,
+        "Sender",
+        Value::Mailbox(tags::SENDER_NAME, tags::SENDER_EMAIL_ADDRESS),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::MessageToRecipients,
+        "ToRecipients",
+        Value::Mailboxes(n(named::TO)),
+    )
+    .default()
+    .writable()
+    .large(),
+    field(
+        FieldUri::MessageCcRecipients,
+        "CcRecipients",
+        Value::Mailboxes(n(named::CC)),
+    )
+    .default()
+    .writable()
+    .large(),
+    field(
+        FieldUri::MessageBccRecipients,
+        "BccRecipients",
+        Value::Mailboxes(n(named::BCC)),
+    )
+    .writable()
+    .large(),
+    field(
+        FieldUri::MessageIsReadReceiptRequested,
+        "IsReadReceiptRequested",
+        Value::Bool(t(tag::READ_RECEIPT_REQUESTED)),
+    )
+    .default()
+    .writable(),
     field(
         FieldUri::MessageIsDeliveryReceiptRequested,
         "IsDeliveryReceiptRequested",
@@ -533,72 +773,251 @@ const MESSAGE: &[Field] = &[
     )
     .default()
     .writable(),
-    field(FieldUri::MessageConversationIndex, "ConversationIndex", Value::Base64(t(tag::CONVERSATION_INDEX))).default(),
-    field(FieldUri::MessageConversationTopic, "ConversationTopic", Value::Text(t(tag::CONVERSATION_TOPIC))).default(),
+    field(
+        FieldUri::MessageConversationIndex,
+        "ConversationIndex",
+        Value::Base64(t(tag::CONVERSATION_INDEX)),
+    )
+    .default(),
+    field(
+        FieldUri::MessageConversationTopic,
+        "ConversationTopic",
+        Value::Text(t(tag::CONVERSATION_TOPIC)),
+    )
+    .default(),
     field(
         FieldUri::MessageFrom,
         "From",
-        Value::Mailbox(tags::SENT_REPRESENTING_NAME, tags::SENT_REPRESENTING_EMAIL_ADDRESS),
+        Value::Mailbox(
+            tags::SENT_REPRESENTING_NAME,
+            tags::SENT_REPRESENTING_EMAIL_ADDRESS,
+        ),
     )
     .default()
     .writable(),
-    field(FieldUri::MessageInternetMessageId, "InternetMessageId", Value::Text(t(tags::INTERNET_MESSAGE_ID)))
-        .default()
-        .writable(),
-    field(FieldUri::MessageIsRead, "IsRead", Value::Flag(tags::MSGFLAG_READ)).default().writable(),
-    field(FieldUri::MessageIsResponseRequested, "IsResponseRequested", Value::Bool(t(tag::RESPONSE_REQUESTED)))
-        .default()
-        .writable(),
-    field(FieldUri::MessageReferences, "References", Value::Text(t(tag::INTERNET_REFERENCES))).writable(),
-    field(FieldUri::MessageReplyTo, "ReplyTo", Value::Mailboxes(n(named::REPLY_TO))).writable().large(),
-    field(FieldUri::MessageReceivedBy, "ReceivedBy", Value::Mailbox(tag::RECEIVED_BY_NAME, tag::RECEIVED_BY_EMAIL_ADDRESS))
-        .default(),
+    field(
+        FieldUri::MessageInternetMessageId,
+        "InternetMessageId",
+        Value::Text(t(tags::INTERNET_MESSAGE_ID)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::MessageIsRead,
+        "IsRead",
+        Value::Flag(tags::MSGFLAG_READ),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::MessageIsResponseRequested,
+        "IsResponseRequested",
+        Value::Bool(t(tag::RESPONSE_REQUESTED)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::MessageReferences,
+        "References",
+        Value::Text(t(tag::INTERNET_REFERENCES)),
+    )
+    .writable(),
+    field(
+        FieldUri::MessageReplyTo,
+        "ReplyTo",
+        Value::Mailboxes(n(named::REPLY_TO)),
+    )
+    .writable()
+    .large(),
+    field(
+        FieldUri::MessageReceivedBy,
+        "ReceivedBy",
+        Value::Mailbox(tag::RECEIVED_BY_NAME, tag::RECEIVED_BY_EMAIL_ADDRESS),
+    )
+    .default(),
     field(
         FieldUri::MessageReceivedRepresenting,
         "ReceivedRepresenting",
-        Value::Mailbox(tag::RECEIVED_REPRESENTING_NAME, tag::RECEIVED_REPRESENTING_EMAIL_ADDRESS),
+        Value::Mailbox(
+            tag::RECEIVED_REPRESENTING_NAME,
+            tag::RECEIVED_REPRESENTING_EMAIL_ADDRESS,
+        ),
     )
     .default(),
 ];
 
 /// ContactItemType's own fields.
 const CONTACT: &[Field] = &[
-    field(FieldUri::ContactsFileAs, "FileAs", Value::Text(n(named::FILE_UNDER))).default().writable(),
-    field(FieldUri::ContactsDisplayName, "DisplayName", Value::Text(t(tags::DISPLAY_NAME))).default().writable(),
-    field(FieldUri::ContactsGivenName, "GivenName", Value::Text(t(tag::GIVEN_NAME))).default().writable(),
-    field(FieldUri::ContactsInitials, "Initials", Value::Text(t(tag::INITIALS))).writable(),
-    field(FieldUri::ContactsMiddleName, "MiddleName", Value::Text(t(tag::MIDDLE_NAME))).writable(),
-    field(FieldUri::ContactsNickname, "Nickname", Value::Text(t(tag::NICKNAME))).writable(),
-    field(FieldUri::ContactsCompanyName, "CompanyName", Value::Text(t(tag::COMPANY_NAME))).default().writable(),
-    field(FieldUri::ContactsEmailAddresses, "EmailAddresses", Value::Emails).default().writable(),
-    field(FieldUri::ContactsPhoneNumbers, "PhoneNumbers", Value::Phones).default().writable(),
-    field(FieldUri::ContactsAssistantName, "AssistantName", Value::Text(t(tag::ASSISTANT))).writable(),
-    field(FieldUri::ContactsBirthday, "Birthday", Value::Time(t(tag::BIRTHDAY))).writable(),
-    field(FieldUri::ContactsBusinessHomePage, "BusinessHomePage", Value::Text(t(tag::BUSINESS_HOME_PAGE))).writable(),
-    field(FieldUri::ContactsChildren, "Children", Value::Strings(t(tag::CHILDRENS_NAMES))).writable(),
-    field(FieldUri::ContactsDepartment, "Department", Value::Text(t(tag::DEPARTMENT_NAME))).writable(),
-    field(FieldUri::ContactsGeneration, "Generation", Value::Text(t(tag::GENERATION))).writable(),
-    field(FieldUri::ContactsJobTitle, "JobTitle", Value::Text(t(tag::TITLE))).default().writable(),
-    field(FieldUri::ContactsManager, "Manager", Value::Text(t(tag::MANAGER_NAME))).writable(),
-    field(FieldUri::ContactsOfficeLocation, "OfficeLocation", Value::Text(t(tag::OFFICE_LOCATION))).writable(),
+    field(
+        FieldUri::ContactsFileAs,
+        "FileAs",
+        Value::Text(n(named::FILE_UNDER)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ContactsDisplayName,
+        "DisplayName",
+        Value::Text(t(tags::DISPLAY_NAME)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ContactsGivenName,
+        "GivenName",
+        Value::Text(t(tag::GIVEN_NAME)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ContactsInitials,
+        "Initials",
+        Value::Text(t(tag::INITIALS)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsMiddleName,
+        "MiddleName",
+        Value::Text(t(tag::MIDDLE_NAME)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsNickname,
+        "Nickname",
+        Value::Text(t(tag::NICKNAME)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsCompanyName,
+        "CompanyName",
+        Value::Text(t(tag::COMPANY_NAME)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ContactsEmailAddresses,
+        "EmailAddresses",
+        Value::Emails,
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ContactsPhoneNumbers,
+        "PhoneNumbers",
+        Value::Phones,
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ContactsAssistantName,
+        "AssistantName",
+        Value::Text(t(tag::ASSISTANT)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsBirthday,
+        "Birthday",
+        Value::Time(t(tag::BIRTHDAY)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsBusinessHomePage,
+        "BusinessHomePage",
+        Value::Text(t(tag::BUSINESS_HOME_PAGE)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsChildren,
+        "Children",
+        Value::Strings(t(tag::CHILDRENS_NAMES)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsDepartment,
+        "Department",
+        Value::Text(t(tag::DEPARTMENT_NAME)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsGeneration,
+        "Generation",
+        Value::Text(t(tag::GENERATION)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsJobTitle,
+        "JobTitle",
+        Value::Text(t(tag::TITLE)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ContactsManager,
+        "Manager",
+        Value::Text(t(tag::MANAGER_NAME)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsOfficeLocation,
+        "OfficeLocation",
+        Value::Text(t(tag::OFFICE_LOCATION)),
+    )
+    .writable(),
     field(
         FieldUri::ContactsPostalAddressIndex,
         "PostalAddressIndex",
         Value::Choice(n(named::POSTAL_ADDRESS_ID), POSTAL_INDEX),
     )
     .writable(),
-    field(FieldUri::ContactsProfession, "Profession", Value::Text(t(tag::PROFESSION))).writable(),
-    field(FieldUri::ContactsSpouseName, "SpouseName", Value::Text(t(tag::SPOUSE_NAME))).writable(),
-    field(FieldUri::ContactsSurname, "Surname", Value::Text(t(tag::SURNAME))).default().writable(),
-    field(FieldUri::ContactsWeddingAnniversary, "WeddingAnniversary", Value::Time(t(tag::WEDDING_ANNIVERSARY))).writable(),
+    field(
+        FieldUri::ContactsProfession,
+        "Profession",
+        Value::Text(t(tag::PROFESSION)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsSpouseName,
+        "SpouseName",
+        Value::Text(t(tag::SPOUSE_NAME)),
+    )
+    .writable(),
+    field(
+        FieldUri::ContactsSurname,
+        "Surname",
+        Value::Text(t(tag::SURNAME)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::ContactsWeddingAnniversary,
+        "WeddingAnniversary",
+        Value::Time(t(tag::WEDDING_ANNIVERSARY)),
+    )
+    .writable(),
 ];
 
 /// CalendarItemType's own fields.
 const CALENDAR: &[Field] = &[
-    field(FieldUri::CalendarUid, "UID", Value::Text(n(named::UID))).default().writable(),
-    field(FieldUri::CalendarStart, "Start", Value::Time(n(named::START))).default().writable(),
-    field(FieldUri::CalendarEnd, "End", Value::Time(n(named::END))).default().writable(),
-    field(FieldUri::CalendarIsAllDayEvent, "IsAllDayEvent", Value::Bool(n(named::ALL_DAY))).default().writable(),
+    field(FieldUri::CalendarUid, "UID", Value::Text(n(named::UID)))
+        .default()
+        .writable(),
+    field(
+        FieldUri::CalendarStart,
+        "Start",
+        Value::Time(n(named::START)),
+    )
+    .default()
+    .writable(),
+    field(FieldUri::CalendarEnd, "End", Value::Time(n(named::END)))
+        .default()
+        .writable(),
+    field(
+        FieldUri::CalendarIsAllDayEvent,
+        "IsAllDayEvent",
+        Value::Bool(n(named::ALL_DAY)),
+    )
+    .default()
+    .writable(),
     field(
         FieldUri::CalendarLegacyFreeBusyStatus,
         "LegacyFreeBusyStatus",
@@ -606,28 +1025,93 @@ const CALENDAR: &[Field] = &[
     )
     .default()
     .writable(),
-    field(FieldUri::CalendarLocation, "Location", Value::Text(n(named::LOCATION))).default().writable(),
-    field(FieldUri::CalendarIsMeeting, "IsMeeting", Value::Computed(Computed::IsMeeting)).default(),
-    field(FieldUri::CalendarIsCancelled, "IsCancelled", Value::Computed(Computed::IsCancelled)).default(),
-    field(FieldUri::CalendarIsRecurring, "IsRecurring", Value::Computed(Computed::IsRecurring)).default(),
-    field(FieldUri::CalendarItemType, "CalendarItemType", Value::Computed(Computed::CalendarItemType)).default(),
-    field(FieldUri::CalendarMyResponseType, "MyResponseType", Value::Computed(Computed::MyResponseType)).default(),
+    field(
+        FieldUri::CalendarLocation,
+        "Location",
+        Value::Text(n(named::LOCATION)),
+    )
+    .default()
+    .writable(),
+    field(
+        FieldUri::CalendarIsMeeting,
+        "IsMeeting",
+        Value::Computed(Computed::IsMeeting),
+    )
+    .default(),
+    field(
+        FieldUri::CalendarIsCancelled,
+        "IsCancelled",
+        Value::Computed(Computed::IsCancelled),
+    )
+    .default(),
+    field(
+        FieldUri::CalendarIsRecurring,
+        "IsRecurring",
+        Value::Computed(Computed::IsRecurring),
+    )
+    .default(),
+    field(
+        FieldUri::CalendarItemType,
+        "CalendarItemType",
+        Value::Computed(Computed::CalendarItemType),
+    )
+    .default(),
+    field(
+        FieldUri::CalendarMyResponseType,
+        "MyResponseType",
+        Value::Computed(Computed::MyResponseType),
+    )
+    .default(),
     field(
         FieldUri::CalendarOrganizer,
         "Organizer",
-        Value::Mailbox(tags::SENT_REPRESENTING_NAME, tags::SENT_REPRESENTING_EMAIL_ADDRESS),
+        Value::Mailbox(
+            tags::SENT_REPRESENTING_NAME,
+            tags::SENT_REPRESENTING_EMAIL_ADDRESS,
+        ),
     )
     .default(),
-    field(FieldUri::CalendarRequiredAttendees, "RequiredAttendees", Value::Attendees(n(named::REQUIRED))).writable().large(),
-    field(FieldUri::CalendarOptionalAttendees, "OptionalAttendees", Value::Attendees(n(named::OPTIONAL))).writable().large(),
-    field(FieldUri::CalendarResources, "Resources", Value::Attendees(n(named::RESOURCES))).writable().large(),
-    field(FieldUri::CalendarDuration, "Duration", Value::Computed(Computed::Duration)).default(),
-    field(FieldUri::CalendarStartTimeZone, "StartTimeZone", Value::TimeZone(n(named::START_TIME_ZONE)))
-        .writable()
-        .since(ExchangeVersion::Exchange2010),
-    field(FieldUri::CalendarEndTimeZone, "EndTimeZone", Value::TimeZone(n(named::END_TIME_ZONE)))
-        .writable()
-        .since(ExchangeVersion::Exchange2010),
+    field(
+        FieldUri::CalendarRequiredAttendees,
+        "RequiredAttendees",
+        Value::Attendees(n(named::REQUIRED)),
+    )
+    .writable()
+    .large(),
+    field(
+        FieldUri::CalendarOptionalAttendees,
+        "OptionalAttendees",
+        Value::Attendees(n(named::OPTIONAL)),
+    )
+    .writable()
+    .large(),
+    field(
+        FieldUri::CalendarResources,
+        "Resources",
+        Value::Attendees(n(named::RESOURCES)),
+    )
+    .writable()
+    .large(),
+    field(
+        FieldUri::CalendarDuration,
+        "Duration",
+        Value::Computed(Computed::Duration),
+    )
+    .default(),
+    field(
+        FieldUri::CalendarStartTimeZone,
+        "StartTimeZone",
+        Value::TimeZone(n(named::START_TIME_ZONE)),
+    )
+    .writable()
+    .since(ExchangeVersion::Exchange2010),
+    field(
+        FieldUri::CalendarEndTimeZone,
+        "EndTimeZone",
+        Value::TimeZone(n(named::END_TIME_ZONE)),
+    )
+    .writable()
+    .since(ExchangeVersion::Exchange2010),
 ];
 
 /// Every field of `kind`, in XSD order (the extended-property slot is between the two ItemType
@@ -649,7 +1133,13 @@ fn field_by_element(kind: Kind, element: &str) -> Option<&'static Field> {
 /// Every named property the tables use.
 fn all_named() -> Vec<Named> {
     let mut out = Vec::new();
-    for field in ITEM_HEAD.iter().chain(ITEM_TAIL).chain(MESSAGE).chain(CONTACT).chain(CALENDAR) {
+    for field in ITEM_HEAD
+        .iter()
+        .chain(ITEM_TAIL)
+        .chain(MESSAGE)
+        .chain(CONTACT)
+        .chain(CALENDAR)
+    {
         let prop = match field.value {
             Value::Text(p)
             | Value::Bool(p)
@@ -692,7 +1182,10 @@ impl NamedTags {
     pub(crate) fn load(request: &Request<'_>) -> Result<NamedTags, Error> {
         let names = all_named();
         let properties: Vec<NamedProperty> = names.iter().map(Named::property).collect();
-        let ids = request.ctx.store.named_property_ids(&request.mailbox, &properties)?;
+        let ids = request
+            .ctx
+            .store
+            .named_property_ids(&request.mailbox, &properties)?;
         let ids = names
             .iter()
             .zip(ids)
@@ -704,9 +1197,10 @@ impl NamedTags {
     fn tag(&self, prop: Prop) -> Option<PropTag> {
         match prop {
             Prop::Tag(tag) => Some(tag),
-            Prop::Named(named) => {
-                self.ids.get(&(named.set, named.name)).map(|id| PropTag::new(*id, named.prop_type))
-            }
+            Prop::Named(named) => self
+                .ids
+                .get(&(named.set, named.name))
+                .map(|id| PropTag::new(*id, named.prop_type)),
         }
     }
 }
@@ -778,7 +1272,9 @@ fn strings(props: &dyn Props, prop: Prop) -> &[String] {
 }
 
 fn message_flags(props: &dyn Props) -> i32 {
-    int(props, t(tags::MESSAGE_FLAGS)).and_then(|v| i32::try_from(v).ok()).unwrap_or(0)
+    int(props, t(tags::MESSAGE_FLAGS))
+        .and_then(|v| i32::try_from(v).ok())
+        .unwrap_or(0)
 }
 
 /// A mailbox: display name and SMTP address.
@@ -805,36 +1301,58 @@ impl Recipient {
         if let Some(open) = text.strip_suffix('>').and_then(|t| t.rfind('<')) {
             let name = text.get(..open).unwrap_or_default().trim();
             let address = text.get(open + 1..text.len() - 1).unwrap_or_default();
-            return Recipient { name: name.to_owned(), address: address.to_owned() };
+            return Recipient {
+                name: name.to_owned(),
+                address: address.to_owned(),
+            };
         }
-        Recipient { name: String::new(), address: text.to_owned() }
+        Recipient {
+            name: String::new(),
+            address: text.to_owned(),
+        }
     }
 
     fn as_mime(&self) -> mime::Mailbox<'_> {
-        mime::Mailbox { name: &self.name, address: &self.address }
+        mime::Mailbox {
+            name: &self.name,
+            address: &self.address,
+        }
     }
 }
 
 /// The recipients stored in a recipient-list property.
 fn recipients(props: &dyn Props, prop: Prop) -> Vec<Recipient> {
-    strings(props, prop).iter().map(|s| Recipient::decode(s)).collect()
+    strings(props, prop)
+        .iter()
+        .map(|s| Recipient::decode(s))
+        .collect()
 }
 
 /// The mailbox held in a name and an address property.
 fn single(props: &dyn Props, name: PropTag, address: PropTag) -> Option<Recipient> {
     let address = text(props, t(address)).filter(|a| !a.is_empty())?;
-    Some(Recipient { name: text(props, t(name)).unwrap_or_default().to_owned(), address: address.to_owned() })
+    Some(Recipient {
+        name: text(props, t(name)).unwrap_or_default().to_owned(),
+        address: address.to_owned(),
+    })
 }
 
 /// Every recipient a message is addressed to (To, Cc and Bcc), for sending.
 pub(crate) fn all_recipients(props: &dyn Props) -> Vec<Recipient> {
-    [named::TO, named::CC, named::BCC].into_iter().flat_map(|list| recipients(props, n(list))).collect()
+    [named::TO, named::CC, named::BCC]
+        .into_iter()
+        .flat_map(|list| recipients(props, n(list)))
+        .collect()
 }
 
 /// The author of a message (From, else Sender).
 pub(crate) fn author(props: &dyn Props) -> Option<Recipient> {
-    single(props, tags::SENT_REPRESENTING_NAME, tags::SENT_REPRESENTING_EMAIL_ADDRESS)
-        .or_else(|| single(props, tags::SENDER_NAME, tags::SENDER_EMAIL_ADDRESS))
+    single(
+        props,
+        tags::SENT_REPRESENTING_NAME,
+        tags::SENT_REPRESENTING_EMAIL_ADDRESS,
+    )
+    .or_else(|| single(props, tags::SENDER_NAME, tags::SENDER_EMAIL_ADDRESS))
 }
 
 /// The text and HTML bodies an item has.
@@ -872,7 +1390,10 @@ pub(crate) enum FieldValue {
 // Consumed by FindItem's restrictions and sort orders (ews-find).
 #[allow(dead_code)]
 pub(crate) fn field_value(names: &NamedTags, item: &Item, uri: FieldUri) -> Option<FieldValue> {
-    let props = Stored { bag: &item.props, names };
+    let props = Stored {
+        bag: &item.props,
+        names,
+    };
     let props: &dyn Props = &props;
     let field = field_by_uri(Kind::of(&item.props), uri)?;
     Some(match field.value {
@@ -884,9 +1405,12 @@ pub(crate) fn field_value(names: &NamedTags, item: &Item, uri: FieldUri) -> Opti
             PropValue::Binary(b) => FieldValue::Binary(b.clone()),
             _ => return None,
         },
-        Value::Choice(p, choices) => {
-            FieldValue::Text((*usize::try_from(int(props, p)?).ok().and_then(|i| choices.get(i))?).to_owned())
-        }
+        Value::Choice(p, choices) => FieldValue::Text(
+            (*usize::try_from(int(props, p)?)
+                .ok()
+                .and_then(|i| choices.get(i))?)
+            .to_owned(),
+        ),
         Value::Strings(p) => FieldValue::Texts(strings(props, p).to_vec()),
         Value::Flag(bit) => FieldValue::Boolean(message_flags(props) & bit != 0),
         Value::Mailbox(name, address) => FieldValue::Mailboxes(vec![single(props, name, address)?]),
@@ -895,7 +1419,10 @@ pub(crate) fn field_value(names: &NamedTags, item: &Item, uri: FieldUri) -> Opti
         Value::TimeZone(p) => FieldValue::Text(text(props, p)?.to_owned()),
         Value::Computed(Computed::Body) => {
             let (text, html) = bodies(props);
-            FieldValue::Text(text.map(str::to_owned).or_else(|| html.map(str::to_owned))?)
+            FieldValue::Text(
+                text.map(str::to_owned)
+                    .or_else(|| html.map(str::to_owned))?,
+            )
         }
         Value::Computed(Computed::TextBody) => FieldValue::Text(text_body(props)),
         Value::Computed(Computed::IsAssociated | Computed::IsCancelled | Computed::IsRecurring) => {
@@ -920,7 +1447,13 @@ pub(crate) fn field_value(names: &NamedTags, item: &Item, uri: FieldUri) -> Opti
 
 fn display(list: &[Recipient]) -> String {
     list.iter()
-        .map(|r| if r.name.is_empty() { r.address.as_str() } else { r.name.as_str() })
+        .map(|r| {
+            if r.name.is_empty() {
+                r.address.as_str()
+            } else {
+                r.name.as_str()
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -934,29 +1467,9 @@ fn text_body(props: &dyn Props) -> String {
 }
 
 fn is_meeting(props: &dyn Props) -> bool {
-    [named::REQUIRED, named::OPTIONAL, named::RESOURCES].into_iter().any(|list| !strings(props, n(list)).is_empty())
-}
-
-/// Why an item element was refused: a schema violation fails the whole request, anything else
-/// only that item.
-#[derive(Debug)]
-pub(crate) enum Invalid {
-    /// Not valid against the EWS schema.
-    Schema(Fault),
-    /// Valid, but refused for this item.
-    Item(Error),
-}
-
-impl From<Error> for Invalid {
-    fn from(error: Error) -> Invalid {
-        Invalid::Item(error)
-    }
-}
-
-impl From<Fault> for Invalid {
-    fn from(fault: Fault) -> Invalid {
-        Invalid::Schema(fault)
-    }
+    [named::REQUIRED, named::OPTIONAL, named::RESOURCES]
+        .into_iter()
+        .any(|list| !strings(props, n(list)).is_empty())
 }
 
 /// What the caller is writing an item for.
@@ -994,7 +1507,13 @@ pub(crate) fn item(w: &mut Writer<'_>, request: &Request<'_>, item: &Item, shape
 }
 
 /// Writes `item` as GetItem does, with named ids already loaded.
-pub(crate) fn item_with(w: &mut Writer<'_>, request: &Request<'_>, names: &NamedTags, item: &Item, shape: &Shape) {
+pub(crate) fn item_with(
+    w: &mut Writer<'_>,
+    request: &Request<'_>,
+    names: &NamedTags,
+    item: &Item,
+    shape: &Shape,
+) {
     write_stored(w, request, names, item, shape, Purpose::Get);
 }
 
@@ -1002,15 +1521,31 @@ pub(crate) fn item_with(w: &mut Writer<'_>, request: &Request<'_>, names: &Named
 /// attachments, recipient lists and headers (each still written when named explicitly).
 // Consumed by FindItem (ews-find).
 #[allow(dead_code)]
-pub(crate) fn listed_item(w: &mut Writer<'_>, request: &Request<'_>, names: &NamedTags, item: &Item, shape: &Shape) {
+pub(crate) fn listed_item(
+    w: &mut Writer<'_>,
+    request: &Request<'_>,
+    names: &NamedTags,
+    item: &Item,
+    shape: &Shape,
+) {
     write_stored(w, request, names, item, shape, Purpose::Find);
 }
 
-fn write_stored(w: &mut Writer<'_>, request: &Request<'_>, names: &NamedTags, item: &Item, shape: &Shape, purpose: Purpose) {
+fn write_stored(
+    w: &mut Writer<'_>,
+    request: &Request<'_>,
+    names: &NamedTags,
+    item: &Item,
+    shape: &Shape,
+    purpose: Purpose,
+) {
     let subject = Subject {
         kind: Kind::of(&item.props),
         ids: Some((item.id, item.change_key, item.parent)),
-        props: Stored { bag: &item.props, names },
+        props: Stored {
+            bag: &item.props,
+            names,
+        },
         attachments: &item.attachments,
         stored_mime: None,
         seed: item.id.0,
@@ -1023,19 +1558,28 @@ fn wanted(field: &Field, shape: &Shape, purpose: Purpose, version: ExchangeVersi
     if field.since > version {
         return false;
     }
-    let explicit = shape.wants(field.uri)
-        || match field.value {
-            Value::Emails => shape.additional.iter().any(|p| matches!(p, PropertyPath::Indexed(i) if i.uri == "contacts:EmailAddress")),
-            Value::Phones => shape.additional.iter().any(|p| matches!(p, PropertyPath::Indexed(i) if i.uri == "contacts:PhoneNumber")),
-            _ => false,
-        };
+    let explicit =
+        shape.wants(field.uri)
+            || match field.value {
+                Value::Emails => shape.additional.iter().any(
+                    |p| matches!(p, PropertyPath::Indexed(i) if i.uri == "contacts:EmailAddress"),
+                ),
+                Value::Phones => shape.additional.iter().any(
+                    |p| matches!(p, PropertyPath::Indexed(i) if i.uri == "contacts:PhoneNumber"),
+                ),
+                _ => false,
+            };
     let in_base = match shape.base {
         BaseShape::IdOnly => false,
         BaseShape::Default => field.default,
         BaseShape::AllProperties => true,
     };
     match field.value {
-        Value::Computed(Computed::ItemId | Computed::ParentFolderId) if purpose == Purpose::Embedded => false,
+        Value::Computed(Computed::ItemId | Computed::ParentFolderId)
+            if purpose == Purpose::Embedded =>
+        {
+            false
+        }
         Value::Computed(Computed::ItemId) => true,
         // MIME is only written when asked for (IncludeMimeContent or the field itself).
         Value::Computed(Computed::MimeContent) => shape.include_mime_content || explicit,
@@ -1043,7 +1587,13 @@ fn wanted(field: &Field, shape: &Shape, purpose: Purpose, version: ExchangeVersi
     }
 }
 
-fn write(w: &mut Writer<'_>, request: &Request<'_>, subject: &Subject<'_>, shape: &Shape, purpose: Purpose) {
+fn write(
+    w: &mut Writer<'_>,
+    request: &Request<'_>,
+    subject: &Subject<'_>,
+    shape: &Shape,
+    purpose: Purpose,
+) {
     w.start(T, subject.kind.element());
     for field in ITEM_HEAD {
         if wanted(field, shape, purpose, request.version) {
@@ -1060,7 +1610,13 @@ fn write(w: &mut Writer<'_>, request: &Request<'_>, subject: &Subject<'_>, shape
     w.end();
 }
 
-fn write_field(w: &mut Writer<'_>, request: &Request<'_>, subject: &Subject<'_>, field: &Field, shape: &Shape) {
+fn write_field(
+    w: &mut Writer<'_>,
+    request: &Request<'_>,
+    subject: &Subject<'_>,
+    field: &Field,
+    shape: &Shape,
+) {
     let props: &dyn Props = &subject.props;
     let element = field.element;
     match field.value {
@@ -1086,11 +1642,18 @@ fn write_field(w: &mut Writer<'_>, request: &Request<'_>, subject: &Subject<'_>,
         }
         Value::Base64(p) => {
             if let Some(PropValue::Binary(bytes)) = props.value(p) {
-                w.leaf(T, element, &base64::engine::general_purpose::STANDARD.encode(bytes));
+                w.leaf(
+                    T,
+                    element,
+                    &base64::engine::general_purpose::STANDARD.encode(bytes),
+                );
             }
         }
         Value::Choice(p, choices) => {
-            if let Some(name) = int(props, p).and_then(|i| usize::try_from(i).ok()).and_then(|i| choices.get(i)) {
+            if let Some(name) = int(props, p)
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| choices.get(i))
+            {
                 w.leaf(T, element, name);
             }
         }
@@ -1163,7 +1726,11 @@ fn bool_text(value: bool) -> &'static str {
 
 /// `t:Mailbox` (EmailAddressType).
 fn write_mailbox(w: &mut Writer<'_>, request: &Request<'_>, recipient: &Recipient) {
-    let known = request.ctx.directory.user_by_address(&recipient.address).is_some();
+    let known = request
+        .ctx
+        .directory
+        .user_by_address(&recipient.address)
+        .is_some();
     w.start(T, "Mailbox");
     if !recipient.name.is_empty() {
         w.leaf(T, "Name", &recipient.name);
@@ -1197,7 +1764,9 @@ fn write_emails(w: &mut Writer<'_>, props: &dyn Props, shape: &Shape, field: &Fi
     let entries: Vec<_> = named::EMAILS
         .iter()
         .filter(|(key, _, _)| keys.as_ref().is_none_or(|k| k.contains(key)))
-        .filter_map(|(key, address, name)| Some((*key, text(props, n(*address))?, text(props, n(*name)))))
+        .filter_map(|(key, address, name)| {
+            Some((*key, text(props, n(*address))?, text(props, n(*name))))
+        })
         .collect();
     if entries.is_empty() {
         return;
@@ -1265,14 +1834,19 @@ fn write_computed(
             if let Some((item, change_key, _)) = subject.ids {
                 w.start(T, element)
                     .attribute("Id", &ids.item(&request.mailbox, item))
-                    .attribute("ChangeKey", &ids.item_change_key(&request.mailbox, item, change_key))
+                    .attribute(
+                        "ChangeKey",
+                        &ids.item_change_key(&request.mailbox, item, change_key),
+                    )
                     .end();
             }
         }
         Computed::ParentFolderId => {
             if let Some((_, _, parent)) = subject.ids {
                 // The folder's change key is optional in FolderIdType and not worth a second read.
-                w.start(T, element).attribute("Id", &ids.folder(&request.mailbox, parent)).end();
+                w.start(T, element)
+                    .attribute("Id", &ids.folder(&request.mailbox, parent))
+                    .end();
             }
         }
         Computed::Body => {
@@ -1283,10 +1857,16 @@ fn write_computed(
                 (BodyType::Text, None, Some(html)) => ("Text", mime::html_to_text(html)),
                 (_, text, _) => ("Text", text.unwrap_or_default().to_owned()),
             };
-            w.start(T, element).attribute("BodyType", kind).text(&value).end();
+            w.start(T, element)
+                .attribute("BodyType", kind)
+                .text(&value)
+                .end();
         }
         Computed::TextBody => {
-            w.start(T, element).attribute("BodyType", "Text").text(&text_body(props)).end();
+            w.start(T, element)
+                .attribute("BodyType", "Text")
+                .text(&text_body(props))
+                .end();
         }
         Computed::Attachments => {
             if !subject.attachments.is_empty() {
@@ -1298,14 +1878,19 @@ fn write_computed(
             }
         }
         Computed::Headers => {
-            let Some(block) = text(props, t(tag::TRANSPORT_MESSAGE_HEADERS)) else { return };
+            let Some(block) = text(props, t(tag::TRANSPORT_MESSAGE_HEADERS)) else {
+                return;
+            };
             let headers = mime::parse_headers(block);
             if headers.is_empty() {
                 return;
             }
             w.start(T, element);
             for (name, value) in &headers {
-                w.start(T, "InternetMessageHeader").attribute("HeaderName", name).text(value).end();
+                w.start(T, "InternetMessageHeader")
+                    .attribute("HeaderName", name)
+                    .text(value)
+                    .end();
             }
             w.end();
         }
@@ -1335,7 +1920,12 @@ fn write_computed(
 /// xs:duration of a span: `PT1H30M`, `P1DT2H`, `PT0S`.
 fn xs_duration(span: Duration) -> String {
     let seconds = span.as_secs();
-    let (days, hours, minutes, secs) = (seconds / 86_400, seconds % 86_400 / 3600, seconds % 3600 / 60, seconds % 60);
+    let (days, hours, minutes, secs) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+        seconds % 60,
+    );
     let mut out = String::from("P");
     if days > 0 {
         out.push_str(&format!("{days}D"));
@@ -1369,14 +1959,31 @@ pub(crate) fn write_attachment(
     let embedded = props.int32(tag::ATTACH_METHOD) == Some(ATTACH_EMBEDDED_MESSAGE);
     let since_2010 = request.version >= ExchangeVersion::Exchange2010;
     let ids = request.ctx.ids;
-    w.start(T, if embedded { "ItemAttachment" } else { "FileAttachment" });
-    w.start(T, "AttachmentId").attribute("Id", &ids.attachment(&request.mailbox, id));
+    w.start(
+        T,
+        if embedded {
+            "ItemAttachment"
+        } else {
+            "FileAttachment"
+        },
+    );
+    w.start(T, "AttachmentId")
+        .attribute("Id", &ids.attachment(&request.mailbox, id));
     if let Some((item, change_key)) = root {
         w.attribute("RootItemId", &ids.item(&request.mailbox, item))
-            .attribute("RootItemChangeKey", &ids.item_change_key(&request.mailbox, item, change_key));
+            .attribute(
+                "RootItemChangeKey",
+                &ids.item_change_key(&request.mailbox, item, change_key),
+            );
     }
     w.end();
-    w.leaf(T, "Name", props.unicode(tags::ATTACH_LONG_FILENAME).unwrap_or_default());
+    w.leaf(
+        T,
+        "Name",
+        props
+            .unicode(tags::ATTACH_LONG_FILENAME)
+            .unwrap_or_default(),
+    );
     if let Some(content_type) = props.unicode(tags::ATTACH_MIME_TAG) {
         w.leaf(T, "ContentType", content_type);
     }
@@ -1396,15 +2003,31 @@ pub(crate) fn write_attachment(
             }
         }
         let flags = props.int32(tag::ATTACH_FLAGS).unwrap_or(0);
-        w.leaf(T, "IsInline", bool_text(flags & ATTACH_RENDERED_IN_BODY != 0));
+        w.leaf(
+            T,
+            "IsInline",
+            bool_text(flags & ATTACH_RENDERED_IN_BODY != 0),
+        );
     }
     match (embedded, content) {
         (false, content) => {
             if since_2010 {
-                w.leaf(T, "IsContactPhoto", bool_text(props.boolean(tag::ATTACHMENT_CONTACT_PHOTO).unwrap_or(false)));
+                w.leaf(
+                    T,
+                    "IsContactPhoto",
+                    bool_text(
+                        props
+                            .boolean(tag::ATTACHMENT_CONTACT_PHOTO)
+                            .unwrap_or(false),
+                    ),
+                );
             }
             if let Some((bytes, _)) = content {
-                w.leaf(T, "Content", &base64::engine::general_purpose::STANDARD.encode(bytes));
+                w.leaf(
+                    T,
+                    "Content",
+                    &base64::engine::general_purpose::STANDARD.encode(bytes),
+                );
             }
         }
         (true, Some((bytes, shape))) => match NamedTags::load(request) {
@@ -1412,14 +2035,19 @@ pub(crate) fn write_attachment(
                 let subject = Subject {
                     kind: Kind::of(props),
                     ids: None,
-                    props: Stored { bag: props, names: &names },
+                    props: Stored {
+                        bag: props,
+                        names: &names,
+                    },
                     attachments: &[],
                     stored_mime: Some(bytes),
                     seed: id.0,
                 };
                 write(w, request, &subject, shape, Purpose::Embedded);
             }
-            Err(error) => tracing::error!(%error, "named property ids unreadable; embedded item left out"),
+            Err(error) => {
+                tracing::error!(%error, "named property ids unreadable; embedded item left out")
+            }
         },
         (true, None) => {}
     }
@@ -1437,7 +2065,10 @@ const ATTACH_RENDERED_IN_BODY: i32 = 0x4;
 fn stored_mime(request: &Request<'_>, subject: &Subject<'_>) -> Result<Vec<u8>, Error> {
     let mut files = Vec::with_capacity(subject.attachments.len());
     for attachment in subject.attachments {
-        let stored = request.ctx.store.attachment(&request.mailbox, attachment.id)?;
+        let stored = request
+            .ctx
+            .store
+            .attachment(&request.mailbox, attachment.id)?;
         files.push((attachment.props.clone(), stored.content));
     }
     Ok(mime(request, &subject.props, &files, subject.seed))
@@ -1445,14 +2076,22 @@ fn stored_mime(request: &Request<'_>, subject: &Subject<'_>) -> Result<Vec<u8>, 
 
 /// The MIME form of an item: headers from its properties (with the voice-mail headers of
 /// MS-OXOUM §2.1.3 for voice items), its bodies and its attachments.
-pub(crate) fn mime(request: &Request<'_>, props: &dyn Props, attachments: &[(PropertyBag, Vec<u8>)], seed: u64) -> Vec<u8> {
+pub(crate) fn mime(
+    request: &Request<'_>,
+    props: &dyn Props,
+    attachments: &[(PropertyBag, Vec<u8>)],
+    seed: u64,
+) -> Vec<u8> {
     let mut headers: Vec<(&'static str, String)> = Vec::new();
     let from = author(props);
     let sender = single(props, tags::SENDER_NAME, tags::SENDER_EMAIL_ADDRESS);
     if let Some(from) = &from {
         headers.push(("From", mime::address_list(&[from.as_mime()])));
     }
-    if let Some(sender) = sender.filter(|s| from.as_ref().is_some_and(|f| !f.address.eq_ignore_ascii_case(&s.address))) {
+    if let Some(sender) = sender.filter(|s| {
+        from.as_ref()
+            .is_some_and(|f| !f.address.eq_ignore_ascii_case(&s.address))
+    }) {
         headers.push(("Sender", mime::address_list(&[sender.as_mime()])));
     }
     let flags = message_flags(props);
@@ -1469,11 +2108,18 @@ pub(crate) fn mime(request: &Request<'_>, props: &dyn Props, attachments: &[(Pro
             headers.push((name, mime::address_list(&mailboxes)));
         }
     }
-    headers.push(("Subject", mime::unstructured(text(props, t(tags::SUBJECT)).unwrap_or_default())));
-    let date = [tags::CLIENT_SUBMIT_TIME, tags::MESSAGE_DELIVERY_TIME, tags::CREATION_TIME]
-        .into_iter()
-        .find_map(|tag| system_time(props, t(tag)))
-        .unwrap_or(request.ctx.now);
+    headers.push((
+        "Subject",
+        mime::unstructured(text(props, t(tags::SUBJECT)).unwrap_or_default()),
+    ));
+    let date = [
+        tags::CLIENT_SUBMIT_TIME,
+        tags::MESSAGE_DELIVERY_TIME,
+        tags::CREATION_TIME,
+    ]
+    .into_iter()
+    .find_map(|tag| system_time(props, t(tag)))
+    .unwrap_or(request.ctx.now);
     headers.push(("Date", mime::date(date)));
     for (name, tag) in [
         ("Message-ID", tags::INTERNET_MESSAGE_ID),
@@ -1499,14 +2145,22 @@ pub(crate) fn mime(request: &Request<'_>, props: &dyn Props, attachments: &[(Pro
         .iter()
         .map(|(meta, content)| mime::Part {
             name: meta.unicode(tags::ATTACH_LONG_FILENAME).unwrap_or_default(),
-            content_type: meta.unicode(tags::ATTACH_MIME_TAG).unwrap_or("application/octet-stream"),
+            content_type: meta
+                .unicode(tags::ATTACH_MIME_TAG)
+                .unwrap_or("application/octet-stream"),
             content_id: meta.unicode(tag::ATTACH_CONTENT_ID),
             inline: meta.int32(tag::ATTACH_FLAGS).unwrap_or(0) & ATTACH_RENDERED_IN_BODY != 0,
             content,
             embedded: meta.int32(tag::ATTACH_METHOD) == Some(ATTACH_EMBEDDED_MESSAGE),
         })
         .collect();
-    mime::render(&mime::Message { headers, text, html, parts, boundary_seed: seed })
+    mime::render(&mime::Message {
+        headers,
+        text,
+        html,
+        parts,
+        boundary_seed: seed,
+    })
 }
 
 /// `Content-Class` and the X- headers of a voice, missed-call or fax item (MS-OXOUM §2.1.3).
@@ -1521,7 +2175,9 @@ fn voice_headers(props: &dyn Props, headers: &mut Vec<(&'static str, String)>) {
     .into_iter()
     .find(|(prefix, _)| class.eq_ignore_ascii_case(prefix))
     .map(|(_, value)| value);
-    let Some(content_class) = content_class else { return };
+    let Some(content_class) = content_class else {
+        return;
+    };
     headers.push(("Content-Class", content_class.to_owned()));
     if let Some(number) = text(props, t(tags::SENDER_TELEPHONE_NUMBER)) {
         headers.push(("X-CallingTelephoneNumber", mime::unstructured(number)));
@@ -1541,852 +2197,6 @@ fn voice_headers(props: &dyn Props, headers: &mut Vec<(&'static str, String)>) {
     if let Some(call_id) = text(props, t(tags::CALL_ID)) {
         headers.push(("X-CallID", mime::unstructured(call_id)));
     }
-}
-
-/// A parsed item element of CreateItem (or of an item attachment).
-#[derive(Debug, Default)]
-pub(crate) struct NewItem {
-    /// The properties to store.
-    pub(crate) props: Vec<(PropKey, PropValue)>,
-    /// `IsRead`, when given.
-    pub(crate) read: Option<bool>,
-    /// Attachments, in order.
-    pub(crate) attachments: Vec<NewAttachment>,
-}
-
-/// Parses a CreateItem item element (`t:Message`, `t:Contact`, `t:CalendarItem`, `t:Item`).
-pub(crate) fn read_item(request: &Request<'_>, element: &Element) -> Result<(Kind, NewItem), Invalid> {
-    let kind = Kind::from_element(element).ok_or_else(|| {
-        Invalid::Item(Error::new(
-            ResponseCode::ErrorInvalidRequest,
-            format!("umbox does not create items of type {}", element.name()),
-        ))
-    })?;
-    let mut item = NewItem::default();
-    for child in element.children() {
-        if child.namespace() != ns::EWS_TYPES {
-            return Err(Fault::schema(format!("unexpected element {} in {}", child.name(), element.name())).into());
-        }
-        if child.name() == "ExtendedProperty" {
-            item.props.push(read_extended_property(child)?);
-            continue;
-        }
-        let field = field_by_element(kind, child.name()).ok_or_else(|| {
-            Invalid::Item(Error::new(
-                ResponseCode::ErrorInvalidPropertySet,
-                format!("umbox does not store {} on a {}", child.name(), kind.element()),
-            ))
-        })?;
-        if !field.writable {
-            return Err(Error::new(
-                ResponseCode::ErrorInvalidPropertySet,
-                format!("{} is read-only", field.uri.as_str()),
-            )
-            .into());
-        }
-        match field.value {
-            Value::Flag(_) => item.read = Some(parse_bool(child.trimmed_text())?),
-            Value::Computed(Computed::MimeContent) => {
-                let (props, attachments) = read_mime_content(kind, child)?;
-                // What the other elements set wins over the MIME form.
-                item.props.splice(0..0, props);
-                item.attachments.splice(0..0, attachments);
-            }
-            Value::Computed(Computed::Attachments) => {
-                for attachment in child.children() {
-                    item.attachments.push(read_attachment(request, attachment)?);
-                }
-            }
-            _ => item.props.extend(read_value(field, child, None)?),
-        }
-    }
-    Ok((kind, item))
-}
-
-/// Parses the value `element` gives `field`. `entry` limits a dictionary to one key (an
-/// IndexedFieldURI update).
-fn read_value(field: &Field, element: &Element, entry: Option<&str>) -> Result<Vec<(PropKey, PropValue)>, Invalid> {
-    let value = element.trimmed_text();
-    let one = |prop: Prop, v: PropValue| Ok(vec![(prop.key(), v)]);
-    match field.value {
-        Value::Text(p) => one(p, PropValue::Unicode(element.text().to_owned())),
-        Value::Bool(p) => one(p, PropValue::Boolean(parse_bool(value)?)),
-        Value::Int(p) => {
-            let v = value.parse().map_err(|_| Fault::schema(format!("{} {value:?} is not an integer", field.element)))?;
-            one(p, PropValue::Int32(v))
-        }
-        Value::Time(p) => one(p, PropValue::SystemTime(FileTime::from_system_time(parse_time(field.element, value)?))),
-        Value::Base64(p) => one(p, PropValue::Binary(parse_base64(field.element, value)?)),
-        Value::Choice(p, choices) => {
-            let index = choices
-                .iter()
-                .position(|c| *c == value)
-                .and_then(|i| i32::try_from(i).ok())
-                .ok_or_else(|| Fault::schema(format!("{} {value:?} is not one of {choices:?}", field.element)))?;
-            one(p, PropValue::Int32(index))
-        }
-        Value::Strings(p) => {
-            let values = element.children().filter(|c| c.is(ns::EWS_TYPES, "String")).map(|c| c.text().to_owned()).collect();
-            one(p, PropValue::MultiUnicode(values))
-        }
-        Value::Mailbox(name, address) => {
-            let mailbox = element
-                .children()
-                .find(|c| c.is(ns::EWS_TYPES, "Mailbox"))
-                .ok_or_else(|| Fault::schema(format!("{} needs a Mailbox", field.element)))?;
-            let recipient = read_mailbox(mailbox)?;
-            Ok(vec![
-                (PropKey::Tag(name), PropValue::Unicode(recipient.name)),
-                (PropKey::Tag(address), PropValue::Unicode(recipient.address)),
-            ])
-        }
-        Value::Mailboxes(p) => {
-            let list = element
-                .children()
-                .filter(|c| c.is(ns::EWS_TYPES, "Mailbox"))
-                .map(|m| read_mailbox(m).map(|r| r.encode()))
-                .collect::<Result<Vec<_>, _>>()?;
-            one(p, PropValue::MultiUnicode(list))
-        }
-        Value::Attendees(p) => {
-            let list = element
-                .children()
-                .filter(|c| c.is(ns::EWS_TYPES, "Attendee"))
-                .map(|a| {
-                    let mailbox = a
-                        .children()
-                        .find(|c| c.is(ns::EWS_TYPES, "Mailbox"))
-                        .ok_or_else(|| Invalid::Schema(Fault::schema("Attendee needs a Mailbox")))?;
-                    read_mailbox(mailbox).map(|r| r.encode())
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            one(p, PropValue::MultiUnicode(list))
-        }
-        Value::Emails => {
-            let mut out = Vec::new();
-            for entry_element in element.children().filter(|c| c.is(ns::EWS_TYPES, "Entry")) {
-                let key = entry_element.attribute("", "Key").unwrap_or_default();
-                if entry.is_some_and(|wanted| wanted != key) {
-                    continue;
-                }
-                let (_, address, name) = named::EMAILS
-                    .iter()
-                    .find(|(k, _, _)| *k == key)
-                    .ok_or_else(|| Fault::schema(format!("EmailAddresses key {key:?} is not valid")))?;
-                out.push((n(*address).key(), PropValue::Unicode(entry_element.trimmed_text().to_owned())));
-                if let Some(display) = entry_element.attribute("", "Name") {
-                    out.push((n(*name).key(), PropValue::Unicode(display.to_owned())));
-                }
-            }
-            Ok(out)
-        }
-        Value::Phones => {
-            let mut out = Vec::new();
-            for entry_element in element.children().filter(|c| c.is(ns::EWS_TYPES, "Entry")) {
-                let key = entry_element.attribute("", "Key").unwrap_or_default();
-                if entry.is_some_and(|wanted| wanted != key) {
-                    continue;
-                }
-                let (_, tag) = PHONES.iter().find(|(k, _)| *k == key).ok_or_else(|| {
-                    Invalid::Item(Error::new(
-                        ResponseCode::ErrorInvalidPropertySet,
-                        format!("umbox does not store the phone number {key:?}"),
-                    ))
-                })?;
-                out.push((PropKey::Tag(*tag), PropValue::Unicode(entry_element.trimmed_text().to_owned())));
-            }
-            Ok(out)
-        }
-        Value::TimeZone(p) => {
-            let id = element.attribute("", "Id").unwrap_or_default();
-            if id.is_empty() {
-                return Err(Error::new(
-                    ResponseCode::ErrorInvalidPropertySet,
-                    format!("{} without an Id is not supported", field.element),
-                )
-                .into());
-            }
-            one(p, PropValue::Unicode(id.to_owned()))
-        }
-        Value::Computed(Computed::Body) => match element.attribute("", "BodyType") {
-            Some("Text") => one(t(tags::BODY), PropValue::Unicode(element.text().to_owned())),
-            Some("HTML") => one(t(tags::HTML), PropValue::Binary(element.text().as_bytes().to_vec())),
-            other => Err(Fault::schema(format!("BodyType {other:?} must be Text or HTML")).into()),
-        },
-        Value::Flag(_) | Value::Display(_) | Value::Computed(_) => Err(Error::new(
-            ResponseCode::ErrorInvalidPropertySet,
-            format!("{} cannot be set this way", field.uri.as_str()),
-        )
-        .into()),
-    }
-}
-
-fn parse_time(element: &str, value: &str) -> Result<SystemTime, Fault> {
-    time::parse(value).ok_or_else(|| Fault::schema(format!("{element} {value:?} is not an xs:dateTime")))
-}
-
-fn parse_base64(element: &str, value: &str) -> Result<Vec<u8>, Fault> {
-    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|_| Fault::schema(format!("{element} is not base64")))
-}
-
-/// `t:Mailbox` (EmailAddressType) as a recipient; only SMTP addresses are accepted.
-fn read_mailbox(mailbox: &Element) -> Result<Recipient, Invalid> {
-    let part = |name| child(mailbox, name).map(Element::trimmed_text).unwrap_or_default();
-    let address = part("EmailAddress");
-    let routing = part("RoutingType");
-    if !routing.is_empty() && !routing.eq_ignore_ascii_case("SMTP") {
-        return Err(Error::new(
-            ResponseCode::ErrorInvalidRecipients,
-            format!("routing type {routing:?} is not supported; use SMTP addresses"),
-        )
-        .into());
-    }
-    let valid = address.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
-        && !address.contains(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'));
-    if !valid {
-        return Err(Error::new(ResponseCode::ErrorInvalidRecipients, format!("{address:?} is not an SMTP address")).into());
-    }
-    let name: String = part("Name").chars().filter(|c| !c.is_control() && !matches!(c, '<' | '>')).collect();
-    Ok(Recipient { name, address: address.to_owned() })
-}
-
-/// Parses `t:ExtendedProperty` into the property and value it sets
-/// (ErrorInvalidExtendedPropertyValue when the value does not fit the type).
-fn read_extended_property(element: &Element) -> Result<(PropKey, PropValue), Invalid> {
-    let uri = child(element, "ExtendedFieldURI").ok_or_else(|| Fault::schema("ExtendedProperty needs ExtendedFieldURI"))?;
-    let field = parse_extended(uri)?;
-    let single = child(element, "Value").map(Element::text);
-    let multi: Option<Vec<&str>> = child(element, "Values").map(|v| v.children().map(Element::text).collect());
-    let value = extended_value(&field, single, multi.as_deref())?;
-    let key = match field.key {
-        ExtendedKey::Tag(id) => PropKey::Tag(PropTag::new(id, field.prop_type)),
-        ExtendedKey::Named(name) => PropKey::Named(name, field.prop_type),
-    };
-    Ok((key, value))
-}
-
-fn extended_value(field: &ExtendedField, single: Option<&str>, multi: Option<&[&str]>) -> Result<PropValue, Invalid> {
-    let bad = |detail: &str| {
-        Invalid::Item(Error::new(ResponseCode::ErrorInvalidExtendedPropertyValue, format!("extended property value {detail}")))
-    };
-    let b64 = |v: &str| {
-        let compact: String = v.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| bad(&format!("{v:?} is not base64")))
-    };
-    let number = |v: &str| v.trim().parse::<i64>().map_err(|_| bad(&format!("{v:?} is not an integer")));
-    let int32 = |v: &str| number(v).and_then(|n| i32::try_from(n).map_err(|_| bad(&format!("{v:?} is out of range"))));
-    if field.prop_type.is_multi() {
-        let values = multi.ok_or_else(|| bad("needs Values for an array type"))?;
-        return Ok(match field.prop_type {
-            PropType::MultiInt32 => PropValue::MultiInt32(values.iter().map(|v| int32(v)).collect::<Result<_, _>>()?),
-            PropType::MultiInt64 => PropValue::MultiInt64(values.iter().map(|v| number(v)).collect::<Result<_, _>>()?),
-            PropType::MultiBinary => PropValue::MultiBinary(values.iter().map(|v| b64(v)).collect::<Result<_, _>>()?),
-            _ => PropValue::MultiUnicode(values.iter().map(|v| (*v).to_owned()).collect()),
-        });
-    }
-    let value = single.ok_or_else(|| bad("needs Value for a single-valued type"))?;
-    Ok(match field.prop_type {
-        PropType::Int32 => PropValue::Int32(int32(value)?),
-        PropType::Int64 => PropValue::Int64(number(value)?),
-        PropType::Double => PropValue::Double(value.trim().parse().map_err(|_| bad(&format!("{value:?} is not a number")))?),
-        PropType::Boolean => PropValue::Boolean(match value.trim() {
-            "true" | "1" => true,
-            "false" | "0" => false,
-            other => return Err(bad(&format!("{other:?} is not a boolean"))),
-        }),
-        PropType::SystemTime => PropValue::SystemTime(FileTime::from_system_time(
-            time::parse(value).ok_or_else(|| bad(&format!("{value:?} is not an xs:dateTime")))?,
-        )),
-        PropType::Guid => PropValue::Guid(Guid::parse(value.trim()).ok_or_else(|| bad(&format!("{value:?} is not a GUID")))?),
-        PropType::Binary => PropValue::Binary(b64(value)?),
-        _ => PropValue::Unicode(value.to_owned()),
-    })
-}
-
-/// Properties an imported MIME form replaces: set from its headers and bodies, removed when a
-/// new form lacks them.
-fn mime_keys() -> Vec<PropKey> {
-    let mut keys: Vec<PropKey> = [
-        tags::SUBJECT,
-        tags::SENT_REPRESENTING_NAME,
-        tags::SENT_REPRESENTING_EMAIL_ADDRESS,
-        tags::SENDER_NAME,
-        tags::SENDER_EMAIL_ADDRESS,
-        tag::IN_REPLY_TO_ID,
-        tag::INTERNET_REFERENCES,
-        tags::BODY,
-        tags::HTML,
-    ]
-    .into_iter()
-    .map(PropKey::Tag)
-    .collect();
-    keys.extend([named::TO, named::CC, named::BCC, named::REPLY_TO, named::KEYWORDS].into_iter().map(|p| n(p).key()));
-    keys
-}
-
-/// `t:MimeContent` as the properties and attachments of a message.
-fn read_mime_content(kind: Kind, element: &Element) -> Result<(Vec<(PropKey, PropValue)>, Vec<NewAttachment>), Invalid> {
-    if !matches!(kind, Kind::Message | Kind::Item) {
-        return Err(Error::new(
-            ResponseCode::ErrorUnsupportedMimeConversion,
-            format!("umbox reads MIME content for messages, not for a {}", kind.element()),
-        )
-        .into());
-    }
-    let bytes = parse_base64("MimeContent", element.text())?;
-    read_mime(&bytes, true)
-}
-
-/// Reads an Internet message into item properties: headers (with the MS-OXOUM voice headers
-/// back into their properties), bodies and attachments. With `nested`, a `message/rfc822` part
-/// becomes an item attachment; inside one, parts stay in its MIME content only.
-fn read_mime(bytes: &[u8], nested: bool) -> Result<(Vec<(PropKey, PropValue)>, Vec<NewAttachment>), Invalid> {
-    let parsed = mime::parse(bytes)
-        .map_err(|e| Error::new(ResponseCode::ErrorUnsupportedMimeConversion, format!("the MIME content cannot be read: {e}")))?;
-    let mut props: Vec<(PropKey, PropValue)> = Vec::new();
-    let unicode = |value: String| PropValue::Unicode(value);
-    let header = |name: &str| parsed.header(name).map(mime::decode_words);
-    if let Some(subject) = header("Subject") {
-        props.push((tags::SUBJECT.into(), unicode(subject)));
-    }
-    let first = |name: &str| parsed.header(name).and_then(|v| mime::parse_addresses(v).into_iter().next());
-    let from = first("From");
-    for (mailbox, (name_tag, address_tag)) in [
-        (from.clone(), (tags::SENT_REPRESENTING_NAME, tags::SENT_REPRESENTING_EMAIL_ADDRESS)),
-        (first("Sender").or(from), (tags::SENDER_NAME, tags::SENDER_EMAIL_ADDRESS)),
-    ] {
-        if let Some((name, address)) = mailbox {
-            props.push((name_tag.into(), unicode(name)));
-            props.push((address_tag.into(), unicode(address)));
-        }
-    }
-    for (header_name, list) in [("To", named::TO), ("Cc", named::CC), ("Bcc", named::BCC), ("Reply-To", named::REPLY_TO)] {
-        if let Some(value) = parsed.header(header_name) {
-            let entries = mime::parse_addresses(value)
-                .into_iter()
-                .map(|(name, address)| Recipient { name, address }.encode())
-                .collect();
-            props.push((n(list).key(), PropValue::MultiUnicode(entries)));
-        }
-    }
-    if let Some(date) = parsed.header("Date").and_then(mime::parse_date) {
-        props.push((tags::CLIENT_SUBMIT_TIME.into(), PropValue::SystemTime(FileTime::from_system_time(date))));
-    }
-    for (name, tag) in [
-        ("Message-ID", tags::INTERNET_MESSAGE_ID),
-        ("In-Reply-To", tag::IN_REPLY_TO_ID),
-        ("References", tag::INTERNET_REFERENCES),
-    ] {
-        if let Some(value) = parsed.header(name) {
-            props.push((tag.into(), unicode(value.trim().to_owned())));
-        }
-    }
-    let importance = match (parsed.header("Importance").map(str::trim), parsed.header("X-Priority").map(str::trim)) {
-        (Some(i), _) if i.eq_ignore_ascii_case("high") => Some(2),
-        (Some(i), _) if i.eq_ignore_ascii_case("low") => Some(0),
-        (Some(_), _) => Some(1),
-        (None, Some(p)) if p.starts_with(['1', '2']) => Some(2),
-        (None, Some(p)) if p.starts_with(['4', '5']) => Some(0),
-        _ => None,
-    };
-    if let Some(importance) = importance {
-        props.push((tags::IMPORTANCE.into(), PropValue::Int32(importance)));
-    }
-    if let Some(keywords) = header("Keywords") {
-        let list = keywords.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect();
-        props.push((n(named::KEYWORDS).key(), PropValue::MultiUnicode(list)));
-    }
-    voice_properties(&parsed, &mut props);
-    if let Some(text) = &parsed.text {
-        props.push((tags::BODY.into(), unicode(text.clone())));
-    }
-    if let Some(html) = &parsed.html {
-        props.push((tags::HTML.into(), PropValue::Binary(html.as_bytes().to_vec())));
-    }
-    props.push((tag::TRANSPORT_MESSAGE_HEADERS.into(), unicode(parsed.header_block.clone())));
-    let mut attachments = Vec::new();
-    for part in parsed.parts.iter().filter(|_| nested) {
-        let mut attachment_props = vec![
-            (tags::ATTACH_LONG_FILENAME.into(), unicode(part.name.clone())),
-            (tags::ATTACH_MIME_TAG.into(), unicode(part.content_type.clone())),
-            (tag::ATTACH_FLAGS.into(), PropValue::Int32(if part.inline { ATTACH_RENDERED_IN_BODY } else { 0 })),
-        ];
-        if let Some(id) = &part.content_id {
-            attachment_props.push((tag::ATTACH_CONTENT_ID.into(), unicode(id.clone())));
-        }
-        if part.embedded {
-            let (mut inner, _) = read_mime(&part.content, false)?;
-            if !inner.iter().any(|(k, _)| *k == PropKey::Tag(tags::MESSAGE_CLASS)) {
-                inner.push((tags::MESSAGE_CLASS.into(), unicode(Kind::Message.default_class().to_owned())));
-            }
-            inner.push((tags::MESSAGE_FLAGS.into(), PropValue::Int32(tags::MSGFLAG_READ)));
-            inner.extend(attachment_props);
-            inner.push((tag::ATTACH_METHOD.into(), PropValue::Int32(ATTACH_EMBEDDED_MESSAGE)));
-            attachments.push(NewAttachment { props: inner, content: part.content.clone() });
-        } else {
-            attachment_props.push((tag::ATTACH_METHOD.into(), PropValue::Int32(ATTACH_BY_VALUE)));
-            attachments.push(NewAttachment { props: attachment_props, content: part.content.clone() });
-        }
-    }
-    Ok((props, attachments))
-}
-
-/// The class and MS-OXOUM properties a voice, missed-call or fax message's headers carry
-/// (the inverse of [`voice_headers`]).
-fn voice_properties(parsed: &mime::Parsed, props: &mut Vec<(PropKey, PropValue)>) {
-    let class = match parsed.header("Content-Class").map(|c| c.trim().to_ascii_lowercase()).as_deref() {
-        Some("voice-ca") => "IPM.Note.Microsoft.Voicemail.UM.CA",
-        Some("voice") => "IPM.Note.Microsoft.Voicemail.UM",
-        Some("missedcall") => "IPM.Note.Microsoft.Missed.Voice",
-        Some("fax-ca") => "IPM.Note.Microsoft.Fax.CA",
-        _ => return,
-    };
-    props.push((tags::MESSAGE_CLASS.into(), PropValue::Unicode(class.to_owned())));
-    for (name, tag) in [
-        ("X-CallingTelephoneNumber", tags::SENDER_TELEPHONE_NUMBER),
-        ("X-VoiceMessageSenderName", tags::VOICE_MESSAGE_SENDER_NAME),
-        ("X-AttachmentOrder", tags::VOICE_MESSAGE_ATTACHMENT_ORDER),
-        ("X-CallID", tags::CALL_ID),
-    ] {
-        if let Some(value) = parsed.header(name) {
-            props.push((tag.into(), PropValue::Unicode(mime::decode_words(value))));
-        }
-    }
-    for (name, tag) in [("X-VoiceMessageDuration", tags::VOICE_MESSAGE_DURATION), ("X-FaxNumberOfPages", tags::FAX_NUMBER_OF_PAGES)] {
-        if let Some(value) = parsed.header(name).and_then(|v| v.trim().parse().ok()) {
-            props.push((tag.into(), PropValue::Int32(value)));
-        }
-    }
-}
-
-/// Parses `t:FileAttachment` or `t:ItemAttachment` into an attachment to store.
-pub(crate) fn read_attachment(request: &Request<'_>, element: &Element) -> Result<NewAttachment, Invalid> {
-    let embedded = match (element.namespace() == ns::EWS_TYPES, element.name()) {
-        (true, "FileAttachment") => false,
-        (true, "ItemAttachment") => true,
-        _ => return Err(Fault::schema(format!("{} is not an attachment", element.name())).into()),
-    };
-    let mut props: Vec<(PropKey, PropValue)> = Vec::new();
-    let mut flags = 0;
-    let mut content = Vec::new();
-    let mut item = None;
-    for part in element.children() {
-        match part.name() {
-            "Name" => props.push((tags::ATTACH_LONG_FILENAME.into(), PropValue::Unicode(part.text().to_owned()))),
-            "ContentType" => props.push((tags::ATTACH_MIME_TAG.into(), PropValue::Unicode(part.trimmed_text().to_owned()))),
-            "ContentId" => props.push((tag::ATTACH_CONTENT_ID.into(), PropValue::Unicode(part.trimmed_text().to_owned()))),
-            "ContentLocation" => {
-                props.push((tag::ATTACH_CONTENT_LOCATION.into(), PropValue::Unicode(part.trimmed_text().to_owned())))
-            }
-            "IsInline" => {
-                if parse_bool(part.trimmed_text())? {
-                    flags |= ATTACH_RENDERED_IN_BODY;
-                }
-            }
-            "IsContactPhoto" if !embedded => props.push((
-                tag::ATTACHMENT_CONTACT_PHOTO.into(),
-                PropValue::Boolean(parse_bool(part.trimmed_text())?),
-            )),
-            "Content" if !embedded => content = parse_base64("Content", part.text())?,
-            // Written by servers, ignored when a client echoes them back.
-            "AttachmentId" | "Size" | "LastModifiedTime" => {}
-            _ if embedded && item.is_none() => item = Some(read_item(request, part)?),
-            other => return Err(Fault::schema(format!("unexpected element {other} in {}", element.name())).into()),
-        }
-    }
-    props.push((tag::ATTACH_FLAGS.into(), PropValue::Int32(flags)));
-    if !embedded {
-        props.push((tag::ATTACH_METHOD.into(), PropValue::Int32(ATTACH_BY_VALUE)));
-        return Ok(NewAttachment { props, content });
-    }
-    let (kind, mut item) = item.ok_or_else(|| Fault::schema("ItemAttachment needs an item"))?;
-    if !item.attachments.is_empty() {
-        return Err(Error::new(
-            ResponseCode::ErrorAttachmentNestLevelLimitExceeded,
-            "an item attachment cannot hold attachments of its own here",
-        )
-        .into());
-    }
-    complete_new_item(request, kind, &mut item, tags::MSGFLAG_READ);
-    // The embedded item's MIME form is its content, so the attachment has a size and can be
-    // downloaded as a message; its properties sit beside the attachment's own.
-    let seed = u64::try_from(FileTime::from_system_time(request.ctx.now).0).unwrap_or_default();
-    let content = mime(request, &Pending(&item.props), &[], seed);
-    props.push((tags::ATTACH_MIME_TAG.into(), PropValue::Unicode("message/rfc822".to_owned())));
-    props.push((tag::ATTACH_METHOD.into(), PropValue::Int32(ATTACH_EMBEDDED_MESSAGE)));
-    let mut all = item.props;
-    all.extend(props);
-    Ok(NewAttachment { props: all, content })
-}
-
-/// Fills in what every new item gets: its class, PidTagMessageFlags (`base_flags` with IsRead
-/// applied, unless the request set the flags itself), the last modifier, normal importance and
-/// sensitivity unless given and, for messages, a conversation topic and an Internet message id;
-/// a calendar item's organizer is its owner.
-pub(crate) fn complete_new_item(request: &Request<'_>, kind: Kind, item: &mut NewItem, base_flags: i32) {
-    let pending = Pending(&item.props);
-    if text(&pending, t(tags::MESSAGE_CLASS)).is_none() {
-        item.props.push((tags::MESSAGE_CLASS.into(), PropValue::Unicode(kind.default_class().to_owned())));
-    }
-    let pending = Pending(&item.props);
-    let explicit_flags = int(&pending, t(tags::MESSAGE_FLAGS)).and_then(|f| i32::try_from(f).ok());
-    let mut flags = explicit_flags.unwrap_or(base_flags);
-    match item.read {
-        Some(true) => flags |= tags::MSGFLAG_READ,
-        Some(false) => flags &= !tags::MSGFLAG_READ,
-        None if explicit_flags.is_none() && kind != Kind::Message => flags |= tags::MSGFLAG_READ,
-        None => {}
-    }
-    item.props.push((tags::MESSAGE_FLAGS.into(), PropValue::Int32(flags)));
-    item.props.push((tag::LAST_MODIFIER_NAME.into(), PropValue::Unicode(request.ctx.caller.display_name.clone())));
-    // Exchange gives every item a normal importance and sensitivity unless told otherwise.
-    for (tag, normal) in [(tags::IMPORTANCE, 1), (tag::SENSITIVITY, 0)] {
-        if int(&Pending(&item.props), t(tag)).is_none() {
-            item.props.push((tag.into(), PropValue::Int32(normal)));
-        }
-    }
-    let pending = Pending(&item.props);
-    if kind == Kind::Message {
-        if text(&pending, t(tag::CONVERSATION_TOPIC)).is_none() {
-            let topic = conversation_topic(text(&pending, t(tags::SUBJECT)).unwrap_or_default()).to_owned();
-            item.props.push((tag::CONVERSATION_TOPIC.into(), PropValue::Unicode(topic)));
-        }
-        let pending = Pending(&item.props);
-        if text(&pending, t(tags::INTERNET_MESSAGE_ID)).is_none() {
-            let id = message_id(request, &item.props);
-            item.props.push((tags::INTERNET_MESSAGE_ID.into(), PropValue::Unicode(id)));
-        }
-    }
-    if kind == Kind::CalendarItem && author(&Pending(&item.props)).is_none() {
-        item.props.push((tags::SENT_REPRESENTING_NAME.into(), PropValue::Unicode(request.user.display_name.clone())));
-        item.props.push((tags::SENT_REPRESENTING_EMAIL_ADDRESS.into(), PropValue::Unicode(request.user.address.clone())));
-    }
-}
-
-/// The subject without reply and forward prefixes (PidTagConversationTopic).
-fn conversation_topic(subject: &str) -> &str {
-    let mut topic = subject.trim_start();
-    loop {
-        let lower = topic.get(..4).map(str::to_ascii_lowercase).unwrap_or_default();
-        let cut = match lower.as_str() {
-            "re: " | "fw: " => 4,
-            _ if topic.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("fwd: ")) => 5,
-            _ => return topic,
-        };
-        topic = topic.get(cut..).unwrap_or_default().trim_start();
-    }
-}
-
-/// A new Internet message id: a digest of the mailbox, the time of the request and the item's
-/// properties, at the public host. Deterministic for a given request, unique across requests.
-fn message_id(request: &Request<'_>, props: &[(PropKey, PropValue)]) -> String {
-    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
-    digest.update(request.mailbox.as_str().as_bytes());
-    let when = FileTime::from_system_time(request.ctx.now);
-    digest.update(&when.0.to_be_bytes());
-    digest.update(format!("{props:?}").as_bytes());
-    let hash = digest.finish();
-    let hex: String = hash.as_ref().iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("<{hex}@{}>", request.ctx.site.public_host)
-}
-
-/// One change of UpdateItem, parsed against the item it applies to.
-#[derive(Debug, Default)]
-pub(crate) struct Update {
-    /// Properties to set.
-    pub(crate) set: Vec<(PropKey, PropValue)>,
-    /// Properties to delete.
-    pub(crate) delete: Vec<PropKey>,
-    /// `message:IsRead`, applied with the store's read-flag change.
-    pub(crate) read: Option<bool>,
-    /// The attachments of a new MIME form (`item:MimeContent`), replacing the item's.
-    pub(crate) attachments: Option<Vec<NewAttachment>>,
-}
-
-/// Parses one `t:SetItemField`, `t:AppendToItemField` or `t:DeleteItemField` for `item` and adds
-/// it to `update`.
-pub(crate) fn read_update(names: &NamedTags, item: &Item, change: &Element, update: &mut Update) -> Result<(), Invalid> {
-    let kind = Kind::of(&item.props);
-    let path_element = change
-        .children()
-        .find(|c| c.namespace() == ns::EWS_TYPES && matches!(c.name(), "FieldURI" | "IndexedFieldURI" | "ExtendedFieldURI"))
-        .ok_or_else(|| Fault::schema(format!("{} needs a property path", change.name())))?;
-    let path = crate::ews::fields::parse_path(path_element)?;
-    let operation = change.name();
-    if operation == "DeleteItemField" {
-        return delete_path(kind, &path, update);
-    }
-    // The value sits in an item element of any type, holding exactly the one property.
-    let holder = change
-        .children()
-        .find(|c| !matches!(c.name(), "FieldURI" | "IndexedFieldURI" | "ExtendedFieldURI"))
-        .ok_or_else(|| Fault::schema(format!("{operation} needs an item holding the value")))?;
-    let mut values = holder.children();
-    let value = values.next();
-    if values.next().is_some() || value.is_none() {
-        return Err(Error::new(
-            ResponseCode::ErrorIncorrectUpdatePropertyCount,
-            format!("{operation} must hold exactly one property"),
-        )
-        .into());
-    }
-    let value = value.ok_or_else(|| Fault::schema("no value"))?;
-    let append = operation == "AppendToItemField";
-    match &path {
-        PropertyPath::Extended(field) => {
-            if append || value.name() != "ExtendedProperty" {
-                return Err(mismatch(operation, value));
-            }
-            let (key, v) = read_extended_property(value)?;
-            if key_of(field) != key {
-                return Err(mismatch(operation, value));
-            }
-            update.set.push((key, v));
-        }
-        PropertyPath::Field(uri) => {
-            let field = field_by_uri(kind, *uri).filter(|f| f.writable).ok_or_else(|| {
-                Invalid::Item(Error::new(
-                    ResponseCode::ErrorInvalidPropertySet,
-                    format!("{} cannot be set on a {}", uri.as_str(), kind.element()),
-                ))
-            })?;
-            if value.name() != field.element {
-                return Err(mismatch(operation, value));
-            }
-            if append {
-                return append_value(names, item, field, value, update);
-            }
-            match field.value {
-                Value::Flag(_) => update.read = Some(parse_bool(value.trimmed_text())?),
-                Value::Computed(Computed::Attachments) => {
-                    return Err(Error::new(
-                        ResponseCode::ErrorInvalidPropertySet,
-                        "attachments are changed with CreateAttachment and DeleteAttachment",
-                    )
-                    .into())
-                }
-                Value::Computed(Computed::MimeContent) => {
-                    let (set, attachments) = read_mime_content(kind, value)?;
-                    // The new form replaces the old: what it no longer has goes.
-                    update.delete.extend(mime_keys().into_iter().filter(|key| !set.iter().any(|(k, _)| k == key)));
-                    update.set.extend(set.into_iter().filter(|(k, _)| *k != PropKey::Tag(tag::TRANSPORT_MESSAGE_HEADERS)));
-                    update.attachments = Some(attachments);
-                }
-                Value::Computed(Computed::Body) => {
-                    let set = read_value(field, value, None)?;
-                    // One body: the other format goes.
-                    for other in [tags::BODY, tags::HTML] {
-                        if !set.iter().any(|(k, _)| *k == PropKey::Tag(other)) {
-                            update.delete.push(other.into());
-                        }
-                    }
-                    update.set.extend(set);
-                }
-                _ => update.set.extend(read_value(field, value, None)?),
-            }
-        }
-        PropertyPath::Indexed(indexed) => {
-            let field = indexed_field(kind, &indexed.uri)?;
-            if append || value.name() != field.element {
-                return Err(mismatch(operation, value));
-            }
-            let set = read_value(field, value, Some(&indexed.index))?;
-            if set.is_empty() {
-                return Err(mismatch(operation, value));
-            }
-            update.set.extend(set);
-        }
-    }
-    Ok(())
-}
-
-fn key_of(field: &ExtendedField) -> PropKey {
-    match &field.key {
-        ExtendedKey::Tag(id) => PropKey::Tag(PropTag::new(*id, field.prop_type)),
-        ExtendedKey::Named(name) => PropKey::Named(name.clone(), field.prop_type),
-    }
-}
-
-fn mismatch(operation: &str, value: &Element) -> Invalid {
-    Invalid::Item(Error::new(
-        ResponseCode::ErrorIncorrectUpdatePropertyCount,
-        format!("{operation} holds {}, not the property its path names", value.name()),
-    ))
-}
-
-fn indexed_field(kind: Kind, uri: &str) -> Result<&'static Field, Invalid> {
-    let whole = match uri {
-        "contacts:EmailAddress" => FieldUri::ContactsEmailAddresses,
-        "contacts:PhoneNumber" => FieldUri::ContactsPhoneNumbers,
-        other => {
-            return Err(Error::new(ResponseCode::ErrorInvalidPropertySet, format!("umbox does not store {other}")).into())
-        }
-    };
-    field_by_uri(kind, whole).ok_or_else(|| {
-        Invalid::Item(Error::new(ResponseCode::ErrorInvalidPropertySet, format!("{uri} is not a field of a {}", kind.element())))
-    })
-}
-
-fn delete_path(kind: Kind, path: &PropertyPath, update: &mut Update) -> Result<(), Invalid> {
-    let refuse = |what: &str| {
-        Invalid::Item(Error::new(ResponseCode::ErrorInvalidPropertyDelete, format!("{what} cannot be deleted")))
-    };
-    match path {
-        PropertyPath::Extended(field) => update.delete.push(key_of(field)),
-        PropertyPath::Indexed(indexed) => {
-            // As for unstored fields below: an entry umbox does not store has nothing to remove.
-            let Ok(field) = indexed_field(kind, &indexed.uri) else { return Ok(()) };
-            match field.value {
-                Value::Emails => {
-                    let (_, address, name) =
-                        named::EMAILS.iter().find(|(k, _, _)| *k == indexed.index).ok_or_else(|| refuse(&indexed.index))?;
-                    update.delete.push(n(*address).key());
-                    update.delete.push(n(*name).key());
-                }
-                _ => {
-                    let (_, tag) = PHONES.iter().find(|(k, _)| *k == indexed.index).ok_or_else(|| refuse(&indexed.index))?;
-                    update.delete.push((*tag).into());
-                }
-            }
-        }
-        PropertyPath::Field(uri) => {
-            // A field umbox does not store has no value to remove (clients delete every field
-            // they hold no value for, exchangelib among them).
-            let Some(field) = field_by_uri(kind, *uri) else { return Ok(()) };
-            if !field.writable {
-                return Err(refuse(uri.as_str()));
-            }
-            match field.value {
-                Value::Text(p)
-                | Value::Bool(p)
-                | Value::Int(p)
-                | Value::Time(p)
-                | Value::Base64(p)
-                | Value::Choice(p, _)
-                | Value::Strings(p)
-                | Value::Mailboxes(p)
-                | Value::Attendees(p)
-                | Value::TimeZone(p) => {
-                    // The class identifies the item; it can be changed, not removed.
-                    if field.uri == FieldUri::ItemClass {
-                        return Err(refuse(uri.as_str()));
-                    }
-                    update.delete.push(p.key());
-                }
-                Value::Mailbox(name, address) => {
-                    update.delete.push(name.into());
-                    update.delete.push(address.into());
-                }
-                Value::Emails => {
-                    for (_, address, name) in named::EMAILS {
-                        update.delete.push(n(address).key());
-                        update.delete.push(n(name).key());
-                    }
-                }
-                Value::Phones => update.delete.extend(PHONES.iter().map(|(_, tag)| PropKey::Tag(*tag))),
-                Value::Computed(Computed::Body) => {
-                    update.delete.push(tags::BODY.into());
-                    update.delete.push(tags::HTML.into());
-                }
-                Value::Flag(_) | Value::Display(_) | Value::Computed(_) => return Err(refuse(uri.as_str())),
-            }
-        }
-    }
-    Ok(())
-}
-
-/// AppendToItemField: text appended to the body, entries to recipient lists and categories.
-fn append_value(names: &NamedTags, item: &Item, field: &Field, value: &Element, update: &mut Update) -> Result<(), Invalid> {
-    let stored = Stored { bag: &item.props, names };
-    let props: &dyn Props = &stored;
-    match field.value {
-        Value::Computed(Computed::Body) => {
-            let (text, html) = bodies(props);
-            match value.attribute("", "BodyType") {
-                Some("HTML") => {
-                    let mut body = html.map(str::to_owned).or_else(|| text.map(mime::text_to_html)).unwrap_or_default();
-                    body.push_str(value.text());
-                    update.set.push((tags::HTML.into(), PropValue::Binary(body.into_bytes())));
-                    update.delete.push(tags::BODY.into());
-                }
-                Some("Text") => {
-                    let mut body = text.map(str::to_owned).or_else(|| html.map(mime::html_to_text)).unwrap_or_default();
-                    body.push_str(value.text());
-                    update.set.push((tags::BODY.into(), PropValue::Unicode(body)));
-                    update.delete.push(tags::HTML.into());
-                }
-                other => return Err(Fault::schema(format!("BodyType {other:?} must be Text or HTML")).into()),
-            }
-        }
-        Value::Mailboxes(p) | Value::Attendees(p) | Value::Strings(p) => {
-            let mut list = strings(props, p).to_vec();
-            for (_, added) in read_value(field, value, None)? {
-                if let PropValue::MultiUnicode(added) = added {
-                    list.extend(added);
-                }
-            }
-            update.set.push((p.key(), PropValue::MultiUnicode(list)));
-        }
-        _ => {
-            return Err(Error::new(
-                ResponseCode::ErrorInvalidPropertyAppend,
-                format!("{} cannot be appended to", field.uri.as_str()),
-            )
-            .into())
-        }
-    }
-    Ok(())
-}
-
-/// Properties of a stored item as a change can carry them to another mailbox: named properties
-/// by name (each mailbox numbers names its own way), store-computed ones left out.
-pub(crate) fn portable(request: &Request<'_>, bag: &PropertyBag) -> Result<Vec<(PropKey, PropValue)>, Error> {
-    let mut out = Vec::with_capacity(bag.len());
-    for (tag, value) in bag.iter() {
-        if tags::COMPUTED.contains(&tag) {
-            continue;
-        }
-        if !tag.is_named() {
-            out.push((PropKey::Tag(tag), value.clone()));
-            continue;
-        }
-        let Some(name) = request.ctx.store.named_property(&request.mailbox, tag.id())? else {
-            return Err(Error::new(ResponseCode::ErrorCorruptData, format!("named property {tag} has no name")));
-        };
-        out.push((PropKey::Named(name, tag.prop_type()), value.clone()));
-    }
-    Ok(out)
-}
-
-/// The key of the Bcc list, which a delivered copy leaves out.
-pub(crate) fn bcc_key() -> PropKey {
-    n(named::BCC).key()
-}
-
-/// Tags a delivered copy gets from its transport (MS-OXOMSG §2.2.1).
-pub(crate) mod delivery {
-    use super::tag;
-    use crate::store::props::PropTag;
-
-    /// PidTagReceivedByName.
-    pub(crate) const RECEIVED_BY_NAME: PropTag = tag::RECEIVED_BY_NAME;
-    /// PidTagReceivedByEmailAddress.
-    pub(crate) const RECEIVED_BY_EMAIL_ADDRESS: PropTag = tag::RECEIVED_BY_EMAIL_ADDRESS;
-    /// PidTagReceivedRepresentingName.
-    pub(crate) const RECEIVED_REPRESENTING_NAME: PropTag = tag::RECEIVED_REPRESENTING_NAME;
-    /// PidTagReceivedRepresentingEmailAddress.
-    pub(crate) const RECEIVED_REPRESENTING_EMAIL_ADDRESS: PropTag = tag::RECEIVED_REPRESENTING_EMAIL_ADDRESS;
-    /// PidTagTransportMessageHeaders.
-    pub(crate) const TRANSPORT_MESSAGE_HEADERS: PropTag = tag::TRANSPORT_MESSAGE_HEADERS;
-    /// PidTagLastModifierName.
-    pub(crate) const LAST_MODIFIER_NAME: PropTag = tag::LAST_MODIFIER_NAME;
-    /// MSGFLAG_UNMODIFIED.
-    pub(crate) const MSGFLAG_UNMODIFIED: i32 = super::flag::UNMODIFIED;
-    /// MSGFLAG_FROMME.
-    pub(crate) const MSGFLAG_FROMME: i32 = super::flag::FROM_ME;
 }
 
 #[cfg(test)]
@@ -2413,21 +2223,25 @@ mod tests {
     #[test]
     fn recipients_round_trip() {
         for r in [
-            Recipient { name: "Bob <B>".into(), address: "bob@example.test".into() },
-            Recipient { name: String::new(), address: "x@y".into() },
+            Recipient {
+                name: "Bob <B>".into(),
+                address: "bob@example.test".into(),
+            },
+            Recipient {
+                name: String::new(),
+                address: "x@y".into(),
+            },
         ] {
             assert_eq!(Recipient::decode(&r.encode()), r);
         }
     }
 
     #[test]
-    fn durations_and_topics() {
+    fn durations() {
         assert_eq!(xs_duration(Duration::from_secs(5400)), "PT1H30M");
         assert_eq!(xs_duration(Duration::from_secs(90_000)), "P1DT1H");
         assert_eq!(xs_duration(Duration::from_secs(86_400)), "P1D");
         assert_eq!(xs_duration(Duration::ZERO), "PT0S");
-        assert_eq!(conversation_topic("RE: Fwd: fw: Lunch"), "Lunch");
-        assert_eq!(conversation_topic("Reply"), "Reply");
     }
 
     #[test]

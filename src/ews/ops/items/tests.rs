@@ -13,7 +13,9 @@ use crate::directory::Directory;
 use crate::ews::ids::IdCodec;
 use crate::ews::{handle, Context, Limits};
 use crate::store::props::{tags, FileTime, PropKey, PropValue};
-use crate::store::{Change, DistinguishedFolder, MailStore, MailboxId, NewAttachment, Options, Outcome, RedbStore};
+use crate::store::{
+    Change, DistinguishedFolder, MailStore, MailboxId, NewAttachment, Options, Outcome, RedbStore,
+};
 use crate::xml::{self, Element};
 
 const M: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
@@ -73,7 +75,13 @@ impl World {
             sips_port: 5061,
             addresses: Vec::new(),
         };
-        World { _dir: dir, store, site, ids: IdCodec::from_key(b"ews items tests"), now }
+        World {
+            _dir: dir,
+            store,
+            site,
+            ids: IdCodec::from_key(b"ews items tests"),
+            now,
+        }
     }
 
     /// Sends `operation` (the Body content) as `caller` with schema `version`; returns the HTTP
@@ -97,7 +105,8 @@ impl World {
         };
         let reply = handle(body.as_bytes(), ctx);
         let text = String::from_utf8(reply.body).unwrap();
-        let parsed = xml::parse(text.as_bytes(), &xml::Limits::DEFAULT).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let parsed = xml::parse(text.as_bytes(), &xml::Limits::DEFAULT)
+            .unwrap_or_else(|e| panic!("{e}: {text}"));
         (reply.status, parsed)
     }
 
@@ -141,41 +150,95 @@ impl World {
 
     pub(super) fn folder_id(&self, user: &str, which: DistinguishedFolder) -> String {
         let mailbox = MailboxId::new(user);
-        self.ids.folder(&mailbox, self.store.distinguished_folder(&mailbox, which).unwrap())
+        self.ids.folder(
+            &mailbox,
+            self.store.distinguished_folder(&mailbox, which).unwrap(),
+        )
     }
 
     /// A voice message as the UM pipeline delivers it: class, MS-OXOUM properties, WAV audio.
     pub(super) fn deliver_voicemail(&self, user: &str, audio: &[u8]) -> (String, String) {
         let mailbox = MailboxId::new(user);
-        let inbox = self.store.distinguished_folder(&mailbox, DistinguishedFolder::Inbox).unwrap();
+        let inbox = self
+            .store
+            .distinguished_folder(&mailbox, DistinguishedFolder::Inbox)
+            .unwrap();
         let stamp = PropValue::SystemTime(FileTime::from_system_time(self.now));
         let props = vec![
-            (PropKey::Tag(tags::MESSAGE_CLASS), PropValue::Unicode("IPM.Note.Microsoft.Voicemail.UM.CA".into())),
-            (PropKey::Tag(tags::SUBJECT), PropValue::Unicode("Voice Mail from +14255550123 (0:42)".into())),
-            (PropKey::Tag(tags::BODY), PropValue::Unicode("You received a voice mail.".into())),
+            (
+                PropKey::Tag(tags::MESSAGE_CLASS),
+                PropValue::Unicode("IPM.Note.Microsoft.Voicemail.UM.CA".into()),
+            ),
+            (
+                PropKey::Tag(tags::SUBJECT),
+                PropValue::Unicode("Voice Mail from +14255550123 (0:42)".into()),
+            ),
+            (
+                PropKey::Tag(tags::BODY),
+                PropValue::Unicode("You received a voice mail.".into()),
+            ),
             (PropKey::Tag(tags::MESSAGE_FLAGS), PropValue::Int32(0)),
             (PropKey::Tag(tags::MESSAGE_DELIVERY_TIME), stamp.clone()),
             (PropKey::Tag(tags::CLIENT_SUBMIT_TIME), stamp),
-            (PropKey::Tag(tags::SENT_REPRESENTING_NAME), PropValue::Unicode("+14255550123".into())),
-            (PropKey::Tag(tags::SENT_REPRESENTING_EMAIL_ADDRESS), PropValue::Unicode("um@example.test".into())),
-            (PropKey::Tag(tags::VOICE_MESSAGE_DURATION), PropValue::Int32(42)),
-            (PropKey::Tag(tags::SENDER_TELEPHONE_NUMBER), PropValue::Unicode("+14255550123".into())),
-            (PropKey::Tag(tags::VOICE_MESSAGE_SENDER_NAME), PropValue::Unicode("Carol Caller".into())),
-            (PropKey::Tag(tags::VOICE_MESSAGE_ATTACHMENT_ORDER), PropValue::Unicode("audio.wav".into())),
-            (PropKey::Tag(tags::CALL_ID), PropValue::Unicode("call-7@gw.example.test".into())),
+            (
+                PropKey::Tag(tags::SENT_REPRESENTING_NAME),
+                PropValue::Unicode("+14255550123".into()),
+            ),
+            (
+                PropKey::Tag(tags::SENT_REPRESENTING_EMAIL_ADDRESS),
+                PropValue::Unicode("um@example.test".into()),
+            ),
+            (
+                PropKey::Tag(tags::VOICE_MESSAGE_DURATION),
+                PropValue::Int32(42),
+            ),
+            (
+                PropKey::Tag(tags::SENDER_TELEPHONE_NUMBER),
+                PropValue::Unicode("+14255550123".into()),
+            ),
+            (
+                PropKey::Tag(tags::VOICE_MESSAGE_SENDER_NAME),
+                PropValue::Unicode("Carol Caller".into()),
+            ),
+            (
+                PropKey::Tag(tags::VOICE_MESSAGE_ATTACHMENT_ORDER),
+                PropValue::Unicode("audio.wav".into()),
+            ),
+            (
+                PropKey::Tag(tags::CALL_ID),
+                PropValue::Unicode("call-7@gw.example.test".into()),
+            ),
         ];
         let attachment = NewAttachment {
             props: vec![
-                (PropKey::Tag(tags::ATTACH_LONG_FILENAME), PropValue::Unicode("audio.wav".into())),
-                (PropKey::Tag(tags::ATTACH_MIME_TAG), PropValue::Unicode("audio/wav".into())),
+                (
+                    PropKey::Tag(tags::ATTACH_LONG_FILENAME),
+                    PropValue::Unicode("audio.wav".into()),
+                ),
+                (
+                    PropKey::Tag(tags::ATTACH_MIME_TAG),
+                    PropValue::Unicode("audio/wav".into()),
+                ),
             ],
             content: audio.to_vec(),
         };
-        let change = Change::CreateItem { folder: inbox, props, attachments: vec![attachment] };
-        let Outcome::Item { item, change_key } = self.store.apply(&mailbox, change, self.now).unwrap().outcome else {
+        let change = Change::CreateItem {
+            folder: inbox,
+            props,
+            attachments: vec![attachment],
+        };
+        let Outcome::Item { item, change_key } = self
+            .store
+            .apply(&mailbox, change, self.now)
+            .unwrap()
+            .outcome
+        else {
             panic!("not an item")
         };
-        (self.ids.item(&mailbox, item), self.ids.item_change_key(&mailbox, item, change_key))
+        (
+            self.ids.item(&mailbox, item),
+            self.ids.item_change_key(&mailbox, item, change_key),
+        )
     }
 }
 
@@ -192,7 +255,10 @@ pub(super) fn descendants<'e>(element: &'e Element, name: &str) -> Vec<&'e Eleme
 }
 
 pub(super) fn first<'e>(element: &'e Element, name: &str) -> &'e Element {
-    descendants(element, name).into_iter().next().unwrap_or_else(|| panic!("no {name} in {element:#?}"))
+    descendants(element, name)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no {name} in {element:#?}"))
 }
 
 pub(super) fn text_of(element: &Element, name: &str) -> String {
@@ -212,7 +278,10 @@ fn assert_ok(messages: &[Element]) {
 
 fn item_id(message: &Element) -> (String, String) {
     let id = first(message, "ItemId");
-    (id.attribute("", "Id").unwrap().to_owned(), id.attribute("", "ChangeKey").unwrap().to_owned())
+    (
+        id.attribute("", "Id").unwrap().to_owned(),
+        id.attribute("", "ChangeKey").unwrap().to_owned(),
+    )
 }
 
 fn id_xml(id: &(String, String)) -> String {
@@ -220,7 +289,10 @@ fn id_xml(id: &(String, String)) -> String {
 }
 
 fn get(world: &World, id: &(String, String), shape: &str) -> Element {
-    let messages = world.call(&format!("<m:GetItem><m:ItemShape>{shape}</m:ItemShape><m:ItemIds>{}</m:ItemIds></m:GetItem>", id_xml(id)));
+    let messages = world.call(&format!(
+        "<m:GetItem><m:ItemShape>{shape}</m:ItemShape><m:ItemIds>{}</m:ItemIds></m:GetItem>",
+        id_xml(id)
+    ));
     assert_ok(&messages);
     messages.into_iter().next().unwrap()
 }
@@ -243,7 +315,11 @@ fn create_draft(world: &World) -> (String, String) {
     let messages = world.call(DRAFT);
     assert_ok(&messages);
     let attachments = descendants(&messages[0], "AttachmentId");
-    assert_eq!(attachments.len(), 1, "CreateItem answers the new attachment ids");
+    assert_eq!(
+        attachments.len(),
+        1,
+        "CreateItem answers the new attachment ids"
+    );
     item_id(&messages[0])
 }
 
@@ -261,7 +337,10 @@ fn created_message_reads_back_with_extended_properties() {
     );
     let message = first(&item, "Message");
     assert_eq!(text_of(message, "Subject"), "Quarterly numbers");
-    assert_eq!(first(message, "Body").attribute("", "BodyType"), Some("HTML"));
+    assert_eq!(
+        first(message, "Body").attribute("", "BodyType"),
+        Some("HTML")
+    );
     assert_eq!(text_of(message, "Body"), "<p>See &amp; reply</p>");
     assert_eq!(text_of(message, "TextBody"), "See & reply");
     assert_eq!(text_of(message, "IsDraft"), "true");
@@ -270,21 +349,45 @@ fn created_message_reads_back_with_extended_properties() {
     assert_eq!(text_of(message, "HasAttachments"), "true");
     assert_eq!(text_of(message, "DisplayTo"), "Bob Berg");
     assert_eq!(text_of(first(message, "ToRecipients"), "EmailAddress"), BOB);
-    assert_eq!(text_of(first(message, "ToRecipients"), "MailboxType"), "Mailbox");
-    let categories: Vec<_> = descendants(message, "String").iter().map(|s| s.text().to_owned()).collect();
+    assert_eq!(
+        text_of(first(message, "ToRecipients"), "MailboxType"),
+        "Mailbox"
+    );
+    let categories: Vec<_> = descendants(message, "String")
+        .iter()
+        .map(|s| s.text().to_owned())
+        .collect();
     assert_eq!(categories, ["Red", "Blue"]);
-    let values: Vec<_> = descendants(message, "ExtendedProperty").iter().map(|p| text_of(p, "Value")).collect();
+    let values: Vec<_> = descendants(message, "ExtendedProperty")
+        .iter()
+        .map(|p| text_of(p, "Value"))
+        .collect();
     assert_eq!(values, ["42", "teal"]);
-    assert_eq!(first(message, "ExtendedFieldURI").attribute("", "PropertyTag"), Some("0x6801"));
-    assert_eq!(text_of(first(message, "FileAttachment"), "Name"), "data.bin");
+    assert_eq!(
+        first(message, "ExtendedFieldURI").attribute("", "PropertyTag"),
+        Some("0x6801")
+    );
+    assert_eq!(
+        text_of(first(message, "FileAttachment"), "Name"),
+        "data.bin"
+    );
     assert!(text_of(message, "InternetMessageId").ends_with("@mail.example.test>"));
     // The draft counts as unread in Drafts, since IsRead was false.
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::Drafts).unread_count, 1);
+    assert_eq!(
+        world
+            .folder(ALICE, DistinguishedFolder::Drafts)
+            .unread_count,
+        1
+    );
 
     // IdOnly is the id alone; Default leaves out what it should.
     let id_only = get(&world, &id, "<t:BaseShape>IdOnly</t:BaseShape>");
     assert_eq!(first(&id_only, "Message").children().count(), 1);
-    let default = get(&world, &id, "<t:BaseShape>Default</t:BaseShape><t:BodyType>Text</t:BodyType>");
+    let default = get(
+        &world,
+        &id,
+        "<t:BaseShape>Default</t:BaseShape><t:BodyType>Text</t:BodyType>",
+    );
     assert_eq!(text_of(&default, "Body"), "See & reply");
     assert!(descendants(&default, "MimeContent").is_empty());
     assert!(descendants(&default, "BccRecipients").is_empty());
@@ -292,26 +395,93 @@ fn created_message_reads_back_with_extended_properties() {
 
 /// ItemType then MessageType element order (types.xsd), for the elements umbox writes.
 const MESSAGE_ORDER: &[&str] = &[
-    "MimeContent", "ItemId", "ParentFolderId", "ItemClass", "Subject", "Sensitivity", "Body", "Attachments",
-    "DateTimeReceived", "Size", "Categories", "Importance", "InReplyTo", "IsSubmitted", "IsDraft", "IsFromMe",
-    "IsResend", "IsUnmodified", "InternetMessageHeaders", "DateTimeSent", "DateTimeCreated", "ResponseObjects",
-    "ReminderDueBy", "ReminderIsSet", "ReminderNextTime", "ReminderMinutesBeforeStart", "DisplayCc", "DisplayTo",
-    "DisplayBcc", "HasAttachments", "ExtendedProperty", "Culture", "EffectiveRights", "LastModifiedName",
-    "LastModifiedTime", "IsAssociated", "WebClientReadFormQueryString", "WebClientEditFormQueryString",
-    "ConversationId", "UniqueBody", "Flag", "StoreEntryId", "InstanceKey", "NormalizedBody",
-    "EntityExtractionResult", "PolicyTag", "ArchiveTag", "RetentionDate", "Preview", "RightsManagementLicenseData",
-    "PredictedActionReasons", "IsClutter", "BlockStatus", "HasBlockedImages", "TextBody", "IconIndex", "Sender",
-    "ToRecipients", "CcRecipients", "BccRecipients", "IsReadReceiptRequested", "IsDeliveryReceiptRequested",
-    "ConversationIndex", "ConversationTopic", "From", "InternetMessageId", "IsRead", "IsResponseRequested",
-    "References", "ReplyTo", "ReceivedBy", "ReceivedRepresenting",
+    "MimeContent",
+    "ItemId",
+    "ParentFolderId",
+    "ItemClass",
+    "Subject",
+    "Sensitivity",
+    "Body",
+    "Attachments",
+    "DateTimeReceived",
+    "Size",
+    "Categories",
+    "Importance",
+    "InReplyTo",
+    "IsSubmitted",
+    "IsDraft",
+    "IsFromMe",
+    "IsResend",
+    "IsUnmodified",
+    "InternetMessageHeaders",
+    "DateTimeSent",
+    "DateTimeCreated",
+    "ResponseObjects",
+    "ReminderDueBy",
+    "ReminderIsSet",
+    "ReminderNextTime",
+    "ReminderMinutesBeforeStart",
+    "DisplayCc",
+    "DisplayTo",
+    "DisplayBcc",
+    "HasAttachments",
+    "ExtendedProperty",
+    "Culture",
+    "EffectiveRights",
+    "LastModifiedName",
+    "LastModifiedTime",
+    "IsAssociated",
+    "WebClientReadFormQueryString",
+    "WebClientEditFormQueryString",
+    "ConversationId",
+    "UniqueBody",
+    "Flag",
+    "StoreEntryId",
+    "InstanceKey",
+    "NormalizedBody",
+    "EntityExtractionResult",
+    "PolicyTag",
+    "ArchiveTag",
+    "RetentionDate",
+    "Preview",
+    "RightsManagementLicenseData",
+    "PredictedActionReasons",
+    "IsClutter",
+    "BlockStatus",
+    "HasBlockedImages",
+    "TextBody",
+    "IconIndex",
+    "Sender",
+    "ToRecipients",
+    "CcRecipients",
+    "BccRecipients",
+    "IsReadReceiptRequested",
+    "IsDeliveryReceiptRequested",
+    "ConversationIndex",
+    "ConversationTopic",
+    "From",
+    "InternetMessageId",
+    "IsRead",
+    "IsResponseRequested",
+    "References",
+    "ReplyTo",
+    "ReceivedBy",
+    "ReceivedRepresenting",
 ];
 
 fn assert_in_order(element: &Element, order: &[&str]) {
     let mut position = 0;
     for child in element.children() {
-        let found = order.iter().skip(position).position(|name| *name == child.name());
+        let found = order
+            .iter()
+            .skip(position)
+            .position(|name| *name == child.name());
         let Some(offset) = found else {
-            panic!("{} is out of XSD order or unknown in {:?}", child.name(), element.children().map(Element::name).collect::<Vec<_>>())
+            panic!(
+                "{} is out of XSD order or unknown in {:?}",
+                child.name(),
+                element.children().map(Element::name).collect::<Vec<_>>()
+            )
         };
         // Only ExtendedProperty may repeat.
         position += offset + usize::from(child.name() != "ExtendedProperty");
@@ -336,10 +506,27 @@ fn voicemail_renders_as_message_with_mime_and_um_properties() {
     );
     let message = first(&item, "Message");
     assert_in_order(message, MESSAGE_ORDER);
-    assert_eq!(text_of(message, "ItemClass"), "IPM.Note.Microsoft.Voicemail.UM.CA");
-    let values: Vec<_> = descendants(message, "ExtendedProperty").iter().map(|p| text_of(p, "Value")).collect();
-    assert_eq!(values, ["42", "+14255550123", "Carol Caller", "audio.wav", "call-7@gw.example.test"]);
-    let mime = base64::engine::general_purpose::STANDARD.decode(text_of(message, "MimeContent")).unwrap();
+    assert_eq!(
+        text_of(message, "ItemClass"),
+        "IPM.Note.Microsoft.Voicemail.UM.CA"
+    );
+    let values: Vec<_> = descendants(message, "ExtendedProperty")
+        .iter()
+        .map(|p| text_of(p, "Value"))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            "42",
+            "+14255550123",
+            "Carol Caller",
+            "audio.wav",
+            "call-7@gw.example.test"
+        ]
+    );
+    let mime = base64::engine::general_purpose::STANDARD
+        .decode(text_of(message, "MimeContent"))
+        .unwrap();
     let mime = String::from_utf8(mime).unwrap();
     for header in [
         "Content-Class: voice-ca\r\n",
@@ -358,25 +545,55 @@ fn voicemail_renders_as_message_with_mime_and_um_properties() {
         assert!(mime.contains(header), "{header:?} missing from\n{mime}");
     }
     let encoded = base64::engine::general_purpose::STANDARD.encode(&audio);
-    let body: String = mime.split("Content-Transfer-Encoding: base64\r\n\r\n").nth(1).unwrap().split("\r\n\r\n").next().unwrap().replace("\r\n", "");
-    assert!(body.starts_with(&encoded), "the audio is in the MIME byte for byte");
+    let body: String = mime
+        .split("Content-Transfer-Encoding: base64\r\n\r\n")
+        .nth(1)
+        .unwrap()
+        .split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .replace("\r\n", "");
+    assert!(
+        body.starts_with(&encoded),
+        "the audio is in the MIME byte for byte"
+    );
 
     // The same item through the voicemail search folder's class filter stays a t:Message, and
     // missed calls and conversation history items are messages too.
-    for class in ["IPM.Note.Microsoft.Missed.Voice", "IPM.Note.Microsoft.Conversation", "IPM.Note.Microsoft.Conversation.Voice"] {
+    for class in [
+        "IPM.Note.Microsoft.Missed.Voice",
+        "IPM.Note.Microsoft.Conversation",
+        "IPM.Note.Microsoft.Conversation.Voice",
+    ] {
         let messages = world.call(&format!(
             r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="inbox"/></m:SavedItemFolderId>
                <m:Items><t:Message><t:ItemClass>{class}</t:ItemClass><t:Subject>x</t:Subject></t:Message></m:Items></m:CreateItem>"#
         ));
         assert_ok(&messages);
-        assert_eq!(first(&messages[0], "Items").children().next().unwrap().name(), "Message", "{class}");
+        assert_eq!(
+            first(&messages[0], "Items")
+                .children()
+                .next()
+                .unwrap()
+                .name(),
+            "Message",
+            "{class}"
+        );
     }
     let missed = world.call(
         r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:ItemClass>IPM.Note.Microsoft.Missed.Voice</t:ItemClass><t:Subject>Missed call</t:Subject></t:Message></m:Items></m:CreateItem>"#,
     );
-    let missed = get(&world, &item_id(&missed[0]), "<t:BaseShape>IdOnly</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent>");
-    let mime = base64::engine::general_purpose::STANDARD.decode(text_of(&missed, "MimeContent")).unwrap();
-    assert!(String::from_utf8(mime).unwrap().contains("Content-Class: missedcall\r\n"));
+    let missed = get(
+        &world,
+        &item_id(&missed[0]),
+        "<t:BaseShape>IdOnly</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent>",
+    );
+    let mime = base64::engine::general_purpose::STANDARD
+        .decode(text_of(&missed, "MimeContent"))
+        .unwrap();
+    assert!(String::from_utf8(mime)
+        .unwrap()
+        .contains("Content-Class: missedcall\r\n"));
 }
 
 #[test]
@@ -403,7 +620,13 @@ fn update_item_sets_appends_deletes_and_honours_change_keys() {
     let updated = item_id(&messages[0]);
     assert_eq!(updated.0, id.0, "an update keeps the id");
     assert_ne!(updated.1, id.1, "and changes the change key");
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::Drafts).unread_count, 0, "IsRead went through SetReadFlag");
+    assert_eq!(
+        world
+            .folder(ALICE, DistinguishedFolder::Drafts)
+            .unread_count,
+        0,
+        "IsRead went through SetReadFlag"
+    );
     let item = get(
         &world,
         &updated,
@@ -423,7 +646,11 @@ fn update_item_sets_appends_deletes_and_honours_change_keys() {
     assert_ok(&change("AlwaysOverwrite", &id, subject));
 
     // Read-only fields, bad extended values and mismatched values fail their item only.
-    let read_only = change("AutoResolve", &updated, r#"<t:SetItemField><t:FieldURI FieldURI="item:Size"/><t:Message><t:Size>1</t:Size></t:Message></t:SetItemField>"#);
+    let read_only = change(
+        "AutoResolve",
+        &updated,
+        r#"<t:SetItemField><t:FieldURI FieldURI="item:Size"/><t:Message><t:Size>1</t:Size></t:Message></t:SetItemField>"#,
+    );
     assert_eq!(code(&read_only[0]), "ErrorInvalidPropertySet");
     let bad_value = change(
         "AutoResolve",
@@ -431,7 +658,11 @@ fn update_item_sets_appends_deletes_and_honours_change_keys() {
         r#"<t:SetItemField><t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/><t:Message><t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/><t:Value>forty</t:Value></t:ExtendedProperty></t:Message></t:SetItemField>"#,
     );
     assert_eq!(code(&bad_value[0]), "ErrorInvalidExtendedPropertyValue");
-    let mismatch = change("AutoResolve", &updated, r#"<t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:Message><t:Importance>Low</t:Importance></t:Message></t:SetItemField>"#);
+    let mismatch = change(
+        "AutoResolve",
+        &updated,
+        r#"<t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:Message><t:Importance>Low</t:Importance></t:Message></t:SetItemField>"#,
+    );
     assert_eq!(code(&mismatch[0]), "ErrorIncorrectUpdatePropertyCount");
     let computed = change(
         "AutoResolve",
@@ -458,7 +689,10 @@ fn bad_ids_fail_only_their_own_message() {
     let id = create_draft(&world);
     let bob_item = world.deliver_voicemail(BOB, b"RIFF");
     let gone = create_draft(&world);
-    assert_ok(&world.call(&format!(r#"<m:DeleteItem DeleteType="HardDelete"><m:ItemIds>{}</m:ItemIds></m:DeleteItem>"#, id_xml(&gone))));
+    assert_ok(&world.call(&format!(
+        r#"<m:DeleteItem DeleteType="HardDelete"><m:ItemIds>{}</m:ItemIds></m:DeleteItem>"#,
+        id_xml(&gone)
+    )));
     let messages = world.call(&format!(
         r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds>
             <t:ItemId Id="AAAA"/>{}<t:ItemId Id=""/>{}{}<t:ItemId Id="{}"/></m:ItemIds></m:GetItem>"#,
@@ -480,7 +714,10 @@ fn bad_ids_fail_only_their_own_message() {
         ]
     );
     // A schema violation fails the whole request with a fault.
-    let (status, body) = world.raw(ALICE, r#"<m:GetItem><m:ItemIds><t:ItemId Id="x"/></m:ItemIds></m:GetItem>"#);
+    let (status, body) = world.raw(
+        ALICE,
+        r#"<m:GetItem><m:ItemIds><t:ItemId Id="x"/></m:ItemIds></m:GetItem>"#,
+    );
     assert_eq!(status, 500);
     assert!(body.contains("ErrorSchemaValidation"));
 }
@@ -499,16 +736,28 @@ fn sending_delivers_to_local_recipients_and_refuses_remote_ones() {
     };
     let messages = send("SendAndSaveCopy", "BOB@example.test");
     assert_ok(&messages);
-    assert!(first(&messages[0], "Items").children().next().is_none(), "a sent message's id is not returned");
+    assert!(
+        first(&messages[0], "Items").children().next().is_none(),
+        "a sent message's id is not returned"
+    );
     let inbox = world.folder(BOB, DistinguishedFolder::Inbox);
     assert_eq!((inbox.total_count, inbox.unread_count), (1, 1));
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::Inbox).unread_count, 1, "the Bcc copy");
+    assert_eq!(
+        world.folder(ALICE, DistinguishedFolder::Inbox).unread_count,
+        1,
+        "the Bcc copy"
+    );
     let sent = world.folder(ALICE, DistinguishedFolder::SentItems);
     assert_eq!((sent.total_count, sent.unread_count), (1, 0));
 
     let bob = MailboxId::new(BOB);
     let delivered = world.store.items(&bob, inbox.id).unwrap().remove(0);
-    let delivered_id = (world.ids.item(&bob, delivered.id), world.ids.item_change_key(&bob, delivered.id, delivered.change_key));
+    let delivered_id = (
+        world.ids.item(&bob, delivered.id),
+        world
+            .ids
+            .item_change_key(&bob, delivered.id, delivered.change_key),
+    );
     let messages = world.call_by(
         BOB,
         &format!(
@@ -521,17 +770,34 @@ fn sending_delivers_to_local_recipients_and_refuses_remote_ones() {
     assert_eq!(text_of(first(message, "ReceivedBy"), "EmailAddress"), BOB);
     assert_eq!(text_of(message, "IsRead"), "false");
     assert_eq!(text_of(message, "IsDraft"), "false");
-    assert!(descendants(message, "BccRecipients").is_empty(), "recipients never see Bcc");
-    let headers: Vec<_> = descendants(message, "InternetMessageHeader").iter().map(|h| h.attribute("", "HeaderName").unwrap().to_owned()).collect();
-    assert!(headers.contains(&"Message-ID".to_owned()) && !headers.contains(&"Bcc".to_owned()), "{headers:?}");
-    assert_eq!(text_of(first(message, "FileAttachment"), "Name"), "menu.txt");
+    assert!(
+        descendants(message, "BccRecipients").is_empty(),
+        "recipients never see Bcc"
+    );
+    let headers: Vec<_> = descendants(message, "InternetMessageHeader")
+        .iter()
+        .map(|h| h.attribute("", "HeaderName").unwrap().to_owned())
+        .collect();
+    assert!(
+        headers.contains(&"Message-ID".to_owned()) && !headers.contains(&"Bcc".to_owned()),
+        "{headers:?}"
+    );
+    assert_eq!(
+        text_of(first(message, "FileAttachment"), "Name"),
+        "menu.txt"
+    );
 
     // A remote recipient: refused as a whole, nothing delivered or saved.
     let messages = send("SendOnly", "carol@remote.test");
     assert_eq!(code(&messages[0]), "ErrorInvalidRecipients");
     assert!(text_of(&messages[0], "MessageText").contains("carol@remote.test"));
     assert_eq!(world.folder(BOB, DistinguishedFolder::Inbox).total_count, 1);
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::SentItems).total_count, 1);
+    assert_eq!(
+        world
+            .folder(ALICE, DistinguishedFolder::SentItems)
+            .total_count,
+        1
+    );
     // A message needs a disposition.
     let messages = world.call(r#"<m:CreateItem><m:Items><t:Message><t:Subject>x</t:Subject></t:Message></m:Items></m:CreateItem>"#);
     assert_eq!(code(&messages[0]), "ErrorMessageDispositionRequired");
@@ -546,13 +812,30 @@ fn send_item_sends_a_draft_and_keeps_a_copy() {
         id_xml(&draft)
     ));
     assert_ok(&messages);
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::Drafts).total_count, 0);
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::SentItems).total_count, 1);
-    assert_eq!(world.folder(BOB, DistinguishedFolder::Inbox).unread_count, 1);
+    assert_eq!(
+        world.folder(ALICE, DistinguishedFolder::Drafts).total_count,
+        0
+    );
+    assert_eq!(
+        world
+            .folder(ALICE, DistinguishedFolder::SentItems)
+            .total_count,
+        1
+    );
+    assert_eq!(
+        world.folder(BOB, DistinguishedFolder::Inbox).unread_count,
+        1
+    );
     let bob = MailboxId::new(BOB);
-    let inbox = world.store.distinguished_folder(&bob, DistinguishedFolder::Inbox).unwrap();
+    let inbox = world
+        .store
+        .distinguished_folder(&bob, DistinguishedFolder::Inbox)
+        .unwrap();
     let delivered = world.store.items(&bob, inbox).unwrap().remove(0);
-    let attachment = world.store.attachment(&bob, delivered.attachments[0].id).unwrap();
+    let attachment = world
+        .store
+        .attachment(&bob, delivered.attachments[0].id)
+        .unwrap();
     assert_eq!(attachment.content, [0, 1, 2, 255]);
     // The named property travelled by name into bob's mailbox.
     let color = crate::store::props::NamedProperty::new(
@@ -561,10 +844,16 @@ fn send_item_sends_a_draft_and_keeps_a_copy() {
     );
     let id = world.store.named_property_ids(&bob, &[color]).unwrap()[0].unwrap();
     assert_eq!(
-        delivered.props.unicode(crate::store::props::PropTag::new(id, crate::store::props::PropType::Unicode)),
+        delivered.props.unicode(crate::store::props::PropTag::new(
+            id,
+            crate::store::props::PropType::Unicode
+        )),
         Some("teal")
     );
-    let again = world.call(&format!(r#"<m:SendItem SaveItemToFolder="false"><m:ItemIds>{}</m:ItemIds></m:SendItem>"#, id_xml(&draft)));
+    let again = world.call(&format!(
+        r#"<m:SendItem SaveItemToFolder="false"><m:ItemIds>{}</m:ItemIds></m:SendItem>"#,
+        id_xml(&draft)
+    ));
     assert_eq!(code(&again[0]), "ErrorItemNotFound");
 }
 
@@ -574,7 +863,12 @@ fn delete_move_copy_and_mark_all_read() {
     let a = world.deliver_voicemail(ALICE, b"a");
     let b = world.deliver_voicemail(ALICE, b"b");
     let c = world.deliver_voicemail(ALICE, b"c");
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::Voicemail).unread_count, 3);
+    assert_eq!(
+        world
+            .folder(ALICE, DistinguishedFolder::Voicemail)
+            .unread_count,
+        3
+    );
     let copied = world.call(&format!(
         r#"<m:CopyItem><m:ToFolderId><t:DistinguishedFolderId Id="drafts"/></m:ToFolderId><m:ItemIds>{}</m:ItemIds></m:CopyItem>"#,
         id_xml(&a)
@@ -600,18 +894,54 @@ fn delete_move_copy_and_mark_all_read() {
         r#"<m:MarkAllItemsAsRead><m:ReadFlag>true</m:ReadFlag><m:SuppressReadReceipts>true</m:SuppressReadReceipts>
            <m:FolderIds><t:DistinguishedFolderId Id="voicemail"/><t:DistinguishedFolderId Id="nosuchfolder"/></m:FolderIds></m:MarkAllItemsAsRead>"#,
     );
-    assert_eq!(messages.iter().map(code).collect::<Vec<_>>(), ["NoError", "ErrorFolderNotFound"]);
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::Voicemail).unread_count, 0);
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::Inbox).unread_count, 0);
+    assert_eq!(
+        messages.iter().map(code).collect::<Vec<_>>(),
+        ["NoError", "ErrorFolderNotFound"]
+    );
+    assert_eq!(
+        world
+            .folder(ALICE, DistinguishedFolder::Voicemail)
+            .unread_count,
+        0
+    );
+    assert_eq!(
+        world.folder(ALICE, DistinguishedFolder::Inbox).unread_count,
+        0
+    );
 
-    let to_trash = world.call(&format!(r#"<m:DeleteItem DeleteType="MoveToDeletedItems"><m:ItemIds>{}</m:ItemIds></m:DeleteItem>"#, id_xml(&a)));
+    let to_trash = world.call(&format!(
+        r#"<m:DeleteItem DeleteType="MoveToDeletedItems"><m:ItemIds>{}</m:ItemIds></m:DeleteItem>"#,
+        id_xml(&a)
+    ));
     assert_ok(&to_trash);
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::DeletedItems).total_count, 1);
-    let soft = world.call(&format!(r#"<m:DeleteItem DeleteType="SoftDelete"><m:ItemIds>{}{}</m:ItemIds></m:DeleteItem>"#, id_xml(&b2), id_xml(&b2)));
-    assert_eq!(soft.iter().map(code).collect::<Vec<_>>(), ["NoError", "ErrorItemNotFound"]);
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::JunkEmail).total_count, 0);
+    assert_eq!(
+        world
+            .folder(ALICE, DistinguishedFolder::DeletedItems)
+            .total_count,
+        1
+    );
+    let soft = world.call(&format!(
+        r#"<m:DeleteItem DeleteType="SoftDelete"><m:ItemIds>{}{}</m:ItemIds></m:DeleteItem>"#,
+        id_xml(&b2),
+        id_xml(&b2)
+    ));
+    assert_eq!(
+        soft.iter().map(code).collect::<Vec<_>>(),
+        ["NoError", "ErrorItemNotFound"]
+    );
+    assert_eq!(
+        world
+            .folder(ALICE, DistinguishedFolder::JunkEmail)
+            .total_count,
+        0
+    );
     for user in [ALICE, BOB] {
-        assert!(world.store.verify(&MailboxId::new(user)).unwrap().problems.is_empty());
+        assert!(world
+            .store
+            .verify(&MailboxId::new(user))
+            .unwrap()
+            .problems
+            .is_empty());
     }
 }
 
@@ -631,29 +961,61 @@ fn attachments_round_trip_byte_for_byte() {
     assert_ok(&created);
     let file_id = first(&created[0], "AttachmentId");
     assert_eq!(file_id.attribute("", "RootItemId"), Some(id.0.as_str()));
-    assert_ne!(file_id.attribute("", "RootItemChangeKey"), Some(id.1.as_str()));
+    assert_ne!(
+        file_id.attribute("", "RootItemChangeKey"),
+        Some(id.1.as_str())
+    );
     let file_id = file_id.attribute("", "Id").unwrap().to_owned();
-    let item_attachment = first(&created[1], "AttachmentId").attribute("", "Id").unwrap().to_owned();
+    let item_attachment = first(&created[1], "AttachmentId")
+        .attribute("", "Id")
+        .unwrap()
+        .to_owned();
 
     let got = world.call(&format!(
         r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{file_id}"/><t:AttachmentId Id="{item_attachment}"/><t:AttachmentId Id="bogus"/></m:AttachmentIds></m:GetAttachment>"#
     ));
-    assert_eq!(got.iter().map(code).collect::<Vec<_>>(), ["NoError", "NoError", "ErrorInvalidIdMalformed"]);
+    assert_eq!(
+        got.iter().map(code).collect::<Vec<_>>(),
+        ["NoError", "NoError", "ErrorInvalidIdMalformed"]
+    );
     let file = first(&got[0], "FileAttachment");
     assert_eq!(text_of(file, "Name"), "big.bin");
     assert_eq!(text_of(file, "Size"), "70001");
-    assert_eq!(base64::engine::general_purpose::STANDARD.decode(text_of(file, "Content")).unwrap(), content);
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(text_of(file, "Content"))
+            .unwrap(),
+        content
+    );
     let inner = first(&got[1], "ItemAttachment");
     assert_eq!(text_of(inner, "Name"), "Forwarded");
     assert_eq!(text_of(first(inner, "Message"), "Subject"), "Inner");
-    assert!(descendants(first(inner, "Message"), "ItemId").is_empty(), "an embedded item has no id");
+    assert!(
+        descendants(first(inner, "Message"), "ItemId").is_empty(),
+        "an embedded item has no id"
+    );
 
-    let item = get(&world, &id, "<t:BaseShape>IdOnly</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent>");
-    let mime = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(text_of(&item, "MimeContent")).unwrap()).unwrap();
-    assert!(mime.contains("Content-Type: message/rfc822\r\n") && mime.contains("Subject: Inner\r\n"), "{mime}");
+    let item = get(
+        &world,
+        &id,
+        "<t:BaseShape>IdOnly</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent>",
+    );
+    let mime = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(text_of(&item, "MimeContent"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        mime.contains("Content-Type: message/rfc822\r\n") && mime.contains("Subject: Inner\r\n"),
+        "{mime}"
+    );
 
     let deleted = world.call(&format!(r#"<m:DeleteAttachment><m:AttachmentIds><t:AttachmentId Id="{file_id}"/><t:AttachmentId Id="{file_id}"/></m:AttachmentIds></m:DeleteAttachment>"#));
-    assert_eq!(deleted.iter().map(code).collect::<Vec<_>>(), ["NoError", "ErrorItemNotFound"]);
+    assert_eq!(
+        deleted.iter().map(code).collect::<Vec<_>>(),
+        ["NoError", "ErrorItemNotFound"]
+    );
     let root = first(&deleted[0], "RootItemId");
     assert_eq!(root.namespace(), M);
     assert_eq!(root.attribute("", "RootItemId"), Some(id.0.as_str()));
@@ -677,8 +1039,18 @@ fn contacts_and_calendar_items() {
            </m:Items></m:CreateItem>"#,
     );
     assert_ok(&created);
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::Contacts).total_count, 1);
-    assert_eq!(world.folder(ALICE, DistinguishedFolder::Calendar).total_count, 1);
+    assert_eq!(
+        world
+            .folder(ALICE, DistinguishedFolder::Contacts)
+            .total_count,
+        1
+    );
+    assert_eq!(
+        world
+            .folder(ALICE, DistinguishedFolder::Calendar)
+            .total_count,
+        1
+    );
     let contact = get(
         &world,
         &item_id(&created[0]),
@@ -688,19 +1060,111 @@ fn contacts_and_calendar_items() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].text(), "dd@y.test");
     assert_eq!(text_of(&contact, "Surname"), "Dee");
-    let all = get(&world, &item_id(&created[0]), "<t:BaseShape>AllProperties</t:BaseShape>");
-    assert_eq!(first(&all, "Items").children().next().unwrap().name(), "Contact");
+    let all = get(
+        &world,
+        &item_id(&created[0]),
+        "<t:BaseShape>AllProperties</t:BaseShape>",
+    );
+    assert_eq!(
+        first(&all, "Items").children().next().unwrap().name(),
+        "Contact"
+    );
     assert_eq!(text_of(first(&all, "PhoneNumbers"), "Entry"), "+15550100");
-    assert_eq!(first(first(&all, "EmailAddresses"), "Entry").attribute("", "Name"), Some("Dana"));
+    assert_eq!(
+        first(first(&all, "EmailAddresses"), "Entry").attribute("", "Name"),
+        Some("Dana")
+    );
 
-    let event = get(&world, &item_id(&created[1]), "<t:BaseShape>AllProperties</t:BaseShape>");
+    let event = get(
+        &world,
+        &item_id(&created[1]),
+        "<t:BaseShape>AllProperties</t:BaseShape>",
+    );
     let event = first(&event, "CalendarItem");
     assert_eq!(text_of(event, "Start"), "2026-01-02T09:00:00Z");
     assert_eq!(text_of(event, "Duration"), "PT15M");
     assert_eq!(text_of(event, "IsMeeting"), "true");
     assert_eq!(text_of(first(event, "Organizer"), "EmailAddress"), ALICE);
-    assert_eq!(first(event, "StartTimeZone").attribute("", "Id"), Some("UTC"));
-    assert_eq!(text_of(first(event, "RequiredAttendees"), "EmailAddress"), BOB);
+    assert_eq!(
+        first(event, "StartTimeZone").attribute("", "Id"),
+        Some("UTC")
+    );
+    assert_eq!(
+        text_of(first(event, "RequiredAttendees"), "EmailAddress"),
+        BOB
+    );
+}
+
+#[test]
+fn mime_content_imports_and_replaces() {
+    let world = World::new();
+    let voice = b"From: \"+14255550199\" <um@example.test>\r\nTo: Alice <alice@example.test>\r\nSubject: =?utf-8?B?Vm9pY2UgbWFpbCDimI4=?=\r\nDate: Thu, 01 Jan 2026 10:00:00 +0000\r\nContent-Class: voice-ca\r\nX-VoiceMessageDuration: 30\r\nX-CallingTelephoneNumber: +14255550199\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nYou received a voice mail.\r\n--b1\r\nContent-Type: audio/wav; name=\"audio.wav\"\r\nContent-Transfer-Encoding: base64\r\n\r\nUklGRgAAAAA=\r\n--b1--\r\n";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(voice);
+    let created = world.call(&format!(
+        r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="inbox"/></m:SavedItemFolderId>
+           <m:Items><t:Message><t:MimeContent CharacterSet="UTF-8">{encoded}</t:MimeContent><t:IsRead>false</t:IsRead></t:Message></m:Items></m:CreateItem>"#
+    ));
+    assert_ok(&created);
+    let id = item_id(&created[0]);
+    let item = get(
+        &world,
+        &id,
+        r#"<t:BaseShape>AllProperties</t:BaseShape><t:AdditionalProperties><t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/></t:AdditionalProperties>"#,
+    );
+    assert_eq!(
+        text_of(&item, "ItemClass"),
+        "IPM.Note.Microsoft.Voicemail.UM.CA"
+    );
+    assert_eq!(text_of(&item, "Subject"), "Voice mail ☎");
+    assert_eq!(text_of(&item, "Body"), "You received a voice mail.");
+    assert_eq!(text_of(&item, "DateTimeSent"), "2026-01-01T10:00:00Z");
+    assert_eq!(text_of(first(&item, "ExtendedProperty"), "Value"), "30");
+    assert_eq!(
+        text_of(first(&item, "From"), "EmailAddress"),
+        "um@example.test"
+    );
+    assert_eq!(text_of(first(&item, "ToRecipients"), "Name"), "Alice");
+    assert_eq!(text_of(first(&item, "FileAttachment"), "Name"), "audio.wav");
+    assert_eq!(
+        world
+            .folder(ALICE, DistinguishedFolder::Voicemail)
+            .unread_count,
+        1
+    );
+    assert!(
+        !descendants(&item, "InternetMessageHeader").is_empty(),
+        "the imported headers are kept"
+    );
+
+    // A new MIME form replaces the old one, attachments included; other changes in the same
+    // request apply after it.
+    let replacement = base64::engine::general_purpose::STANDARD.encode(
+        b"Subject: Replaced\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>new</p>\r\n",
+    );
+    let updated = world.call(&format!(
+        r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite" MessageDisposition="SaveOnly"><m:ItemChanges><t:ItemChange>{}<t:Updates>
+            <t:SetItemField><t:FieldURI FieldURI="item:MimeContent"/><t:Message><t:MimeContent>{replacement}</t:MimeContent></t:Message></t:SetItemField>
+            <t:SetItemField><t:FieldURI FieldURI="item:Importance"/><t:Message><t:Importance>Low</t:Importance></t:Message></t:SetItemField>
+            <t:DeleteItemField><t:FieldURI FieldURI="calendar:When"/></t:DeleteItemField>
+            <t:DeleteItemField><t:IndexedFieldURI FieldURI="contacts:PhysicalAddress:Street" FieldIndex="Home"/></t:DeleteItemField>
+           </t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#,
+        id_xml(&id)
+    ));
+    assert_ok(&updated);
+    let item = get(
+        &world,
+        &item_id(&updated[0]),
+        "<t:BaseShape>AllProperties</t:BaseShape>",
+    );
+    assert_eq!(text_of(&item, "Subject"), "Replaced");
+    assert_eq!(text_of(&item, "Body").trim_end(), "<p>new</p>");
+    assert_eq!(text_of(&item, "Importance"), "Low");
+    assert!(descendants(&item, "Attachments").is_empty());
+    assert!(descendants(&item, "ToRecipients").is_empty());
+    let contact = world.call(&format!(
+        r#"<m:CreateItem><m:Items><t:Contact><t:MimeContent>{replacement}</t:MimeContent></t:Contact></m:Items></m:CreateItem>"#
+    ));
+    assert_eq!(code(&contact[0]), "ErrorUnsupportedMimeConversion");
 }
 
 /// The table runner for `fixtures/ews/<ok|err>/<case>/`: `request.xml` (the whole envelope),
@@ -713,7 +1177,9 @@ fn golden_fixtures() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ews");
     let mut cases = Vec::new();
     for kind in ["ok", "err"] {
-        let Ok(entries) = std::fs::read_dir(root.join(kind)) else { continue };
+        let Ok(entries) = std::fs::read_dir(root.join(kind)) else {
+            continue;
+        };
         for entry in entries {
             cases.push((kind, entry.unwrap().path()));
         }
@@ -727,7 +1193,12 @@ fn golden_fixtures() {
         let world = World::new();
         let caller = std::fs::read_to_string(dir.join("case.toml"))
             .ok()
-            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("caller = ").map(|v| v.trim_matches('"').to_owned())))
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    l.strip_prefix("caller = ")
+                        .map(|v| v.trim_matches('"').to_owned())
+                })
+            })
             .unwrap_or_else(|| ALICE.to_owned());
         let mut request = std::fs::read_to_string(dir.join("request.xml")).unwrap();
         if let Ok(setup) = std::fs::read_to_string(dir.join("setup.xml")) {
@@ -740,7 +1211,14 @@ fn golden_fixtures() {
         let (status, body) = world.post(&caller, &request);
         let is_error = status != 200 || body.contains("ResponseClass=\"Error\"");
         if is_error != (*kind == "err") {
-            failures.push(format!("{name}: expected {} but got status {status}:\n{body}", if *kind == "err" { "an error" } else { "success" }));
+            failures.push(format!(
+                "{name}: expected {} but got status {status}:\n{body}",
+                if *kind == "err" {
+                    "an error"
+                } else {
+                    "success"
+                }
+            ));
             continue;
         }
         let expected_path = dir.join("expected.xml");
@@ -750,10 +1228,20 @@ fn golden_fixtures() {
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         if canonical(&expected) != canonical(&body) {
-            failures.push(format!("{name}: response differs\n--- expected\n{}\n--- actual\n{}", canonical(&expected), canonical(&body)));
+            failures.push(format!(
+                "{name}: response differs\n--- expected\n{}\n--- actual\n{}",
+                canonical(&expected),
+                canonical(&body)
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }
 
 impl World {
@@ -778,11 +1266,20 @@ fn placeholders(body: &str) -> Vec<(String, String)> {
     let envelope = xml::parse(body.as_bytes(), &xml::Limits::DEFAULT).unwrap();
     let mut out = Vec::new();
     for (n, id) in descendants(&envelope, "ItemId").iter().enumerate() {
-        out.push((format!("$ITEM{}", n + 1), id.attribute("", "Id").unwrap().to_owned()));
-        out.push((format!("$CK{}", n + 1), id.attribute("", "ChangeKey").unwrap_or_default().to_owned()));
+        out.push((
+            format!("$ITEM{}", n + 1),
+            id.attribute("", "Id").unwrap().to_owned(),
+        ));
+        out.push((
+            format!("$CK{}", n + 1),
+            id.attribute("", "ChangeKey").unwrap_or_default().to_owned(),
+        ));
     }
     for (n, id) in descendants(&envelope, "AttachmentId").iter().enumerate() {
-        out.push((format!("$ATT{}", n + 1), id.attribute("", "Id").unwrap().to_owned()));
+        out.push((
+            format!("$ATT{}", n + 1),
+            id.attribute("", "Id").unwrap().to_owned(),
+        ));
     }
     // Longest first, so $ITEM10 is not read as $ITEM1 followed by 0.
     out.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
@@ -796,7 +1293,14 @@ fn canonical(document: &str) -> String {
     for attribute in ["Id", "ChangeKey", "RootItemId", "RootItemChangeKey"] {
         text = mask(&text, &format!(" {attribute}=\""), "\"");
     }
-    for element in ["DateTimeReceived", "DateTimeSent", "DateTimeCreated", "LastModifiedTime", "MimeContent", "InternetMessageId"] {
+    for element in [
+        "DateTimeReceived",
+        "DateTimeSent",
+        "DateTimeCreated",
+        "LastModifiedTime",
+        "MimeContent",
+        "InternetMessageId",
+    ] {
         text = mask(&text, &format!(":{element}>"), "<");
         text = mask(&text, &format!(":{element} CharacterSet=\"UTF-8\">"), "<");
     }
@@ -821,10 +1325,23 @@ fn mask(text: &str, open: &str, close: &str) -> String {
 fn xmllint(args: &[&str], input: &str) -> String {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let mut child = Command::new("xmllint").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let mut child = Command::new("xmllint")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "xmllint {args:?} failed on {input}");
+    assert!(
+        output.status.success(),
+        "xmllint {args:?} failed on {input}"
+    );
     String::from_utf8(output.stdout).unwrap()
 }
 
