@@ -113,6 +113,8 @@ pub enum ResponseCode {
     ErrorUnsupportedMimeConversion,
     /// The property cannot be used in a restriction.
     ErrorUnsupportedPathForQuery,
+    /// The property cannot be used to sort.
+    ErrorUnsupportedPathForSortGroup,
 }
 
 impl ResponseCode {
@@ -174,6 +176,7 @@ impl ResponseCode {
             ResponseCode::ErrorUnifiedMessagingDialPlanNotFound => "ErrorUnifiedMessagingDialPlanNotFound",
             ResponseCode::ErrorUnsupportedMimeConversion => "ErrorUnsupportedMimeConversion",
             ResponseCode::ErrorUnsupportedPathForQuery => "ErrorUnsupportedPathForQuery",
+            ResponseCode::ErrorUnsupportedPathForSortGroup => "ErrorUnsupportedPathForSortGroup",
         }
     }
 
