@@ -261,6 +261,14 @@ def main():
     ).send_and_save()
     assert peer.inbox.refresh().unread_count == before + 1
     assert me.sent.refresh().total_count >= 1
+    draft = Message(
+        account=me, folder=me.drafts, subject="Draft to send", to_recipients=[Mailbox(email_address=peer_address)]
+    )
+    draft.save()
+    drafts_before = me.drafts.refresh().total_count
+    draft.send()
+    assert me.drafts.refresh().total_count == drafts_before - 1
+    assert peer.inbox.refresh().unread_count == before + 2
     step("send to a local recipient")
 
     print("all item flows passed", flush=True)

@@ -1096,6 +1096,56 @@ fn contacts_and_calendar_items() {
 }
 
 #[test]
+fn extended_properties_by_set_and_id_and_by_set_and_name() {
+    let world = World::new();
+    let created = world.call(
+        r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:Subject>r</t:Subject><t:ReminderIsSet>true</t:ReminderIsSet>
+            <t:ExtendedProperty><t:ExtendedFieldURI DistinguishedPropertySetId="UnifiedMessaging" PropertyName="AsrData" PropertyType="Binary"/><t:Value>PGEvPg==</t:Value></t:ExtendedProperty>
+            <t:ExtendedProperty><t:ExtendedFieldURI PropertySetId="5a6d6f78-0000-4d42-8f00-000000000001" PropertyId="7" PropertyType="IntegerArray"/><t:Values><t:Value>1</t:Value><t:Value>2</t:Value></t:Values></t:ExtendedProperty>
+           </t:Message></m:Items></m:CreateItem>"#,
+    );
+    assert_ok(&created);
+    let item = get(
+        &world,
+        &item_id(&created[0]),
+        r#"<t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>
+            <t:ExtendedFieldURI DistinguishedPropertySetId="Common" PropertyId="0x8503" PropertyType="Boolean"/>
+            <t:ExtendedFieldURI DistinguishedPropertySetId="UnifiedMessaging" PropertyName="AsrData" PropertyType="Binary"/>
+            <t:ExtendedFieldURI PropertySetId="5A6D6F78-0000-4D42-8F00-000000000001" PropertyId="7" PropertyType="IntegerArray"/>
+            <t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="Never" PropertyType="String"/>
+           </t:AdditionalProperties>"#,
+    );
+    let properties = descendants(&item, "ExtendedProperty");
+    assert_eq!(properties.len(), 3, "an unset property is left out");
+    assert_eq!(
+        text_of(properties[0], "Value"),
+        "true",
+        "ReminderIsSet is PidLidReminderSet by set and id"
+    );
+    assert_eq!(text_of(properties[1], "Value"), "PGEvPg==");
+    let values: Vec<_> = descendants(properties[2], "Value")
+        .iter()
+        .map(|v| v.text().to_owned())
+        .collect();
+    assert_eq!(values, ["1", "2"]);
+    let bad = world.call(
+        r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items>
+            <t:Message><t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/><t:Value>99999999999</t:Value></t:ExtendedProperty></t:Message>
+            <t:Message><t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x1234" PropertyType="SystemTime"/><t:Value>yesterday</t:Value></t:ExtendedProperty></t:Message>
+            <t:Message><t:Subject>fine</t:Subject></t:Message>
+           </m:Items></m:CreateItem>"#,
+    );
+    assert_eq!(
+        bad.iter().map(code).collect::<Vec<_>>(),
+        [
+            "ErrorInvalidExtendedPropertyValue",
+            "ErrorInvalidExtendedPropertyValue",
+            "NoError"
+        ]
+    );
+}
+
+#[test]
 fn mime_content_imports_and_replaces() {
     let world = World::new();
     let voice = b"From: \"+14255550199\" <um@example.test>\r\nTo: Alice <alice@example.test>\r\nSubject: =?utf-8?B?Vm9pY2UgbWFpbCDimI4=?=\r\nDate: Thu, 01 Jan 2026 10:00:00 +0000\r\nContent-Class: voice-ca\r\nX-VoiceMessageDuration: 30\r\nX-CallingTelephoneNumber: +14255550199\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nYou received a voice mail.\r\n--b1\r\nContent-Type: audio/wav; name=\"audio.wav\"\r\nContent-Transfer-Encoding: base64\r\n\r\nUklGRgAAAAA=\r\n--b1--\r\n";
