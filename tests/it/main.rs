@@ -6,6 +6,7 @@ mod dns_reload;
 mod ews_js;
 mod exchangelib_autodiscover;
 mod exchangelib_find;
+mod exchangelib_items;
 mod exchangelib_people;
 mod harness;
 mod http_surface;
