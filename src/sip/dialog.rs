@@ -165,6 +165,8 @@ pub struct Context<'a> {
     pub ids: &'a dyn IdSource,
     /// How long the UM side may take to decide.
     pub answer_timeout: Duration,
+    /// Retry-After seconds for our 503s.
+    pub retry_after: u32,
 }
 
 #[derive(Debug)]
@@ -577,7 +579,16 @@ impl Dialogs {
             None => {
                 // Nobody is listening: 503 lets the gateway try another server.
                 let status = StatusCode::ServiceUnavailable;
-                tx.respond(&key, status, Some(&tag), |w| w, None, now, out);
+                let retry_after = ctx.retry_after;
+                tx.respond(
+                    &key,
+                    status,
+                    Some(&tag),
+                    |w| w.header(&HeaderName::RetryAfter, retry_after),
+                    None,
+                    now,
+                    out,
+                );
                 call.offer = None;
             }
         }

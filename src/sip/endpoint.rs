@@ -143,7 +143,7 @@ impl Local {
 /// Limits the core enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CoreLimits {
-    /// Concurrent calls before 503.
+    /// Calls (media server) or unacknowledged redirects (router) before 503.
     pub max_calls: usize,
     /// Retry-After seconds sent with 503.
     pub retry_after: u32,
@@ -573,6 +573,61 @@ fn ack_for(invite: &Bytes, response: &Response) -> Bytes {
     writer.finish(None)
 }
 
+/// The router: 302 to the media server holding the called mailbox, or 404.
+#[allow(clippy::too_many_arguments)]
+fn redirect(
+    tx: &mut Transactions,
+    media: &MediaServers,
+    ids: &dyn IdSource,
+    request: &Request,
+    flow: Flow,
+    caller: Caller<'_>,
+    now: Instant,
+    out: &dyn Outbound,
+) -> Result<Outcome, Error> {
+    // `wire::parse` lets only sip: and sips: Request-URIs through.
+    let request_uri = request
+        .uri
+        .as_sip()
+        .ok_or_else(|| Error::UriScheme(request.uri.to_string()))?;
+    let target = InviteTarget {
+        request_uri,
+        diversion: &request.diversion,
+        history_info: &request.history_info,
+    };
+    let decision = router::route(caller.directory, caller.gateway, &target, media)?;
+    let key = tx.open(request, flow);
+    let tag = Tag::generate(ids);
+    Ok(match decision {
+        Decision::Redirect {
+            mut contact,
+            called,
+        } => {
+            if flow.transport == Transport::Tcp {
+                contact.params.set("transport", Some("tcp".to_owned()));
+            }
+            tracing::Span::current().record("called", tracing::field::debug(&called));
+            let status = StatusCode::MovedTemporarily;
+            tx.respond(
+                &key,
+                status,
+                Some(&tag),
+                |w| w.header(&HeaderName::Contact, format_args!("<{contact}>")),
+                None,
+                now,
+                out,
+            );
+            Outcome::Responded(status)
+        }
+        Decision::NotFound { number } => {
+            tracing::debug!(%number, "no pilot number or extension");
+            let status = StatusCode::NotFound;
+            tx.respond(&key, status, Some(&tag), |w| w, None, now, out);
+            Outcome::Responded(status)
+        }
+    })
+}
+
 /// The methods a listener serves, for Allow (RFC 3261 §20.5).
 fn allowed(tu: &Tu) -> &'static str {
     match tu {
@@ -605,7 +660,7 @@ pub fn error_response(
         Error::MethodNotAllowed(_) => writer.header(&HeaderName::Allow, allow),
         Error::BadExtension(tags) => writer.header(&HeaderName::Unsupported, tags.join(", ")),
         Error::UnsupportedMediaType(_) => writer.header(&HeaderName::Accept, "application/sdp"),
-        Error::Overloaded(_) | Error::NoHandler | Error::InviteInProgress(_) => {
+        Error::Overloaded(_) | Error::InviteInProgress(_) => {
             writer.header(&HeaderName::RetryAfter, retry_after)
         }
         _ => writer,
@@ -881,14 +936,21 @@ impl Core {
                     let error = Error::NoSuchDialog(request.call_id.clone());
                     return self.reject(&request.echo, &flow, &error, out);
                 }
-                let media = media.clone();
-                self.redirect(request, flow, caller, &media, now, out)
+                let ids = self.ids.as_ref();
+                match redirect(&mut self.tx, media, ids, &request, flow, caller, now, out) {
+                    Ok(outcome) => outcome,
+                    Err(error) => {
+                        tracing::warn!(%error, "router cannot decide");
+                        self.reject(&request.echo, &flow, &error, out)
+                    }
+                }
             }
             Tu::Media(dialogs) => {
                 let ctx = Context {
                     local: &self.local,
                     ids: self.ids.as_ref(),
                     answer_timeout: self.limits.answer_timeout,
+                    retry_after: self.limits.retry_after,
                 };
                 // The request goes to the dialogs; its echo stays for a rejection.
                 let echo = request.echo.clone();
@@ -896,64 +958,6 @@ impl Core {
                     Ok(outcome) => outcome,
                     Err(error) => self.reject(&echo, &flow, &error, out),
                 }
-            }
-        }
-    }
-
-    /// The router: 302 to the media server holding the called mailbox, or 404.
-    fn redirect(
-        &mut self,
-        request: Request,
-        flow: Flow,
-        caller: Caller<'_>,
-        media: &MediaServers,
-        now: Instant,
-        out: &dyn Outbound,
-    ) -> Outcome {
-        let Some(request_uri) = request.uri.as_sip() else {
-            return self.reject(&request.echo, &flow, &Error::UriScheme(String::new()), out);
-        };
-        let target = InviteTarget {
-            request_uri,
-            diversion: &request.diversion,
-            history_info: &request.history_info,
-        };
-        let decision = match router::route(caller.directory, caller.gateway, &target, media) {
-            Ok(decision) => decision,
-            Err(error) => {
-                tracing::warn!(%error, "router cannot decide");
-                return self.reject(&request.echo, &flow, &error, out);
-            }
-        };
-        let key = self.tx.open(&request, flow);
-        let tag = Tag::generate(self.ids.as_ref());
-        match decision {
-            Decision::Redirect {
-                mut contact,
-                called,
-            } => {
-                if flow.transport == Transport::Tcp {
-                    contact.params.set("transport", Some("tcp".to_owned()));
-                }
-                tracing::Span::current().record("called", tracing::field::debug(&called));
-                let status = StatusCode::MovedTemporarily;
-                self.tx.respond(
-                    &key,
-                    status,
-                    Some(&tag),
-                    |w| w.header(&HeaderName::Contact, format_args!("<{contact}>")),
-                    None,
-                    now,
-                    out,
-                );
-                Outcome::Responded(status)
-            }
-            Decision::NotFound { number } => {
-                tracing::debug!(%number, "no pilot number or extension");
-                let status = StatusCode::NotFound;
-                self.tx
-                    .respond(&key, status, Some(&tag), |w| w, None, now, out);
-                Outcome::Responded(status)
             }
         }
     }
@@ -981,6 +985,7 @@ impl Core {
                             local: &self.local,
                             ids: self.ids.as_ref(),
                             answer_timeout: self.limits.answer_timeout,
+                            retry_after: self.limits.retry_after,
                         };
                         dialogs.on_timer(&call_id, &ctx, &mut self.tx, now, out);
                     }
@@ -1002,6 +1007,7 @@ impl Core {
                 local: &self.local,
                 ids: self.ids.as_ref(),
                 answer_timeout: self.limits.answer_timeout,
+                retry_after: self.limits.retry_after,
             };
             dialogs.on_decision(pending, decision, &ctx, &mut self.tx, now, out);
         }
@@ -1021,6 +1027,7 @@ impl Core {
                     local: &self.local,
                     ids: self.ids.as_ref(),
                     answer_timeout: self.limits.answer_timeout,
+                    retry_after: self.limits.retry_after,
                 };
                 dialogs.hangup(call_id, &ctx, &mut self.tx, now, out)
             }

@@ -50,9 +50,13 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Most header values in one message.
     pub max_fields: usize,
-    /// Calls in progress before new INVITEs get 503 with Retry-After (Exchange's
-    /// MaxCallsAllowed is 100). The router counts INVITEs not yet acknowledged.
+    /// Media server: calls being set up or in progress before new INVITEs get 503 with
+    /// Retry-After (Exchange's MaxCallsAllowed is 100 per UM server).
     pub max_calls: usize,
+    /// Router: redirects (302/404) still waiting for their ACK before new INVITEs get 503
+    /// with Retry-After. A redirect holds no media, only transaction state, so the cap is
+    /// about memory and a stalled peer, not about calls.
+    pub max_pending_redirects: usize,
     /// Retry-After seconds sent with 503.
     pub retry_after_seconds: u32,
     /// How long the UM side may take to accept or reject a call before it gets 480.
@@ -76,11 +80,14 @@ impl Default for Limits {
             max_body_bytes: 8 * 1024,
             max_fields: 128,
             max_calls: 100,
+            max_pending_redirects: 10_000,
             retry_after_seconds: 10,
             answer_timeout: Duration::from_secs(30),
+            // Gateways are configured, trusted peers: their cap only stops a runaway one (a
+            // signalling loop) from starving the rest, far above any real call load.
             gateway_rate: Rate {
-                per_second: 10_000,
-                burst: 20_000,
+                per_second: 25_000,
+                burst: 50_000,
             },
             other_rate: Rate {
                 per_second: 20,
@@ -157,8 +164,12 @@ impl Listener {
             host: options.advertise.clone().unwrap_or(Host::Ip(udp_addr.ip())),
             port: udp_addr.port(),
         };
+        let max_calls = match role {
+            Role::Router { .. } => options.limits.max_pending_redirects,
+            Role::MediaServer { .. } => options.limits.max_calls,
+        };
         let limits = CoreLimits {
-            max_calls: options.limits.max_calls,
+            max_calls,
             retry_after: options.limits.retry_after_seconds,
             answer_timeout: options.limits.answer_timeout,
         };

@@ -809,13 +809,16 @@ mod tests {
         };
         assert_eq!(semi.user.as_deref(), Some("user;par=u%40example.net"));
         assert_eq!(semi.user_number().as_deref(), Some("user"));
-        let Uri::Sip(odd) =
-            Uri::parse("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1@example.test")
-                .unwrap()
-        else {
+        let Uri::Sip(odd) = Uri::parse(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1@example.test",
+        )
+        .unwrap() else {
             panic!("not sip");
         };
-        assert_eq!(odd.user.as_deref(), Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
+        assert_eq!(
+            odd.user.as_deref(),
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
         assert!(odd.headers.is_empty());
         let Uri::Sip(esc) = Uri::parse("sip:%31%30%30%31@h").unwrap() else {
             panic!("not sip");
