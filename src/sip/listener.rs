@@ -234,3 +234,12 @@ impl Listener {
         self.shared.stop_tasks().await;
     }
 }
+
+impl Drop for Listener {
+    /// Dropping without [`Listener::shutdown`] still stops everything: the socket and timer
+    /// tasks with the listener's own set, and the connection and decision tasks (which hold
+    /// the shared state, so would otherwise keep it alive) here.
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
