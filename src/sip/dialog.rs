@@ -268,7 +268,7 @@ impl Dialogs {
         let in_dialog = request.to.params.has("tag");
         match (&request.method, in_dialog) {
             (Method::Invite, false) => Ok(self.new_call(request, flow, caller, ctx, tx, now, out)),
-            (Method::Invite, true) => self.reinvite(request, flow, tx, now, out),
+            (Method::Invite, true) => self.reinvite(request, flow, ctx, tx, now, out),
             (Method::Bye, _) => self.bye(request, flow, tx, now, out),
             (other, _) => Err(Error::MethodNotAllowed(other.to_string())),
         }
@@ -365,6 +365,7 @@ impl Dialogs {
         &mut self,
         request: Request,
         flow: Flow,
+        ctx: &Context<'_>,
         tx: &mut Transactions,
         now: Instant,
         out: &dyn Outbound,
@@ -388,7 +389,7 @@ impl Dialogs {
             cseq: request.cseq.seq,
             initial: false,
             stage: Stage::Asked {
-                answer_by: now + tx.timers().timeout(),
+                answer_by: now + ctx.answer_timeout,
             },
         });
         call.reschedule(&request.call_id, tx);
