@@ -145,6 +145,8 @@ impl Local {
 pub struct CoreLimits {
     /// Calls (media server) or unacknowledged redirects (router) before 503.
     pub max_calls: usize,
+    /// Server transactions alive before new requests get 503.
+    pub max_transactions: usize,
     /// Retry-After seconds sent with 503.
     pub retry_after: u32,
     /// How long the UM side may take to accept or reject a call.
@@ -660,7 +662,7 @@ pub fn error_response(
         Error::MethodNotAllowed(_) => writer.header(&HeaderName::Allow, allow),
         Error::BadExtension(tags) => writer.header(&HeaderName::Unsupported, tags.join(", ")),
         Error::UnsupportedMediaType(_) => writer.header(&HeaderName::Accept, "application/sdp"),
-        Error::Overloaded(_) | Error::InviteInProgress(_) => {
+        Error::Overloaded(_) | Error::TooManyTransactions(_) | Error::InviteInProgress(_) => {
             writer.header(&HeaderName::RetryAfter, retry_after)
         }
         _ => writer,
@@ -762,6 +764,11 @@ impl Core {
             };
         }
         if let Err(error) = self.check(&request) {
+            return self.reject(&request.echo, &flow, &error, out);
+        }
+        if self.tx.server.len() >= self.limits.max_transactions {
+            // Memory guard: every transaction lingers up to 64·T1 after its answer.
+            let error = Error::TooManyTransactions(self.limits.max_transactions);
             return self.reject(&request.echo, &flow, &error, out);
         }
         match request.method {
@@ -1063,5 +1070,88 @@ pub fn destination(uri: &Uri, fallback: Flow) -> Flow {
         transport,
         remote: SocketAddr::new(ip, sip.port.unwrap_or(5060)),
         conn: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::types::RandomIds;
+    use std::sync::Mutex;
+
+    /// Keeps what the core sends.
+    #[derive(Default)]
+    struct Recorder {
+        sent: Mutex<Vec<String>>,
+    }
+
+    impl Outbound for Recorder {
+        fn send(&self, _flow: &Flow, bytes: Bytes) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            self.sent.lock().unwrap().push(text);
+        }
+        fn event(&self, _event: DialogEvent) {}
+        fn await_decision(&self, _pending: Pending) {}
+    }
+
+    fn options(call_id: &str) -> Request {
+        let text = format!(
+            "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{call_id}\r\n\
+From: <sip:gw@127.0.0.1>;tag=a\r\nTo: <sip:127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n"
+        );
+        let limits = wire::ReadLimits {
+            max_fields: 64,
+            max_body: 1024,
+        };
+        match wire::parse(text.as_bytes(), wire::Framing::Datagram, limits).unwrap() {
+            wire::Message::Request(request) => *request,
+            wire::Message::Response(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_transaction_cap_answers_503_statelessly() {
+        let directory = Directory::demo().unwrap();
+        let caller = Caller {
+            directory: &directory,
+            gateway: &directory.gateways[0],
+        };
+        let limits = CoreLimits {
+            max_calls: 10,
+            max_transactions: 1,
+            retry_after: 7,
+            answer_timeout: Duration::from_secs(30),
+        };
+        let local = Local {
+            host: Host::Ip([127, 0, 0, 1].into()),
+            port: 5060,
+        };
+        let media = MediaServers::at("127.0.0.1:5062".parse().unwrap());
+        let mut core = Core::new(
+            Tu::Router(media),
+            local,
+            limits,
+            Timers::default(),
+            Arc::new(RandomIds::default()),
+        );
+        let flow = Flow {
+            transport: Transport::Udp,
+            remote: "127.0.0.1:5070".parse().unwrap(),
+            conn: None,
+        };
+        let out = Recorder::default();
+        let now = Instant::now();
+        let first = core.on_request(options("one"), flow, caller, now, &out);
+        assert_eq!(first, Outcome::Responded(StatusCode::Ok));
+        let again = core.on_request(options("one"), flow, caller, now, &out);
+        assert_eq!(again, Outcome::Retransmission);
+        let second = core.on_request(options("two"), flow, caller, now, &out);
+        assert_eq!(second, Outcome::Responded(StatusCode::ServiceUnavailable));
+        let sent = out.sent.lock().unwrap();
+        assert_eq!(sent[0], sent[1], "a retransmission gets the same bytes");
+        assert!(sent[2].starts_with("SIP/2.0 503 "), "{}", sent[2]);
+        assert!(sent[2].contains("\r\nRetry-After: 7\r\n"), "{}", sent[2]);
+        assert_eq!(core.stats().server_transactions, 1, "the 503 left no state");
     }
 }

@@ -57,6 +57,9 @@ pub struct Limits {
     /// with Retry-After. A redirect holds no media, only transaction state, so the cap is
     /// about memory and a stalled peer, not about calls.
     pub max_pending_redirects: usize,
+    /// Server transactions alive at once (each lingers up to 32 s after its answer to absorb
+    /// retransmissions); beyond it new requests get 503 with Retry-After.
+    pub max_transactions: usize,
     /// Retry-After seconds sent with 503.
     pub retry_after_seconds: u32,
     /// How long the UM side may take to accept or reject a call before it gets 480.
@@ -81,6 +84,7 @@ impl Default for Limits {
             max_fields: 128,
             max_calls: 100,
             max_pending_redirects: 10_000,
+            max_transactions: 200_000,
             retry_after_seconds: 10,
             answer_timeout: Duration::from_secs(30),
             // Gateways are configured, trusted peers: their cap only stops a runaway one (a
@@ -170,6 +174,7 @@ impl Listener {
         };
         let limits = CoreLimits {
             max_calls,
+            max_transactions: options.limits.max_transactions,
             retry_after: options.limits.retry_after_seconds,
             answer_timeout: options.limits.answer_timeout,
         };

@@ -102,6 +102,9 @@ pub enum Error {
     /// A re-INVITE arrived before the previous INVITE was finished (RFC 3261 §14.2).
     #[error("call {0} already has an INVITE in progress")]
     InviteInProgress(CallId),
+    /// More server transactions than the configured limit.
+    #[error("over the limit of {0} transactions")]
+    TooManyTransactions(usize),
     /// More calls than the configured limit.
     #[error("over the limit of {0} calls in progress")]
     Overloaded(usize),
@@ -158,7 +161,7 @@ impl Error {
             Error::CSeqOutOfOrder { .. }
             | Error::Inconsistent { .. }
             | Error::InviteInProgress(_) => StatusCode::ServerInternalError,
-            Error::Overloaded(_) => StatusCode::ServiceUnavailable,
+            Error::Overloaded(_) | Error::TooManyTransactions(_) => StatusCode::ServiceUnavailable,
             Error::Forbidden(_) => StatusCode::Forbidden,
             Error::NoSuchCall(_) | Error::Timeout(_) | Error::Io { .. } | Error::Closed => {
                 return None
