@@ -164,5 +164,5 @@ awk -v uo="$umbox_ok" -v uf="$umbox_failed" -v us="$umbox_secs" \
         printf "offered: %d calls at %d/s, at most %d in flight\n", calls, rate, limit
         printf "umbox:    %6d ok %6d failed in %8.3f s = %8.1f transactions/s\n", uo, uf, us, ut
         printf "kamailio: %6d ok %6d failed in %8.3f s = %8.1f transactions/s\n", ko, kf, ks, kt
-        printf "ratio umbox/kamailio: %.2f (goal >= 0.5)\n", kt > 0 ? ut / kt : 0
+        printf "ratio umbox/kamailio: %.2f (goal >= 0.5)\n", (kt > 0 ? ut / kt : 0)
     }'
