@@ -5,7 +5,7 @@
 # tm, so it also keeps each transaction until the ACK). Both get the same sipp rate, call count
 # and concurrency cap, and every run ends by itself. Prints the exact commands, each server's
 # transactions per second (INVITE/302/ACK calls completed per second of sipp's run), the
-# failures, and the umbox/kamailio ratio (goal >= 0.5). Results go to docs/perf-sip.md by hand.
+# failures, and the umbox/kamailio ratio (goal >= 0.5). Results go to docs/PERFORMANCE.md by hand.
 #
 # Usage: scripts/bench/sip-router.sh
 # Environment (defaults in brackets):
@@ -16,7 +16,7 @@
 #   UMBOX_SIP_PORT [25060], KAMAILIO_PORT [25070]   loopback ports for the two servers
 #   KAMAILIO_CHILDREN    kamailio UDP worker processes [number of CPUs, as tokio's workers]
 #
-# umbox must start its router from `umbox serve --sip-router-port N` (see docs/perf-sip.md for
+# umbox must start its router from `umbox serve --sip-router-port N` (see docs/PERFORMANCE.md for
 # what `serve` has to do); the script stops with exit status 2 when the binary cannot.
 set -euo pipefail
 
