@@ -27,6 +27,7 @@ pub mod ews;
 pub mod dns;
 pub mod fsio;
 pub mod http;
+pub mod notify;
 pub mod server;
 pub mod store;
 pub mod xml;

@@ -22,6 +22,7 @@ use std::time::SystemTime;
 
 use crate::config::Site;
 use crate::directory::{Directory, Right, User};
+use crate::notify::Hub;
 use crate::store::{DistinguishedFolder, FolderId, MailStore, MailboxId};
 use crate::xml::{ns, Element, Writer};
 use codes::ResponseCode;
@@ -29,6 +30,8 @@ use error::{Error, Fault};
 use ids::IdCodec;
 use soap::M;
 use version::ExchangeVersion;
+
+pub use ops::subscriptions::{push_document, read_push_reply, EventStream};
 
 /// Limits applied to EWS requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +63,8 @@ pub struct Context<'a> {
     pub now: SystemTime,
     /// Limits.
     pub limits: Limits,
+    /// Notification subscriptions.
+    pub notify: &'a Hub,
 }
 
 /// What the HTTP layer sends back.
@@ -67,8 +72,10 @@ pub struct Context<'a> {
 pub struct Reply {
     /// HTTP status: 200, or 500 for a SOAP fault.
     pub status: u16,
-    /// The SOAP document.
+    /// The SOAP document; for a streaming operation, the first chunk (possibly empty).
     pub body: Vec<u8>,
+    /// GetStreamingEvents: the envelopes that follow `body`, each sent as it is produced.
+    pub stream: Option<EventStream>,
 }
 
 /// The content type of every EWS reply.
@@ -107,6 +114,9 @@ pub fn handle(body: &[u8], ctx: Context<'_>) -> Reply {
         }
     };
     let request = Request { ctx, user, mailbox: MailboxId::new(&user.address), version };
+    if let Some(streaming) = ops::open_stream(&request, &envelope.operation) {
+        return streaming.unwrap_or_else(|fault| fault_reply(&fault, version));
+    }
     let mut out = Vec::with_capacity(4096);
     let mut w = Writer::new(&mut out);
     soap::begin_response(&mut w, version);
@@ -118,12 +128,12 @@ pub fn handle(body: &[u8], ctx: Context<'_>) -> Reply {
         tracing::error!(%error, operation = envelope.operation.name(), "response document incomplete");
         return fault_reply(&Fault::new(ResponseCode::ErrorInternalServerError, "internal error"), version);
     }
-    Reply { status: 200, body: out }
+    Reply { status: 200, body: out, stream: None }
 }
 
 fn fault_reply(fault: &Fault, version: ExchangeVersion) -> Reply {
     tracing::debug!(code = fault.code.as_str(), message = %fault.message, "ews fault");
-    Reply { status: 500, body: soap::fault_document(fault, version) }
+    Reply { status: 500, body: soap::fault_document(fault, version), stream: None }
 }
 
 impl Request<'_> {
