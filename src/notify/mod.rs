@@ -803,12 +803,11 @@ impl Hub {
     /// Ends a subscription from the server side (push failures, Unsubscribe answers), removing
     /// its record (blocking).
     fn end(&self, id: SubscriptionId) {
-        let removed = self.state().remove(id);
-        if let Some(Subscription { mode: Mode::Pull { .. } | Mode::Push { .. }, .. }) = removed {
-            if let Err(error) = self.store().remove_subscription(&id.to_string()) {
-                tracing::warn!(subscription = %id, %error, "ended subscription record not removed");
-            }
+        // The record goes first, so once the subscription is gone from memory it is gone for good.
+        if let Err(error) = self.store().remove_subscription(&id.to_string()) {
+            tracing::warn!(subscription = %id, %error, "ended subscription record not removed");
         }
+        self.state().remove(id);
     }
 
     /// How many subscriptions exist (all kinds).
@@ -850,4 +849,4 @@ fn expired(last_used: SystemTime, timeout: Duration, now: SystemTime) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

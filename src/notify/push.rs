@@ -170,16 +170,16 @@ async fn deliver_with_retries(deliver: &dyn Deliver, url: &str, notification: &N
 }
 
 /// What the loop needs of its subscription.
-struct Target {
-    mailbox: MailboxId,
-    filter: events::Filter,
-    url: String,
-    status_frequency: Duration,
-    watermark: Seq,
+pub(super) struct Target {
+    pub(super) mailbox: MailboxId,
+    pub(super) filter: events::Filter,
+    pub(super) url: String,
+    pub(super) status_frequency: Duration,
+    pub(super) watermark: Seq,
 }
 
 impl Hub {
-    fn push_target(&self, id: SubscriptionId) -> Option<Target> {
+    pub(super) fn push_target(&self, id: SubscriptionId) -> Option<Target> {
         match self.state().subscriptions.get(&id) {
             Some(Subscription { mailbox, filter, mode: Mode::Push { url, status_frequency, watermark, .. }, .. }) => {
                 Some(Target {
@@ -376,7 +376,7 @@ mod tests {
         let secs = |d: Vec<Duration>| d.into_iter().map(|d| d.as_secs()).collect::<Vec<_>>();
         assert_eq!(secs(retry_delays(minutes(1)).collect()), vec![30]);
         assert_eq!(secs(retry_delays(minutes(5)).collect()), vec![30, 60, 120]);
-        assert_eq!(secs(retry_delays(minutes(30)).collect()), vec![30, 60, 120, 240, 480, 960]);
+        assert_eq!(secs(retry_delays(minutes(30)).collect()), vec![30, 60, 120, 240, 480]);
         assert_eq!(retry_delays(Duration::from_secs(29)).count(), 0);
     }
 }

@@ -408,3 +408,275 @@ pub fn read_push_reply(body: &[u8]) -> Result<PushReply, String> {
         other => Err(format!("SubscriptionStatus {other:?} is neither OK nor Unsubscribe")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::directory::Directory;
+    use crate::ews::{handle, Context, Limits};
+    use crate::notify::tests::Fixture;
+    use crate::store::DistinguishedFolder;
+
+    const VOICE: &str = "IPM.Note.Microsoft.Voicemail.UM.CA";
+
+    struct Ews {
+        f: Fixture,
+        directory: Directory,
+        ids: IdCodec,
+        site: crate::config::Site,
+    }
+
+    impl Ews {
+        fn new() -> Ews {
+            Ews::with(Fixture::new())
+        }
+
+        fn with(f: Fixture) -> Ews {
+            let site = crate::config::Site {
+                domains: vec!["example.test".into()],
+                public_host: "mail.example.test".into(),
+                https_port: 443,
+                sip_port: 5060,
+                sips_port: 5061,
+                addresses: vec![],
+            };
+            Ews { f, directory: Directory::demo().unwrap(), ids: IdCodec::from_key(b"test key"), site }
+        }
+
+        fn call_as(&self, user: &str, version: &str, body: &str) -> Reply {
+            let caller = self.directory.user_by_address(user).unwrap();
+            let ctx = Context {
+                caller,
+                directory: &self.directory,
+                site: &self.site,
+                store: self.f.store.as_ref(),
+                ids: &self.ids,
+                now: self.f.clock.now(),
+                limits: Limits::default(),
+                notify: &self.f.hub,
+            };
+            let document = format!(
+                r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="{version}"/></s:Header><s:Body>{body}</s:Body></s:Envelope>"#
+            );
+            handle(document.as_bytes(), ctx)
+        }
+
+        fn call(&self, body: &str) -> Element {
+            let reply = self.call_as("alice@example.test", "Exchange2013", body);
+            assert!(reply.stream.is_none());
+            parse(&reply.body)
+        }
+    }
+
+    fn parse(bytes: &[u8]) -> Element {
+        xml::parse(bytes, &xml::Limits::DEFAULT).unwrap()
+    }
+
+    /// The first descendant named `name` (depth first).
+    fn find<'e>(e: &'e Element, name: &str) -> Option<&'e Element> {
+        if e.name() == name {
+            return Some(e);
+        }
+        e.children().find_map(|c| find(c, name))
+    }
+
+    fn text<'e>(e: &'e Element, name: &str) -> &'e str {
+        find(e, name).unwrap_or_else(|| panic!("no {name}")).trimmed_text()
+    }
+
+    fn code(e: &Element) -> String {
+        find(e, "ResponseCode").map(|c| c.trimmed_text().to_owned()).unwrap_or_default()
+    }
+
+    fn fault_code(reply: &Reply) -> String {
+        assert_eq!(reply.status, 500, "{}", String::from_utf8_lossy(&reply.body));
+        code(&parse(&reply.body))
+    }
+
+    fn pull(folders: &str) -> String {
+        format!(
+            "<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds>{folders}</t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType><t:EventType>NewMailEvent</t:EventType><t:EventType>ModifiedEvent</t:EventType></t:EventTypes><t:Timeout>10</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"
+        )
+    }
+
+    fn get_events(id: &str, watermark: &str) -> String {
+        format!("<m:GetEvents><m:SubscriptionId>{id}</m:SubscriptionId><m:Watermark>{watermark}</m:Watermark></m:GetEvents>")
+    }
+
+    /// (element name, UnreadCount) of each event of a GetEvents response.
+    fn events(response: &Element) -> Vec<(String, Option<String>)> {
+        find(response, "Notification")
+            .unwrap()
+            .children()
+            .filter(|c| c.name().ends_with("Event"))
+            .map(|c| (c.name().to_owned(), find(c, "UnreadCount").map(|u| u.trimmed_text().to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn pull_on_the_voicemail_folder_through_ews() {
+        let ews = Ews::new();
+        let subscribed = ews.call(&pull(r#"<t:DistinguishedFolderId Id="voicemail"/>"#));
+        assert_eq!(code(&subscribed), "NoError");
+        let id = text(&subscribed, "SubscriptionId").to_owned();
+        let watermark = text(&subscribed, "Watermark").to_owned();
+        let item = ews.f.deliver(VOICE);
+        let got = ews.call(&get_events(&id, &watermark));
+        assert_eq!(code(&got), "NoError");
+        assert_eq!(
+            events(&got),
+            vec![
+                ("CreatedEvent".into(), None),
+                ("NewMailEvent".into(), None),
+                ("ModifiedEvent".into(), Some("1".into()))
+            ]
+        );
+        assert_eq!(text(&got, "PreviousWatermark"), watermark);
+        assert_eq!(text(&got, "MoreEvents"), "false");
+        let created = find(&got, "CreatedEvent").unwrap();
+        let item_id = find(created, "ItemId").unwrap().attribute("", "Id").unwrap();
+        assert_eq!(ews.ids.open_item(item_id).unwrap(), (ews.f.alice.clone(), item));
+        let voicemail = ews.f.folder(DistinguishedFolder::Voicemail);
+        let modified = find(&got, "ModifiedEvent").unwrap();
+        let folder_id = find(modified, "FolderId").unwrap().attribute("", "Id").unwrap();
+        assert_eq!(ews.ids.open_folder(folder_id).unwrap().1, voicemail);
+        // Element order of MS-OXWSNTIF ModifiedEventType.
+        let order: Vec<_> = modified.children().map(|c| c.name().to_owned()).collect();
+        assert_eq!(order, ["Watermark", "TimeStamp", "FolderId", "ParentFolderId", "UnreadCount"]);
+        // Nothing more: a lone StatusEvent.
+        let last = find(&got, "Notification").unwrap().children().filter(|c| c.name() == "ModifiedEvent").last().unwrap();
+        let idle = ews.call(&get_events(&id, text(last, "Watermark")));
+        assert_eq!(events(&idle), vec![("StatusEvent".to_owned(), None)]);
+        // Unsubscribe ends it.
+        let gone = ews.call(&format!("<m:Unsubscribe><m:SubscriptionId>{id}</m:SubscriptionId></m:Unsubscribe>"));
+        assert_eq!(code(&gone), "NoError");
+        assert_eq!(code(&ews.call(&get_events(&id, &watermark))), "ErrorSubscriptionNotFound");
+    }
+
+    #[test]
+    fn bad_input_gets_the_right_codes() {
+        let ews = Ews::new();
+        let inbox = r#"<t:DistinguishedFolderId Id="inbox"/>"#;
+        let subscribed = ews.call(&pull(inbox));
+        let id = text(&subscribed, "SubscriptionId").to_owned();
+        let watermark = text(&subscribed, "Watermark").to_owned();
+        // Ids: malformed, unknown, someone else's; a watermark that is not one.
+        assert_eq!(code(&ews.call(&get_events("%%%", &watermark))), "ErrorInvalidSubscription");
+        assert_eq!(code(&ews.call(&get_events("AAAAAAAAAAAAAAAAAAAAAA==", &watermark))), "ErrorSubscriptionNotFound");
+        let bob = ews.call_as("bob@example.test", "Exchange2013", &get_events(&id, &watermark));
+        assert_eq!(code(&parse(&bob.body)), "ErrorSubscriptionAccessDenied");
+        assert_eq!(code(&ews.call(&get_events(&id, "bogus"))), "ErrorInvalidWatermark");
+        // Timeouts and event types outside the schema are faults.
+        for timeout in ["0", "1441", "ten"] {
+            let body = pull(inbox).replace("<t:Timeout>10</t:Timeout>", &format!("<t:Timeout>{timeout}</t:Timeout>"));
+            assert_eq!(fault_code(&ews.call_as("alice@example.test", "Exchange2013", &body)), "ErrorSchemaValidation");
+        }
+        let body = pull(inbox).replace("NewMailEvent", "StatusEvent");
+        assert_eq!(fault_code(&ews.call_as("alice@example.test", "Exchange2013", &body)), "ErrorSchemaValidation");
+        // conversationhistory does not exist before Exchange2013.
+        let history = pull(r#"<t:DistinguishedFolderId Id="conversationhistory"/>"#);
+        let old = ews.call_as("alice@example.test", "Exchange2010_SP2", &history);
+        assert_eq!(code(&parse(&old.body)), "ErrorFolderNotFound");
+        assert_eq!(code(&ews.call(&history)), "NoError");
+        // Push URLs that are malformed or point inside.
+        for url in ["http://127.0.0.1:8080/", "http://169.254.169.254/", "gopher://x/", "https://u:p@push.example.com/"] {
+            let body = format!(
+                "<m:Subscribe><m:PushSubscriptionRequest SubscribeToAllFolders=\"true\"><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes><t:StatusFrequency>1</t:StatusFrequency><t:URL>{url}</t:URL></m:PushSubscriptionRequest></m:Subscribe>"
+            );
+            assert_eq!(code(&ews.call(&body)), "ErrorInvalidPushSubscriptionUrl", "{url}");
+        }
+        // Streaming needs Exchange2010_SP1.
+        let streaming = "<m:Subscribe><m:StreamingSubscriptionRequest SubscribeToAllFolders=\"true\"><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>";
+        assert_eq!(fault_code(&ews.call_as("alice@example.test", "Exchange2010", streaming)), "ErrorSchemaValidation");
+        let stream_id = text(&ews.call(streaming), "SubscriptionId").to_owned();
+        assert_eq!(code(&ews.call(&get_events(&stream_id, &watermark))), "ErrorInvalidPullSubscriptionId");
+    }
+
+    fn get_streaming(ids: &[&str], minutes: &str) -> String {
+        let ids: String = ids.iter().map(|id| format!("<t:SubscriptionId>{id}</t:SubscriptionId>")).collect();
+        format!("<m:GetStreamingEvents><m:SubscriptionIds>{ids}</m:SubscriptionIds><m:ConnectionTimeout>{minutes}</m:ConnectionTimeout></m:GetStreamingEvents>")
+    }
+
+    /// A streamed chunk is one whole envelope with the SOAP namespace as the default one.
+    fn chunk(bytes: &[u8]) -> Element {
+        let text = std::str::from_utf8(bytes).unwrap();
+        assert!(text.starts_with("<Envelope xmlns=\"http://schemas.xmlsoap.org/soap/envelope/\""), "{text}");
+        assert!(text.ends_with("</Envelope>"), "{text}");
+        assert_eq!(text.matches("</Envelope>").count(), 1);
+        let envelope = parse(bytes);
+        assert!(envelope.is(ns::SOAP_ENVELOPE, "Envelope"));
+        envelope
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn streaming_through_ews() {
+        let ews = Ews::new();
+        let streaming = "<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>";
+        let subscribed = ews.call(streaming);
+        assert!(find(&subscribed, "Watermark").is_none());
+        let id = text(&subscribed, "SubscriptionId").to_owned();
+        // Out-of-range timeouts are faults; ids that cannot be streamed are named.
+        for minutes in ["0", "31"] {
+            let reply = ews.call_as("alice@example.test", "Exchange2013", &get_streaming(&[&id], minutes));
+            assert_eq!(fault_code(&reply), "ErrorSchemaValidation");
+        }
+        let refused = ews.call_as("alice@example.test", "Exchange2013", &get_streaming(&["AAAAAAAAAAAAAAAAAAAAAA=="], "1"));
+        assert!(refused.stream.is_none());
+        let only = chunk(&refused.body);
+        assert_eq!(code(&only), "ErrorSubscriptionNotFound");
+        assert_eq!(text(find(&only, "ErrorSubscriptionIds").unwrap(), "SubscriptionId"), "AAAAAAAAAAAAAAAAAAAAAA==");
+
+        let mut reply = ews.call_as("alice@example.test", "Exchange2013", &get_streaming(&[&id, "%%"], "1"));
+        let first = chunk(&reply.body);
+        assert_eq!(code(&first), "ErrorInvalidSubscription");
+        assert_eq!(text(find(&first, "ErrorSubscriptionIds").unwrap(), "SubscriptionId"), "%%");
+        let stream = reply.stream.as_mut().unwrap();
+        let item = ews.f.deliver("IPM.Note");
+        let envelope = chunk(&stream.next_chunk().await.unwrap());
+        assert_eq!(text(&envelope, "ConnectionStatus"), "OK");
+        let new_mail = find(&envelope, "NewMailEvent").unwrap();
+        let item_id = find(new_mail, "ItemId").unwrap().attribute("", "Id").unwrap();
+        assert_eq!(ews.ids.open_item(item_id).unwrap().1, item);
+        assert_eq!(text(&envelope, "SubscriptionId"), id);
+        let heartbeat = chunk(&stream.next_chunk().await.unwrap());
+        assert_eq!(text(&heartbeat, "ConnectionStatus"), "OK");
+        assert!(find(&heartbeat, "Notifications").is_none());
+        let closed = chunk(&stream.next_chunk().await.unwrap());
+        assert_eq!(text(&closed, "ConnectionStatus"), "Closed");
+        assert!(stream.next_chunk().await.is_none());
+    }
+
+    #[test]
+    fn push_documents_and_replies() {
+        let ews = Ews::new();
+        let f = &ews.f;
+        let start = f.store.log_bounds(&f.alice).unwrap().latest;
+        f.deliver("IPM.Note");
+        let entries = f.store.changes_since(&f.alice, start, 10).unwrap();
+        let sub = SubscriptionId::parse("AAAAAAAAAAAAAAAAAAAAAA==").unwrap();
+        let notification = Notification {
+            subscription: sub,
+            mailbox: f.alice.clone(),
+            previous: start,
+            more: false,
+            content: Content::Events(entries.into_iter().map(|e| (EventType::of(&e.event), e)).collect()),
+        };
+        let document = push_document(&ews.ids, &notification);
+        let parsed = parse(&document);
+        let message = find(&parsed, "SendNotificationResponseMessage").unwrap();
+        assert_eq!(message.attribute("", "ResponseClass"), Some("Success"));
+        assert_eq!(text(message, "SubscriptionId"), sub.to_string());
+        assert!(find(message, "NewMailEvent").is_some());
+        // What exchangelib's SendNotification.ok_payload() and unsubscribe_payload() produce.
+        let answer = |status: &str| {
+            format!(
+                r#"<?xml version='1.0' encoding='utf-8'?><s:Envelope xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body><m:SendNotificationResult><m:SubscriptionStatus>{status}</m:SubscriptionStatus></m:SendNotificationResult></s:Body></s:Envelope>"#
+            )
+        };
+        assert_eq!(read_push_reply(answer("OK").as_bytes()), Ok(PushReply::Ok));
+        assert_eq!(read_push_reply(answer("Unsubscribe").as_bytes()), Ok(PushReply::Unsubscribe));
+        assert!(read_push_reply(answer("Maybe").as_bytes()).is_err());
+        assert!(read_push_reply(b"<html>oops</html>").is_err());
+    }
+}
