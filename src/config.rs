@@ -506,7 +506,10 @@ impl Raw {
         };
 
         // hickory-server logs two info lines per DNS query of its own; ours are enough.
-        let log_level = self.log.level.unwrap_or_else(|| "info,hickory_server=warn".to_owned());
+        let log_level = self
+            .log
+            .level
+            .unwrap_or_else(|| "info,hickory_server=warn".to_owned());
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
             errors.push(FieldError::new(
                 "log.level",

@@ -300,7 +300,9 @@ impl Reloader {
             let Some(snapshot) = self.reload().await else {
                 continue;
             };
-            if let Err(error) = ensure_mailboxes(&self.store, &snapshot.directory, self.clock.now()).await {
+            if let Err(error) =
+                ensure_mailboxes(&self.store, &snapshot.directory, self.clock.now()).await
+            {
                 warn!(%error, "mailboxes for new users not created");
             }
             self.serial = serial(self.clock.now(), self.serial);

@@ -542,12 +542,22 @@ pub struct Writer<'b> {
 impl<'b> Writer<'b> {
     /// Clears `buffer` and starts a document with an XML declaration.
     pub fn new(buffer: &'b mut Vec<u8>) -> Writer<'b> {
-        buffer.clear();
-        let mut inner = quick_xml::Writer::new(buffer);
-        let error = inner
+        let mut writer = Writer::without_declaration(buffer);
+        writer.error = writer
+            .inner
             .write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))
             .err()
             .map(|_| "cannot write");
+        writer
+    }
+
+    /// Clears `buffer` and starts a document with no XML declaration: for documents that follow
+    /// another in one stream (EWS streaming notifications) and markup embedded elsewhere (the
+    /// XHTML body of a voice message).
+    pub fn without_declaration(buffer: &'b mut Vec<u8>) -> Writer<'b> {
+        buffer.clear();
+        let inner = quick_xml::Writer::new(buffer);
+        let error = None;
         Writer {
             inner,
             open: Vec::new(),

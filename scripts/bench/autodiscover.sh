@@ -21,7 +21,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_umbox "$tmp/data"
-request=fixtures/autodiscover/ok/pox-settings/request.xml
+request=fixtures/autodiscover/ok/pox_settings_alice/request.xml
 auth="Basic $(printf 'alice@example.test:demo-alice' | base64 -w0)"
 curl -sSk -H "Authorization: $auth" -H 'Content-Type: text/xml' --data-binary @"$request" \
     "https://$UMBOX_HTTPS/autodiscover/autodiscover.xml" -o "$tmp/response.xml"

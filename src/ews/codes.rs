@@ -128,7 +128,9 @@ impl ResponseCode {
             ResponseCode::ErrorInvalidExtendedPropertyValue => "ErrorInvalidExtendedPropertyValue",
             ResponseCode::ErrorInvalidIdEmpty => "ErrorInvalidIdEmpty",
             ResponseCode::ErrorInvalidIdMalformed => "ErrorInvalidIdMalformed",
-            ResponseCode::ErrorInvalidIndexedPagingParameters => "ErrorInvalidIndexedPagingParameters",
+            ResponseCode::ErrorInvalidIndexedPagingParameters => {
+                "ErrorInvalidIndexedPagingParameters"
+            }
             ResponseCode::ErrorInvalidOperation => "ErrorInvalidOperation",
             ResponseCode::ErrorInvalidPhoneCallId => "ErrorInvalidPhoneCallId",
             ResponseCode::ErrorInvalidPhoneNumber => "ErrorInvalidPhoneNumber",
@@ -149,14 +151,18 @@ impl ResponseCode {
             ResponseCode::ErrorItemNotFound => "ErrorItemNotFound",
             ResponseCode::ErrorMissedNotificationEvents => "ErrorMissedNotificationEvents",
             ResponseCode::ErrorMoveCopyFailed => "ErrorMoveCopyFailed",
-            ResponseCode::ErrorNameResolutionMultipleResults => "ErrorNameResolutionMultipleResults",
+            ResponseCode::ErrorNameResolutionMultipleResults => {
+                "ErrorNameResolutionMultipleResults"
+            }
             ResponseCode::ErrorNameResolutionNoResults => "ErrorNameResolutionNoResults",
             ResponseCode::ErrorNonExistentMailbox => "ErrorNonExistentMailbox",
             ResponseCode::ErrorSchemaValidation => "ErrorSchemaValidation",
             ResponseCode::ErrorServerBusy => "ErrorServerBusy",
             ResponseCode::ErrorSubscriptionAccessDenied => "ErrorSubscriptionAccessDenied",
             ResponseCode::ErrorSubscriptionNotFound => "ErrorSubscriptionNotFound",
-            ResponseCode::ErrorUnifiedMessagingDialPlanNotFound => "ErrorUnifiedMessagingDialPlanNotFound",
+            ResponseCode::ErrorUnifiedMessagingDialPlanNotFound => {
+                "ErrorUnifiedMessagingDialPlanNotFound"
+            }
             ResponseCode::ErrorUnsupportedPathForQuery => "ErrorUnsupportedPathForQuery",
             ResponseCode::ErrorUnsupportedPathForSortGroup => "ErrorUnsupportedPathForSortGroup",
         }

@@ -60,7 +60,10 @@ pub(crate) fn notify_code(error: &notify::Error) -> ResponseCode {
 impl Error {
     /// A refusal with `code`.
     pub fn new(code: ResponseCode, message: impl Into<String>) -> Error {
-        Error::Code { code, message: message.into() }
+        Error::Code {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The one mapping from errors to response codes.
@@ -71,11 +74,15 @@ impl Error {
             Error::Id(IdError::Malformed) => ResponseCode::ErrorInvalidIdMalformed,
             Error::Notify(error) => notify_code(error),
             Error::Store(error) => match error {
-                store::Error::NotFound(Missing::Mailbox(_)) => ResponseCode::ErrorNonExistentMailbox,
+                store::Error::NotFound(Missing::Mailbox(_)) => {
+                    ResponseCode::ErrorNonExistentMailbox
+                }
                 store::Error::NotFound(Missing::Folder(_) | Missing::DistinguishedFolder(_)) => {
                     ResponseCode::ErrorFolderNotFound
                 }
-                store::Error::NotFound(Missing::Item(_) | Missing::Attachment(_)) => ResponseCode::ErrorItemNotFound,
+                store::Error::NotFound(Missing::Item(_) | Missing::Attachment(_)) => {
+                    ResponseCode::ErrorItemNotFound
+                }
                 store::Error::Conflict { .. } => ResponseCode::ErrorIrresolvableConflict,
                 store::Error::InvalidParent { .. } => ResponseCode::ErrorMoveCopyFailed,
                 store::Error::NotAllowed { .. } => ResponseCode::ErrorInvalidOperation,
@@ -106,7 +113,11 @@ pub struct Fault {
 impl Fault {
     /// A fault with `code`.
     pub fn new(code: ResponseCode, message: impl Into<String>) -> Fault {
-        Fault { code, message: message.into(), back_off_milliseconds: None }
+        Fault {
+            code,
+            message: message.into(),
+            back_off_milliseconds: None,
+        }
     }
 
     /// ErrorSchemaValidation naming what is wrong.

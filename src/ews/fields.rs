@@ -30,6 +30,10 @@ pub enum FieldUri {
     FolderEffectiveRights,
     /// `folder:SearchParameters`: A search folder's restriction and scope.
     FolderSearchParameters,
+    /// `folder:DistinguishedFolderId`: The well-known name of a distinguished folder (2013+).
+    FolderDistinguishedFolderId,
+    /// `folder:PermissionSet`: Who else may open the folder.
+    FolderPermissionSet,
     /// `item:ItemId`: The item's id and change key.
     ItemId,
     /// `item:ParentFolderId`: The folder holding the item.
@@ -176,6 +180,8 @@ impl FieldUri {
         FieldUri::FolderUnreadCount,
         FieldUri::FolderEffectiveRights,
         FieldUri::FolderSearchParameters,
+        FieldUri::FolderDistinguishedFolderId,
+        FieldUri::FolderPermissionSet,
         FieldUri::ItemId,
         FieldUri::ItemParentFolderId,
         FieldUri::ItemClass,
@@ -256,6 +262,8 @@ impl FieldUri {
             FieldUri::FolderUnreadCount => "folder:UnreadCount",
             FieldUri::FolderEffectiveRights => "folder:EffectiveRights",
             FieldUri::FolderSearchParameters => "folder:SearchParameters",
+            FieldUri::FolderDistinguishedFolderId => "folder:DistinguishedFolderId",
+            FieldUri::FolderPermissionSet => "folder:PermissionSet",
             FieldUri::ItemId => "item:ItemId",
             FieldUri::ItemParentFolderId => "item:ParentFolderId",
             FieldUri::ItemClass => "item:ItemClass",
@@ -330,6 +338,29 @@ impl FieldUri {
         FieldUri::ALL.iter().copied().find(|f| f.as_str() == uri)
     }
 }
+impl FieldUri {
+    /// The MAPI property that stores a field directly, for fields that are one property.
+    /// Shared by rendering, restrictions and sorting so a field means the same everywhere.
+    pub fn property(self) -> Option<crate::store::props::PropTag> {
+        use crate::store::props::tags;
+        Some(match self {
+            FieldUri::FolderClass => tags::CONTAINER_CLASS,
+            FieldUri::FolderDisplayName => tags::DISPLAY_NAME,
+            FieldUri::ItemClass => tags::MESSAGE_CLASS,
+            FieldUri::ItemSubject => tags::SUBJECT,
+            FieldUri::ItemDateTimeReceived => tags::MESSAGE_DELIVERY_TIME,
+            FieldUri::ItemDateTimeSent => tags::CLIENT_SUBMIT_TIME,
+            FieldUri::ItemDateTimeCreated => tags::CREATION_TIME,
+            FieldUri::ItemLastModifiedTime => tags::LAST_MODIFICATION_TIME,
+            FieldUri::ItemSize => tags::MESSAGE_SIZE,
+            FieldUri::ItemHasAttachments => tags::HAS_ATTACHMENTS,
+            FieldUri::ItemImportance => tags::IMPORTANCE,
+            FieldUri::MessageInternetMessageId => tags::INTERNET_MESSAGE_ID,
+            _ => return None,
+        })
+    }
+}
+
 /// A property an `ExtendedFieldURI` names: by tag, or by property set and name or id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ExtendedKey {
@@ -418,7 +449,7 @@ pub struct Shape {
 impl Shape {
     /// Whether `field` was asked for explicitly.
     pub fn wants(&self, field: FieldUri) -> bool {
-        self.additional.iter().any(|p| *p == PropertyPath::Field(field))
+        self.additional.contains(&PropertyPath::Field(field))
     }
 
     /// The extended properties asked for, in request order.
@@ -438,7 +469,11 @@ pub fn parse_shape(shape: &Element) -> Result<Shape, Fault> {
     let mut body_type = BodyType::Best;
     for child in shape.children() {
         if child.namespace() != ns::EWS_TYPES {
-            return Err(Fault::schema(format!("unexpected element {} in {}", child.name(), shape.name())));
+            return Err(Fault::schema(format!(
+                "unexpected element {} in {}",
+                child.name(),
+                shape.name()
+            )));
         }
         match child.name() {
             "BaseShape" => {
@@ -446,7 +481,9 @@ pub fn parse_shape(shape: &Element) -> Result<Shape, Fault> {
                     "IdOnly" => BaseShape::IdOnly,
                     "Default" => BaseShape::Default,
                     "AllProperties" => BaseShape::AllProperties,
-                    other => return Err(Fault::schema(format!("BaseShape {other:?} is not valid"))),
+                    other => {
+                        return Err(Fault::schema(format!("BaseShape {other:?} is not valid")))
+                    }
                 })
             }
             "IncludeMimeContent" => include_mime_content = parse_bool(child.trimmed_text())?,
@@ -464,19 +501,37 @@ pub fn parse_shape(shape: &Element) -> Result<Shape, Fault> {
                 }
             }
             // Accepted and not needed: umbox renders bodies as stored.
-            "FilterHtmlContent" | "ConvertHtmlCodePageToUTF8" | "InlineImageUrlTemplate" | "AddBlankTargetToLinks"
-            | "MaximumBodySize" | "BlockExternalImages" | "IncludeAttachmentContent" => {}
-            other => return Err(Fault::schema(format!("unexpected element {other} in {}", shape.name()))),
+            "FilterHtmlContent"
+            | "ConvertHtmlCodePageToUTF8"
+            | "InlineImageUrlTemplate"
+            | "AddBlankTargetToLinks"
+            | "MaximumBodySize"
+            | "BlockExternalImages"
+            | "IncludeAttachmentContent" => {}
+            other => {
+                return Err(Fault::schema(format!(
+                    "unexpected element {other} in {}",
+                    shape.name()
+                )))
+            }
         }
     }
     let base = base.ok_or_else(|| Fault::schema(format!("{} needs a BaseShape", shape.name())))?;
-    Ok(Shape { base, additional, include_mime_content, body_type })
+    Ok(Shape {
+        base,
+        additional,
+        include_mime_content,
+        body_type,
+    })
 }
 
 /// Parses one of `t:FieldURI`, `t:IndexedFieldURI`, `t:ExtendedFieldURI`.
 pub fn parse_path(path: &Element) -> Result<PropertyPath, Fault> {
     if path.namespace() != ns::EWS_TYPES {
-        return Err(Fault::schema(format!("{} is not a property path", path.name())));
+        return Err(Fault::schema(format!(
+            "{} is not a property path",
+            path.name()
+        )));
     }
     match path.name() {
         "FieldURI" => {
@@ -489,9 +544,14 @@ pub fn parse_path(path: &Element) -> Result<PropertyPath, Fault> {
             let uri = path.attribute("", "FieldURI").unwrap_or_default();
             let index = path.attribute("", "FieldIndex").unwrap_or_default();
             if uri.is_empty() || index.is_empty() {
-                return Err(Fault::schema("IndexedFieldURI needs FieldURI and FieldIndex"));
+                return Err(Fault::schema(
+                    "IndexedFieldURI needs FieldURI and FieldIndex",
+                ));
             }
-            Ok(PropertyPath::Indexed(IndexedField { uri: uri.to_owned(), index: index.to_owned() }))
+            Ok(PropertyPath::Indexed(IndexedField {
+                uri: uri.to_owned(),
+                index: index.to_owned(),
+            }))
         }
         "ExtendedFieldURI" => parse_extended(path).map(PropertyPath::Extended),
         other => Err(Fault::schema(format!("{other} is not a property path"))),
@@ -503,30 +563,45 @@ pub fn parse_path(path: &Element) -> Result<PropertyPath, Fault> {
 pub fn parse_extended(path: &Element) -> Result<ExtendedField, Fault> {
     let attr = |name| path.attribute("", name);
     let mut attributes = Vec::new();
-    let type_name = attr("PropertyType").ok_or_else(|| Fault::schema("ExtendedFieldURI needs PropertyType"))?;
+    let type_name =
+        attr("PropertyType").ok_or_else(|| Fault::schema("ExtendedFieldURI needs PropertyType"))?;
     let prop_type = property_type(type_name)
         .ok_or_else(|| Fault::schema(format!("PropertyType {type_name:?} is not supported")))?;
-    let set = match (attr("DistinguishedPropertySetId"), attr("PropertySetId")) {
-        (Some(name), None) => {
-            attributes.push(("DistinguishedPropertySetId", name.to_owned()));
-            Some(
-                distinguished_set(name)
-                    .ok_or_else(|| Fault::schema(format!("DistinguishedPropertySetId {name:?} is not valid")))?,
-            )
-        }
-        (None, Some(guid)) => {
-            attributes.push(("PropertySetId", guid.to_owned()));
-            Some(Guid::parse(guid).ok_or_else(|| Fault::schema(format!("PropertySetId {guid:?} is not a GUID")))?)
-        }
-        (None, None) => None,
-        (Some(_), Some(_)) => return Err(Fault::schema("both DistinguishedPropertySetId and PropertySetId")),
-    };
-    let key = match (set, attr("PropertyTag"), attr("PropertyName"), attr("PropertyId")) {
+    let set =
+        match (attr("DistinguishedPropertySetId"), attr("PropertySetId")) {
+            (Some(name), None) => {
+                attributes.push(("DistinguishedPropertySetId", name.to_owned()));
+                Some(distinguished_set(name).ok_or_else(|| {
+                    Fault::schema(format!("DistinguishedPropertySetId {name:?} is not valid"))
+                })?)
+            }
+            (None, Some(guid)) => {
+                attributes.push(("PropertySetId", guid.to_owned()));
+                Some(Guid::parse(guid).ok_or_else(|| {
+                    Fault::schema(format!("PropertySetId {guid:?} is not a GUID"))
+                })?)
+            }
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(Fault::schema(
+                    "both DistinguishedPropertySetId and PropertySetId",
+                ))
+            }
+        };
+    let key = match (
+        set,
+        attr("PropertyTag"),
+        attr("PropertyName"),
+        attr("PropertyId"),
+    ) {
         (None, Some(tag), None, None) => {
             attributes.push(("PropertyTag", tag.to_owned()));
-            let id = parse_tag(tag).ok_or_else(|| Fault::schema(format!("PropertyTag {tag:?} is not valid")))?;
+            let id = parse_tag(tag)
+                .ok_or_else(|| Fault::schema(format!("PropertyTag {tag:?} is not valid")))?;
             if id >= PropTag::FIRST_NAMED_ID {
-                return Err(Fault::schema(format!("PropertyTag {tag:?} is in the named property range")));
+                return Err(Fault::schema(format!(
+                    "PropertyTag {tag:?} is in the named property range"
+                )));
             }
             ExtendedKey::Tag(id)
         }
@@ -536,13 +611,20 @@ pub fn parse_extended(path: &Element) -> Result<ExtendedField, Fault> {
         }
         (Some(set), None, None, Some(id)) => {
             attributes.push(("PropertyId", id.to_owned()));
-            let id = parse_number(id).ok_or_else(|| Fault::schema(format!("PropertyId {id:?} is not a number")))?;
+            let id = parse_number(id)
+                .ok_or_else(|| Fault::schema(format!("PropertyId {id:?} is not a number")))?;
             ExtendedKey::Named(NamedProperty::new(set, PropName::Id(id)))
         }
-        _ => return Err(Fault::schema("ExtendedFieldURI needs PropertyTag, or a property set with PropertyName or PropertyId")),
+        _ => return Err(Fault::schema(
+            "ExtendedFieldURI needs PropertyTag, or a property set with PropertyName or PropertyId",
+        )),
     };
     attributes.push(("PropertyType", type_name.to_owned()));
-    Ok(ExtendedField { key, prop_type, attributes })
+    Ok(ExtendedField {
+        key,
+        prop_type,
+        attributes,
+    })
 }
 
 /// xs:boolean.
@@ -608,7 +690,12 @@ mod tests {
 
     fn element(xml: &str) -> Element {
         let doc = format!("<r xmlns:t=\"{}\">{xml}</r>", ns::EWS_TYPES);
-        crate::xml::parse(doc.as_bytes(), &crate::xml::Limits::DEFAULT).unwrap().children().next().unwrap().clone()
+        crate::xml::parse(doc.as_bytes(), &crate::xml::Limits::DEFAULT)
+            .unwrap()
+            .children()
+            .next()
+            .unwrap()
+            .clone()
     }
 
     #[test]
@@ -620,13 +707,22 @@ mod tests {
 
     #[test]
     fn extended_paths_parse() {
-        let e = parse_extended(&element(r#"<t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/>"#)).unwrap();
+        let e = parse_extended(&element(
+            r#"<t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/>"#,
+        ))
+        .unwrap();
         assert_eq!(e.tag(), Some(PropTag::new(0x6801, PropType::Int32)));
         let e = parse_extended(&element(
             r#"<t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="Color" PropertyType="String"/>"#,
         ))
         .unwrap();
-        assert_eq!(e.key, ExtendedKey::Named(NamedProperty::new(property_sets::PUBLIC_STRINGS, PropName::Name("Color".into()))));
+        assert_eq!(
+            e.key,
+            ExtendedKey::Named(NamedProperty::new(
+                property_sets::PUBLIC_STRINGS,
+                PropName::Name("Color".into())
+            ))
+        );
         for bad in [
             r#"<t:ExtendedFieldURI PropertyTag="0x6801"/>"#,
             r#"<t:ExtendedFieldURI PropertyTag="0x9001" PropertyType="Integer"/>"#,
@@ -636,28 +732,5 @@ mod tests {
         ] {
             assert!(parse_extended(&element(bad)).is_err(), "{bad}");
         }
-    }
-}
-
-impl FieldUri {
-    /// The MAPI property that stores a field directly, for fields that are one property.
-    /// Shared by rendering, restrictions and sorting so a field means the same everywhere.
-    pub fn property(self) -> Option<crate::store::props::PropTag> {
-        use crate::store::props::tags;
-        Some(match self {
-            FieldUri::FolderClass => tags::CONTAINER_CLASS,
-            FieldUri::FolderDisplayName => tags::DISPLAY_NAME,
-            FieldUri::ItemClass => tags::MESSAGE_CLASS,
-            FieldUri::ItemSubject => tags::SUBJECT,
-            FieldUri::ItemDateTimeReceived => tags::MESSAGE_DELIVERY_TIME,
-            FieldUri::ItemDateTimeSent => tags::CLIENT_SUBMIT_TIME,
-            FieldUri::ItemDateTimeCreated => tags::CREATION_TIME,
-            FieldUri::ItemLastModifiedTime => tags::LAST_MODIFICATION_TIME,
-            FieldUri::ItemSize => tags::MESSAGE_SIZE,
-            FieldUri::ItemHasAttachments => tags::HAS_ATTACHMENTS,
-            FieldUri::ItemImportance => tags::IMPORTANCE,
-            FieldUri::MessageInternetMessageId => tags::INTERNET_MESSAGE_ID,
-            _ => return None,
-        })
     }
 }

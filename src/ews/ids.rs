@@ -64,17 +64,25 @@ impl std::fmt::Debug for IdCodec {
 impl IdCodec {
     /// A codec over raw key bytes (tests, fixtures).
     pub fn from_key(key: &[u8]) -> IdCodec {
-        IdCodec { key: hmac::Key::new(hmac::HMAC_SHA256, key) }
+        IdCodec {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+        }
     }
 
     /// Loads `<data_dir>/ids.key`, creating a random one on first start.
     pub fn load_or_create(data_dir: &Path) -> Result<IdCodec, KeyError> {
         let path = data_dir.join("ids.key");
-        let error = |source| KeyError { path: path.clone(), source };
+        let error = |source| KeyError {
+            path: path.clone(),
+            source,
+        };
         match std::fs::read(&path) {
             Ok(key) if key.len() == 32 => return Ok(IdCodec::from_key(&key)),
             Ok(_) => {
-                return Err(error(std::io::Error::new(std::io::ErrorKind::InvalidData, "not 32 bytes")));
+                return Err(error(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not 32 bytes",
+                )));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(error(e)),
@@ -102,7 +110,12 @@ impl IdCodec {
     }
 
     /// The change key of a folder version.
-    pub fn folder_change_key(&self, mailbox: &MailboxId, folder: FolderId, key: ChangeKey) -> String {
+    pub fn folder_change_key(
+        &self,
+        mailbox: &MailboxId,
+        folder: FolderId,
+        key: ChangeKey,
+    ) -> String {
         self.seal(Kind::FolderChangeKey, mailbox, folder.0, Some(key.0))
     }
 
@@ -113,7 +126,8 @@ impl IdCodec {
 
     /// Opens a folder id.
     pub fn open_folder(&self, id: &str) -> Result<(MailboxId, FolderId), IdError> {
-        self.open(Kind::Folder, id).map(|(m, n, _)| (m, FolderId(n)))
+        self.open(Kind::Folder, id)
+            .map(|(m, n, _)| (m, FolderId(n)))
     }
 
     /// Opens an item id.
@@ -123,7 +137,8 @@ impl IdCodec {
 
     /// Opens an attachment id.
     pub fn open_attachment(&self, id: &str) -> Result<(MailboxId, AttachmentId), IdError> {
-        self.open(Kind::Attachment, id).map(|(m, n, _)| (m, AttachmentId(n)))
+        self.open(Kind::Attachment, id)
+            .map(|(m, n, _)| (m, AttachmentId(n)))
     }
 
     /// Opens an item change key and checks it belongs to `item`.
@@ -158,13 +173,18 @@ impl IdCodec {
         if id.len() > 512 {
             return Err(IdError::Malformed);
         }
-        let bytes = base64::engine::general_purpose::STANDARD.decode(id).map_err(|_| IdError::Malformed)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(id)
+            .map_err(|_| IdError::Malformed)?;
         let split = bytes.len().checked_sub(MAC_LEN).ok_or(IdError::Malformed)?;
         let (body, mac) = bytes.split_at(split);
         let expected = hmac::sign(&self.key, body);
         let expected = expected.as_ref().get(..MAC_LEN).unwrap_or_default();
         // Compare without an early exit so timing tells nothing about the tag.
-        let difference = expected.iter().zip(mac).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        let difference = expected
+            .iter()
+            .zip(mac)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         if difference != 0 || expected.len() != mac.len() {
             return Err(IdError::Malformed);
         }
@@ -224,7 +244,10 @@ mod tests {
         assert_eq!(codec.open_item(&item), Ok((alice.clone(), ItemId(9))));
         let ck = codec.item_change_key(&alice, ItemId(9), ChangeKey(3));
         assert_eq!(codec.open_item_change_key(ItemId(9), &ck), Ok(ChangeKey(3)));
-        assert_eq!(codec.open_item_change_key(ItemId(10), &ck), Err(IdError::Malformed));
+        assert_eq!(
+            codec.open_item_change_key(ItemId(10), &ck),
+            Err(IdError::Malformed)
+        );
     }
 
     #[test]
@@ -233,10 +256,17 @@ mod tests {
         let other = IdCodec::from_key(b"other key");
         let alice = MailboxId::new("alice@example.test");
         let id = codec.item(&alice, ItemId(1));
-        let mut bytes = base64::engine::general_purpose::STANDARD.decode(&id).unwrap();
+        let mut bytes = base64::engine::general_purpose::STANDARD
+            .decode(&id)
+            .unwrap();
         bytes[3] ^= 1;
         let tampered = base64::engine::general_purpose::STANDARD.encode(bytes);
-        for bad in [tampered.as_str(), "!!!", "AAAA", &other.item(&alice, ItemId(1))] {
+        for bad in [
+            tampered.as_str(),
+            "!!!",
+            "AAAA",
+            &other.item(&alice, ItemId(1)),
+        ] {
             assert_eq!(codec.open_item(bad), Err(IdError::Malformed), "{bad}");
         }
         assert_eq!(codec.open_item(""), Err(IdError::Empty));

@@ -101,19 +101,30 @@ pub fn handle(body: &[u8], ctx: Context<'_>) -> Reply {
         None => ctx.caller,
         Some(target) => {
             if !ctx.caller.has_right(Right::Impersonation) {
-                let fault = Fault::new(ResponseCode::ErrorImpersonationDenied, "the account does not have permission to impersonate");
+                let fault = Fault::new(
+                    ResponseCode::ErrorImpersonationDenied,
+                    "the account does not have permission to impersonate",
+                );
                 return fault_reply(&fault, version);
             }
             match ctx.directory.user_by_address(&target.address) {
                 Some(user) => user,
                 None => {
-                    let fault = Fault::new(ResponseCode::ErrorNonExistentMailbox, format!("no mailbox for {}", target.address));
+                    let fault = Fault::new(
+                        ResponseCode::ErrorNonExistentMailbox,
+                        format!("no mailbox for {}", target.address),
+                    );
                     return fault_reply(&fault, version);
                 }
             }
         }
     };
-    let request = Request { ctx, user, mailbox: MailboxId::new(&user.address), version };
+    let request = Request {
+        ctx,
+        user,
+        mailbox: MailboxId::new(&user.address),
+        version,
+    };
     if let Some(streaming) = ops::open_stream(&request, &envelope.operation) {
         return streaming.unwrap_or_else(|fault| fault_reply(&fault, version));
     }
@@ -126,14 +137,25 @@ pub fn handle(body: &[u8], ctx: Context<'_>) -> Reply {
     soap::end_response(&mut w);
     if let Err(error) = w.finish() {
         tracing::error!(%error, operation = envelope.operation.name(), "response document incomplete");
-        return fault_reply(&Fault::new(ResponseCode::ErrorInternalServerError, "internal error"), version);
+        return fault_reply(
+            &Fault::new(ResponseCode::ErrorInternalServerError, "internal error"),
+            version,
+        );
     }
-    Reply { status: 200, body: out, stream: None }
+    Reply {
+        status: 200,
+        body: out,
+        stream: None,
+    }
 }
 
 fn fault_reply(fault: &Fault, version: ExchangeVersion) -> Reply {
     tracing::debug!(code = fault.code.as_str(), message = %fault.message, "ews fault");
-    Reply { status: 500, body: soap::fault_document(fault, version), stream: None }
+    Reply {
+        status: 500,
+        body: soap::fault_document(fault, version),
+        stream: None,
+    }
 }
 
 impl Request<'_> {
@@ -143,9 +165,15 @@ impl Request<'_> {
     /// ErrorFolderNotFound.
     pub(crate) fn folder_id(&self, id: &Element) -> Result<FolderId, Error> {
         if id.is(ns::EWS_TYPES, "FolderId") {
-            let (mailbox, folder) = self.ctx.ids.open_folder(id.attribute("", "Id").unwrap_or_default())?;
+            let (mailbox, folder) = self
+                .ctx
+                .ids
+                .open_folder(id.attribute("", "Id").unwrap_or_default())?;
             if mailbox != self.mailbox {
-                return Err(Error::new(ResponseCode::ErrorAccessDenied, "the folder belongs to another mailbox"));
+                return Err(Error::new(
+                    ResponseCode::ErrorAccessDenied,
+                    "the folder belongs to another mailbox",
+                ));
             }
             return Ok(folder);
         }
@@ -158,15 +186,32 @@ impl Request<'_> {
                 .map(Element::trimmed_text)
             {
                 if !self.user.has_address(address) {
-                    return Err(Error::new(ResponseCode::ErrorAccessDenied, "delegate access to another mailbox is not granted"));
+                    return Err(Error::new(
+                        ResponseCode::ErrorAccessDenied,
+                        "delegate access to another mailbox is not granted",
+                    ));
                 }
             }
             let folder = DistinguishedFolder::parse(name)
-                .filter(|f| *f != DistinguishedFolder::ConversationHistory || self.version >= ExchangeVersion::Exchange2013)
-                .ok_or_else(|| Error::new(ResponseCode::ErrorFolderNotFound, format!("no distinguished folder {name:?} in {}", self.version.as_str())))?;
+                .filter(|f| {
+                    *f != DistinguishedFolder::ConversationHistory
+                        || self.version >= ExchangeVersion::Exchange2013
+                })
+                .ok_or_else(|| {
+                    Error::new(
+                        ResponseCode::ErrorFolderNotFound,
+                        format!(
+                            "no distinguished folder {name:?} in {}",
+                            self.version.as_str()
+                        ),
+                    )
+                })?;
             return Ok(self.ctx.store.distinguished_folder(&self.mailbox, folder)?);
         }
-        Err(Error::new(ResponseCode::ErrorInvalidRequest, format!("{} is not a folder id", id.name())))
+        Err(Error::new(
+            ResponseCode::ErrorInvalidRequest,
+            format!("{} is not a folder id", id.name()),
+        ))
     }
 }
 
@@ -189,7 +234,8 @@ pub(crate) fn response_message(
             if code == ResponseCode::ErrorInternalServerError {
                 tracing::error!(%error, "ews operation failed");
             }
-            w.start(M, name).attribute("ResponseClass", code.response_class());
+            w.start(M, name)
+                .attribute("ResponseClass", code.response_class());
             w.leaf(M, "MessageText", &error.to_string());
             w.leaf(M, "ResponseCode", code.as_str());
             w.leaf(M, "DescriptiveLinkKey", "0");
@@ -200,8 +246,7 @@ pub(crate) fn response_message(
 
 /// Children of `parent` named `{t}name` or `{m}name`.
 pub(crate) fn child<'e>(parent: &'e Element, name: &str) -> Option<&'e Element> {
-    parent
-        .children()
-        .find(|c| c.name() == name && (c.namespace() == ns::EWS_MESSAGES || c.namespace() == ns::EWS_TYPES))
+    parent.children().find(|c| {
+        c.name() == name && (c.namespace() == ns::EWS_MESSAGES || c.namespace() == ns::EWS_TYPES)
+    })
 }
-

@@ -36,9 +36,12 @@ pub struct RequestEnvelope {
 /// Parses and checks a request body. DTDs, malformed XML, a wrong envelope or an unknown version
 /// become faults here.
 pub fn read_request(body: &[u8]) -> Result<RequestEnvelope, Fault> {
-    let root = xml::parse(body, &xml::Limits::DEFAULT).map_err(|e| Fault::schema(format!("the request is not valid XML: {e}")))?;
+    let root = xml::parse(body, &xml::Limits::DEFAULT)
+        .map_err(|e| Fault::schema(format!("the request is not valid XML: {e}")))?;
     if !root.is(ns::SOAP_ENVELOPE, "Envelope") {
-        return Err(Fault::schema("the root element must be a SOAP 1.1 Envelope"));
+        return Err(Fault::schema(
+            "the root element must be a SOAP 1.1 Envelope",
+        ));
     }
     let mut header = None;
     let mut body = None;
@@ -46,19 +49,30 @@ pub fn read_request(body: &[u8]) -> Result<RequestEnvelope, Fault> {
         match (child.namespace() == ns::SOAP_ENVELOPE, child.name()) {
             (true, "Header") if header.is_none() && body.is_none() => header = Some(child),
             (true, "Body") if body.is_none() => body = Some(child),
-            _ => return Err(Fault::schema(format!("unexpected element {} in the Envelope", child.name()))),
+            _ => {
+                return Err(Fault::schema(format!(
+                    "unexpected element {} in the Envelope",
+                    child.name()
+                )))
+            }
         }
     }
     let body = body.ok_or_else(|| Fault::schema("the Envelope has no Body"))?;
     let mut operations = body.children();
-    let operation = operations.next().ok_or_else(|| Fault::schema("the Body holds no operation"))?;
+    let operation = operations
+        .next()
+        .ok_or_else(|| Fault::schema("the Body holds no operation"))?;
     if operations.next().is_some() {
         return Err(Fault::schema("the Body holds more than one operation"));
     }
     if operation.namespace() != ns::EWS_MESSAGES {
         return Err(Fault::new(
             ResponseCode::ErrorInvalidRequest,
-            format!("{} is not an EWS operation (namespace {:?})", operation.name(), operation.namespace()),
+            format!(
+                "{} is not an EWS operation (namespace {:?})",
+                operation.name(),
+                operation.namespace()
+            ),
         ));
     }
 
@@ -68,7 +82,10 @@ pub fn read_request(body: &[u8]) -> Result<RequestEnvelope, Fault> {
         if h.is(ns::EWS_TYPES, "RequestServerVersion") {
             let name = h.attribute("", "Version").unwrap_or_default();
             version = ExchangeVersion::parse(name).ok_or_else(|| {
-                Fault::new(ResponseCode::ErrorInvalidServerVersion, format!("the server does not support version {name:?}"))
+                Fault::new(
+                    ResponseCode::ErrorInvalidServerVersion,
+                    format!("the server does not support version {name:?}"),
+                )
             })?;
         } else if h.is(ns::EWS_TYPES, "ExchangeImpersonation") {
             let address = h
@@ -77,17 +94,26 @@ pub fn read_request(body: &[u8]) -> Result<RequestEnvelope, Fault> {
                 .flat_map(|c| c.children())
                 .find(|c| {
                     c.namespace() == ns::EWS_TYPES
-                        && matches!(c.name(), "PrimarySmtpAddress" | "SmtpAddress" | "PrincipalName")
+                        && matches!(
+                            c.name(),
+                            "PrimarySmtpAddress" | "SmtpAddress" | "PrincipalName"
+                        )
                 })
                 .map(|c| c.trimmed_text().to_owned())
                 .filter(|a| !a.is_empty())
-                .ok_or_else(|| Fault::schema("ExchangeImpersonation needs ConnectingSID with an SMTP address"))?;
+                .ok_or_else(|| {
+                    Fault::schema("ExchangeImpersonation needs ConnectingSID with an SMTP address")
+                })?;
             impersonation = Some(Impersonation { address });
         }
         // Other headers (MailboxCulture, TimeZoneContext, DateTimePrecision, ManagementRole…)
         // do not change what umbox answers: times are always UTC with a Z.
     }
-    Ok(RequestEnvelope { version, impersonation, operation: operation.clone() })
+    Ok(RequestEnvelope {
+        version,
+        impersonation,
+        operation: operation.clone(),
+    })
 }
 
 /// Opens the response envelope: header with `ServerVersionInfo`, then Body.
@@ -137,7 +163,10 @@ pub fn fault_document(fault: &Fault, version: ExchangeVersion) -> Vec<u8> {
     w.leaf(E, "Message", &fault.message);
     if let Some(ms) = fault.back_off_milliseconds {
         w.start(E, "MessageXml");
-        w.start(T, "Value").attribute("Name", "BackOffMilliseconds").text(&ms.to_string()).end();
+        w.start(T, "Value")
+            .attribute("Name", "BackOffMilliseconds")
+            .text(&ms.to_string())
+            .end();
         w.end();
     }
     w.end().end().end().end();

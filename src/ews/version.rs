@@ -59,13 +59,20 @@ impl ExchangeVersion {
     /// Parses a schema name; `None` for anything umbox does not serve (the caller answers
     /// ErrorInvalidServerVersion so clients fall back to an older one).
     pub fn parse(name: &str) -> Option<ExchangeVersion> {
-        ExchangeVersion::ALL.into_iter().find(|v| v.as_str() == name)
+        ExchangeVersion::ALL
+            .into_iter()
+            .find(|v| v.as_str() == name)
     }
 }
 
 /// The build umbox claims in `ServerVersionInfo`: Exchange 2016 CU-era numbers, so clients
 /// enable every feature of the schemas above.
-pub const SERVER_BUILD: ServerBuild = ServerBuild { major: 15, minor: 1, major_build: 2507, minor_build: 39 };
+pub const SERVER_BUILD: ServerBuild = ServerBuild {
+    major: 15,
+    minor: 1,
+    major_build: 2507,
+    minor_build: 39,
+};
 
 /// The four numbers of `ServerVersionInfo`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,6 @@ pub struct Server {
     pub http: SocketAddr,
     pub dns: SocketAddr,
     pub data: PathBuf,
-    pub config: Option<PathBuf>,
     log: Receiver<String>,
 }
 
@@ -47,24 +46,44 @@ impl Server {
         Server::spawn(data, Some(config), &[])
     }
 
+    /// `umbox serve --demo` inside network namespace `netns` on the standard ports (443, 80, 53),
+    /// where clients that insist on them (exchangelib's autodiscovery) can reach it.
+    pub fn demo_in_netns(netns: &NetNs) -> Server {
+        let data = temp_dir("data");
+        let mut command = netns.command(env!("CARGO_BIN_EXE_umbox"));
+        command.arg("serve").arg("--demo").arg("--data").arg(&data);
+        command.args([
+            "--bind",
+            "127.0.0.1",
+            "--https-port",
+            "443",
+            "--http-port",
+            "80",
+        ]);
+        command.args(["--dns-port", "53"]);
+        Server::run(command, data)
+    }
+
     fn spawn(data: PathBuf, config: Option<PathBuf>, extra: &[&str]) -> Server {
         let mut command = umbox();
         command.arg("serve").arg("--data").arg(&data);
         if let Some(config) = &config {
             command.arg("--config").arg(config);
         }
+        command.args([
+            "--bind",
+            "127.0.0.1",
+            "--https-port",
+            "0",
+            "--http-port",
+            "0",
+        ]);
+        command.args(["--dns-port", "0"]).args(extra);
+        Server::run(command, data)
+    }
+
+    fn run(mut command: Command, data: PathBuf) -> Server {
         command
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--https-port",
-                "0",
-                "--http-port",
-                "0",
-                "--dns-port",
-                "0",
-            ])
-            .args(extra)
             .env("UMBOX_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
@@ -109,7 +128,6 @@ impl Server {
             dns: field("dns"),
             child,
             data,
-            config,
             log,
         }
     }
@@ -229,4 +247,68 @@ pub fn assert_valid(xml: &[u8], schema: &str) {
         String::from_utf8_lossy(&out.stderr),
         ""
     );
+}
+
+/// A network namespace of the test's own, with loopback up and a resolver that asks 127.0.0.1
+/// (where a server started inside answers DNS); removed on drop. Needs root, as CI has.
+pub struct NetNs {
+    pub name: String,
+}
+
+impl NetNs {
+    pub fn new() -> NetNs {
+        let name = format!(
+            "umbox-it-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let status = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("ip (iproute2) is installed");
+        assert!(
+            status.success(),
+            "ip netns add {name} failed: these tests need root (CI runs as root)"
+        );
+        let etc = Path::new("/etc/netns").join(&name);
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+        let up = Command::new("ip")
+            .args(["netns", "exec", &name, "ip", "link", "set", "lo", "up"])
+            .status()
+            .unwrap();
+        assert!(up.success());
+        NetNs { name }
+    }
+
+    /// A command that runs `program` inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name, program]);
+        command
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(&self.name));
+    }
+}
+
+/// The Python that has exchangelib: $UMBOX_PYTHON, else the venv scripts/test creates.
+pub fn exchangelib_python() -> String {
+    if let Ok(python) = std::env::var("UMBOX_PYTHON") {
+        return python;
+    }
+    let venv =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/.venv/bin/python");
+    assert!(
+        venv.exists(),
+        "exchangelib is not installed: run scripts/test (it creates {})",
+        venv.display()
+    );
+    venv.to_string_lossy().into_owned()
 }

@@ -1,7 +1,9 @@
 //! Integration tests: the real `umbox` binary on loopback, driven by real clients.
 
+mod autodiscover_https;
 mod cli;
 mod dns_reload;
 mod ews_js;
+mod exchangelib_autodiscover;
 mod harness;
 mod http_surface;

@@ -11,7 +11,11 @@ use crate::ews::{Reply, Request};
 use crate::xml::{Element, Writer};
 
 /// Runs the operation `op` and writes its response element.
-pub(crate) fn dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) -> Result<(), Fault> {
+pub(crate) fn dispatch(
+    request: &Request<'_>,
+    op: &Element,
+    w: &mut Writer<'_>,
+) -> Result<(), Fault> {
     match op.name() {
         "GetFolder" => folders::get_folder(request, op, w),
         "FindFolder" => folders::find_folder(request, op, w),

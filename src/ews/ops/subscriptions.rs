@@ -274,7 +274,7 @@ impl EventStream {
     /// declaration.
     fn envelope(&self, body: impl FnOnce(&mut Writer<'_>)) -> Vec<u8> {
         let mut out = Vec::with_capacity(1024);
-        let mut w = Writer::new(&mut out);
+        let mut w = Writer::without_declaration(&mut out);
         w.start(SOAP_DEFAULT, "Envelope").declare(SOAP_DEFAULT).declare(M).declare(T);
         w.start(SOAP_DEFAULT, "Header");
         soap::server_version_info(&mut w, self.version);
@@ -285,19 +285,8 @@ impl EventStream {
         if let Err(error) = w.finish() {
             tracing::error!(%error, "streamed envelope incomplete");
         }
-        strip_declaration(out)
+        out
     }
-}
-
-/// Removes the XML declaration `xml::Writer` always starts a document with: it measures what an
-/// empty writer emits rather than matching text, so the two can never disagree.
-fn strip_declaration(mut document: Vec<u8>) -> Vec<u8> {
-    let mut declaration = Vec::new();
-    drop(Writer::new(&mut declaration));
-    if document.starts_with(&declaration) {
-        document.drain(..declaration.len());
-    }
-    document
 }
 
 /// Writes `m:Notification` (MS-OXWSNTIF NotificationType) in schema order.

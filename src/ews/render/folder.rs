@@ -3,6 +3,7 @@
 use crate::ews::fields::{BaseShape, FieldUri, Shape};
 use crate::ews::render::{extended_properties, owner_rights};
 use crate::ews::soap::T;
+use crate::ews::version::ExchangeVersion;
 use crate::ews::Request;
 use crate::store::props::tags;
 use crate::store::Folder;
@@ -13,8 +14,16 @@ fn element_name(folder: &Folder) -> &'static str {
     if folder.is_search_folder {
         return "SearchFolder";
     }
-    let class = folder.props.unicode(tags::CONTAINER_CLASS).unwrap_or_default();
-    let is = |base: &str| class == base || class.strip_prefix(base).is_some_and(|rest| rest.starts_with('.'));
+    let class = folder
+        .props
+        .unicode(tags::CONTAINER_CLASS)
+        .unwrap_or_default();
+    let is = |base: &str| {
+        class == base
+            || class
+                .strip_prefix(base)
+                .is_some_and(|rest| rest.starts_with('.'))
+    };
     if is("IPF.Appointment") {
         "CalendarFolder"
     } else if is("IPF.Contact") {
@@ -36,12 +45,17 @@ pub(crate) fn folder(w: &mut Writer<'_>, request: &Request<'_>, folder: &Folder,
     w.start(T, name);
     w.start(T, "FolderId")
         .attribute("Id", &ids.folder(&request.mailbox, folder.id))
-        .attribute("ChangeKey", &ids.folder_change_key(&request.mailbox, folder.id, folder.change_key))
+        .attribute(
+            "ChangeKey",
+            &ids.folder_change_key(&request.mailbox, folder.id, folder.change_key),
+        )
         .end();
     if all || wants(FieldUri::FolderParentFolderId) {
         if let Some(parent) = folder.parent {
             // The parent's change key is optional in FolderIdType and not worth a second read.
-            w.start(T, "ParentFolderId").attribute("Id", &ids.folder(&request.mailbox, parent)).end();
+            w.start(T, "ParentFolderId")
+                .attribute("Id", &ids.folder(&request.mailbox, parent))
+                .end();
         }
     }
     if all || wants(FieldUri::FolderClass) {
@@ -50,18 +64,41 @@ pub(crate) fn folder(w: &mut Writer<'_>, request: &Request<'_>, folder: &Folder,
         }
     }
     if default || wants(FieldUri::FolderDisplayName) {
-        w.leaf(T, "DisplayName", folder.props.unicode(tags::DISPLAY_NAME).unwrap_or_default());
+        w.leaf(
+            T,
+            "DisplayName",
+            folder.props.unicode(tags::DISPLAY_NAME).unwrap_or_default(),
+        );
     }
     if default || wants(FieldUri::FolderTotalCount) {
         w.leaf(T, "TotalCount", &folder.total_count.to_string());
     }
     if default || wants(FieldUri::FolderChildFolderCount) {
-        w.leaf(T, "ChildFolderCount", &folder.child_folder_count.to_string());
+        w.leaf(
+            T,
+            "ChildFolderCount",
+            &folder.child_folder_count.to_string(),
+        );
     }
     let extended: Vec<_> = shape.extended().collect();
     extended_properties(w, request, &folder.props, &extended);
     if all || wants(FieldUri::FolderEffectiveRights) {
         owner_rights(w, request);
+    }
+    let since_2013 = request.version >= ExchangeVersion::Exchange2013;
+    if let Some(distinguished) = folder.distinguished.filter(|_| since_2013) {
+        if all || wants(FieldUri::FolderDistinguishedFolderId) {
+            w.leaf(T, "DistinguishedFolderId", distinguished.as_str());
+        }
+    }
+    // Nobody but the owner has rights on an umbox folder: an empty permission list.
+    if wants(FieldUri::FolderPermissionSet) && name != "SearchFolder" {
+        let list = if name == "CalendarFolder" {
+            "CalendarPermissions"
+        } else {
+            "Permissions"
+        };
+        w.start(T, "PermissionSet").start(T, list).end().end();
     }
     let has_unread = matches!(name, "Folder" | "SearchFolder" | "TasksFolder");
     if has_unread && (default || wants(FieldUri::FolderUnreadCount)) {

@@ -12,7 +12,12 @@ use crate::store::props::{PropTag, PropValue, PropertyBag};
 use crate::xml::Writer;
 
 /// Writes `t:ExtendedProperty` for each requested property the object has, in request order.
-pub(crate) fn extended_properties(w: &mut Writer<'_>, request: &Request<'_>, props: &PropertyBag, fields: &[&ExtendedField]) {
+pub(crate) fn extended_properties(
+    w: &mut Writer<'_>,
+    request: &Request<'_>,
+    props: &PropertyBag,
+    fields: &[&ExtendedField],
+) {
     if fields.is_empty() {
         return;
     }
@@ -27,15 +32,24 @@ pub(crate) fn extended_properties(w: &mut Writer<'_>, request: &Request<'_>, pro
     let ids = if named.is_empty() {
         Vec::new()
     } else {
-        request.ctx.store.named_property_ids(&request.mailbox, &named).unwrap_or_default()
+        request
+            .ctx
+            .store
+            .named_property_ids(&request.mailbox, &named)
+            .unwrap_or_default()
     };
     let mut named_ids = ids.into_iter();
     for field in fields {
         let tag = match &field.key {
             ExtendedKey::Tag(id) => Some(PropTag::new(*id, field.prop_type)),
-            ExtendedKey::Named(_) => named_ids.next().flatten().map(|id| PropTag::new(id, field.prop_type)),
+            ExtendedKey::Named(_) => named_ids
+                .next()
+                .flatten()
+                .map(|id| PropTag::new(id, field.prop_type)),
         };
-        let Some(value) = tag.and_then(|tag| props.get(tag)) else { continue };
+        let Some(value) = tag.and_then(|tag| props.get(tag)) else {
+            continue;
+        };
         w.start(T, "ExtendedProperty");
         w.start(T, "ExtendedFieldURI");
         for (name, value) in &field.attributes {
@@ -50,7 +64,11 @@ pub(crate) fn extended_properties(w: &mut Writer<'_>, request: &Request<'_>, pro
             }
             w.end();
         } else {
-            w.leaf(T, "Value", values.first().map(String::as_str).unwrap_or_default());
+            w.leaf(
+                T,
+                "Value",
+                values.first().map(String::as_str).unwrap_or_default(),
+            );
         }
         w.end();
     }
@@ -78,7 +96,14 @@ pub(crate) fn value_texts(value: &PropValue) -> Vec<String> {
 /// `t:EffectiveRights` for the owner of the mailbox: everything.
 pub(crate) fn owner_rights(w: &mut Writer<'_>, request: &Request<'_>) {
     w.start(T, "EffectiveRights");
-    for right in ["CreateAssociated", "CreateContents", "CreateHierarchy", "Delete", "Modify", "Read"] {
+    for right in [
+        "CreateAssociated",
+        "CreateContents",
+        "CreateHierarchy",
+        "Delete",
+        "Modify",
+        "Read",
+    ] {
         w.leaf(T, right, "true");
     }
     if request.version >= crate::ews::version::ExchangeVersion::Exchange2010Sp1 {

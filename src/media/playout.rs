@@ -1,0 +1,250 @@
+//! What a call plays to the caller: a list of clips, pauses and tones, read out one packet at a time.
+//!
+//! Pure logic: the list is built when a phase starts (the only allocation), then
+//! [`Playlist::fill`] writes each packet's codes into the sender's buffer, converting clips of the
+//! other law on the fly and generating tones, so nothing is allocated per packet. Never does IO.
+//! Entry points: [`Playlist::system_greeting`], [`Playlist::custom_greeting`], [`Playlist::prompt`],
+//! [`Playlist::fill`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::dtmf::Extension;
+use super::g711::Law;
+use super::prompts::{Prompt, Prompts};
+use super::rtp::CLOCK_RATE;
+
+/// The voicemail beep: 1 kHz for half a second.
+pub const BEEP_HZ: u32 = 1000;
+/// Length of the beep.
+pub const BEEP: Duration = Duration::from_millis(500);
+/// Beep level, −10 dBFS: clearly audible without clipping on a phone line.
+const BEEP_AMPLITUDE: f32 = 10_362.0;
+/// Pause between spoken digits.
+const DIGIT_PAUSE: Duration = Duration::from_millis(120);
+/// Pause between sentences, and before the beep.
+const SENTENCE_PAUSE: Duration = Duration::from_millis(300);
+
+fn samples(duration: Duration) -> usize {
+    usize::try_from(duration.as_millis() * u128::from(CLOCK_RATE) / 1000).unwrap_or(usize::MAX)
+}
+
+/// One piece of a playlist.
+#[derive(Debug, Clone)]
+pub enum Segment {
+    /// Recorded audio in G.711 `law`.
+    Clip {
+        /// The law of `codes`.
+        law: Law,
+        /// The audio.
+        codes: Arc<[u8]>,
+    },
+    /// A sine tone.
+    Tone {
+        /// Frequency in Hz.
+        hz: u32,
+        /// Length in samples.
+        samples: usize,
+    },
+    /// Silence.
+    Pause {
+        /// Length in samples.
+        samples: usize,
+    },
+}
+
+impl Segment {
+    fn len(&self) -> usize {
+        match self {
+            Segment::Clip { codes, .. } => codes.len(),
+            Segment::Tone { samples, .. } | Segment::Pause { samples } => *samples,
+        }
+    }
+
+    fn prompt(prompts: &Prompts, prompt: Prompt) -> Segment {
+        Segment::Clip {
+            law: Law::Mu,
+            codes: prompts.clip(prompt),
+        }
+    }
+
+    fn pause(duration: Duration) -> Segment {
+        Segment::Pause {
+            samples: samples(duration),
+        }
+    }
+}
+
+/// Audio to play, and how far it has been played.
+#[derive(Debug, Clone, Default)]
+pub struct Playlist {
+    segments: Vec<Segment>,
+    index: usize,
+    offset: usize,
+}
+
+impl Playlist {
+    /// A playlist of `segments`.
+    pub fn new(segments: Vec<Segment>) -> Playlist {
+        Playlist {
+            segments,
+            index: 0,
+            offset: 0,
+        }
+    }
+
+    /// One system prompt.
+    pub fn prompt(prompts: &Prompts, prompt: Prompt) -> Playlist {
+        Playlist::new(vec![Segment::prompt(prompts, prompt)])
+    }
+
+    /// The system greeting for `extension` ("Please leave a message for extension 1 0 0 1 after
+    /// the tone"), then the beep.
+    pub fn system_greeting(prompts: &Prompts, extension: &Extension) -> Playlist {
+        let mut segments = vec![
+            Segment::prompt(prompts, Prompt::LeaveMessageForExtension),
+            Segment::pause(DIGIT_PAUSE),
+        ];
+        for digit in extension.digits() {
+            segments.push(Segment::prompt(prompts, Prompt::Digit(digit)));
+            segments.push(Segment::pause(DIGIT_PAUSE));
+        }
+        segments.push(Segment::prompt(prompts, Prompt::AfterTheTone));
+        segments.push(Segment::pause(SENTENCE_PAUSE));
+        segments.push(beep());
+        Playlist::new(segments)
+    }
+
+    /// A user's own greeting, then the beep.
+    pub fn custom_greeting(law: Law, codes: Arc<[u8]>) -> Playlist {
+        Playlist::new(vec![
+            Segment::Clip { law, codes },
+            Segment::pause(SENTENCE_PAUSE),
+            beep(),
+        ])
+    }
+
+    /// Total length in samples.
+    pub fn total_samples(&self) -> usize {
+        self.segments.iter().map(Segment::len).sum()
+    }
+
+    /// Whether it has nothing (left) to play.
+    pub fn is_done(&self) -> bool {
+        self.index >= self.segments.len()
+    }
+
+    /// Writes the next codes in `law` into `out`; returns how many were written (fewer than
+    /// `out.len()` only at the end).
+    pub fn fill(&mut self, law: Law, out: &mut [u8]) -> usize {
+        let mut written = 0;
+        // Each turn finishes a segment or fills `out`, so the loop ends after at most
+        // `segments.len() + 1` turns.
+        for _ in 0..=self.segments.len() {
+            let Some(rest) = out.get_mut(written..) else {
+                break;
+            };
+            let Some(segment) = self.segments.get(self.index) else {
+                break;
+            };
+            if rest.is_empty() {
+                break;
+            }
+            let take = segment.len().saturating_sub(self.offset).min(rest.len());
+            let target = rest.get_mut(..take).unwrap_or_default();
+            match segment {
+                Segment::Clip { law: from, codes } => {
+                    let source = codes
+                        .get(self.offset..self.offset + take)
+                        .unwrap_or_default();
+                    law.transcode(*from, source, target);
+                }
+                Segment::Tone { hz, .. } => {
+                    for (i, code) in target.iter_mut().enumerate() {
+                        *code = law.encode_sample(tone_sample(*hz, self.offset + i));
+                    }
+                }
+                Segment::Pause { .. } => target.fill(law.silence()),
+            }
+            written += take;
+            self.offset += take;
+            if self.offset >= segment.len() {
+                self.index += 1;
+                self.offset = 0;
+            }
+        }
+        written
+    }
+}
+
+fn beep() -> Segment {
+    Segment::Tone {
+        hz: BEEP_HZ,
+        samples: samples(BEEP),
+    }
+}
+
+/// Sample `n` of a sine at `hz`.
+fn tone_sample(hz: u32, n: usize) -> i16 {
+    // The phase only needs the position within one second; reducing first keeps f32 exact enough.
+    let rate = usize::try_from(CLOCK_RATE).unwrap_or(8000);
+    let position = (n % rate) as f32 / CLOCK_RATE as f32;
+    let value = BEEP_AMPLITUDE * (std::f32::consts::TAU * hz as f32 * position).sin();
+    // |value| ≤ BEEP_AMPLITUDE < i16::MAX, so the conversion cannot saturate.
+    value.round() as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_packets_across_segments_in_the_call_law() {
+        let mut playlist = Playlist::new(vec![
+            Segment::Clip {
+                law: Law::Mu,
+                codes: Arc::from(&[0x80u8; 100][..]),
+            },
+            Segment::Pause { samples: 30 },
+            Segment::Tone {
+                hz: 1000,
+                samples: 90,
+            },
+        ]);
+        assert_eq!(playlist.total_samples(), 220);
+        let mut packet = [0u8; 160];
+        assert_eq!(playlist.fill(Law::A, &mut packet), 160);
+        // µ-law 0x80 (+32124) becomes A-law +32256 (0xAA); the pause is A-law silence.
+        assert!(packet[..100].iter().all(|c| *c == 0xAA));
+        assert!(packet[100..130].iter().all(|c| *c == 0xD5));
+        // The tone starts at phase 0 and repeats every 8 samples at 1 kHz.
+        let tone: Vec<i16> = packet[130..]
+            .iter()
+            .map(|c| Law::A.decode_sample(*c))
+            .collect();
+        assert!(tone[0].abs() < 100);
+        assert!(tone[2] > 9000, "{tone:?}");
+        assert!(tone[6] < -9000);
+        assert_eq!(tone[0..8], tone[8..16]);
+        assert_eq!(playlist.fill(Law::A, &mut packet), 60);
+        assert!(playlist.is_done());
+        assert_eq!(playlist.fill(Law::A, &mut packet), 0);
+    }
+
+    #[test]
+    fn system_greeting_speaks_the_extension_then_beeps() {
+        let prompts = Prompts::embedded().unwrap();
+        let extension = Extension::parse("1001").unwrap();
+        let playlist = Playlist::system_greeting(&prompts, &extension);
+        let clip = |p| prompts.clip(p).len();
+        let digit = |d| clip(Prompt::Digit(super::super::dtmf::Digit::new(d).unwrap()));
+        let expected = clip(Prompt::LeaveMessageForExtension)
+            + samples(DIGIT_PAUSE) * 5
+            + digit(1) * 2
+            + digit(0) * 2
+            + clip(Prompt::AfterTheTone)
+            + samples(SENTENCE_PAUSE)
+            + 4000;
+        assert_eq!(playlist.total_samples(), expected);
+    }
+}

@@ -1,0 +1,671 @@
+//! A voicemail call's media from answer to goodbye: greeting, beep, recording, closing prompt; and
+//! the direct-call variant that first asks for an extension by DTMF.
+//!
+//! This is the API the SIP side drives: [`negotiate`] answers the INVITE's offer and leases ports,
+//! [`start_call`] / [`start_direct_call`] spawn the call's task and return a [`SessionHandle`]
+//! (hang-up, re-offers, progress) and the task's `JoinHandle`. It sequences [`Phase`]s on a
+//! [`Leg`]; it never sees SIP, never decides which mailbox a call is for (the caller's plan or
+//! lookup does), and never touches the store. Time is tokio time, so tests can pause it.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{debug, Instrument};
+
+use super::dtmf::{Collected, DigitCollector, Event, Extension};
+use super::g711::Law;
+use super::jitter::JitterBuffer;
+use super::leg::{Control, Leg, MediaStats, Phase, Stop};
+use super::negotiate::{self, Answerer, LocalMedia, MediaParams};
+use super::playout::Playlist;
+use super::ports::{PortLease, PortPool};
+use super::prompts::{Prompt, Prompts};
+use super::recorder::{EndReason, Recorder, Recording};
+use super::rtp::{RtpHeader, StreamIds};
+use super::sdp::{SdpError, SessionDescription};
+use super::wav::{self, WavError};
+use super::Error;
+
+/// An answered offer with its ports leased; consumed by [`start_call`] or [`start_direct_call`].
+/// Dropping it (a call that never gets to media) returns the ports.
+#[derive(Debug)]
+pub struct Negotiated {
+    answerer: Answerer,
+    params: MediaParams,
+    lease: PortLease,
+}
+
+impl Negotiated {
+    /// What the offer/answer settled.
+    pub fn params(&self) -> &MediaParams {
+        &self.params
+    }
+
+    /// Our address, ports and SDP session id.
+    pub fn local(&self) -> LocalMedia {
+        self.answerer.local()
+    }
+}
+
+/// Answers an INVITE's SDP offer: checks it, leases an RTP/RTCP pair from `pool`, and returns the
+/// answer advertising `advertised_ip`. An offer that cannot be used fails with [`Error::Sdp`]
+/// before any port is taken (the SIP side answers 488); an exhausted pool fails with
+/// [`Error::Ports`] (503).
+pub fn negotiate(
+    offer: &[u8],
+    advertised_ip: IpAddr,
+    pool: &PortPool,
+) -> Result<(Negotiated, Vec<u8>), Error> {
+    let offer = SessionDescription::parse(offer)?;
+    negotiate::check_offer(&offer, advertised_ip)?;
+    let lease = pool.lease()?;
+    let local = LocalMedia {
+        address: advertised_ip,
+        rtp_port: lease.reservation.rtp_port(),
+        rtcp_port: lease.reservation.rtcp_port(),
+        session_id: lease.reservation.serial(),
+    };
+    let mut answerer = Answerer::new(local);
+    let (params, answer) = answerer.answer_parsed(&offer)?;
+    Ok((
+        Negotiated {
+            answerer,
+            params,
+            lease,
+        },
+        answer,
+    ))
+}
+
+/// What the caller hears before the beep.
+#[derive(Debug, Clone)]
+pub enum Greeting {
+    /// The system greeting naming the extension: "Please leave a message for extension 1 0 0 1
+    /// after the tone."
+    System(Extension),
+    /// The mailbox owner's recorded greeting.
+    Custom {
+        /// The law of `codes`.
+        law: Law,
+        /// G.711 codes at 8000 Hz.
+        codes: Arc<[u8]>,
+    },
+}
+
+impl Greeting {
+    /// A custom greeting from a WAV file (8 kHz mono PCM 16-bit or G.711), converted once into
+    /// `law` (use the call's, [`MediaParams::law`]).
+    pub fn from_wav(file: &[u8], law: Law) -> Result<Greeting, WavError> {
+        let audio = wav::read(file)?;
+        Ok(Greeting::Custom {
+            law,
+            codes: audio.to_g711(law).into(),
+        })
+    }
+}
+
+/// How a voicemail call goes.
+#[derive(Debug, Clone)]
+pub struct CallPlan {
+    /// What plays before the beep.
+    pub greeting: Greeting,
+    /// The longest message; the caller then hears "The maximum message length has been reached".
+    /// At most [`MAX_RECORDING`](super::recorder::MAX_RECORDING).
+    pub max_message: Duration,
+    /// Silence (or no media at all) for this long ends the recording.
+    pub silence_timeout: Duration,
+    /// Audio quieter than this RMS level, in dBFS, counts as silence.
+    pub silence_threshold_dbfs: f32,
+}
+
+impl CallPlan {
+    /// A plan with umbox's defaults: 5 minutes at most, 5 s of silence below −40 dBFS ends it.
+    pub fn new(greeting: Greeting) -> CallPlan {
+        CallPlan {
+            greeting,
+            max_message: Duration::from_secs(300),
+            silence_timeout: Duration::from_secs(5),
+            silence_threshold_dbfs: -40.0,
+        }
+    }
+}
+
+/// What every call shares and what is drawn per call.
+#[derive(Debug, Clone)]
+pub struct SessionContext {
+    /// The system prompts.
+    pub prompts: Arc<Prompts>,
+    /// Our stream's SSRC and initial numbers ([`StreamIds::random`] in the server).
+    pub ids: StreamIds,
+}
+
+/// Where a call is; published on [`SessionHandle::phase`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallPhase {
+    /// Asking for, collecting or looking up an extension (direct calls).
+    CollectingExtension,
+    /// Playing the greeting and the beep.
+    Greeting,
+    /// Recording.
+    Recording,
+    /// Playing the closing prompt.
+    Closing,
+    /// Done; the task's result is ready.
+    Ended,
+}
+
+/// The SIP side's hold on a running call.
+#[derive(Debug)]
+pub struct SessionHandle {
+    answerer: Answerer,
+    control: watch::Sender<Control>,
+    phase: watch::Receiver<CallPhase>,
+}
+
+impl SessionHandle {
+    /// Ends the call (BYE received or sent). Dropping the handle does the same.
+    pub fn hangup(&self) {
+        self.control.send_modify(|control| control.hangup = true);
+    }
+
+    /// Answers a re-INVITE's offer on the same ports (hold, unhold, a new peer address). On error
+    /// the call carries on unchanged and the SIP side answers 488.
+    pub fn reoffer(&mut self, offer: &[u8]) -> Result<Vec<u8>, SdpError> {
+        let (params, answer) = self.answerer.answer(offer)?;
+        self.control.send_modify(|control| control.params = params);
+        Ok(answer)
+    }
+
+    /// The call's progress.
+    pub fn phase(&self) -> watch::Receiver<CallPhase> {
+        self.phase.clone()
+    }
+
+    /// The current offer/answer result.
+    pub fn params(&self) -> MediaParams {
+        self.control.borrow().params
+    }
+}
+
+/// A started call: the handle to control it and its task, which ends with the call's result.
+pub type Started<T> = (SessionHandle, JoinHandle<T>);
+
+/// Everything a call's task owns.
+struct Call {
+    leg: Leg,
+    prompts: Arc<Prompts>,
+    phase: watch::Sender<CallPhase>,
+}
+
+fn setup(
+    negotiated: Negotiated,
+    context: SessionContext,
+    first_phase: CallPhase,
+) -> Result<(SessionHandle, Call), Error> {
+    let Negotiated {
+        answerer,
+        params,
+        lease,
+    } = negotiated;
+    let (control_tx, control_rx) = watch::channel(Control {
+        params,
+        hangup: false,
+    });
+    let (phase_tx, phase_rx) = watch::channel(first_phase);
+    let leg = Leg::new(lease, control_rx, context.ids, Instant::now()).map_err(Error::Socket)?;
+    Ok((
+        SessionHandle {
+            answerer,
+            control: control_tx,
+            phase: phase_rx,
+        },
+        Call {
+            leg,
+            prompts: context.prompts,
+            phase: phase_tx,
+        },
+    ))
+}
+
+/// Starts a voicemail call: greeting, beep, recording, closing prompt. The task's result is the
+/// recording (empty if the caller hung up before the beep). Must be called inside a tokio runtime;
+/// the task runs in the caller's tracing span.
+pub fn start_call(
+    negotiated: Negotiated,
+    context: SessionContext,
+    plan: CallPlan,
+) -> Result<Started<Recording>, Error> {
+    let (handle, mut call) = setup(negotiated, context, CallPhase::Greeting)?;
+    let task = async move {
+        let recording = call.voicemail(&plan).await;
+        call.finish(&recording.stats);
+        recording
+    };
+    Ok((handle, tokio::spawn(task.in_current_span())))
+}
+
+/// Finds the mailbox behind an extension typed on a direct call.
+pub trait MailboxLookup: Send + Sync + 'static {
+    /// Whatever identifies the mailbox to the caller of [`start_direct_call`].
+    type Mailbox: Send + 'static;
+
+    /// The mailbox and call plan for `extension`, or `None` if there is no such mailbox.
+    fn lookup(
+        &self,
+        extension: &Extension,
+    ) -> impl Future<Output = Option<(Self::Mailbox, CallPlan)>> + Send;
+}
+
+/// How a direct call's extension entry is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectPlan {
+    /// How many entries the caller gets.
+    pub attempts: u32,
+    /// Time allowed for the first digit after the prompt.
+    pub first_digit_timeout: Duration,
+    /// Time allowed between digits.
+    pub inter_digit_timeout: Duration,
+}
+
+impl Default for DirectPlan {
+    fn default() -> DirectPlan {
+        DirectPlan {
+            attempts: 3,
+            first_digit_timeout: Duration::from_secs(5),
+            inter_digit_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Why a direct call left no message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbandonReason {
+    /// The caller hung up before a mailbox was found.
+    Hangup,
+    /// No extension was typed in any attempt.
+    NoInput,
+    /// The last extension typed has no mailbox.
+    NoMailbox,
+    /// The media socket failed.
+    MediaError,
+}
+
+/// The result of a direct call.
+#[derive(Debug)]
+pub enum DirectOutcome<M> {
+    /// A mailbox was found and the voicemail flow ran (its recording may be empty).
+    Message {
+        /// The mailbox the lookup returned.
+        mailbox: M,
+        /// The extension typed.
+        extension: Extension,
+        /// The recording.
+        recording: Recording,
+    },
+    /// No mailbox was reached.
+    Abandoned {
+        /// Why.
+        reason: AbandonReason,
+        /// Counters of the call's media.
+        stats: MediaStats,
+    },
+}
+
+/// Starts a direct call to the voicemail number: ask for an extension ("… followed by the pound
+/// key"), look it up with `lookup`, then run the voicemail flow with the plan it returns. A missing
+/// mailbox is announced and the caller may try again, up to `plan.attempts` times.
+pub fn start_direct_call<L: MailboxLookup>(
+    negotiated: Negotiated,
+    context: SessionContext,
+    plan: DirectPlan,
+    lookup: L,
+) -> Result<Started<DirectOutcome<L::Mailbox>>, Error> {
+    let (handle, mut call) = setup(negotiated, context, CallPhase::CollectingExtension)?;
+    let task = async move {
+        let outcome = call.direct(plan, &lookup).await;
+        match &outcome {
+            DirectOutcome::Message { recording, .. } => call.finish(&recording.stats),
+            DirectOutcome::Abandoned { stats, .. } => call.finish(stats),
+        }
+        outcome
+    };
+    Ok((handle, tokio::spawn(task.in_current_span())))
+}
+
+impl Call {
+    fn set_phase(&self, phase: CallPhase) {
+        self.phase.send_replace(phase);
+    }
+
+    fn finish(&self, stats: &MediaStats) {
+        debug!(
+            sent = stats.sent,
+            received = stats.received,
+            foreign = stats.foreign,
+            lost = stats.jitter.lost,
+            late = stats.jitter.late,
+            "call media ended"
+        );
+        self.set_phase(CallPhase::Ended);
+    }
+
+    /// Plays `playlist` to its end; a key press ends it early when `barge_in` is set.
+    async fn play(&mut self, playlist: Playlist, barge_in: bool) -> Result<Option<Event>, Stop> {
+        let mut phase = Play { playlist, barge_in };
+        self.leg.run(&mut phase).await
+    }
+
+    async fn play_prompt(&mut self, prompt: Prompt) -> Result<Option<Event>, Stop> {
+        let playlist = Playlist::prompt(&self.prompts, prompt);
+        self.play(playlist, false).await
+    }
+
+    /// Greeting, beep, recording, closing prompt.
+    async fn voicemail(&mut self, plan: &CallPlan) -> Recording {
+        let law = self.leg.params().law;
+        self.set_phase(CallPhase::Greeting);
+        let playlist = match &plan.greeting {
+            Greeting::System(extension) => Playlist::system_greeting(&self.prompts, extension),
+            Greeting::Custom { law, codes } => Playlist::custom_greeting(*law, Arc::clone(codes)),
+        };
+        if let Err(stop) = self.play(playlist, false).await {
+            return Recording {
+                law,
+                audio: Vec::new(),
+                ended: end_reason(stop),
+                stats: self.leg.stats(),
+            };
+        }
+
+        self.set_phase(CallPhase::Recording);
+        let now = Instant::now();
+        let mut record = Record {
+            recorder: Recorder::new(law, plan.max_message, plan.silence_threshold_dbfs),
+            jitter: JitterBuffer::new(),
+            max_end: super::instant_after(now, plan.max_message),
+            silence_timeout: plan.silence_timeout,
+            last_audio: now,
+        };
+        let ended = match self.leg.run(&mut record).await {
+            Ok(reason) => reason,
+            Err(stop) => end_reason(stop),
+        };
+        let Record {
+            mut recorder,
+            mut jitter,
+            ..
+        } = record;
+        jitter.flush(&mut recorder);
+
+        let closing = match ended {
+            EndReason::Pound | EndReason::Silence => Some(Prompt::Goodbye),
+            EndReason::MaxLength => Some(Prompt::MaximumLength),
+            EndReason::Hangup | EndReason::MediaError => None,
+        };
+        if let Some(prompt) = closing {
+            self.set_phase(CallPhase::Closing);
+            // The message is complete; a hang-up during the goodbye changes nothing.
+            let _ = self.play_prompt(prompt).await;
+        }
+        let mut stats = self.leg.stats();
+        stats.jitter = jitter.stats();
+        recorder.finish(ended, stats)
+    }
+
+    /// Extension entry, lookup, then the voicemail flow.
+    async fn direct<L: MailboxLookup>(
+        &mut self,
+        plan: DirectPlan,
+        lookup: &L,
+    ) -> DirectOutcome<L::Mailbox> {
+        let mut failure = AbandonReason::NoInput;
+        for _ in 0..plan.attempts {
+            self.set_phase(CallPhase::CollectingExtension);
+            let collected = match self.collect_extension(plan).await {
+                Ok(collected) => collected,
+                Err(stop) => return self.abandon(abandon_reason(stop)),
+            };
+            let extension = match collected {
+                Collected::Extension(extension) => extension,
+                Collected::Nothing => continue,
+                Collected::TooLong => {
+                    failure = AbandonReason::NoMailbox;
+                    if let Err(stop) = self.play_prompt(Prompt::NoMailbox).await {
+                        return self.abandon(abandon_reason(stop));
+                    }
+                    continue;
+                }
+            };
+            let found = match self
+                .leg
+                .wait_for(&mut Quiet, lookup.lookup(&extension))
+                .await
+            {
+                Ok(Ok(found)) => found,
+                Ok(Err(never)) => match never {},
+                Err(stop) => return self.abandon(abandon_reason(stop)),
+            };
+            match found {
+                Some((mailbox, call_plan)) => {
+                    let recording = self.voicemail(&call_plan).await;
+                    return DirectOutcome::Message {
+                        mailbox,
+                        extension,
+                        recording,
+                    };
+                }
+                None => {
+                    failure = AbandonReason::NoMailbox;
+                    if let Err(stop) = self.play_prompt(Prompt::NoMailbox).await {
+                        return self.abandon(abandon_reason(stop));
+                    }
+                }
+            }
+        }
+        self.set_phase(CallPhase::Closing);
+        // Nothing more can happen on this call; a hang-up during the goodbye is fine.
+        let _ = self.play_prompt(Prompt::Goodbye).await;
+        self.abandon(failure)
+    }
+
+    /// The prompt (keys cut it short), then digits until `#` or a timeout.
+    async fn collect_extension(&mut self, plan: DirectPlan) -> Result<Collected, Stop> {
+        let playlist = Playlist::prompt(&self.prompts, Prompt::EnterExtension);
+        let early_key = self.play(playlist, true).await?;
+        let now = Instant::now();
+        let mut collect = Collect {
+            collector: DigitCollector::new(now, plan.first_digit_timeout, plan.inter_digit_timeout),
+        };
+        if let Some(key) = early_key {
+            if let Some(done) = collect.collector.on_event(key, now) {
+                return Ok(done);
+            }
+        }
+        self.leg.run(&mut collect).await
+    }
+
+    fn abandon<M>(&self, reason: AbandonReason) -> DirectOutcome<M> {
+        DirectOutcome::Abandoned {
+            reason,
+            stats: self.leg.stats(),
+        }
+    }
+}
+
+fn end_reason(stop: Stop) -> EndReason {
+    match stop {
+        Stop::Hangup => EndReason::Hangup,
+        Stop::MediaError => EndReason::MediaError,
+    }
+}
+
+fn abandon_reason(stop: Stop) -> AbandonReason {
+    match stop {
+        Stop::Hangup => AbandonReason::Hangup,
+        Stop::MediaError => AbandonReason::MediaError,
+    }
+}
+
+/// Plays a playlist; ends when it is done (with `None`) or, with barge-in, on a key.
+struct Play {
+    playlist: Playlist,
+    barge_in: bool,
+}
+
+impl Phase for Play {
+    type Output = Option<Event>;
+
+    fn next_audio(&mut self, law: Law, out: &mut [u8]) -> usize {
+        self.playlist.fill(law, out)
+    }
+
+    fn after_slot(&mut self) -> Option<Self::Output> {
+        self.playlist.is_done().then_some(None)
+    }
+
+    fn on_audio(&mut self, _: &RtpHeader, _: &[u8], _: Instant) -> Option<Self::Output> {
+        None
+    }
+
+    fn on_other(&mut self, _: &RtpHeader) {}
+
+    fn on_key(&mut self, event: Event, _: Instant) -> Option<Self::Output> {
+        self.barge_in.then_some(Some(event))
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    fn on_deadline(&mut self, _: Instant) -> Option<Self::Output> {
+        None
+    }
+}
+
+/// Records until `#`, silence, the maximum length, or a hang-up.
+struct Record {
+    recorder: Recorder,
+    jitter: JitterBuffer,
+    max_end: Instant,
+    silence_timeout: Duration,
+    last_audio: Instant,
+}
+
+impl Phase for Record {
+    type Output = EndReason;
+
+    fn next_audio(&mut self, _: Law, _: &mut [u8]) -> usize {
+        // Silence keeps the stream (and NAT bindings) alive while the caller speaks.
+        0
+    }
+
+    fn on_audio(&mut self, header: &RtpHeader, payload: &[u8], now: Instant) -> Option<EndReason> {
+        self.last_audio = now;
+        self.jitter.push_audio(
+            header.ssrc,
+            header.sequence,
+            header.timestamp,
+            payload,
+            &mut self.recorder,
+        );
+        if self.recorder.is_full() {
+            Some(EndReason::MaxLength)
+        } else if self.recorder.quiet_for() >= self.silence_timeout {
+            Some(EndReason::Silence)
+        } else {
+            None
+        }
+    }
+
+    fn on_other(&mut self, header: &RtpHeader) {
+        self.jitter
+            .push_skip(header.ssrc, header.sequence, &mut self.recorder);
+    }
+
+    fn on_key(&mut self, event: Event, _: Instant) -> Option<EndReason> {
+        (event == Event::Pound).then_some(EndReason::Pound)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(
+            self.max_end
+                .min(super::instant_after(self.last_audio, self.silence_timeout)),
+        )
+    }
+
+    fn on_deadline(&mut self, now: Instant) -> Option<EndReason> {
+        if now >= self.max_end {
+            Some(EndReason::MaxLength)
+        } else if now >= super::instant_after(self.last_audio, self.silence_timeout) {
+            // No media at all for the timeout counts as silence too.
+            Some(EndReason::Silence)
+        } else {
+            None
+        }
+    }
+}
+
+/// Collects digits.
+struct Collect {
+    collector: DigitCollector,
+}
+
+impl Phase for Collect {
+    type Output = Collected;
+
+    fn next_audio(&mut self, _: Law, _: &mut [u8]) -> usize {
+        0
+    }
+
+    fn on_audio(&mut self, _: &RtpHeader, _: &[u8], _: Instant) -> Option<Collected> {
+        None
+    }
+
+    fn on_other(&mut self, _: &RtpHeader) {}
+
+    fn on_key(&mut self, event: Event, now: Instant) -> Option<Collected> {
+        self.collector.on_event(event, now)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.collector.deadline())
+    }
+
+    fn on_deadline(&mut self, now: Instant) -> Option<Collected> {
+        self.collector.on_timeout(now)
+    }
+}
+
+/// Sends silence and ignores input (while waiting for a lookup).
+struct Quiet;
+
+impl Phase for Quiet {
+    type Output = std::convert::Infallible;
+
+    fn next_audio(&mut self, _: Law, _: &mut [u8]) -> usize {
+        0
+    }
+
+    fn on_audio(&mut self, _: &RtpHeader, _: &[u8], _: Instant) -> Option<Self::Output> {
+        None
+    }
+
+    fn on_other(&mut self, _: &RtpHeader) {}
+
+    fn on_key(&mut self, _: Event, _: Instant) -> Option<Self::Output> {
+        None
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    fn on_deadline(&mut self, _: Instant) -> Option<Self::Output> {
+        None
+    }
+}
