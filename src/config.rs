@@ -188,8 +188,9 @@ pub struct RawNotifications {
     /// Subscriptions one streaming connection may carry; default 200.
     #[serde(default)]
     pub max_subscriptions_per_connection: Option<usize>,
-    /// Log entries a push or streaming subscription may fall behind before it is ended with
-    /// ErrorMissedNotificationEvents; default 10000.
+    /// Log entries a push or streaming subscription may be behind when it comes back (a new
+    /// streaming connection, a restart) before it is ended with ErrorMissedNotificationEvents;
+    /// default 10000.
     #[serde(default)]
     pub max_backlog_events: Option<u64>,
 }
@@ -211,7 +212,7 @@ pub struct Notifications {
     pub max_connections_per_user: usize,
     /// Subscriptions per streaming connection.
     pub max_subscriptions_per_connection: usize,
-    /// How far a push or streaming subscription may fall behind the log.
+    /// How far behind the log a push or streaming subscription may come back.
     pub max_backlog_events: u64,
 }
 

@@ -76,6 +76,7 @@ pub struct Services {
     ids: IdCodec,
     ews_limits: ews::Limits,
     notify: Hub,
+    write_stall_timeout: Duration,
     next_request_id: AtomicU64,
 }
 
@@ -106,8 +107,16 @@ impl Services {
             ids,
             ews_limits: ews::Limits::default(),
             notify,
+            write_stall_timeout: WRITE_STALL_TIMEOUT,
             next_request_id: AtomicU64::new(1),
         }
+    }
+
+    /// Drops connections whose writes stall for `limit` instead of [`WRITE_STALL_TIMEOUT`]
+    /// (tests that watch a non-reading client being dropped).
+    pub fn with_write_stall_timeout(mut self, limit: Duration) -> Services {
+        self.write_stall_timeout = limit;
+        self
     }
 }
 
@@ -170,6 +179,7 @@ pub async fn serve_https(
         };
         let acceptor = acceptor.clone();
         let services = services.clone();
+        let stall = services.write_stall_timeout;
         connections.spawn(async move {
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
@@ -180,7 +190,7 @@ pub async fn serve_https(
             let result = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HANDSHAKE_TIMEOUT)
-                .serve_connection(TokioIo::new(StallGuard::new(stream, WRITE_STALL_TIMEOUT)), service)
+                .serve_connection(TokioIo::new(StallGuard::new(stream, stall)), service)
                 .await;
             if let Err(error) = result {
                 debug!(%peer, %error, "connection ended with an error");

@@ -6,9 +6,11 @@
 //! (`MailStore::watch_log`), whatever made the change (EWS, delivery, the call pipeline, the admin
 //! CLI); events are then read from the log by sequence number: when a client asks (pull,
 //! [`Hub::get_events`]), when the log moves (push deliveries, streaming [`Connection`]s). Nothing is
-//! queued per subscription in memory: the log is the backlog, and a subscription that falls more
-//! than `max_backlog_events` behind it, or behind its retention, is ended with
-//! ErrorMissedNotificationEvents. Pull and push subscriptions are kept in the store beside the log
+//! queued per subscription in memory: the log is the backlog. A push or streaming subscription
+//! that comes back (a new connection, a restart) more than `max_backlog_events` behind the log, or
+//! that falls behind the log's retention, is ended with ErrorMissedNotificationEvents; a live
+//! connection is never cut for a burst of changes, and one whose client stops reading is dropped
+//! by the HTTP layer's write-stall guard, holding nothing while it is away. Pull and push subscriptions are kept in the store beside the log
 //! (one small record each, written when they are created, delivered to or ended), so they resume
 //! after a restart with no event lost or repeated; streaming subscriptions live in memory, as in
 //! Exchange.
@@ -635,8 +637,9 @@ impl Hub {
     }
 
     /// One streaming pass (blocking): for each of the connection's subscriptions still attached
-    /// to it, what the log holds after its cursor; cursors move past what is returned.
-    fn stream_pass(&self, number: u64, subscriptions: &[(SubscriptionId, MailboxId)]) -> Pass {
+    /// to it, what the log holds after its cursor; cursors move past what is returned. The first
+    /// pass of a connection (`returning`) also ends subscriptions that come back too far behind.
+    fn stream_pass(&self, number: u64, subscriptions: &[(SubscriptionId, MailboxId)], returning: bool) -> Pass {
         let mut pass = Pass::default();
         let mut wanted = Vec::with_capacity(subscriptions.len());
         {
@@ -655,7 +658,7 @@ impl Hub {
         }
         // Subscriptions of one mailbox usually share a cursor: read each (mailbox, cursor) once.
         let mut pages: HashMap<(MailboxId, Seq), Result<Page, store::Error>> = HashMap::new();
-        let backlog = self.shared.settings.max_backlog_events;
+        let backlog = if returning { self.shared.settings.max_backlog_events } else { u64::MAX };
         let mut advanced = Vec::new();
         for (id, mailbox, filter, cursor) in wanted {
             let page = pages
@@ -813,6 +816,11 @@ impl Hub {
     /// How many subscriptions exist (all kinds).
     pub fn subscription_count(&self) -> usize {
         self.state().subscriptions.len()
+    }
+
+    /// How many streaming connections are open.
+    pub fn connection_count(&self) -> usize {
+        self.state().connections.values().sum()
     }
 }
 

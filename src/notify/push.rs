@@ -246,7 +246,9 @@ async fn deliver_until_done(hub: &Hub, id: SubscriptionId, deliver: &dyn Deliver
             return "store failure";
         }
     };
-    let backlog = hub.settings().max_backlog_events;
+    // How far behind the subscription may start (after a restart); once running, a burst of
+    // changes is delivered in batches, never counted against it.
+    let mut backlog = hub.settings().max_backlog_events;
     // `cursor` is how far the log has been looked at; `watermark` what the client acknowledged
     // (and the store holds). Events between them concern other folders.
     let mut cursor = target.watermark;
@@ -260,7 +262,10 @@ async fn deliver_until_done(hub: &Hub, id: SubscriptionId, deliver: &dyn Deliver
             blocking(move || Ok(read_page(hub.store(), &mailbox, cursor)?)).await
         };
         let page = match read {
-            Ok(page) if page.bounds.latest.0.saturating_sub(cursor.0) <= backlog => page,
+            Ok(page) if page.bounds.latest.0.saturating_sub(cursor.0) <= backlog => {
+                backlog = u64::MAX;
+                page
+            }
             Ok(_) | Err(Error::Store(store::Error::InvalidWatermark { .. })) => return "missed events",
             Err(error) => {
                 tracing::warn!(subscription = %id, %error, "push read failed");

@@ -3,9 +3,10 @@
 //! heartbeat interval, and `Closed` at the connection timeout.
 //!
 //! A connection asks for its next frame only when the HTTP layer can send one, so a client that
-//! stops reading stops the reads; its subscriptions then fall behind the log, and past
-//! `max_backlog_events` they end with ErrorMissedNotificationEvents. Nothing is buffered in
-//! between. Timers use tokio time, so tests run them with paused time.
+//! stops reading stops the reads and nothing is buffered for it; the HTTP layer drops such a
+//! connection once its writes stall. Its subscriptions wait in the log; one that comes back more
+//! than `max_backlog_events` behind ends with ErrorMissedNotificationEvents. Timers use tokio
+//! time, so tests run them with paused time.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub struct Connection {
     wake: Arc<Notify>,
     watchers: JoinSet<()>,
     pending: VecDeque<Frame>,
+    /// The first pass is still to come (it checks how far behind the subscriptions come back).
+    returning: bool,
     closed: bool,
 }
 
@@ -74,6 +77,7 @@ impl Connection {
             wake: Arc::new(Notify::new()),
             watchers: JoinSet::new(),
             pending: VecDeque::new(),
+            returning: true,
             closed: false,
         }
     }
@@ -104,7 +108,8 @@ impl Connection {
             let hub = self.hub.clone();
             let number = self.number;
             let subscriptions = self.subscriptions.clone();
-            let pass = match tokio::task::spawn_blocking(move || hub.stream_pass(number, &subscriptions)).await {
+            let returning = std::mem::replace(&mut self.returning, false);
+            let pass = match tokio::task::spawn_blocking(move || hub.stream_pass(number, &subscriptions, returning)).await {
                 Ok(pass) => pass,
                 Err(error) => {
                     tracing::warn!(%error, "streaming pass failed");

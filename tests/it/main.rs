@@ -7,3 +7,5 @@ mod ews_js;
 mod exchangelib_autodiscover;
 mod harness;
 mod http_surface;
+mod inproc;
+mod notify_stream;
