@@ -8,4 +8,5 @@ mod exchangelib_autodiscover;
 mod harness;
 mod http_surface;
 mod inproc;
+mod notify_restart;
 mod notify_stream;
