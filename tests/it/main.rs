@@ -4,6 +4,7 @@ mod autodiscover_https;
 mod cli;
 mod dns_reload;
 mod ews_js;
+mod ews_js_streaming;
 mod exchangelib_autodiscover;
 mod harness;
 mod http_surface;
