@@ -6,6 +6,7 @@ mod dns_reload;
 mod ews_js;
 mod ews_js_streaming;
 mod exchangelib_autodiscover;
+mod exchangelib_notify;
 mod harness;
 mod http_surface;
 mod inproc;
