@@ -235,16 +235,17 @@ impl RawNotifications {
     /// Fills the defaults and range-checks every field, pushing problems onto `errors`.
     fn validate(&self, errors: &mut Vec<FieldError>) -> Notifications {
         let defaults = Notifications::default();
-        let mut ranged = |field: &str, value: Option<u64>, default: u64, range: RangeInclusive<u64>| {
-            let value = value.unwrap_or(default);
-            if !range.contains(&value) {
-                errors.push(FieldError::new(
-                    format!("notifications.{field}"),
-                    format!("must be between {} and {}", range.start(), range.end()),
-                ));
-            }
-            value
-        };
+        let mut ranged =
+            |field: &str, value: Option<u64>, default: u64, range: RangeInclusive<u64>| {
+                let value = value.unwrap_or(default);
+                if !range.contains(&value) {
+                    errors.push(FieldError::new(
+                        format!("notifications.{field}"),
+                        format!("must be between {} and {}", range.start(), range.end()),
+                    ));
+                }
+                value
+            };
         let heartbeat = ranged("heartbeat_seconds", self.heartbeat_seconds, 45, 1..=3600);
         let retention_days = ranged("retention_days", self.retention_days, 7, 1..=365);
         let widen = |value: Option<usize>| value.map(|v| u64::try_from(v).unwrap_or(u64::MAX));
@@ -267,7 +268,12 @@ impl RawNotifications {
             200,
             1..=10_000,
         );
-        let backlog = ranged("max_backlog_events", self.max_backlog_events, 10_000, 1..=10_000_000);
+        let backlog = ranged(
+            "max_backlog_events",
+            self.max_backlog_events,
+            10_000,
+            1..=10_000_000,
+        );
         Notifications {
             allow_private_push_targets: self
                 .allow_private_push_targets
@@ -630,7 +636,11 @@ mod tests {
         assert!(c.notifications.allow_private_push_targets);
         let err = check("domains = [\"a.test\"]\n[notifications]\nheartbeat_seconds = 0\nretention_days = 400\nmax_connections_per_user = 0").unwrap_err();
         let text = err.to_string();
-        for field in ["notifications.heartbeat_seconds", "notifications.retention_days", "notifications.max_connections_per_user"] {
+        for field in [
+            "notifications.heartbeat_seconds",
+            "notifications.retention_days",
+            "notifications.max_connections_per_user",
+        ] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
     }

@@ -168,11 +168,23 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
     let ids = tokio::task::spawn_blocking(move || IdCodec::load_or_create(&data_dir)).await??;
     let shared_store: Arc<dyn MailStore> = Arc::new(store.clone());
     let hub = {
-        let (store, settings, clock) = (shared_store.clone(), config.notifications.clone(), clock.clone());
-        tokio::task::spawn_blocking(move || Hub::open(store, settings, clock, Arc::new(notify::RandomIds::default())))
-            .await??
+        let (store, settings, clock) = (
+            shared_store.clone(),
+            config.notifications.clone(),
+            clock.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            Hub::open(
+                store,
+                settings,
+                clock,
+                Arc::new(notify::RandomIds::default()),
+            )
+        })
+        .await??
     };
-    let push = http::client::PushClient::new(ids.clone(), &config.notifications).map_err(http::tls::Error::from)?;
+    let push = http::client::PushClient::new(ids.clone(), &config.notifications)
+        .map_err(http::tls::Error::from)?;
     let services = Arc::new(http::Services::new(
         snapshot_rx.clone(),
         config.max_body_bytes,

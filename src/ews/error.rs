@@ -40,11 +40,16 @@ impl From<notify::Error> for Error {
 /// The response code of a notification failure (part of [`Error::response_code`]).
 pub(crate) fn notify_code(error: &notify::Error) -> ResponseCode {
     match error {
-        notify::Error::MalformedId | notify::Error::PushUnsubscribe(_) => ResponseCode::ErrorInvalidSubscription,
+        notify::Error::MalformedId | notify::Error::PushUnsubscribe(_) => {
+            ResponseCode::ErrorInvalidSubscription
+        }
         notify::Error::NotFound(_) => ResponseCode::ErrorSubscriptionNotFound,
         notify::Error::AccessDenied(_) => ResponseCode::ErrorSubscriptionAccessDenied,
         notify::Error::Expired(_) => ResponseCode::ErrorExpiredSubscription,
-        notify::Error::WrongKind { expected: notify::Kind::Pull, .. } => ResponseCode::ErrorInvalidPullSubscriptionId,
+        notify::Error::WrongKind {
+            expected: notify::Kind::Pull,
+            ..
+        } => ResponseCode::ErrorInvalidPullSubscriptionId,
         notify::Error::WrongKind { .. } => ResponseCode::ErrorInvalidSubscription,
         notify::Error::MalformedWatermark => ResponseCode::ErrorInvalidWatermark,
         notify::Error::TooManySubscriptions { .. } => ResponseCode::ErrorExceededSubscriptionCount,
@@ -52,7 +57,9 @@ pub(crate) fn notify_code(error: &notify::Error) -> ResponseCode {
         notify::Error::TooManyOnConnection { .. } => ResponseCode::ErrorInvalidRequest,
         notify::Error::PushUrl(_) => ResponseCode::ErrorInvalidPushSubscriptionUrl,
         notify::Error::MissedEvents(_) => ResponseCode::ErrorMissedNotificationEvents,
-        notify::Error::Store(store::Error::InvalidWatermark { .. }) => ResponseCode::ErrorInvalidWatermark,
+        notify::Error::Store(store::Error::InvalidWatermark { .. }) => {
+            ResponseCode::ErrorInvalidWatermark
+        }
         _ => ResponseCode::ErrorInternalServerError,
     }
 }

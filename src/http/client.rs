@@ -54,7 +54,9 @@ pub struct PushClient {
 
 impl std::fmt::Debug for PushClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushClient").field("allow_private", &self.allow_private).finish_non_exhaustive()
+        f.debug_struct("PushClient")
+            .field("allow_private", &self.allow_private)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,14 +65,17 @@ impl PushClient {
     /// checks). Reads the system trust store once.
     pub fn new(ids: IdCodec, settings: &Notifications) -> Result<PushClient, rustls::Error> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?;
         let mut config = if settings.push_accept_invalid_certificates {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
                 .with_no_client_auth()
         } else {
-            builder.with_root_certificates(system_roots()).with_no_client_auth()
+            builder
+                .with_root_certificates(system_roots())
+                .with_no_client_auth()
         };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(PushClient {
@@ -87,8 +92,15 @@ impl PushClient {
             Some("http") => false,
             other => return Err(DeliveryError(format!("scheme {other:?}"))),
         };
-        let authority = uri.authority().ok_or_else(|| DeliveryError("no host".into()))?.clone();
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+        let authority = uri
+            .authority()
+            .ok_or_else(|| DeliveryError("no host".into()))?
+            .clone();
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let tcp = self.connect(&host, port).await?;
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
@@ -96,12 +108,19 @@ impl PushClient {
             .method(Method::POST)
             .uri(path)
             .header(header::HOST, authority.as_str())
-            .header(header::CONTENT_TYPE, HeaderValue::from_static(ews::CONTENT_TYPE))
+            .header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(ews::CONTENT_TYPE),
+            )
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| failed("request", e))?;
         if https {
             let name = ServerName::try_from(host).map_err(|e| failed("server name", e))?;
-            let tls = self.tls.connect(name, tcp).await.map_err(|e| failed("tls", e))?;
+            let tls = self
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|e| failed("tls", e))?;
             exchange(tls, request).await
         } else {
             exchange(tcp, request).await
@@ -135,10 +154,14 @@ async fn exchange<IO>(io: IO, request: Request<Full<Bytes>>) -> Result<Bytes, De
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|e| failed("http", e))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| failed("http", e))?;
     let answer = async move {
-        let response = sender.send_request(request).await.map_err(|e| failed("http", e))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| failed("http", e))?;
         if response.status() != StatusCode::OK {
             return Err(DeliveryError(format!("HTTP status {}", response.status())));
         }
@@ -165,9 +188,15 @@ where
 }
 
 impl Deliver for PushClient {
-    fn deliver<'a>(&'a self, url: &'a str, notification: &'a Notification) -> BoxFuture<'a, Result<PushReply, DeliveryError>> {
+    fn deliver<'a>(
+        &'a self,
+        url: &'a str,
+        notification: &'a Notification,
+    ) -> BoxFuture<'a, Result<PushReply, DeliveryError>> {
         Box::pin(async move {
-            let reply = self.post(url, ews::push_document(&self.ids, notification)).await?;
+            let reply = self
+                .post(url, ews::push_document(&self.ids, notification))
+                .await?;
             ews::read_push_reply(&reply).map_err(DeliveryError)
         })
     }
@@ -185,7 +214,9 @@ fn system_roots() -> RootCertStore {
             return roots;
         }
     }
-    tracing::warn!("no system trust store found: HTTPS push deliveries will fail certificate checks");
+    tracing::warn!(
+        "no system trust store found: HTTPS push deliveries will fail certificate checks"
+    );
     roots
 }
 

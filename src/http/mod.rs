@@ -331,9 +331,7 @@ async fn ews_reply(
     match reply {
         Ok(reply) => {
             let body = match reply.stream {
-                Some(stream) => {
-                    StreamingBody::new(Bytes::from(reply.body), stream).boxed_unsync()
-                }
+                Some(stream) => StreamingBody::new(Bytes::from(reply.body), stream).boxed_unsync(),
                 None => whole(reply.body),
             };
             let mut response = Response::new(body);
@@ -470,7 +468,10 @@ struct StreamingBody {
 
 impl StreamingBody {
     fn new(first: Bytes, stream: EventStream) -> StreamingBody {
-        StreamingBody { first: (!first.is_empty()).then_some(first), next: Some(next_envelope(stream)) }
+        StreamingBody {
+            first: (!first.is_empty()).then_some(first),
+            next: Some(next_envelope(stream)),
+        }
     }
 }
 
@@ -478,7 +479,10 @@ impl hyper::body::Body for StreamingBody {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         if let Some(first) = self.first.take() {
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
@@ -509,13 +513,19 @@ struct StallGuard<T> {
 
 impl<T> StallGuard<T> {
     fn new(inner: T, limit: Duration) -> StallGuard<T> {
-        StallGuard { inner, limit, stalled_since: None }
+        StallGuard {
+            inner,
+            limit,
+            stalled_since: None,
+        }
     }
 
     /// Tracks a pending write: arms the timer, and fails once it has run out.
     fn pending<R>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<R>> {
         let limit = self.limit;
-        let timer = self.stalled_since.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        let timer = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
@@ -527,13 +537,21 @@ impl<T> StallGuard<T> {
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for StallGuard<T> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for StallGuard<T> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         match Pin::new(&mut self.inner).poll_write(cx, buf) {
             Poll::Ready(result) => {
                 self.stalled_since = None;

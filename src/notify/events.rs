@@ -94,7 +94,9 @@ impl EventTypes {
 
     /// The members, in schema order.
     pub fn iter(self) -> impl Iterator<Item = EventType> {
-        EventType::ALL.into_iter().filter(move |t| self.contains(*t))
+        EventType::ALL
+            .into_iter()
+            .filter(move |t| self.contains(*t))
     }
 }
 
@@ -149,20 +151,39 @@ impl Filter {
             return None;
         }
         let concerned = match event {
-            Event::FolderCreated { folder, parent, .. } | Event::FolderModified { folder, parent, .. } => {
+            Event::FolderCreated { folder, parent, .. }
+            | Event::FolderModified { folder, parent, .. } => {
                 let parent = (*parent)?;
                 self.folders.any(&[*folder, parent])
             }
             Event::FolderDeleted { folder, parent } => self.folders.any(&[*folder, *parent]),
-            Event::ItemCreated { parent, search_folders, .. }
-            | Event::ItemModified { parent, search_folders, .. }
-            | Event::ItemDeleted { parent, search_folders, .. } => {
-                self.folders.any(&[*parent]) || self.folders.any(search_folders)
+            Event::ItemCreated {
+                parent,
+                search_folders,
+                ..
             }
-            Event::ItemMoved { parent, old_parent, search_folders, .. }
-            | Event::ItemCopied { parent, old_parent, search_folders, .. } => {
-                self.folders.any(&[*parent, *old_parent]) || self.folders.any(search_folders)
+            | Event::ItemModified {
+                parent,
+                search_folders,
+                ..
             }
+            | Event::ItemDeleted {
+                parent,
+                search_folders,
+                ..
+            } => self.folders.any(&[*parent]) || self.folders.any(search_folders),
+            Event::ItemMoved {
+                parent,
+                old_parent,
+                search_folders,
+                ..
+            }
+            | Event::ItemCopied {
+                parent,
+                old_parent,
+                search_folders,
+                ..
+            } => self.folders.any(&[*parent, *old_parent]) || self.folders.any(search_folders),
             Event::NewMail { item, parent, .. } => {
                 self.folders.any(&[*parent])
                     || matches!(previous, Some(Event::ItemCreated { item: created, search_folders, .. })
@@ -221,11 +242,20 @@ mod tests {
     const OTHER: FolderId = FolderId(7);
 
     fn created(item: u64, parent: FolderId, search: &[FolderId]) -> Event {
-        Event::ItemCreated { item: ItemId(item), change_key: ChangeKey(1), parent, search_folders: search.to_vec() }
+        Event::ItemCreated {
+            item: ItemId(item),
+            change_key: ChangeKey(1),
+            parent,
+            search_folders: search.to_vec(),
+        }
     }
 
     fn new_mail(item: u64, parent: FolderId) -> Event {
-        Event::NewMail { item: ItemId(item), change_key: ChangeKey(1), parent }
+        Event::NewMail {
+            item: ItemId(item),
+            change_key: ChangeKey(1),
+            parent,
+        }
     }
 
     fn modified_folder(folder: FolderId, unread: u64) -> Event {
@@ -239,14 +269,21 @@ mod tests {
     }
 
     fn filter(folders: Folders, types: &[EventType]) -> Filter {
-        Filter { folders, types: types.iter().copied().collect() }
+        Filter {
+            folders,
+            types: types.iter().copied().collect(),
+        }
     }
 
     fn log(events: Vec<Event>) -> Vec<LoggedEvent> {
         events
             .into_iter()
             .enumerate()
-            .map(|(i, event)| LoggedEvent { seq: Seq(i as u64 + 1), time: UNIX_EPOCH, event })
+            .map(|(i, event)| LoggedEvent {
+                seq: Seq(i as u64 + 1),
+                time: UNIX_EPOCH,
+                event,
+            })
             .collect()
     }
 
@@ -257,8 +294,13 @@ mod tests {
         }
         assert_eq!(EventType::parse("StatusEvent"), None);
         assert_eq!(EventType::parse("createdevent"), None);
-        let set: EventTypes = [EventType::NewMail, EventType::Copied].into_iter().collect();
-        assert_eq!(set.iter().collect::<Vec<_>>(), vec![EventType::Copied, EventType::NewMail]);
+        let set: EventTypes = [EventType::NewMail, EventType::Copied]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            vec![EventType::Copied, EventType::NewMail]
+        );
     }
 
     /// A voice message delivered to the inbox: the inbox subscriber sees all three events, the
@@ -273,28 +315,68 @@ mod tests {
             modified_folder(INBOX, 1),
             modified_folder(VOICEMAIL, 1),
         ]);
-        let inbox = select(&filter(Folders::Only(vec![INBOX]), &all), Seq(0), &page, false);
+        let inbox = select(
+            &filter(Folders::Only(vec![INBOX]), &all),
+            Seq(0),
+            &page,
+            false,
+        );
         let types: Vec<_> = inbox.events.iter().map(|(t, e)| (*t, e.seq.0)).collect();
-        assert_eq!(types, vec![(EventType::Created, 1), (EventType::NewMail, 2), (EventType::Modified, 3)]);
-        let voicemail = select(&filter(Folders::Only(vec![VOICEMAIL]), &all), Seq(0), &page, false);
-        let types: Vec<_> = voicemail.events.iter().map(|(t, e)| (*t, e.seq.0)).collect();
-        assert_eq!(types, vec![(EventType::Created, 1), (EventType::NewMail, 2), (EventType::Modified, 4)]);
+        assert_eq!(
+            types,
+            vec![
+                (EventType::Created, 1),
+                (EventType::NewMail, 2),
+                (EventType::Modified, 3)
+            ]
+        );
+        let voicemail = select(
+            &filter(Folders::Only(vec![VOICEMAIL]), &all),
+            Seq(0),
+            &page,
+            false,
+        );
+        let types: Vec<_> = voicemail
+            .events
+            .iter()
+            .map(|(t, e)| (*t, e.seq.0))
+            .collect();
+        assert_eq!(
+            types,
+            vec![
+                (EventType::Created, 1),
+                (EventType::NewMail, 2),
+                (EventType::Modified, 4)
+            ]
+        );
         assert_eq!((voicemail.to, voicemail.more), (Seq(4), false));
-        let elsewhere = select(&filter(Folders::Only(vec![OTHER]), &all), Seq(0), &page, false);
+        let elsewhere = select(
+            &filter(Folders::Only(vec![OTHER]), &all),
+            Seq(0),
+            &page,
+            false,
+        );
         assert!(elsewhere.events.is_empty());
         assert_eq!(elsewhere.to, Seq(4));
     }
 
     #[test]
     fn event_types_and_the_start_filter() {
-        let page = log(vec![created(40, INBOX, &[]), new_mail(40, INBOX), modified_folder(INBOX, 1)]);
+        let page = log(vec![
+            created(40, INBOX, &[]),
+            new_mail(40, INBOX),
+            modified_folder(INBOX, 1),
+        ]);
         let only_new_mail = filter(Folders::All, &[EventType::NewMail]);
         let picked = select(&only_new_mail, Seq(0), &page, false);
         assert_eq!(picked.events.len(), 1);
         assert_eq!(picked.events[0].0, EventType::NewMail);
         // Entries at or before `from` are skipped even when the page holds them.
         let later = select(&filter(Folders::All, &EventType::ALL), Seq(2), &page, false);
-        assert_eq!(later.events.iter().map(|(_, e)| e.seq).collect::<Vec<_>>(), vec![Seq(3)]);
+        assert_eq!(
+            later.events.iter().map(|(_, e)| e.seq).collect::<Vec<_>>(),
+            vec![Seq(3)]
+        );
     }
 
     #[test]
@@ -316,7 +398,10 @@ mod tests {
             total_count: 0,
             unread_count: 0,
         };
-        assert_eq!(filter(Folders::All, &EventType::ALL).select(&root, None), None);
+        assert_eq!(
+            filter(Folders::All, &EventType::ALL).select(&root, None),
+            None
+        );
     }
 
     #[test]
@@ -325,7 +410,15 @@ mod tests {
         let picked = select(&filter(Folders::All, &EventType::ALL), Seq(0), &page, false);
         assert_eq!(picked.events.len(), EVENTS_PER_NOTIFICATION);
         assert_eq!((picked.to, picked.more), (Seq(50), true));
-        let rest = select(&filter(Folders::All, &EventType::ALL), picked.to, &page, false);
-        assert_eq!((rest.events.len(), rest.to, rest.more), (10, Seq(60), false));
+        let rest = select(
+            &filter(Folders::All, &EventType::ALL),
+            picked.to,
+            &page,
+            false,
+        );
+        assert_eq!(
+            (rest.events.len(), rest.to, rest.more),
+            (10, Seq(60), false)
+        );
     }
 }

@@ -72,7 +72,9 @@ pub enum Error {
     #[error("subscription {0} expired")]
     Expired(SubscriptionId),
     /// Push subscriptions end only when their client answers Unsubscribe (ErrorInvalidSubscription).
-    #[error("subscription {0} is a push subscription: it ends when its client answers Unsubscribe")]
+    #[error(
+        "subscription {0} is a push subscription: it ends when its client answers Unsubscribe"
+    )]
     PushUnsubscribe(SubscriptionId),
     /// The operation needs another kind of subscription (ErrorInvalidPullSubscriptionId for
     /// GetEvents, otherwise ErrorInvalidSubscription).
@@ -163,7 +165,10 @@ impl SubscriptionId {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map_err(|_| Error::MalformedId)?;
-        bytes.try_into().map(SubscriptionId).map_err(|_| Error::MalformedId)
+        bytes
+            .try_into()
+            .map(SubscriptionId)
+            .map_err(|_| Error::MalformedId)
     }
 }
 
@@ -307,7 +312,9 @@ pub struct Hub {
 
 impl fmt::Debug for Hub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Hub").field("settings", &self.shared.settings).finish_non_exhaustive()
+        f.debug_struct("Hub")
+            .field("settings", &self.shared.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -383,7 +390,11 @@ impl Subscription {
         if actual == expected {
             Ok(())
         } else {
-            Err(Error::WrongKind { id, expected, actual })
+            Err(Error::WrongKind {
+                id,
+                expected,
+                actual,
+            })
         }
     }
 }
@@ -417,7 +428,11 @@ fn read_page(store: &dyn MailStore, mailbox: &MailboxId, from: Seq) -> Result<Pa
     let bounds = store.log_bounds(mailbox)?;
     let entries = store.changes_since(mailbox, from, SCAN_LIMIT)?;
     let full = entries.len() == SCAN_LIMIT;
-    Ok(Page { entries, full, bounds })
+    Ok(Page {
+        entries,
+        full,
+        bounds,
+    })
 }
 
 impl Hub {
@@ -432,7 +447,8 @@ impl Hub {
         let now = clock.now();
         let mut state = State::default();
         for (key, bytes) in store.subscriptions()? {
-            let loaded = SubscriptionId::parse(&key).and_then(|id| Ok((id, record::decode(&bytes, now)?)));
+            let loaded =
+                SubscriptionId::parse(&key).and_then(|id| Ok((id, record::decode(&bytes, now)?)));
             match loaded {
                 Ok((id, subscription)) => state.insert(id, subscription),
                 Err(error) => {
@@ -441,7 +457,10 @@ impl Hub {
                 }
             }
         }
-        tracing::debug!(subscriptions = state.subscriptions.len(), "notification subscriptions loaded");
+        tracing::debug!(
+            subscriptions = state.subscriptions.len(),
+            "notification subscriptions loaded"
+        );
         Ok(Hub {
             shared: Arc::new(Shared {
                 store,
@@ -455,7 +474,10 @@ impl Hub {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn store(&self) -> &dyn MailStore {
@@ -469,7 +491,11 @@ impl Hub {
 
     /// Creates a subscription (blocking). A given watermark must still be in the log
     /// (ErrorInvalidWatermark otherwise); without one the subscription starts at the log's end.
-    pub fn subscribe(&self, request: NewSubscription, now: SystemTime) -> Result<Subscribed, Error> {
+    pub fn subscribe(
+        &self,
+        request: NewSubscription,
+        now: SystemTime,
+    ) -> Result<Subscribed, Error> {
         let bounds = self.store().log_bounds(&request.mailbox)?;
         let start = match request.watermark {
             Some(seq) if seq < bounds.oldest || seq > bounds.latest => {
@@ -483,15 +509,35 @@ impl Hub {
             None => bounds.latest,
         };
         let mode = match request.kind {
-            NewKind::Pull { timeout } => Mode::Pull { timeout, last_used: now },
-            NewKind::Push { url, status_frequency } => {
+            NewKind::Pull { timeout } => Mode::Pull {
+                timeout,
+                last_used: now,
+            },
+            NewKind::Push {
+                url,
+                status_frequency,
+            } => {
                 push::check_url(&url, self.shared.settings.allow_private_push_targets)?;
-                Mode::Push { url, status_frequency, watermark: start, running: false }
+                Mode::Push {
+                    url,
+                    status_frequency,
+                    watermark: start,
+                    running: false,
+                }
             }
-            NewKind::Streaming => Mode::Streaming { cursor: start, connection: None, last_used: now },
+            NewKind::Streaming => Mode::Streaming {
+                cursor: start,
+                connection: None,
+                last_used: now,
+            },
         };
         let id = SubscriptionId(self.shared.ids.next_id().ok_or(Error::NoRandomness)?);
-        let subscription = Subscription { owner: request.caller, mailbox: request.mailbox, filter: request.filter, mode };
+        let subscription = Subscription {
+            owner: request.caller,
+            mailbox: request.mailbox,
+            filter: request.filter,
+            mode,
+        };
         let stored = match subscription.mode {
             Mode::Streaming { .. } => None,
             Mode::Pull { .. } | Mode::Push { .. } => Some(record::encode(&subscription)?),
@@ -499,7 +545,13 @@ impl Hub {
         {
             let mut state = self.state();
             let limit = self.shared.settings.max_subscriptions_per_user;
-            if state.per_user.get(&subscription.owner).copied().unwrap_or(0) >= limit {
+            if state
+                .per_user
+                .get(&subscription.owner)
+                .copied()
+                .unwrap_or(0)
+                >= limit
+            {
                 return Err(Error::TooManySubscriptions { limit });
             }
             state.insert(id, subscription.clone());
@@ -514,7 +566,10 @@ impl Hub {
             self.shared.push_added.notify_one();
         }
         tracing::debug!(subscription = %id, kind = %subscription.mode.kind(), mailbox = %subscription.mailbox, "subscribed");
-        Ok(Subscribed { id, watermark: start })
+        Ok(Subscribed {
+            id,
+            watermark: start,
+        })
     }
 
     /// Ends a pull or streaming subscription (blocking). Push subscriptions end only when their
@@ -529,7 +584,11 @@ impl Hub {
             }
             state.remove(id)
         };
-        if let Some(Subscription { mode: Mode::Pull { .. }, .. }) = removed {
+        if let Some(Subscription {
+            mode: Mode::Pull { .. },
+            ..
+        }) = removed
+        {
             self.store().remove_subscription(&id.to_string())?;
         }
         Ok(())
@@ -546,7 +605,10 @@ impl Hub {
     ) -> Result<Notification, Error> {
         let live = {
             let mut state = self.state();
-            let subscription = state.subscriptions.get_mut(&id).ok_or(Error::NotFound(id))?;
+            let subscription = state
+                .subscriptions
+                .get_mut(&id)
+                .ok_or(Error::NotFound(id))?;
             subscription.check_owner(id, caller)?;
             subscription.expect(id, Kind::Pull)?;
             let alive = match &mut subscription.mode {
@@ -574,10 +636,17 @@ impl Hub {
 
     /// Opens a streaming connection for `ids` (blocking; GetStreamingEvents). Ids that cannot be
     /// streamed come back with their error; `connection` is `None` when none can.
-    pub fn connect(&self, caller: &MailboxId, ids: &[String], timeout: Duration) -> Result<Opened, Error> {
+    pub fn connect(
+        &self,
+        caller: &MailboxId,
+        ids: &[String],
+        timeout: Duration,
+    ) -> Result<Opened, Error> {
         let per_connection = self.shared.settings.max_subscriptions_per_connection;
         if ids.len() > per_connection {
-            return Err(Error::TooManyOnConnection { limit: per_connection });
+            return Err(Error::TooManyOnConnection {
+                limit: per_connection,
+            });
         }
         let mut state = self.state();
         let limit = self.shared.settings.max_connections_per_user;
@@ -590,7 +659,10 @@ impl Hub {
         let mut rejected = Vec::new();
         for text in ids {
             let checked = SubscriptionId::parse(text).and_then(|id| {
-                let subscription = state.subscriptions.get_mut(&id).ok_or(Error::NotFound(id))?;
+                let subscription = state
+                    .subscriptions
+                    .get_mut(&id)
+                    .ok_or(Error::NotFound(id))?;
                 subscription.check_owner(id, caller)?;
                 subscription.expect(id, Kind::Streaming)?;
                 if let Mode::Streaming { connection, .. } = &mut subscription.mode {
@@ -606,12 +678,18 @@ impl Hub {
             }
         }
         if accepted.is_empty() {
-            return Ok(Opened { connection: None, rejected });
+            return Ok(Opened {
+                connection: None,
+                rejected,
+            });
         }
         *state.connections.entry(caller.clone()).or_default() += 1;
         drop(state);
         let connection = Connection::new(self.clone(), caller.clone(), number, accepted, timeout);
-        Ok(Opened { connection: Some(connection), rejected })
+        Ok(Opened {
+            connection: Some(connection),
+            rejected,
+        })
     }
 
     /// Called when a connection ends: its subscriptions wait for the next one.
@@ -625,8 +703,15 @@ impl Hub {
             }
         }
         for id in ids {
-            if let Some(Subscription { mode: Mode::Streaming { connection, last_used, .. }, .. }) =
-                state.subscriptions.get_mut(id)
+            if let Some(Subscription {
+                mode:
+                    Mode::Streaming {
+                        connection,
+                        last_used,
+                        ..
+                    },
+                ..
+            }) = state.subscriptions.get_mut(id)
             {
                 if *connection == Some(number) {
                     *connection = None;
@@ -639,7 +724,12 @@ impl Hub {
     /// One streaming pass (blocking): for each of the connection's subscriptions still attached
     /// to it, what the log holds after its cursor; cursors move past what is returned. The first
     /// pass of a connection (`returning`) also ends subscriptions that come back too far behind.
-    fn stream_pass(&self, number: u64, subscriptions: &[(SubscriptionId, MailboxId)], returning: bool) -> Pass {
+    fn stream_pass(
+        &self,
+        number: u64,
+        subscriptions: &[(SubscriptionId, MailboxId)],
+        returning: bool,
+    ) -> Pass {
         let mut pass = Pass::default();
         let mut wanted = Vec::with_capacity(subscriptions.len());
         {
@@ -649,16 +739,27 @@ impl Hub {
                     Some(Subscription {
                         mailbox,
                         filter,
-                        mode: Mode::Streaming { cursor, connection: Some(attached), .. },
+                        mode:
+                            Mode::Streaming {
+                                cursor,
+                                connection: Some(attached),
+                                ..
+                            },
                         ..
-                    }) if *attached == number => wanted.push((*id, mailbox.clone(), filter.clone(), *cursor)),
+                    }) if *attached == number => {
+                        wanted.push((*id, mailbox.clone(), filter.clone(), *cursor))
+                    }
                     _ => pass.gone.push(*id),
                 }
             }
         }
         // Subscriptions of one mailbox usually share a cursor: read each (mailbox, cursor) once.
         let mut pages: HashMap<(MailboxId, Seq), Result<Page, store::Error>> = HashMap::new();
-        let backlog = if returning { self.shared.settings.max_backlog_events } else { u64::MAX };
+        let backlog = if returning {
+            self.shared.settings.max_backlog_events
+        } else {
+            u64::MAX
+        };
         let mut advanced = Vec::new();
         for (id, mailbox, filter, cursor) in wanted {
             let page = pages
@@ -671,7 +772,8 @@ impl Hub {
                         advanced.push((id, cursor, picked.to));
                     }
                     if !picked.events.is_empty() {
-                        pass.notifications.push(notification(id, mailbox, cursor, picked));
+                        pass.notifications
+                            .push(notification(id, mailbox, cursor, picked));
                     } else if picked.more {
                         pass.more = true;
                     }
@@ -686,8 +788,12 @@ impl Hub {
         }
         let mut state = self.state();
         for (id, from, to) in advanced {
-            if let Some(Subscription { mode: Mode::Streaming { cursor, connection, .. }, .. }) =
-                state.subscriptions.get_mut(&id)
+            if let Some(Subscription {
+                mode: Mode::Streaming {
+                    cursor, connection, ..
+                },
+                ..
+            }) = state.subscriptions.get_mut(&id)
             {
                 // Only if no newer connection took it over and read meanwhile.
                 if *cursor == from && *connection == Some(number) {
@@ -710,10 +816,14 @@ impl Hub {
                 .subscriptions
                 .iter()
                 .filter_map(|(id, s)| match &s.mode {
-                    Mode::Pull { timeout, last_used } if expired(*last_used, *timeout, now) => Some((*id, Kind::Pull)),
-                    Mode::Streaming { connection: None, last_used, .. }
-                        if expired(*last_used, STREAMING_IDLE_LIFETIME, now) =>
-                    {
+                    Mode::Pull { timeout, last_used } if expired(*last_used, *timeout, now) => {
+                        Some((*id, Kind::Pull))
+                    }
+                    Mode::Streaming {
+                        connection: None,
+                        last_used,
+                        ..
+                    } if expired(*last_used, STREAMING_IDLE_LIFETIME, now) => {
                         Some((*id, Kind::Streaming))
                     }
                     _ => None,
@@ -737,7 +847,9 @@ impl Hub {
 
     /// Drops logged events older than the retention time from every mailbox (blocking).
     fn trim(&self, now: SystemTime) {
-        let before = now.checked_sub(self.shared.settings.retention).unwrap_or(SystemTime::UNIX_EPOCH);
+        let before = now
+            .checked_sub(self.shared.settings.retention)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         let mailboxes = match self.store().mailboxes() {
             Ok(mailboxes) => mailboxes,
             Err(error) => return tracing::warn!(%error, "change log not trimmed"),
@@ -847,13 +959,29 @@ struct Pass {
     failed: bool,
 }
 
-fn notification(id: SubscriptionId, mailbox: MailboxId, previous: Seq, picked: events::Selection) -> Notification {
-    let content = if picked.events.is_empty() { Content::Status(picked.to) } else { Content::Events(picked.events) };
-    Notification { subscription: id, mailbox, previous, more: picked.more, content }
+fn notification(
+    id: SubscriptionId,
+    mailbox: MailboxId,
+    previous: Seq,
+    picked: events::Selection,
+) -> Notification {
+    let content = if picked.events.is_empty() {
+        Content::Status(picked.to)
+    } else {
+        Content::Events(picked.events)
+    };
+    Notification {
+        subscription: id,
+        mailbox,
+        previous,
+        more: picked.more,
+        content,
+    }
 }
 
 fn expired(last_used: SystemTime, timeout: Duration, now: SystemTime) -> bool {
-    now.duration_since(last_used).is_ok_and(|idle| idle > timeout)
+    now.duration_since(last_used)
+        .is_ok_and(|idle| idle > timeout)
 }
 
 #[cfg(test)]

@@ -20,7 +20,9 @@ use std::time::Duration;
 use hyper::Uri;
 use tokio::time::Instant;
 
-use super::{events, read_page, Content, Error, Hub, Mode, Notification, Subscription, SubscriptionId};
+use super::{
+    events, read_page, Content, Error, Hub, Mode, Notification, Subscription, SubscriptionId,
+};
 use crate::store::{self, MailboxId, Seq};
 
 /// The first retry waits this long (MS-OXWSNTIF).
@@ -51,30 +53,45 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Sends one SendNotification to a push URL and reads the answer.
 pub trait Deliver: Send + Sync + 'static {
     /// POSTs `notification` to `url`; no credentials are attached.
-    fn deliver<'a>(&'a self, url: &'a str, notification: &'a Notification) -> BoxFuture<'a, Result<PushReply, DeliveryError>>;
+    fn deliver<'a>(
+        &'a self,
+        url: &'a str,
+        notification: &'a Notification,
+    ) -> BoxFuture<'a, Result<PushReply, DeliveryError>>;
 }
 
 /// Checks a push URL: absolute http or https, a host, no user info, a sane length; an IP literal
 /// (or `localhost`) must be an allowed address. Names are checked again, resolved, at delivery.
 pub fn check_url(url: &str, allow_private: bool) -> Result<Uri, Error> {
     if url.len() > MAX_URL_LEN {
-        return Err(Error::PushUrl(format!("longer than {MAX_URL_LEN} characters")));
+        return Err(Error::PushUrl(format!(
+            "longer than {MAX_URL_LEN} characters"
+        )));
     }
-    let uri: Uri = url.parse().map_err(|_| Error::PushUrl("not a URL".into()))?;
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| Error::PushUrl("not a URL".into()))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
         _ => return Err(Error::PushUrl("the scheme must be http or https".into())),
     }
-    let authority = uri.authority().ok_or_else(|| Error::PushUrl("no host".into()))?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| Error::PushUrl("no host".into()))?;
     if authority.as_str().contains('@') {
         return Err(Error::PushUrl("user information is not allowed".into()));
     }
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     if host.is_empty() {
         return Err(Error::PushUrl("no host".into()));
     }
     if !allow_private {
-        let literal = if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+        let literal = if host.eq_ignore_ascii_case("localhost")
+            || host.to_ascii_lowercase().ends_with(".localhost")
+        {
             Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
         } else {
             host.parse::<IpAddr>().ok()
@@ -154,13 +171,22 @@ enum Outcome {
     GaveUp,
 }
 
-async fn deliver_with_retries(deliver: &dyn Deliver, url: &str, notification: &Notification, window: Duration) -> Outcome {
+async fn deliver_with_retries(
+    deliver: &dyn Deliver,
+    url: &str,
+    notification: &Notification,
+    window: Duration,
+) -> Outcome {
     let mut delays = retry_delays(window);
     loop {
         match tokio::time::timeout(ATTEMPT_TIMEOUT, deliver.deliver(url, notification)).await {
             Ok(Ok(reply)) => return Outcome::Answered(reply),
-            Ok(Err(error)) => tracing::debug!(subscription = %notification.subscription, %error, "push delivery failed"),
-            Err(_) => tracing::debug!(subscription = %notification.subscription, "push delivery timed out"),
+            Ok(Err(error)) => {
+                tracing::debug!(subscription = %notification.subscription, %error, "push delivery failed")
+            }
+            Err(_) => {
+                tracing::debug!(subscription = %notification.subscription, "push delivery timed out")
+            }
         }
         match delays.next() {
             Some(delay) => tokio::time::sleep(delay).await,
@@ -181,15 +207,24 @@ pub(super) struct Target {
 impl Hub {
     pub(super) fn push_target(&self, id: SubscriptionId) -> Option<Target> {
         match self.state().subscriptions.get(&id) {
-            Some(Subscription { mailbox, filter, mode: Mode::Push { url, status_frequency, watermark, .. }, .. }) => {
-                Some(Target {
-                    mailbox: mailbox.clone(),
-                    filter: filter.clone(),
-                    url: url.clone(),
-                    status_frequency: *status_frequency,
-                    watermark: *watermark,
-                })
-            }
+            Some(Subscription {
+                mailbox,
+                filter,
+                mode:
+                    Mode::Push {
+                        url,
+                        status_frequency,
+                        watermark,
+                        ..
+                    },
+                ..
+            }) => Some(Target {
+                mailbox: mailbox.clone(),
+                filter: filter.clone(),
+                url: url.clone(),
+                status_frequency: *status_frequency,
+                watermark: *watermark,
+            }),
             _ => None,
         }
     }
@@ -214,7 +249,9 @@ impl Hub {
 }
 
 /// Runs `body` on the blocking pool; a failed task counts as a store failure.
-async fn blocking<T: Send + 'static>(body: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+async fn blocking<T: Send + 'static>(
+    body: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
     tokio::task::spawn_blocking(body)
         .await
         .unwrap_or_else(|error| Err(Error::Store(store::Error::Storage(error.to_string()))))
@@ -266,7 +303,9 @@ async fn deliver_until_done(hub: &Hub, id: SubscriptionId, deliver: &dyn Deliver
                 backlog = u64::MAX;
                 page
             }
-            Ok(_) | Err(Error::Store(store::Error::InvalidWatermark { .. })) => return "missed events",
+            Ok(_) | Err(Error::Store(store::Error::InvalidWatermark { .. })) => {
+                return "missed events"
+            }
             Err(error) => {
                 tracing::warn!(subscription = %id, %error, "push read failed");
                 return "store failure";
@@ -304,7 +343,9 @@ async fn deliver_until_done(hub: &Hub, id: SubscriptionId, deliver: &dyn Deliver
                 content: Content::Events(picked.events),
             }
         };
-        match deliver_with_retries(deliver, &target.url, &notification, target.status_frequency).await {
+        match deliver_with_retries(deliver, &target.url, &notification, target.status_frequency)
+            .await
+        {
             Outcome::Answered(PushReply::Ok) => {}
             Outcome::Answered(PushReply::Unsubscribe) => return "client unsubscribed",
             Outcome::GaveUp => return "deliveries failed for a whole status period",
@@ -361,7 +402,10 @@ mod tests {
         ] {
             assert!(refused(url), "{url} was accepted");
         }
-        assert!(refused(&format!("https://push.example.com/{}", "a".repeat(MAX_URL_LEN))));
+        assert!(refused(&format!(
+            "https://push.example.com/{}",
+            "a".repeat(MAX_URL_LEN)
+        )));
         assert!(check_url("http://127.0.0.1:9/", true).is_ok());
     }
 
@@ -369,7 +413,19 @@ mod tests {
     fn addresses() {
         assert!(address_allowed("8.8.8.8".parse().unwrap(), false));
         assert!(address_allowed("2606:4700::1111".parse().unwrap(), false));
-        for a in ["127.0.0.2", "10.0.0.1", "192.168.0.1", "169.254.1.1", "::1", "fe80::2", "fc00::1", "224.0.0.1", "255.255.255.255", "2001:db8::1", "198.18.0.1"] {
+        for a in [
+            "127.0.0.2",
+            "10.0.0.1",
+            "192.168.0.1",
+            "169.254.1.1",
+            "::1",
+            "fe80::2",
+            "fc00::1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "2001:db8::1",
+            "198.18.0.1",
+        ] {
             assert!(!address_allowed(a.parse().unwrap(), false), "{a}");
             assert!(address_allowed(a.parse().unwrap(), true), "{a}");
         }
@@ -381,7 +437,10 @@ mod tests {
         let secs = |d: Vec<Duration>| d.into_iter().map(|d| d.as_secs()).collect::<Vec<_>>();
         assert_eq!(secs(retry_delays(minutes(1)).collect()), vec![30]);
         assert_eq!(secs(retry_delays(minutes(5)).collect()), vec![30, 60, 120]);
-        assert_eq!(secs(retry_delays(minutes(30)).collect()), vec![30, 60, 120, 240, 480]);
+        assert_eq!(
+            secs(retry_delays(minutes(30)).collect()),
+            vec![30, 60, 120, 240, 480]
+        );
         assert_eq!(retry_delays(Duration::from_secs(29)).count(), 0);
     }
 }

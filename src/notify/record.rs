@@ -50,9 +50,17 @@ fn minutes(duration: Duration) -> u64 {
 pub(super) fn encode(subscription: &Subscription) -> Result<Vec<u8>, Error> {
     let (kind, minutes, url, watermark) = match &subscription.mode {
         Mode::Pull { timeout, .. } => (Kind::Pull, minutes(*timeout), None, 0),
-        Mode::Push { url, status_frequency, watermark, .. } => {
-            (Kind::Push, minutes(*status_frequency), Some(url.clone()), watermark.0)
-        }
+        Mode::Push {
+            url,
+            status_frequency,
+            watermark,
+            ..
+        } => (
+            Kind::Push,
+            minutes(*status_frequency),
+            Some(url.clone()),
+            watermark.0,
+        ),
         Mode::Streaming { .. } => return Err(invalid("streaming subscriptions are not stored")),
     };
     let (all_folders, folders) = match &subscription.filter.folders {
@@ -65,12 +73,19 @@ pub(super) fn encode(subscription: &Subscription) -> Result<Vec<u8>, Error> {
         mailbox: subscription.mailbox.as_str().to_owned(),
         all_folders,
         folders,
-        event_types: subscription.filter.types.iter().map(|t| t.as_str().to_owned()).collect(),
+        event_types: subscription
+            .filter
+            .types
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect(),
         minutes,
         url,
         watermark,
     };
-    toml::to_string(&record).map(String::into_bytes).map_err(|e| invalid(e.to_string()))
+    toml::to_string(&record)
+        .map(String::into_bytes)
+        .map_err(|e| invalid(e.to_string()))
 }
 
 /// A stored subscription; its idle clock starts at `now`.
@@ -80,7 +95,9 @@ pub(super) fn decode(bytes: &[u8], now: SystemTime) -> Result<Subscription, Erro
     let types = record
         .event_types
         .iter()
-        .map(|name| EventType::parse(name).ok_or_else(|| invalid(format!("unknown event type {name:?}"))))
+        .map(|name| {
+            EventType::parse(name).ok_or_else(|| invalid(format!("unknown event type {name:?}")))
+        })
         .collect::<Result<_, _>>()?;
     let folders = if record.all_folders {
         Folders::All
@@ -89,10 +106,16 @@ pub(super) fn decode(bytes: &[u8], now: SystemTime) -> Result<Subscription, Erro
     };
     let period = Duration::from_secs(record.minutes.saturating_mul(60));
     let mode = match (record.kind.as_str(), record.url) {
-        ("pull", None) => Mode::Pull { timeout: period, last_used: now },
-        ("push", Some(url)) => {
-            Mode::Push { url, status_frequency: period, watermark: Seq(record.watermark), running: false }
-        }
+        ("pull", None) => Mode::Pull {
+            timeout: period,
+            last_used: now,
+        },
+        ("push", Some(url)) => Mode::Push {
+            url,
+            status_frequency: period,
+            watermark: Seq(record.watermark),
+            running: false,
+        },
         (kind, _) => return Err(invalid(format!("kind {kind:?} with that url"))),
     };
     Ok(Subscription {
@@ -114,7 +137,9 @@ mod tests {
             mailbox: MailboxId::new("alice@example.test"),
             filter: Filter {
                 folders: Folders::Only(vec![FolderId(3), FolderId(16)]),
-                types: [EventType::NewMail, EventType::Modified].into_iter().collect(),
+                types: [EventType::NewMail, EventType::Modified]
+                    .into_iter()
+                    .collect(),
             },
             mode,
         }
@@ -130,13 +155,23 @@ mod tests {
             running: true,
         });
         let back = decode(&encode(&push).unwrap(), now).unwrap();
-        assert_eq!((back.owner.as_str(), back.mailbox.as_str()), ("svc@example.test", "alice@example.test"));
+        assert_eq!(
+            (back.owner.as_str(), back.mailbox.as_str()),
+            ("svc@example.test", "alice@example.test")
+        );
         assert_eq!(back.filter, push.filter);
-        assert!(matches!(back.mode, Mode::Push { ref url, status_frequency, watermark: Seq(42), running: false }
-            if url == "https://push.example.test/ews" && status_frequency == Duration::from_secs(300)));
-        let pull = subscription(Mode::Pull { timeout: Duration::from_secs(600), last_used: UNIX_EPOCH });
+        assert!(
+            matches!(back.mode, Mode::Push { ref url, status_frequency, watermark: Seq(42), running: false }
+            if url == "https://push.example.test/ews" && status_frequency == Duration::from_secs(300))
+        );
+        let pull = subscription(Mode::Pull {
+            timeout: Duration::from_secs(600),
+            last_used: UNIX_EPOCH,
+        });
         let back = decode(&encode(&pull).unwrap(), now).unwrap();
-        assert!(matches!(back.mode, Mode::Pull { timeout, last_used } if timeout == Duration::from_secs(600) && last_used == now));
+        assert!(
+            matches!(back.mode, Mode::Pull { timeout, last_used } if timeout == Duration::from_secs(600) && last_used == now)
+        );
     }
 
     #[test]
@@ -145,8 +180,14 @@ mod tests {
         assert!(decode(b"\xff", now).is_err());
         assert!(decode(b"kind = \"pull\"", now).is_err());
         let text = "kind = \"pull\"\nowner = \"a@b\"\nmailbox = \"a@b\"\nall_folders = true\nfolders = []\nevent_types = [\"Bogus\"]\nminutes = 5\n";
-        assert!(matches!(decode(text.as_bytes(), now), Err(Error::Record(reason)) if reason.contains("Bogus")));
-        let streaming = subscription(Mode::Streaming { cursor: Seq(1), connection: None, last_used: now });
+        assert!(
+            matches!(decode(text.as_bytes(), now), Err(Error::Record(reason)) if reason.contains("Bogus"))
+        );
+        let streaming = subscription(Mode::Streaming {
+            cursor: Seq(1),
+            connection: None,
+            last_used: now,
+        });
         assert!(encode(&streaming).is_err());
     }
 }

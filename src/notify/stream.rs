@@ -97,7 +97,10 @@ impl Connection {
             return None;
         }
         let now = Instant::now();
-        let timing = *self.timing.get_or_insert(Timing { deadline: now + self.timeout, last_frame: now });
+        let timing = *self.timing.get_or_insert(Timing {
+            deadline: now + self.timeout,
+            last_frame: now,
+        });
         if self.watchers.is_empty() && !self.watch().await {
             return Some(self.sent(Frame::Closed));
         }
@@ -109,19 +112,25 @@ impl Connection {
             let number = self.number;
             let subscriptions = self.subscriptions.clone();
             let returning = std::mem::replace(&mut self.returning, false);
-            let pass = match tokio::task::spawn_blocking(move || hub.stream_pass(number, &subscriptions, returning)).await {
+            let pass = match tokio::task::spawn_blocking(move || {
+                hub.stream_pass(number, &subscriptions, returning)
+            })
+            .await
+            {
                 Ok(pass) => pass,
                 Err(error) => {
                     tracing::warn!(%error, "streaming pass failed");
                     return Some(self.sent(Frame::Closed));
                 }
             };
-            self.subscriptions.retain(|(id, _)| !pass.gone.contains(id) && !pass.missed.contains(id));
+            self.subscriptions
+                .retain(|(id, _)| !pass.gone.contains(id) && !pass.missed.contains(id));
             if !pass.missed.is_empty() {
                 self.pending.push_back(Frame::Missed(pass.missed));
             }
             if !pass.notifications.is_empty() {
-                self.pending.push_back(Frame::Notifications(pass.notifications));
+                self.pending
+                    .push_back(Frame::Notifications(pass.notifications));
             }
             if pass.failed || self.subscriptions.is_empty() {
                 self.pending.push_back(Frame::Closed);
@@ -147,12 +156,16 @@ impl Connection {
     /// Starts one watcher per mailbox, before the first read, so no commit after that read goes
     /// unnoticed. False if the store cannot be watched.
     async fn watch(&mut self) -> bool {
-        let mut mailboxes: Vec<MailboxId> = self.subscriptions.iter().map(|(_, m)| m.clone()).collect();
+        let mut mailboxes: Vec<MailboxId> =
+            self.subscriptions.iter().map(|(_, m)| m.clone()).collect();
         mailboxes.sort();
         mailboxes.dedup();
         let hub = self.hub.clone();
         let receivers = tokio::task::spawn_blocking(move || {
-            mailboxes.iter().map(|mailbox| hub.store().watch_log(mailbox)).collect::<Result<Vec<_>, _>>()
+            mailboxes
+                .iter()
+                .map(|mailbox| hub.store().watch_log(mailbox))
+                .collect::<Result<Vec<_>, _>>()
         })
         .await;
         let receivers = match receivers {

@@ -106,12 +106,13 @@ fn streaming_subscription_connection_receives_and_reconnects() {
     // The server closes the connection at its timeout; the client reopens it.
     script.until(r#""step":"disconnected""#);
     script.until(r#""step":"reopened""#);
-    server.wait_until("the reopened connection", |s| {
-        s.hub.connection_count() == 1
-    });
+    server.wait_until("the reopened connection", |s| s.hub.connection_count() == 1);
     server.deliver("alice@example.test", DistinguishedFolder::Inbox, "IPM.Note");
     let lines = script.until(r#""type":"NewMail""#);
-    assert!(lines.last().unwrap().contains(r#""unread":2"#), "{lines:#?}");
+    assert!(
+        lines.last().unwrap().contains(r#""unread":2"#),
+        "{lines:#?}"
+    );
     let mut child = script;
     let status = child.child.wait().unwrap();
     assert!(status.success());

@@ -48,7 +48,8 @@ fn pull_push_and_streaming_with_exchangelib() {
         },
         Duration::from_secs(60),
     );
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_notify.py");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_notify.py");
     let mut child = Command::new(python())
         .arg(script)
         .env("UMBOX_EWS_URL", server.ews_url())

@@ -56,10 +56,14 @@ fn events(document: &[u8]) -> (Vec<String>, String) {
         }
         e.children().find_map(notification)
     }
-    let notification = notification(&root).unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(document)));
+    let notification =
+        notification(&root).unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(document)));
     let mut names = Vec::new();
     let mut last = String::new();
-    for event in notification.children().filter(|c| c.name().ends_with("Event")) {
+    for event in notification
+        .children()
+        .filter(|c| c.name().ends_with("Event"))
+    {
         let unread = event
             .children()
             .find(|c| c.name() == "UnreadCount")

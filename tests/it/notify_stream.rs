@@ -94,10 +94,7 @@ fn stream(server: &InProcess, id: &str, out: &std::path::Path, extra: &[&str]) -
 fn chunks(raw: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut rest = raw;
-    loop {
-        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
         let size = std::str::from_utf8(&rest[..line_end]).unwrap();
         let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16)
             .unwrap_or_else(|_| panic!("bad chunk size line {size:?}"));
@@ -128,11 +125,20 @@ fn every_chunk_is_one_complete_envelope() {
     let mut client = stream(&server, &id, &out, &["--max-time", "4"]);
     server.wait_until("the stream to open", |s| s.hub.connection_count() == 1);
     server.deliver(ALICE, DistinguishedFolder::Inbox, "IPM.Note");
-    server.deliver(ALICE, DistinguishedFolder::Inbox, "IPM.Note.Microsoft.Voicemail.UM.CA");
+    server.deliver(
+        ALICE,
+        DistinguishedFolder::Inbox,
+        "IPM.Note.Microsoft.Voicemail.UM.CA",
+    );
     client.wait().unwrap();
     let raw = std::fs::read(&out).unwrap();
     let chunks = chunks(&raw);
-    assert!(chunks.len() >= 3, "{} chunks in {}", chunks.len(), String::from_utf8_lossy(&raw));
+    assert!(
+        chunks.len() >= 3,
+        "{} chunks in {}",
+        chunks.len(),
+        String::from_utf8_lossy(&raw)
+    );
     let mut new_mail = 0;
     let mut heartbeats = 0;
     for chunk in &chunks {
@@ -155,7 +161,9 @@ fn every_chunk_is_one_complete_envelope() {
     assert_eq!(new_mail, 2, "{}", String::from_utf8_lossy(&raw));
     assert!(heartbeats >= 1);
     let _ = std::fs::remove_dir_all(&dir);
-    server.wait_until("the connection to be released", |s| s.hub.connection_count() == 0);
+    server.wait_until("the connection to be released", |s| {
+        s.hub.connection_count() == 0
+    });
 }
 
 #[test]
@@ -184,7 +192,9 @@ fn a_client_that_hangs_up_mid_chunk_costs_nothing() {
         .write_all(get_streaming_events(&id).as_bytes())
         .unwrap();
     client.wait().unwrap();
-    server.wait_until("the connection to be released", |s| s.hub.connection_count() == 0);
+    server.wait_until("the connection to be released", |s| {
+        s.hub.connection_count() == 0
+    });
     // The subscription carries on: a new connection gets what happens next.
     let dir = temp_dir("after-hangup");
     let out = dir.join("raw");
