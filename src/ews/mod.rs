@@ -5,8 +5,10 @@
 //! paths and shapes; [`ids`] seals store ids into opaque EWS ids; `ops` holds one module per
 //! group of operations, each turning a typed request into response messages; `render` writes
 //! folders and items. [`handle`] is the single entry point. Everything here is synchronous and
-//! blocking (the store is): the HTTP layer calls it on the blocking pool. This module never sees
-//! sockets, never opens redb, and changes mailboxes only through `MailStore::apply`.
+//! blocking (the store is): the HTTP layer calls it on the blocking pool. The one exception is the
+//! [`EventStream`] GetStreamingEvents answers with, which the HTTP layer polls for envelopes. This
+//! module never sees sockets, never opens redb, and changes mailboxes only through
+//! `MailStore::apply`.
 
 pub mod codes;
 pub mod error;

@@ -5,7 +5,9 @@
 //! one write path: rows, change-log entries and sequence numbers commit in a single durable
 //! transaction, STYLE §2 rule 4) and the read methods. Items and folders are MAPI property bags
 //! ([`props`]); counts (TotalCount, UnreadCount, ChildFolderCount and the voicemail search folder's
-//! counts) are maintained in the same transaction as the change that moves them.
+//! counts) are maintained in the same transaction as the change that moves them. After each durable
+//! commit the mailbox's log watch ([`MailStore::watch_log`]) moves, which is how notifications learn
+//! of every change; subscription records are kept here as opaque bytes beside the log they point into.
 //!
 //! Invariants: no code outside this module names redb; nothing here speaks EWS, parses XML or
 //! reads the clock (callers pass `now`). All calls block on disk: async callers run them in
