@@ -67,9 +67,19 @@ impl Server {
     fn start(users: usize) -> Server {
         let data = std::env::temp_dir().join(format!("umbox-bench-notify-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data);
-        let text = format!("data_dir = {:?}\ndomains = [\"example.test\"]\n", data.display().to_string());
-        let config = Raw::parse(&text, Path::new("bench.toml")).unwrap().validate().unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let text = format!(
+            "data_dir = {:?}\ndomains = [\"example.test\"]\n",
+            data.display().to_string()
+        );
+        let config = Raw::parse(&text, Path::new("bench.toml"))
+            .unwrap()
+            .validate()
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let mut directory = Directory::demo().unwrap();
         let alice = directory.users[0].clone();
         let mut names = Vec::new();
@@ -82,9 +92,12 @@ impl Server {
             directory.users.push(user);
         }
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store: Arc<dyn MailStore> = Arc::new(RedbStore::open(&data, Options::default()).unwrap());
+        let store: Arc<dyn MailStore> =
+            Arc::new(RedbStore::open(&data, Options::default()).unwrap());
         for user in &directory.users {
-            store.ensure_mailbox(&MailboxId::new(&user.address), clock.now()).unwrap();
+            store
+                .ensure_mailbox(&MailboxId::new(&user.address), clock.now())
+                .unwrap();
         }
         let settings = Notifications {
             max_subscriptions_per_user: 1_000_000,
@@ -92,17 +105,40 @@ impl Server {
             ..Notifications::default()
         };
         let ids = IdCodec::load_or_create(&data).unwrap();
-        let hub = Hub::open(store.clone(), settings.clone(), clock.clone(), Arc::new(RandomIds::default())).unwrap();
+        let hub = Hub::open(
+            store.clone(),
+            settings.clone(),
+            clock.clone(),
+            Arc::new(RandomIds::default()),
+        )
+        .unwrap();
         let tls = http::tls::server_config(&config).unwrap();
         let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot {
             directory: Arc::new(directory),
             site: Arc::new(config.site(0, 5060)),
         }));
-        let services = Services::new(snapshot, config.max_body_bytes, clock, store.clone(), ids, hub.clone());
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let services = Services::new(
+            snapshot,
+            config.max_body_bytes,
+            clock,
+            store.clone(),
+            ids,
+            hub.clone(),
+        );
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let https = listener.local_addr().unwrap();
         runtime.spawn(http::serve_https(listener, tls, Arc::new(services)));
-        Server { runtime, store, hub, https, users: names, _snapshot: snapshot_tx, data }
+        Server {
+            runtime,
+            store,
+            hub,
+            https,
+            users: names,
+            _snapshot: snapshot_tx,
+            data,
+        }
     }
 
     fn subscribe(&self, user: &str, kind: NewKind) -> (String, Seq) {
@@ -151,7 +187,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -159,7 +200,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -181,15 +227,21 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 async fn connect(tls: &tokio_rustls::TlsConnector, address: std::net::SocketAddr) -> Sender {
     let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
-    let stream = tls.connect(ServerName::try_from("127.0.0.1").unwrap(), tcp).await.unwrap();
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let stream = tls
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(connection);
     sender
 }
 
 fn post(user: &str, body: String) -> Request<Full<Bytes>> {
     use base64::Engine;
-    let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{PASSWORD}"));
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{PASSWORD}"));
     Request::builder()
         .method(Method::POST)
         .uri("/EWS/Exchange.asmx")
@@ -227,7 +279,11 @@ fn latency(subscriptions: usize, seconds: u64, rate: u64) {
     let before = rss_kib();
     let mut ids: Vec<Vec<String>> = Vec::new();
     for user in &server.users {
-        ids.push((0..PER_USER).map(|_| server.subscribe(user, NewKind::Streaming).0).collect());
+        ids.push(
+            (0..PER_USER)
+                .map(|_| server.subscribe(user, NewKind::Streaming).0)
+                .collect(),
+        );
     }
     let subscribed = rss_kib();
     let arrivals: Arrivals = Arc::new(Mutex::new(Vec::new()));
@@ -237,14 +293,17 @@ fn latency(subscriptions: usize, seconds: u64, rate: u64) {
             "<m:GetStreamingEvents><m:SubscriptionIds>{}</m:SubscriptionIds><m:ConnectionTimeout>30</m:ConnectionTimeout></m:GetStreamingEvents>",
             ids[index].iter().map(|id| format!("<t:SubscriptionId>{id}</t:SubscriptionId>")).collect::<String>()
         ));
-        let (tls, address, user, arrivals) = (tls.clone(), server.https, user.clone(), arrivals.clone());
+        let (tls, address, user, arrivals) =
+            (tls.clone(), server.https, user.clone(), arrivals.clone());
         server.runtime.spawn(async move {
             let mut sender = connect(&tls, address).await;
             let response = sender.send_request(post(&user, body)).await.unwrap();
             let mut body = response.into_body();
             let mut pending = String::new();
             while let Some(Ok(frame)) = body.frame().await {
-                let Ok(data) = frame.into_data() else { continue };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
                 let now = Instant::now();
                 pending.push_str(&String::from_utf8_lossy(&data));
                 while let Some(end) = pending.find("</Envelope>") {
@@ -271,13 +330,22 @@ fn latency(subscriptions: usize, seconds: u64, rate: u64) {
     while started.elapsed() < Duration::from_secs(seconds) {
         let index = n % users;
         let mailbox = MailboxId::new(&server.users[index]);
-        let inbox = server.store.distinguished_folder(&mailbox, DistinguishedFolder::Inbox).unwrap();
+        let inbox = server
+            .store
+            .distinguished_folder(&mailbox, DistinguishedFolder::Inbox)
+            .unwrap();
         let change = Change::CreateItem {
             folder: inbox,
-            props: vec![(PropKey::from(tags::MESSAGE_CLASS), PropValue::Unicode("IPM.Note".into()))],
+            props: vec![(
+                PropKey::from(tags::MESSAGE_CLASS),
+                PropValue::Unicode("IPM.Note".into()),
+            )],
             attachments: vec![],
         };
-        let committed = server.store.apply(&mailbox, change, SystemClock.now()).unwrap();
+        let committed = server
+            .store
+            .apply(&mailbox, change, SystemClock.now())
+            .unwrap();
         let at = Instant::now();
         for logged in committed.events {
             if let Event::NewMail { .. } = logged.event {
@@ -299,10 +367,17 @@ fn latency(subscriptions: usize, seconds: u64, rate: u64) {
     let arrivals = arrivals.lock().unwrap().clone();
     let mut latencies: Vec<Duration> = arrivals
         .iter()
-        .filter_map(|(index, seq, at)| Some(at.saturating_duration_since(*commits.get(&(*index, *seq))?)))
+        .filter_map(|(index, seq, at)| {
+            Some(at.saturating_duration_since(*commits.get(&(*index, *seq))?))
+        })
         .collect();
     latencies.sort();
-    let pick = |q: f64| latencies.get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let per_sub = |kib: u64| kib as f64 * 1024.0 / (users * PER_USER) as f64;
     println!(
@@ -324,9 +399,18 @@ fn latency(subscriptions: usize, seconds: u64, rate: u64) {
 fn pull(subscriptions: usize, seconds: u64, clients: usize) {
     let server = Server::start(1);
     let user = "alice@example.test";
-    let subs: Arc<Vec<(String, Seq)>> = Arc::new((0..subscriptions).map(|_| {
-        server.subscribe(user, NewKind::Pull { timeout: Duration::from_secs(1440 * 60) })
-    }).collect());
+    let subs: Arc<Vec<(String, Seq)>> = Arc::new(
+        (0..subscriptions)
+            .map(|_| {
+                server.subscribe(
+                    user,
+                    NewKind::Pull {
+                        timeout: Duration::from_secs(1440 * 60),
+                    },
+                )
+            })
+            .collect(),
+    );
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let stop = Instant::now() + Duration::from_secs(seconds);
     let tls = connector();
@@ -367,8 +451,12 @@ fn pull(subscriptions: usize, seconds: u64, clients: usize) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let number = |i: usize, default: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let number =
+        |i: usize, default: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     match args.first().map(String::as_str) {
         Some("latency") => latency(number(1, 1000) as usize, number(2, 20), number(3, 20)),
         Some("pull") => pull(number(1, 1000) as usize, number(2, 10), number(3, 16) as usize),

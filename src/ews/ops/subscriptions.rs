@@ -805,6 +805,25 @@ mod tests {
                 "{url}"
             );
         }
+        // A push subscription ends only by its client's answer, not by Unsubscribe.
+        let push = ews.call(
+            "<m:Subscribe><m:PushSubscriptionRequest SubscribeToAllFolders=\"true\"><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes><t:StatusFrequency>1</t:StatusFrequency><t:URL>https://push.example.com/listener</t:URL></m:PushSubscriptionRequest></m:Subscribe>",
+        );
+        let push_id = text(&push, "SubscriptionId").to_owned();
+        let unsubscribe = format!(
+            "<m:Unsubscribe><m:SubscriptionId>{push_id}</m:SubscriptionId></m:Unsubscribe>"
+        );
+        assert_eq!(code(&ews.call(&unsubscribe)), "ErrorInvalidSubscription");
+        // An idle pull subscription expires after its Timeout (10 minutes here).
+        ews.f.clock.advance(Duration::from_secs(11 * 60));
+        assert_eq!(
+            code(&ews.call(&get_events(&id, &watermark))),
+            "ErrorExpiredSubscription"
+        );
+        assert_eq!(
+            code(&ews.call(&get_events(&id, &watermark))),
+            "ErrorSubscriptionNotFound"
+        );
         // Streaming needs Exchange2010_SP1.
         let streaming = "<m:Subscribe><m:StreamingSubscriptionRequest SubscribeToAllFolders=\"true\"><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>";
         assert_eq!(
