@@ -31,6 +31,7 @@ use umbox::clock::{Clock, SystemClock};
 use umbox::config::{Notifications, Raw};
 use umbox::directory::Directory;
 use umbox::ews::ids::IdCodec;
+use umbox::ews::photo::PhotoStore;
 use umbox::http::{self, Services, Snapshot};
 use umbox::notify::{
     parse_watermark, EventType, Filter, Folders, Hub, NewKind, NewSubscription, RandomIds,

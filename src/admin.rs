@@ -2,8 +2,10 @@
 //!
 //! Every command is a read-modify-write of the directory file under its lock
 //! ([`crate::directory::DirectoryFile::update`]), so a bad value names its field and changes nothing,
-//! and a running server picks the change up without a restart. Commands return the text to show;
-//! this module never prints and never touches the mailbox store (the server creates mailboxes).
+//! and a running server picks the change up without a restart. A user's photo (`--photo`) is
+//! checked before the directory changes and stored beside it in `<data>/photos/`. Commands return
+//! the text to show; this module never prints and never touches the mailbox store (the server
+//! creates mailboxes).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -16,13 +18,14 @@ use crate::directory::{
     hash_password, DialPlan, Directory, DirectoryFile, Error, Extension, Gateway, Right, UmPolicy,
     User,
 };
+use crate::ews::photo::{PhotoError, PhotoStore};
 
 /// Directory administration commands.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Manage users.
     #[command(subcommand)]
-    User(UserCommand),
+    User(Box<UserCommand>),
     /// Manage dial plans.
     #[command(subcommand, name = "dialplan")]
     DialPlan(DialPlanCommand),
@@ -109,6 +112,9 @@ pub struct UserFields {
     /// Grant (true) or revoke (false) the impersonation right.
     #[arg(long)]
     pub impersonation: Option<bool>,
+    /// Photo shown by clients (JPEG or PNG, at most 1 MiB).
+    #[arg(long)]
+    pub photo: Option<PathBuf>,
 }
 
 /// `umbox dialplan …`
@@ -201,7 +207,7 @@ pub enum GatewayCommand {
 pub fn run(data_dir: &Path, command: Command) -> Result<String, Error> {
     let file = DirectoryFile::in_data_dir(data_dir);
     match command {
-        Command::User(c) => user(&file, c),
+        Command::User(c) => user(&file, &PhotoStore::in_data_dir(data_dir), *c),
         Command::DialPlan(c) => dial_plan(&file, c),
         Command::Policy(c) => policy(&file, c),
         Command::Gateway(c) => gateway(&file, c),
@@ -220,53 +226,83 @@ fn invalid(field: &str, reason: impl Into<String>) -> Error {
     Error::Invalid(vec![FieldError::new(field, reason)])
 }
 
-fn user(file: &DirectoryFile, command: UserCommand) -> Result<String, Error> {
+/// Reads and checks a `--photo` file, so a bad one changes nothing.
+fn read_photo(path: &Path) -> Result<Vec<u8>, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    PhotoStore::check(&bytes).map_err(|e| invalid("--photo", e.to_string()))?;
+    Ok(bytes)
+}
+
+/// Stores a checked photo for the user whose primary address is `address`.
+fn store_photo(photos: &PhotoStore, address: &str, photo: Option<Vec<u8>>) -> Result<(), Error> {
+    let Some(bytes) = photo else { return Ok(()) };
+    photos.set(address, &bytes).map_err(|e| match e {
+        PhotoError::Io { path, source } => Error::Io { path, source },
+        other => invalid("--photo", other.to_string()),
+    })
+}
+
+fn user(file: &DirectoryFile, photos: &PhotoStore, command: UserCommand) -> Result<String, Error> {
     match command {
-        UserCommand::Add { address, fields } => file.update(|d| {
-            if d.user_by_address(&address).is_some() {
-                return Err(invalid("address", format!("{address:?} already exists")));
-            }
-            let Some(display_name) = fields.display_name.clone() else {
-                return Err(invalid("--name", "is required for a new user"));
-            };
-            if fields.password.is_none() {
-                return Err(invalid("--password", "is required for a new user"));
-            }
-            let mut user = User {
-                address: address.clone(),
-                proxy_addresses: Vec::new(),
-                display_name,
-                sip_uri: None,
-                extensions: Vec::new(),
-                line_uri: None,
-                calling_line_ids: Vec::new(),
-                phone_numbers: Vec::new(),
-                password_hash: String::new(),
-                password: None,
-                um_policy: None,
-                rights: Vec::new(),
-            };
-            apply_user_fields(d, &mut user, fields)?;
-            d.users.push(user);
-            Ok(format!("added user {address}"))
-        }),
-        UserCommand::Set { address, fields } => file.update(|d| {
-            let index = d
-                .users
-                .iter()
-                .position(|u| u.has_address(&address))
-                .ok_or_else(|| not_found("user", &address))?;
-            let mut user = d
-                .users
-                .get(index)
-                .cloned()
-                .ok_or_else(|| not_found("user", &address))?;
-            apply_user_fields(d, &mut user, fields)?;
-            if let Some(slot) = d.users.get_mut(index) {
-                *slot = user;
-            }
-            Ok(format!("updated user {address}"))
-        }),
+        UserCommand::Add { address, fields } => {
+            let photo = fields.photo.as_deref().map(read_photo).transpose()?;
+            let message = file.update(|d| {
+                if d.user_by_address(&address).is_some() {
+                    return Err(invalid("address", format!("{address:?} already exists")));
+                }
+                let Some(display_name) = fields.display_name.clone() else {
+                    return Err(invalid("--name", "is required for a new user"));
+                };
+                if fields.password.is_none() {
+                    return Err(invalid("--password", "is required for a new user"));
+                }
+                let mut user = User {
+                    address: address.clone(),
+                    proxy_addresses: Vec::new(),
+                    display_name,
+                    sip_uri: None,
+                    extensions: Vec::new(),
+                    line_uri: None,
+                    calling_line_ids: Vec::new(),
+                    phone_numbers: Vec::new(),
+                    password_hash: String::new(),
+                    password: None,
+                    um_policy: None,
+                    rights: Vec::new(),
+                };
+                apply_user_fields(d, &mut user, fields)?;
+                d.users.push(user);
+                Ok(format!("added user {address}"))
+            })?;
+            store_photo(photos, &address, photo)?;
+            Ok(message)
+        }
+        UserCommand::Set { address, fields } => {
+            let photo = fields.photo.as_deref().map(read_photo).transpose()?;
+            let (message, primary) = file.update(|d| {
+                let index = d
+                    .users
+                    .iter()
+                    .position(|u| u.has_address(&address))
+                    .ok_or_else(|| not_found("user", &address))?;
+                let mut user = d
+                    .users
+                    .get(index)
+                    .cloned()
+                    .ok_or_else(|| not_found("user", &address))?;
+                apply_user_fields(d, &mut user, fields)?;
+                let primary = user.address.clone();
+                if let Some(slot) = d.users.get_mut(index) {
+                    *slot = user;
+                }
+                Ok((format!("updated user {address}"), primary))
+            })?;
+            store_photo(photos, &primary, photo)?;
+            Ok(message)
+        }
         UserCommand::List => {
             let d = file.load()?;
             let mut out = String::new();

@@ -30,6 +30,7 @@ pub mod http;
 pub mod media;
 pub mod notify;
 pub mod server;
+pub mod sip;
 pub mod store;
 pub mod um;
 pub mod xml;

@@ -191,6 +191,7 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
         clock.clone(),
         shared_store,
         ids,
+        crate::ews::photo::PhotoStore::in_data_dir(&config.data_dir),
         hub.clone(),
     ));
     tasks.spawn(hub.run(Arc::new(push)));

@@ -22,6 +22,10 @@ use serde::Deserialize;
 use umbox::autodiscover::{self, Reply, Request};
 use umbox::config::Site;
 use umbox::directory::{Directory, Right};
+use umbox::store::props::{tags, FileTime, PropKey, PropValue};
+use umbox::store::{
+    Change, DistinguishedFolder, MailStore, MailboxId, Options, Outcome as Committed, RedbStore,
+};
 use umbox::xml::{self, Element, Limits};
 
 /// A protocol surface with golden fixtures.
@@ -182,6 +186,172 @@ fn run_autodiscover(world: &World, case: &Case) -> Result<Outcome, String> {
         schema,
         is_error,
     })
+}
+
+const EWS: Surface = Surface {
+    name: "ews",
+    run: run_ews,
+};
+
+#[test]
+fn ews() {
+    check(&EWS);
+}
+
+/// Runs an EWS case against a fresh store holding [`seed_ews`]'s mailbox, with ids sealed under a
+/// fixed key, so ids, change keys and times in the responses are the same on every run.
+fn run_ews(world: &World, case: &Case) -> Result<Outcome, String> {
+    use umbox::ews;
+    let caller_address = case
+        .settings
+        .caller
+        .as_deref()
+        .unwrap_or("alice@example.test");
+    let caller = world
+        .directory
+        .user_by_address(caller_address)
+        .ok_or_else(|| format!("caller {caller_address} is not in the test directory"))?;
+    let dir = std::env::temp_dir().join(format!(
+        "umbox-golden-ews-{}-{}",
+        std::process::id(),
+        case.name
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = RedbStore::open(&dir, Options::default()).map_err(|e| e.to_string())?;
+    seed_ews(&store, world.now)?;
+    let ids = ews::ids::IdCodec::from_key(b"umbox golden fixtures");
+    let notify = umbox::notify::Hub::open(
+        std::sync::Arc::new(store.clone()),
+        umbox::config::Notifications::default(),
+        std::sync::Arc::new(umbox::clock::FixedClock(world.now)),
+        std::sync::Arc::new(umbox::notify::RandomIds::default()),
+    )
+    .map_err(|e| e.to_string())?;
+    let ctx = ews::Context {
+        caller,
+        directory: &world.directory,
+        site: &world.site,
+        store: &store,
+        ids: &ids,
+        now: world.now,
+        limits: ews::Limits::default(),
+        notify: &notify,
+    };
+    let reply = ews::handle(&case.request, ctx);
+    drop(notify);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    let root = xml::parse(&reply.body, &Limits::DEFAULT)
+        .map_err(|e| format!("reply does not parse: {e}"))?;
+    let message = root.children().last().and_then(first_child);
+    let is_fault = message.is_some_and(|m| m.is(xml::ns::SOAP_ENVELOPE, "Fault"));
+    if is_fault != (reply.status == 500) {
+        return Err(format!("HTTP {} with fault = {is_fault}", reply.status));
+    }
+    // Response messages sit two levels below the operation's response element.
+    let failed_message = message
+        .into_iter()
+        .flat_map(Element::children)
+        .flat_map(Element::children)
+        .any(|m| m.attribute("", "ResponseClass") == Some("Error"));
+    Ok(Outcome {
+        body: reply.body,
+        schema: "ews-messages.xsd",
+        is_error: is_fault || failed_message,
+    })
+}
+
+/// The mailboxes every EWS case starts from: alice's inbox holds two voicemails (one unread), a
+/// read note of high importance and an "Archive" subfolder with one unread note; Conversation
+/// History holds one missed conversation. Every change is stamped with the world's time.
+fn seed_ews(store: &RedbStore, now: SystemTime) -> Result<(), String> {
+    let alice = MailboxId::new("alice@example.test");
+    for user in ["alice@example.test", "bob@example.test"] {
+        store
+            .ensure_mailbox(&MailboxId::new(user), now)
+            .map_err(|e| e.to_string())?;
+    }
+    let folder = |which| {
+        store
+            .distinguished_folder(&alice, which)
+            .map_err(|e| e.to_string())
+    };
+    let apply = |change| {
+        store
+            .apply(&alice, change, now)
+            .map(|set| set.outcome)
+            .map_err(|e| e.to_string())
+    };
+    let text = |t: &str| PropValue::Unicode(t.to_owned());
+    let message = |subject: &str, class: &str, read: bool, minutes_ago: u64| {
+        let received = now - Duration::from_secs(minutes_ago * 60);
+        vec![
+            (PropKey::from(tags::SUBJECT), text(subject)),
+            (tags::MESSAGE_CLASS.into(), text(class)),
+            (
+                tags::MESSAGE_FLAGS.into(),
+                PropValue::Int32(if read { tags::MSGFLAG_READ } else { 0 }),
+            ),
+            (
+                tags::MESSAGE_DELIVERY_TIME.into(),
+                PropValue::SystemTime(FileTime::from_system_time(received)),
+            ),
+        ]
+    };
+    let create = |folder, props| {
+        apply(Change::CreateItem {
+            folder,
+            props,
+            attachments: Vec::new(),
+        })
+    };
+    let inbox = folder(DistinguishedFolder::Inbox)?;
+    let mut voicemail = message(
+        "Voice Mail from +1 425 555 0102 (12 seconds)",
+        "IPM.Note.Microsoft.Voicemail.UM.CA",
+        false,
+        30,
+    );
+    voicemail.push((tags::VOICE_MESSAGE_DURATION.into(), PropValue::Int32(12)));
+    voicemail.push((tags::SENT_REPRESENTING_NAME.into(), text("+1 425 555 0102")));
+    create(inbox, voicemail)?;
+    let mut note = message("Lunch on Friday?", "IPM.Note", true, 120);
+    note.push((tags::IMPORTANCE.into(), PropValue::Int32(2)));
+    note.push((tags::SENT_REPRESENTING_NAME.into(), text("Bob Berg")));
+    note.push((
+        tags::SENT_REPRESENTING_EMAIL_ADDRESS.into(),
+        text("bob@example.test"),
+    ));
+    create(inbox, note)?;
+    let mut second = message(
+        "Voice Mail from Bob Berg (40 seconds)",
+        "IPM.Note.Microsoft.Voicemail.UM.CA",
+        true,
+        60,
+    );
+    second.push((tags::VOICE_MESSAGE_DURATION.into(), PropValue::Int32(40)));
+    create(inbox, second)?;
+    let archive = match apply(Change::CreateFolder {
+        parent: inbox,
+        props: vec![
+            (tags::DISPLAY_NAME.into(), text("Archive")),
+            (tags::CONTAINER_CLASS.into(), text("IPF.Note")),
+        ],
+    })? {
+        Committed::Folder { folder, .. } => folder,
+        other => return Err(format!("CreateFolder answered {other:?}")),
+    };
+    create(archive, message("Old newsletter", "IPM.Note", false, 600))?;
+    create(
+        folder(DistinguishedFolder::ConversationHistory)?,
+        message(
+            "Missed conversation with Bob Berg",
+            "IPM.Note.Microsoft.Missed",
+            false,
+            10,
+        ),
+    )?;
+    Ok(())
 }
 
 fn first_child(element: &Element) -> Option<&Element> {

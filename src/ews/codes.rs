@@ -11,6 +11,8 @@ pub enum ResponseCode {
     ErrorAttachmentSizeLimitExceeded,
     /// The object cannot be deleted (e.g. the voicemail search folder's contents).
     ErrorCannotDeleteObject,
+    /// The folder cannot be emptied (a search folder, or distinguished subfolders).
+    ErrorCannotEmptyFolder,
     /// Stored data could not be read.
     ErrorCorruptData,
     /// Distinguished folders cannot be deleted.
@@ -35,14 +37,22 @@ pub enum ResponseCode {
     ErrorInvalidAttachmentId,
     /// The change key is malformed.
     ErrorInvalidChangeKey,
+    /// The Bitmask of an Excludes restriction is not a number.
+    ErrorInvalidExcludesRestriction,
     /// An extended property value does not fit its type.
     ErrorInvalidExtendedPropertyValue,
+    /// Numerator or Denominator of a fractional page out of range.
+    ErrorInvalidFractionalPagingParameters,
+    /// The free/busy view asked for is not one a client may request.
+    ErrorInvalidFreeBusyViewType,
     /// An id attribute is empty.
     ErrorInvalidIdEmpty,
     /// An id is not one umbox issued, or was tampered with.
     ErrorInvalidIdMalformed,
     /// Offset or MaxEntriesReturned out of range.
     ErrorInvalidIndexedPagingParameters,
+    /// MergedFreeBusyIntervalInMinutes is outside 5–1440.
+    ErrorInvalidMergedFreeBusyInterval,
     /// The operation is not valid for the object.
     ErrorInvalidOperation,
     /// Unknown Play on Phone call id.
@@ -67,18 +77,26 @@ pub enum ResponseCode {
     ErrorInvalidRequest,
     /// The restriction cannot be evaluated.
     ErrorInvalidRestriction,
+    /// Scheduled automatic replies need a Duration whose start precedes its end.
+    ErrorInvalidScheduledOofDuration,
     /// The requested schema version is not served.
     ErrorInvalidServerVersion,
     /// The subscription id is malformed.
     ErrorInvalidSubscription,
     /// The SyncState is malformed or from another folder.
     ErrorInvalidSyncStateData,
+    /// A restriction constant does not fit the type of its property.
+    ErrorInvalidValueForProperty,
+    /// A time window whose start is not before its end.
+    ErrorInvalidTimeInterval,
     /// The watermark is older than the kept event log.
     ErrorInvalidWatermark,
     /// The item changed since the given change key.
     ErrorIrresolvableConflict,
     /// No such item.
     ErrorItemNotFound,
+    /// The availability request names an address no mailbox has.
+    ErrorMailRecipientNotFound,
     /// Events were lost for this subscription (backlog overflow).
     ErrorMissedNotificationEvents,
     /// The move or copy target is not valid.
@@ -89,6 +107,8 @@ pub enum ResponseCode {
     ErrorNameResolutionNoResults,
     /// No mailbox has that address.
     ErrorNonExistentMailbox,
+    /// The restriction has more nodes than umbox evaluates.
+    ErrorRestrictionTooComplex,
     /// The request is not valid against the EWS schema.
     ErrorSchemaValidation,
     /// The server is busy; retry after BackOffMilliseconds.
@@ -97,6 +117,10 @@ pub enum ResponseCode {
     ErrorSubscriptionAccessDenied,
     /// No such subscription.
     ErrorSubscriptionNotFound,
+    /// The free/busy time window is longer than the server allows.
+    ErrorTimeIntervalTooBig,
+    /// A time zone id the server does not know, or a time zone that cannot be used.
+    ErrorTimeZone,
     /// The user's dial plan does not exist.
     ErrorUnifiedMessagingDialPlanNotFound,
     /// The property cannot be used in a restriction.
@@ -113,6 +137,7 @@ impl ResponseCode {
             ResponseCode::ErrorAccessDenied => "ErrorAccessDenied",
             ResponseCode::ErrorAttachmentSizeLimitExceeded => "ErrorAttachmentSizeLimitExceeded",
             ResponseCode::ErrorCannotDeleteObject => "ErrorCannotDeleteObject",
+            ResponseCode::ErrorCannotEmptyFolder => "ErrorCannotEmptyFolder",
             ResponseCode::ErrorCorruptData => "ErrorCorruptData",
             ResponseCode::ErrorDeleteDistinguishedFolder => "ErrorDeleteDistinguishedFolder",
             ResponseCode::ErrorExceededConnectionCount => "ErrorExceededConnectionCount",
@@ -125,11 +150,19 @@ impl ResponseCode {
             ResponseCode::ErrorInternalServerError => "ErrorInternalServerError",
             ResponseCode::ErrorInvalidAttachmentId => "ErrorInvalidAttachmentId",
             ResponseCode::ErrorInvalidChangeKey => "ErrorInvalidChangeKey",
+            ResponseCode::ErrorInvalidExcludesRestriction => "ErrorInvalidExcludesRestriction",
             ResponseCode::ErrorInvalidExtendedPropertyValue => "ErrorInvalidExtendedPropertyValue",
+            ResponseCode::ErrorInvalidFreeBusyViewType => "ErrorInvalidFreeBusyViewType",
             ResponseCode::ErrorInvalidIdEmpty => "ErrorInvalidIdEmpty",
             ResponseCode::ErrorInvalidIdMalformed => "ErrorInvalidIdMalformed",
             ResponseCode::ErrorInvalidIndexedPagingParameters => {
                 "ErrorInvalidIndexedPagingParameters"
+            }
+            ResponseCode::ErrorInvalidMergedFreeBusyInterval => {
+                "ErrorInvalidMergedFreeBusyInterval"
+            }
+            ResponseCode::ErrorInvalidFractionalPagingParameters => {
+                "ErrorInvalidFractionalPagingParameters"
             }
             ResponseCode::ErrorInvalidOperation => "ErrorInvalidOperation",
             ResponseCode::ErrorInvalidPhoneCallId => "ErrorInvalidPhoneCallId",
@@ -143,12 +176,16 @@ impl ResponseCode {
             ResponseCode::ErrorInvalidRecipients => "ErrorInvalidRecipients",
             ResponseCode::ErrorInvalidRequest => "ErrorInvalidRequest",
             ResponseCode::ErrorInvalidRestriction => "ErrorInvalidRestriction",
+            ResponseCode::ErrorInvalidScheduledOofDuration => "ErrorInvalidScheduledOofDuration",
             ResponseCode::ErrorInvalidServerVersion => "ErrorInvalidServerVersion",
             ResponseCode::ErrorInvalidSubscription => "ErrorInvalidSubscription",
             ResponseCode::ErrorInvalidSyncStateData => "ErrorInvalidSyncStateData",
+            ResponseCode::ErrorInvalidValueForProperty => "ErrorInvalidValueForProperty",
+            ResponseCode::ErrorInvalidTimeInterval => "ErrorInvalidTimeInterval",
             ResponseCode::ErrorInvalidWatermark => "ErrorInvalidWatermark",
             ResponseCode::ErrorIrresolvableConflict => "ErrorIrresolvableConflict",
             ResponseCode::ErrorItemNotFound => "ErrorItemNotFound",
+            ResponseCode::ErrorMailRecipientNotFound => "ErrorMailRecipientNotFound",
             ResponseCode::ErrorMissedNotificationEvents => "ErrorMissedNotificationEvents",
             ResponseCode::ErrorMoveCopyFailed => "ErrorMoveCopyFailed",
             ResponseCode::ErrorNameResolutionMultipleResults => {
@@ -156,10 +193,13 @@ impl ResponseCode {
             }
             ResponseCode::ErrorNameResolutionNoResults => "ErrorNameResolutionNoResults",
             ResponseCode::ErrorNonExistentMailbox => "ErrorNonExistentMailbox",
+            ResponseCode::ErrorRestrictionTooComplex => "ErrorRestrictionTooComplex",
             ResponseCode::ErrorSchemaValidation => "ErrorSchemaValidation",
             ResponseCode::ErrorServerBusy => "ErrorServerBusy",
             ResponseCode::ErrorSubscriptionAccessDenied => "ErrorSubscriptionAccessDenied",
             ResponseCode::ErrorSubscriptionNotFound => "ErrorSubscriptionNotFound",
+            ResponseCode::ErrorTimeIntervalTooBig => "ErrorTimeIntervalTooBig",
+            ResponseCode::ErrorTimeZone => "ErrorTimeZone",
             ResponseCode::ErrorUnifiedMessagingDialPlanNotFound => {
                 "ErrorUnifiedMessagingDialPlanNotFound"
             }
@@ -168,12 +208,14 @@ impl ResponseCode {
         }
     }
 
-    /// `Success` for NoError, else `Error` (umbox emits no warnings).
+    /// `Success` for NoError; `Warning` for the codes Exchange reports as warnings, whose response
+    /// message still carries its payload (ErrorNameResolutionMultipleResults with the candidates,
+    /// MS-OXWSRSLV §3.1.4.1); else `Error`.
     pub fn response_class(self) -> &'static str {
-        if self == ResponseCode::NoError {
-            "Success"
-        } else {
-            "Error"
+        match self {
+            ResponseCode::NoError => "Success",
+            ResponseCode::ErrorNameResolutionMultipleResults => "Warning",
+            _ => "Error",
         }
     }
 }

@@ -6,7 +6,10 @@
 //! as the EWS schema makes it an enumeration.
 
 use crate::ews::error::Fault;
-use crate::store::props::{property_sets, Guid, NamedProperty, PropName, PropTag, PropType};
+use crate::ews::time;
+use crate::store::props::{
+    property_sets, FileTime, Guid, NamedProperty, PropKey, PropName, PropTag, PropType, PropValue,
+};
 use crate::xml::{ns, Element};
 
 /// An unindexed field URI (`FieldURI/@FieldURI`).
@@ -30,9 +33,10 @@ pub enum FieldUri {
     FolderEffectiveRights,
     /// `folder:SearchParameters`: A search folder's restriction and scope.
     FolderSearchParameters,
-    /// `folder:DistinguishedFolderId`: The well-known name of a distinguished folder (2013+).
+    /// `folder:DistinguishedFolderId` (Exchange2016): The distinguished name of a well-known folder.
     FolderDistinguishedFolderId,
-    /// `folder:PermissionSet`: Who else may open the folder.
+    /// `folder:PermissionSet`: Who else may open the folder; umbox shares no folders, so it has
+    /// none to write (the owner's own rights are `folder:EffectiveRights`).
     FolderPermissionSet,
     /// `item:ItemId`: The item's id and change key.
     ItemId,
@@ -338,29 +342,6 @@ impl FieldUri {
         FieldUri::ALL.iter().copied().find(|f| f.as_str() == uri)
     }
 }
-impl FieldUri {
-    /// The MAPI property that stores a field directly, for fields that are one property.
-    /// Shared by rendering, restrictions and sorting so a field means the same everywhere.
-    pub fn property(self) -> Option<crate::store::props::PropTag> {
-        use crate::store::props::tags;
-        Some(match self {
-            FieldUri::FolderClass => tags::CONTAINER_CLASS,
-            FieldUri::FolderDisplayName => tags::DISPLAY_NAME,
-            FieldUri::ItemClass => tags::MESSAGE_CLASS,
-            FieldUri::ItemSubject => tags::SUBJECT,
-            FieldUri::ItemDateTimeReceived => tags::MESSAGE_DELIVERY_TIME,
-            FieldUri::ItemDateTimeSent => tags::CLIENT_SUBMIT_TIME,
-            FieldUri::ItemDateTimeCreated => tags::CREATION_TIME,
-            FieldUri::ItemLastModifiedTime => tags::LAST_MODIFICATION_TIME,
-            FieldUri::ItemSize => tags::MESSAGE_SIZE,
-            FieldUri::ItemHasAttachments => tags::HAS_ATTACHMENTS,
-            FieldUri::ItemImportance => tags::IMPORTANCE,
-            FieldUri::MessageInternetMessageId => tags::INTERNET_MESSAGE_ID,
-            _ => return None,
-        })
-    }
-}
-
 /// A property an `ExtendedFieldURI` names: by tag, or by property set and name or id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ExtendedKey {
@@ -382,6 +363,14 @@ pub struct ExtendedField {
 }
 
 impl ExtendedField {
+    /// How a change names this property (a named one is mapped by the store on first use).
+    pub fn prop_key(&self) -> PropKey {
+        match &self.key {
+            ExtendedKey::Tag(id) => PropKey::Tag(PropTag::new(*id, self.prop_type)),
+            ExtendedKey::Named(name) => PropKey::Named(name.clone(), self.prop_type),
+        }
+    }
+
     /// The tag of a by-tag property.
     pub fn tag(&self) -> Option<PropTag> {
         match &self.key {
@@ -636,6 +625,92 @@ pub fn parse_bool(text: &str) -> Result<bool, Fault> {
     }
 }
 
+/// Reads a `t:ExtendedProperty` (MS-OXWSCDATA 2.2.4.28): its `ExtendedFieldURI` and its value
+/// texts, one from `Value` or any number from `Values`. The texts are typed with [`parse_value`].
+pub fn parse_extended_property(property: &Element) -> Result<(ExtendedField, Vec<&str>), Fault> {
+    let mut children = property.children();
+    let field = match children.next() {
+        Some(uri) if uri.is(ns::EWS_TYPES, "ExtendedFieldURI") => parse_extended(uri)?,
+        _ => {
+            return Err(Fault::schema(
+                "ExtendedProperty starts with ExtendedFieldURI",
+            ))
+        }
+    };
+    let (texts, multi) = match (children.next(), children.next()) {
+        (Some(value), None) if value.is(ns::EWS_TYPES, "Value") => (vec![value.text()], false),
+        (Some(values), None) if values.is(ns::EWS_TYPES, "Values") => {
+            let texts = values
+                .children()
+                .map(|v| {
+                    if v.is(ns::EWS_TYPES, "Value") {
+                        Ok(v.text())
+                    } else {
+                        Err(Fault::schema("Values holds Value elements"))
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            (texts, true)
+        }
+        _ => {
+            return Err(Fault::schema(
+                "ExtendedProperty holds one Value or one Values after ExtendedFieldURI",
+            ))
+        }
+    };
+    if field.prop_type.is_multi() != multi {
+        return Err(Fault::schema(
+            "an array property is written with Values, any other with Value",
+        ));
+    }
+    Ok((field, texts))
+}
+
+/// A property value from its EWS text form(s), the inverse of `render::value_texts`: one text for
+/// a single-valued type, any number for an array type. `None` when a text does not fit the type.
+pub fn parse_value(prop_type: PropType, texts: &[&str]) -> Option<PropValue> {
+    use base64::Engine;
+    let one = || match texts {
+        [text] => Some(*text),
+        _ => None,
+    };
+    let binary = |text: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()
+    };
+    Some(match prop_type {
+        PropType::Int32 => PropValue::Int32(one()?.trim().parse().ok()?),
+        PropType::Int64 => PropValue::Int64(one()?.trim().parse().ok()?),
+        PropType::Double => PropValue::Double(one()?.trim().parse().ok()?),
+        PropType::Boolean => PropValue::Boolean(parse_bool(one()?.trim()).ok()?),
+        PropType::Unicode => PropValue::Unicode(one()?.to_owned()),
+        PropType::SystemTime => {
+            PropValue::SystemTime(FileTime::from_system_time(time::parse(one()?)?))
+        }
+        PropType::Guid => PropValue::Guid(Guid::parse(one()?.trim())?),
+        PropType::Binary => PropValue::Binary(binary(one()?)?),
+        PropType::MultiInt32 => PropValue::MultiInt32(
+            texts
+                .iter()
+                .map(|t| t.trim().parse().ok())
+                .collect::<Option<_>>()?,
+        ),
+        PropType::MultiInt64 => PropValue::MultiInt64(
+            texts
+                .iter()
+                .map(|t| t.trim().parse().ok())
+                .collect::<Option<_>>()?,
+        ),
+        PropType::MultiUnicode => {
+            PropValue::MultiUnicode(texts.iter().map(|t| (*t).to_owned()).collect())
+        }
+        PropType::MultiBinary => {
+            PropValue::MultiBinary(texts.iter().map(|t| binary(t)).collect::<Option<_>>()?)
+        }
+    })
+}
+
 /// The EWS `MapiPropertyTypeType` names umbox stores.
 pub fn property_type(name: &str) -> Option<PropType> {
     Some(match name {
@@ -655,6 +730,13 @@ pub fn property_type(name: &str) -> Option<PropType> {
     })
 }
 
+/// PSETID_Appointment (EWS `Appointment`): calendar item properties such as
+/// PidLidAppointmentStartWhole.
+pub const PSETID_APPOINTMENT: Guid = Guid(0x00062002_0000_0000_C000_000000000046);
+
+/// PSETID_Address (EWS `Address`): contact properties such as PidLidEmail1EmailAddress.
+pub const PSETID_ADDRESS: Guid = Guid(0x00062004_0000_0000_C000_000000000046);
+
 /// `DistinguishedPropertySetId` names to their GUIDs (MS-OXPROPS §1.3.2).
 fn distinguished_set(name: &str) -> Option<Guid> {
     Some(match name {
@@ -662,9 +744,9 @@ fn distinguished_set(name: &str) -> Option<Guid> {
         "PublicStrings" => property_sets::PUBLIC_STRINGS,
         "InternetHeaders" => property_sets::INTERNET_HEADERS,
         "UnifiedMessaging" => property_sets::UNIFIED_MESSAGING,
-        "Appointment" => Guid(0x00062002_0000_0000_C000_000000000046),
+        "Appointment" => PSETID_APPOINTMENT,
         "Task" => Guid(0x00062003_0000_0000_C000_000000000046),
-        "Address" => Guid(0x00062004_0000_0000_C000_000000000046),
+        "Address" => PSETID_ADDRESS,
         "Meeting" => Guid(0x6ED8DA90_450B_101B_98DA_00AA003F1305),
         "CalendarAssistant" => Guid(0x11000E07_B51B_40D6_AF21_CAA85EDAB1D0),
         "Sharing" => Guid(0x00062040_0000_0000_C000_000000000046),
@@ -681,6 +763,29 @@ fn parse_number(text: &str) -> Option<u32> {
     match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         Some(hex) => u32::from_str_radix(hex, 16).ok(),
         None => text.parse().ok(),
+    }
+}
+
+impl FieldUri {
+    /// The MAPI property that stores a field directly, for fields that are one property.
+    /// Shared by rendering, restrictions and sorting so a field means the same everywhere.
+    pub fn property(self) -> Option<crate::store::props::PropTag> {
+        use crate::store::props::tags;
+        Some(match self {
+            FieldUri::FolderClass => tags::CONTAINER_CLASS,
+            FieldUri::FolderDisplayName => tags::DISPLAY_NAME,
+            FieldUri::ItemClass => tags::MESSAGE_CLASS,
+            FieldUri::ItemSubject => tags::SUBJECT,
+            FieldUri::ItemDateTimeReceived => tags::MESSAGE_DELIVERY_TIME,
+            FieldUri::ItemDateTimeSent => tags::CLIENT_SUBMIT_TIME,
+            FieldUri::ItemDateTimeCreated => tags::CREATION_TIME,
+            FieldUri::ItemLastModifiedTime => tags::LAST_MODIFICATION_TIME,
+            FieldUri::ItemSize => tags::MESSAGE_SIZE,
+            FieldUri::ItemHasAttachments => tags::HAS_ATTACHMENTS,
+            FieldUri::ItemImportance => tags::IMPORTANCE,
+            FieldUri::MessageInternetMessageId => tags::INTERNET_MESSAGE_ID,
+            _ => return None,
+        })
     }
 }
 

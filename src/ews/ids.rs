@@ -18,6 +18,8 @@ const FORMAT: u8 = 1;
 const MAC_LEN: usize = 12;
 /// Longest mailbox address an id can carry (RFC 5321 path limit).
 const MAX_ADDRESS: usize = 254;
+/// Longest sealed state accepted, in base64 characters; well above what a request body may carry.
+const MAX_STATE: usize = 4 << 20;
 
 /// What an id names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,7 @@ enum Kind {
     Attachment = 3,
     FolderChangeKey = 4,
     ItemChangeKey = 5,
+    SyncState = 6,
 }
 
 /// Why an id was refused.
@@ -149,6 +152,36 @@ impl IdCodec {
         }
     }
 
+    /// Seals an opaque state (a SyncState) for `mailbox`: the client can hold it and send it back,
+    /// but cannot read it apart from base64, change it, or use it with another mailbox.
+    pub fn seal_state(&self, mailbox: &MailboxId, state: &[u8]) -> String {
+        let address = mailbox.as_str().as_bytes();
+        let address = address.get(..MAX_ADDRESS).unwrap_or(address);
+        let mut bytes = Vec::with_capacity(3 + address.len() + state.len() + MAC_LEN);
+        bytes.push(FORMAT);
+        bytes.push(Kind::SyncState as u8);
+        bytes.push(address.len() as u8);
+        bytes.extend_from_slice(address);
+        bytes.extend_from_slice(state);
+        let tag = hmac::sign(&self.key, &bytes);
+        bytes.extend_from_slice(tag.as_ref().get(..MAC_LEN).unwrap_or_default());
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Opens a state sealed by [`IdCodec::seal_state`] for `mailbox`.
+    pub fn open_state(&self, mailbox: &MailboxId, sealed: &str) -> Result<Vec<u8>, IdError> {
+        let body = self.verified(sealed, MAX_STATE)?;
+        let mut reader = Reader(&body);
+        if reader.byte()? != FORMAT || reader.byte()? != Kind::SyncState as u8 {
+            return Err(IdError::Malformed);
+        }
+        let len = usize::from(reader.byte()?);
+        if reader.take(len)? != mailbox.as_str().as_bytes() {
+            return Err(IdError::Malformed);
+        }
+        Ok(reader.0.to_vec())
+    }
+
     fn seal(&self, kind: Kind, mailbox: &MailboxId, number: u64, version: Option<u64>) -> String {
         let address = mailbox.as_str().as_bytes();
         let address = address.get(..MAX_ADDRESS).unwrap_or(address);
@@ -167,28 +200,8 @@ impl IdCodec {
     }
 
     fn open(&self, kind: Kind, id: &str) -> Result<(MailboxId, u64, Option<u64>), IdError> {
-        if id.is_empty() {
-            return Err(IdError::Empty);
-        }
-        if id.len() > 512 {
-            return Err(IdError::Malformed);
-        }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(id)
-            .map_err(|_| IdError::Malformed)?;
-        let split = bytes.len().checked_sub(MAC_LEN).ok_or(IdError::Malformed)?;
-        let (body, mac) = bytes.split_at(split);
-        let expected = hmac::sign(&self.key, body);
-        let expected = expected.as_ref().get(..MAC_LEN).unwrap_or_default();
-        // Compare without an early exit so timing tells nothing about the tag.
-        let difference = expected
-            .iter()
-            .zip(mac)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if difference != 0 || expected.len() != mac.len() {
-            return Err(IdError::Malformed);
-        }
-        let mut reader = Reader(body);
+        let body = self.verified(id, 512)?;
+        let mut reader = Reader(&body);
         if reader.byte()? != FORMAT || reader.byte()? != kind as u8 {
             return Err(IdError::Malformed);
         }
@@ -203,6 +216,33 @@ impl IdCodec {
             return Err(IdError::Malformed);
         }
         Ok((MailboxId::new(address), number, version))
+    }
+
+    /// The sealed bytes of `text` (at most `max_len` base64 characters) once their MAC checks.
+    fn verified(&self, text: &str, max_len: usize) -> Result<Vec<u8>, IdError> {
+        if text.is_empty() {
+            return Err(IdError::Empty);
+        }
+        if text.len() > max_len {
+            return Err(IdError::Malformed);
+        }
+        let mut bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| IdError::Malformed)?;
+        let split = bytes.len().checked_sub(MAC_LEN).ok_or(IdError::Malformed)?;
+        let (body, mac) = bytes.split_at(split);
+        let expected = hmac::sign(&self.key, body);
+        let expected = expected.as_ref().get(..MAC_LEN).unwrap_or_default();
+        // Compare without an early exit so timing tells nothing about the tag.
+        let difference = expected
+            .iter()
+            .zip(mac)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if difference != 0 || expected.len() != mac.len() {
+            return Err(IdError::Malformed);
+        }
+        bytes.truncate(split);
+        Ok(bytes)
     }
 }
 
@@ -270,5 +310,37 @@ mod tests {
             assert_eq!(codec.open_item(bad), Err(IdError::Malformed), "{bad}");
         }
         assert_eq!(codec.open_item(""), Err(IdError::Empty));
+    }
+
+    #[test]
+    fn states_are_bound_to_their_mailbox_and_tamper_evident() {
+        let codec = IdCodec::from_key(b"test key");
+        let alice = MailboxId::new("alice@example.test");
+        let bob = MailboxId::new("bob@example.test");
+        let sealed = codec.seal_state(&alice, b"some state");
+        assert_eq!(
+            codec.open_state(&alice, &sealed),
+            Ok(b"some state".to_vec())
+        );
+        assert_eq!(codec.open_state(&bob, &sealed), Err(IdError::Malformed));
+        let mut bytes = base64::engine::general_purpose::STANDARD
+            .decode(&sealed)
+            .unwrap();
+        let last_state_byte = bytes.len() - MAC_LEN - 1;
+        bytes[last_state_byte] ^= 1;
+        let tampered = base64::engine::general_purpose::STANDARD.encode(bytes);
+        assert_eq!(codec.open_state(&alice, &tampered), Err(IdError::Malformed));
+        let id = codec.folder(&alice, FolderId(1));
+        assert_eq!(
+            codec.open_state(&alice, &id),
+            Err(IdError::Malformed),
+            "a folder id is no state"
+        );
+        assert_eq!(
+            codec.open_folder(&sealed),
+            Err(IdError::Malformed),
+            "a state is no folder id"
+        );
+        assert_eq!(codec.open_state(&alice, ""), Err(IdError::Empty));
     }
 }

@@ -14,11 +14,14 @@ pub mod codes;
 pub mod error;
 pub mod fields;
 pub mod ids;
-mod ops;
+pub(crate) mod ops;
+pub mod photo;
 mod render;
+mod restriction;
 pub mod soap;
 pub mod time;
 pub mod version;
+mod view;
 
 use std::time::SystemTime;
 
@@ -40,12 +43,31 @@ pub use ops::subscriptions::{push_document, read_push_reply, EventStream};
 pub struct Limits {
     /// Largest page FindItem/FindFolder return (Exchange's FindCountLimit).
     pub find_count: usize,
+    /// Requests one user may have in progress at once (Exchange 2013's EWSMaxConcurrency);
+    /// more are answered with ErrorServerBusy.
+    pub concurrent_requests_per_user: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { find_count: 1000 }
+        Limits {
+            find_count: 1000,
+            concurrent_requests_per_user: 27,
+        }
     }
+}
+
+/// How long a throttled client is told to wait.
+pub const BUSY_BACK_OFF_MILLISECONDS: u32 = 1000;
+
+/// The ErrorServerBusy fault (with BackOffMilliseconds) for a user over the concurrency limit.
+pub fn server_busy() -> Reply {
+    let fault = Fault {
+        code: ResponseCode::ErrorServerBusy,
+        message: "too many concurrent requests for this user; retry later".to_owned(),
+        back_off_milliseconds: Some(BUSY_BACK_OFF_MILLISECONDS),
+    };
+    fault_reply(&fault, ExchangeVersion::DEFAULT)
 }
 
 /// Everything a request needs, borrowed from the server.
@@ -101,6 +123,9 @@ pub fn handle(body: &[u8], ctx: Context<'_>) -> Reply {
     let version = envelope.version;
     let user = match &envelope.impersonation {
         None => ctx.caller,
+        // exchangelib names the caller itself when configured with IMPERSONATION access; acting
+        // as oneself needs no right.
+        Some(target) if ctx.caller.has_address(&target.address) => ctx.caller,
         Some(target) => {
             if !ctx.caller.has_right(Right::Impersonation) {
                 let fault = Fault::new(
@@ -232,18 +257,37 @@ pub(crate) fn response_message(
             w.end();
         }
         Err(error) => {
-            let code = error.response_code();
-            if code == ResponseCode::ErrorInternalServerError {
-                tracing::error!(%error, "ews operation failed");
-            }
-            w.start(M, name)
-                .attribute("ResponseClass", code.response_class());
-            w.leaf(M, "MessageText", &error.to_string());
-            w.leaf(M, "ResponseCode", code.as_str());
-            w.leaf(M, "DescriptiveLinkKey", "0");
+            error_message_start(w, name, &error);
             w.end();
         }
     }
+}
+
+/// Writes one `m:…ResponseMessage` for a code that still carries the payload (ResponseClass
+/// Warning, e.g. ErrorNameResolutionMultipleResults followed by every candidate).
+pub(crate) fn warning_message(
+    w: &mut Writer<'_>,
+    name: &'static str,
+    warning: &Error,
+    payload: impl FnOnce(&mut Writer<'_>),
+) {
+    error_message_start(w, name, warning);
+    payload(w);
+    w.end();
+}
+
+/// Opens a response message for `error` and writes MessageText, ResponseCode and
+/// DescriptiveLinkKey; the caller closes it.
+fn error_message_start(w: &mut Writer<'_>, name: &'static str, error: &Error) {
+    let code = error.response_code();
+    if code == ResponseCode::ErrorInternalServerError {
+        tracing::error!(%error, "ews operation failed");
+    }
+    w.start(M, name)
+        .attribute("ResponseClass", code.response_class());
+    w.leaf(M, "MessageText", &error.to_string());
+    w.leaf(M, "ResponseCode", code.as_str());
+    w.leaf(M, "DescriptiveLinkKey", "0");
 }
 
 /// Children of `parent` named `{t}name` or `{m}name`.
@@ -251,4 +295,55 @@ pub(crate) fn child<'e>(parent: &'e Element, name: &str) -> Option<&'e Element> 
     parent.children().find(|c| {
         c.name() == name && (c.namespace() == ns::EWS_MESSAGES || c.namespace() == ns::EWS_TYPES)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ews::ops::testkit::{describe, Kit};
+
+    const GET_INBOX: &str = r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>"#;
+
+    #[test]
+    fn impersonation_needs_the_right_except_for_oneself() {
+        let kit = Kit::new();
+        // The kit gives alice the impersonation right; bob has none.
+        let (status, body) = kit.call_as(
+            "bob@example.test",
+            "Exchange2016",
+            Some("BOB@example.test"),
+            GET_INBOX,
+        );
+        assert_eq!(status, 200, "{}", describe(&body));
+        let (status, body) = kit.call_as(
+            "bob@example.test",
+            "Exchange2016",
+            Some("alice@example.test"),
+            GET_INBOX,
+        );
+        assert_eq!(status, 500);
+        assert!(
+            describe(&body).contains("ErrorImpersonationDenied"),
+            "{}",
+            describe(&body)
+        );
+        let (status, body) = kit.call_as(
+            "alice@example.test",
+            "Exchange2016",
+            Some("bob@example.test"),
+            GET_INBOX,
+        );
+        assert_eq!(status, 200, "{}", describe(&body));
+        let (status, body) = kit.call_as(
+            "alice@example.test",
+            "Exchange2016",
+            Some("nobody@example.test"),
+            GET_INBOX,
+        );
+        assert_eq!(status, 500);
+        assert!(
+            describe(&body).contains("ErrorNonExistentMailbox"),
+            "{}",
+            describe(&body)
+        );
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! [`serve_https`] accepts TLS connections and hands each request to one function that opens the
 //! request span, applies the size cap, authenticates (Basic, TLS only) and routes by exact,
-//! case-insensitive path to a surface (`autodiscover` now). [`serve_redirect`] is the plain-HTTP
+//! case-insensitive path to a surface (`autodiscover`, `ews`, and the EWS user photo GET, whose
+//! query string only that surface reads). [`serve_redirect`] is the plain-HTTP
 //! listener: it only answers the Autodiscover redirect step and never asks for credentials.
 //! Responses are whole documents, except GetStreamingEvents, whose envelopes are sent as chunks
 //! one at a time, each produced only when the connection can take it. A connection whose writes
@@ -41,7 +42,7 @@ use crate::autodiscover;
 use crate::clock::Clock;
 use crate::config::Site;
 use crate::directory::Directory;
-use crate::ews::{self, ids::IdCodec, EventStream};
+use crate::ews::{self, ids::IdCodec, photo::PhotoStore, EventStream};
 use crate::notify::Hub;
 use crate::store::MailStore;
 
@@ -74,7 +75,10 @@ pub struct Services {
     clock: Arc<dyn Clock>,
     store: Arc<dyn MailStore>,
     ids: IdCodec,
+    photos: PhotoStore,
     ews_limits: ews::Limits,
+    /// Per-user EWS concurrency (EWSMaxConcurrency), keyed by lower-cased address.
+    ews_slots: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
     notify: Hub,
     write_stall_timeout: Duration,
     next_request_id: AtomicU64,
@@ -89,6 +93,22 @@ impl std::fmt::Debug for Services {
 }
 
 impl Services {
+    /// One of `address`'s EWS request slots, or `None` when all are taken.
+    fn ews_slot(&self, address: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let semaphore = {
+            let mut slots = self.ews_slots.lock().ok()?;
+            slots
+                .entry(address.to_ascii_lowercase())
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Semaphore::new(
+                        self.ews_limits.concurrent_requests_per_user,
+                    ))
+                })
+                .clone()
+        };
+        semaphore.try_acquire_owned().ok()
+    }
+
     /// State for [`serve_https`]; `snapshot` follows directory and config reloads.
     pub fn new(
         snapshot: watch::Receiver<Arc<Snapshot>>,
@@ -96,6 +116,7 @@ impl Services {
         clock: Arc<dyn Clock>,
         store: Arc<dyn MailStore>,
         ids: IdCodec,
+        photos: PhotoStore,
         notify: Hub,
     ) -> Services {
         Services {
@@ -105,7 +126,9 @@ impl Services {
             clock,
             store,
             ids,
+            photos,
             ews_limits: ews::Limits::default(),
+            ews_slots: std::sync::Mutex::default(),
             notify,
             write_stall_timeout: WRITE_STALL_TIMEOUT,
             next_request_id: AtomicU64::new(1),
@@ -129,6 +152,8 @@ enum Endpoint {
     AutodiscoverSvc,
     /// Exchange Web Services.
     Ews,
+    /// EWS user photos (`GET …/s/GetUserPhoto?email=…&size=…`, Exchange 2013 and later).
+    UserPhoto,
 }
 
 impl Endpoint {
@@ -139,6 +164,7 @@ impl Endpoint {
             Endpoint::AutodiscoverXml,
             Endpoint::AutodiscoverSvc,
             Endpoint::Ews,
+            Endpoint::UserPhoto,
         ]
         .into_iter()
         .find(|e| e.canonical_path().eq_ignore_ascii_case(path))
@@ -149,6 +175,7 @@ impl Endpoint {
             Endpoint::AutodiscoverXml => "/autodiscover/autodiscover.xml",
             Endpoint::AutodiscoverSvc => "/autodiscover/autodiscover.svc",
             Endpoint::Ews => "/EWS/Exchange.asmx",
+            Endpoint::UserPhoto => "/EWS/Exchange.asmx/s/GetUserPhoto",
         }
     }
 
@@ -177,6 +204,10 @@ pub async fn serve_https(
             },
             Some(_) = connections.join_next() => continue,
         };
+        // Responses go out whole (see `writev(false)` below); Nagle would only delay them.
+        if let Err(error) = tcp.set_nodelay(true) {
+            debug!(%peer, %error, "cannot disable Nagle");
+        }
         let acceptor = acceptor.clone();
         let services = services.clone();
         let stall = services.write_stall_timeout;
@@ -190,6 +221,9 @@ pub async fn serve_https(
             let result = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HANDSHAKE_TIMEOUT)
+                // Head and body in one buffer: over TLS that is one record and one write per
+                // response instead of two.
+                .writev(false)
                 .serve_connection(TokioIo::new(StallGuard::new(stream, stall)), service)
                 .await;
             if let Err(error) = result {
@@ -257,11 +291,14 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Body
     };
     tracing::Span::current().record("user", user.address.as_str());
 
+    if endpoint == Endpoint::UserPhoto {
+        return photo_reply(services, snapshot, &request).await;
+    }
     let body = if method == Method::GET {
         match endpoint {
             // A GET carries no request; the POX handler answers it with its "invalid request" error.
             Endpoint::AutodiscoverXml => Bytes::new(),
-            Endpoint::AutodiscoverSvc | Endpoint::Ews => {
+            Endpoint::AutodiscoverSvc | Endpoint::Ews | Endpoint::UserPhoto => {
                 let mut response = status_only(StatusCode::METHOD_NOT_ALLOWED);
                 response
                     .headers_mut()
@@ -289,6 +326,7 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Body
         Endpoint::Ews => {
             return ews_reply(services, snapshot.clone(), user.clone(), body.clone()).await
         }
+        Endpoint::UserPhoto => return status_only(StatusCode::METHOD_NOT_ALLOWED),
     };
     let mut response = Response::new(whole(reply.body));
     *response.status_mut() =
@@ -307,6 +345,11 @@ async fn ews_reply(
     user: crate::directory::User,
     body: Bytes,
 ) -> Response<Body> {
+    // The slot covers producing the answer; a streaming answer's envelopes that follow are paced
+    // by the notification limits, not by this one.
+    let Some(_slot) = services.ews_slot(&user.address) else {
+        return ews_response(ews::server_busy());
+    };
     let store = services.store.clone();
     let ids = services.ids.clone();
     let notify = services.notify.clone();
@@ -329,25 +372,78 @@ async fn ews_reply(
     })
     .await;
     match reply {
-        Ok(reply) => {
-            let body = match reply.stream {
-                Some(stream) => StreamingBody::new(Bytes::from(reply.body), stream).boxed_unsync(),
-                None => whole(reply.body),
-            };
-            let mut response = Response::new(body);
-            *response.status_mut() =
-                StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(ews::CONTENT_TYPE),
-            );
-            response
-        }
+        Ok(reply) => ews_response(reply),
         Err(error) => {
             tracing::error!(%error, "ews task failed");
             status_only(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
+}
+
+fn ews_response(reply: ews::Reply) -> Response<Body> {
+    let body = match reply.stream {
+        Some(stream) => StreamingBody::new(Bytes::from(reply.body), stream).boxed_unsync(),
+        None => whole(reply.body),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(ews::CONTENT_TYPE),
+    );
+    response
+}
+
+/// Answers a user photo GET on the blocking pool (it reads a file); any other method is 405.
+async fn photo_reply(
+    services: &Services,
+    snapshot: Arc<Snapshot>,
+    request: &Request<Incoming>,
+) -> Response<Body> {
+    if request.method() != Method::GET {
+        let mut response = status_only(StatusCode::METHOD_NOT_ALLOWED);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        return response;
+    }
+    let photos = services.photos.clone();
+    let query = request.uri().query().map(str::to_owned);
+    let if_none_match = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let reply = tokio::task::spawn_blocking(move || {
+        ews::photo::get_user_photo(
+            &photos,
+            &snapshot.directory,
+            query.as_deref(),
+            if_none_match.as_deref(),
+        )
+    })
+    .await;
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(error) => {
+            tracing::error!(%error, "photo task failed");
+            return status_only(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
+    let mut response = Response::new(whole(reply.body));
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    if let Some(content_type) = reply.content_type {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    if let Some(etag) = reply.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        headers.insert(header::ETAG, etag);
+        // Photos are per user and behind authentication: no shared cache may keep them.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    }
+    response
 }
 
 /// Reads the body, refusing more than `limit` bytes with 413 before buffering them.
@@ -426,8 +522,9 @@ pub async fn serve_redirect(listener: TcpListener, snapshot: watch::Receiver<Arc
 }
 
 fn redirect(request: &Request<Incoming>, site: &Site) -> Response<Body> {
-    let endpoint = Endpoint::from_path(request.uri().path()).filter(|e| e.is_autodiscover());
-    let Some(endpoint) = endpoint else {
+    // Only the Autodiscover step redirects; EWS and photo URLs come from Autodiscover as https.
+    let Some(endpoint) = Endpoint::from_path(request.uri().path()).filter(|e| e.is_autodiscover())
+    else {
         return status_only(StatusCode::NOT_FOUND);
     };
     if request.method() != Method::GET {
@@ -611,6 +708,51 @@ mod tests {
     }
 
     #[test]
+    fn a_user_over_the_ews_concurrency_limit_is_told_to_back_off() {
+        let dir = std::env::temp_dir().join(format!("umbox-http-slots-{}", std::process::id()));
+        let store = crate::store::RedbStore::open(&dir, crate::store::Options::default()).unwrap();
+        let site = crate::config::Site {
+            domains: vec!["example.test".into()],
+            public_host: "mail.example.test".into(),
+            https_port: 443,
+            sip_port: 5060,
+            sips_port: 5061,
+            addresses: Vec::new(),
+        };
+        let snapshot = Arc::new(Snapshot {
+            directory: Arc::new(Directory::default()),
+            site: Arc::new(site),
+        });
+        let (_tx, rx) = watch::channel(snapshot);
+        let notify = crate::notify::tests::scratch_hub(&store);
+        let services = Services::new(
+            rx,
+            1 << 20,
+            Arc::new(crate::clock::SystemClock),
+            Arc::new(store),
+            IdCodec::from_key(b"k"),
+            PhotoStore::in_data_dir(&dir),
+            notify,
+        );
+        let limit = services.ews_limits.concurrent_requests_per_user;
+        let held: Vec<_> = (0..limit)
+            .map(|_| services.ews_slot("Alice@example.test").unwrap())
+            .collect();
+        assert!(services.ews_slot("alice@example.test").is_none());
+        assert!(services.ews_slot("bob@example.test").is_some());
+        drop(held);
+        assert!(services.ews_slot("alice@example.test").is_some());
+        let busy = ews::server_busy();
+        let text = String::from_utf8(busy.body).unwrap();
+        assert_eq!(busy.status, 500);
+        assert!(
+            text.contains("ErrorServerBusy") && text.contains("BackOffMilliseconds"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn paths_match_exactly_ignoring_case() {
         assert_eq!(
             Endpoint::from_path("/AutoDiscover/AutoDiscover.xml"),
@@ -620,11 +762,17 @@ mod tests {
             Endpoint::from_path("/autodiscover/autodiscover.svc"),
             Some(Endpoint::AutodiscoverSvc)
         );
+        assert_eq!(
+            Endpoint::from_path("/ews/exchange.asmx/s/getuserphoto"),
+            Some(Endpoint::UserPhoto)
+        );
         for path in [
             "/autodiscover/autodiscover.json",
             "/autodiscover/autodiscover.xml/x",
             "/",
             "/autodiscover",
+            "/EWS/Exchange.asmx/s/GetUserPhoto/x",
+            "/EWS/Exchange.asmx/s",
         ] {
             assert_eq!(Endpoint::from_path(path), None, "{path}");
         }

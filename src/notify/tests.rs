@@ -74,6 +74,19 @@ impl IdSource for CountingIds {
     }
 }
 
+/// A hub over `store` with default settings, for tests of other modules that need one in their
+/// EWS context but do not exercise notifications.
+pub(crate) fn scratch_hub(store: &RedbStore) -> Hub {
+    let clock = Arc::new(crate::clock::FixedClock(UNIX_EPOCH));
+    Hub::open(
+        Arc::new(store.clone()),
+        Notifications::default(),
+        clock,
+        Arc::new(CountingIds::default()),
+    )
+    .unwrap()
+}
+
 pub(crate) struct Fixture {
     pub(crate) dir: TestDir,
     pub(crate) store: Arc<dyn MailStore>,

@@ -41,18 +41,18 @@ impl Server {
         Server::spawn(data, None, &["--demo"])
     }
 
+    /// `umbox serve --demo` on ephemeral ports over an existing data directory (e.g. a mailbox
+    /// store a test filled through the store's API before the server opened it).
+    pub fn demo_in(data: PathBuf) -> Server {
+        Server::spawn(data, None, &["--demo"])
+    }
+
     /// `umbox serve --config FILE` with ephemeral ports.
     pub fn with_config(data: PathBuf, config: PathBuf) -> Server {
         Server::spawn(data, Some(config), &[])
     }
 
-    /// `umbox serve --demo [--config FILE]` on ephemeral ports over `data`, which may hold a
-    /// previous run's state (see [`Server::stop`]).
-    pub fn demo_in(data: PathBuf, config: Option<PathBuf>) -> Server {
-        Server::spawn(data, config, &["--demo"])
-    }
-
-    /// Stops the server and hands back its data directory, kept for a restart.
+    /// Stops the server and hands back its data directory, kept for a restart ([`Server::demo_in`]).
     pub fn stop(mut self) -> PathBuf {
         let _ = self.child.kill();
         let _ = self.child.wait();

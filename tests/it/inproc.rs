@@ -15,6 +15,7 @@ use umbox::clock::{Clock, SystemClock};
 use umbox::config::{Notifications, Raw};
 use umbox::directory::Directory;
 use umbox::ews::ids::IdCodec;
+use umbox::ews::photo::PhotoStore;
 use umbox::http::{self, Services, Snapshot};
 use umbox::notify::{Hub, RandomIds};
 use umbox::store::props::{tags, PropKey, PropValue};
@@ -81,6 +82,7 @@ impl InProcess {
             clock,
             store.clone(),
             ids.clone(),
+            PhotoStore::in_data_dir(&data),
             hub.clone(),
         )
         .with_write_stall_timeout(write_stall);

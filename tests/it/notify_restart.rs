@@ -86,7 +86,7 @@ fn get_events(id: &str, watermark: &str) -> String {
 
 #[test]
 fn a_pull_subscription_loses_nothing_across_restarts() {
-    let server = Server::demo_in(temp_dir("data"), None);
+    let server = Server::demo_in(temp_dir("data"));
     let subscribed = ews(
         &server,
         r#"<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/><t:DistinguishedFolderId Id="voicemail"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType><t:EventType>CreatedEvent</t:EventType><t:EventType>ModifiedEvent</t:EventType></t:EventTypes><t:Timeout>30</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"#,
@@ -96,7 +96,7 @@ fn a_pull_subscription_loses_nothing_across_restarts() {
 
     let data = server.stop();
     deliver_offline(&data, "IPM.Note.Microsoft.Voicemail.UM.CA");
-    let server = Server::demo_in(data, None);
+    let server = Server::demo_in(data);
     let (names, after_first) = events(&ews(&server, &get_events(&id, &start)));
     assert_eq!(
         names,
@@ -110,7 +110,7 @@ fn a_pull_subscription_loses_nothing_across_restarts() {
 
     let data = server.stop();
     deliver_offline(&data, "IPM.Note");
-    let server = Server::demo_in(data, None);
+    let server = Server::demo_in(data);
     let (names, after_second) = events(&ews(&server, &get_events(&id, &after_first)));
     assert_eq!(names, ["CreatedEvent", "NewMailEvent", "ModifiedEvent 2"]);
     // Caught up: a lone StatusEvent.

@@ -2,8 +2,19 @@
 //! element and writing its response messages. [`dispatch`] is the only place operation names are
 //! matched.
 
+mod availability;
+mod convert_id;
+mod find_item;
+#[cfg(test)]
+mod find_sync_tests;
 mod folders;
+mod oof;
+mod people;
 pub(crate) mod subscriptions;
+mod sync;
+#[cfg(test)]
+pub(crate) mod testkit;
+mod time_zones;
 
 use crate::ews::codes::ResponseCode;
 use crate::ews::error::Fault;
@@ -19,6 +30,19 @@ pub(crate) fn dispatch(
     match op.name() {
         "GetFolder" => folders::get_folder(request, op, w),
         "FindFolder" => folders::find_folder(request, op, w),
+        "CreateFolder" => folders::create_folder(request, op, w),
+        "UpdateFolder" => folders::update_folder(request, op, w),
+        "DeleteFolder" => folders::delete_folder(request, op, w),
+        "EmptyFolder" => folders::empty_folder(request, op, w),
+        "FindItem" => find_item::find_item(request, op, w),
+        "SyncFolderItems" => sync::sync_folder_items(request, op, w),
+        "SyncFolderHierarchy" => sync::sync_folder_hierarchy(request, op, w),
+        "ResolveNames" => people::resolve_names(request, op, w),
+        "GetUserOofSettingsRequest" => oof::get_user_oof_settings(request, op, w),
+        "SetUserOofSettingsRequest" => oof::set_user_oof_settings(request, op, w),
+        "GetUserAvailabilityRequest" => availability::get_user_availability(request, op, w),
+        "ConvertId" => convert_id::convert_id(request, op, w),
+        "GetServerTimeZones" => time_zones::get_server_time_zones(request, op, w),
         "Subscribe" => subscriptions::subscribe(request, op, w),
         "Unsubscribe" => subscriptions::unsubscribe(request, op, w),
         "GetEvents" => subscriptions::get_events(request, op, w),

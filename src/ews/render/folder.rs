@@ -85,20 +85,13 @@ pub(crate) fn folder(w: &mut Writer<'_>, request: &Request<'_>, folder: &Folder,
     if all || wants(FieldUri::FolderEffectiveRights) {
         owner_rights(w, request);
     }
-    let since_2013 = request.version >= ExchangeVersion::Exchange2013;
-    if let Some(distinguished) = folder.distinguished.filter(|_| since_2013) {
-        if all || wants(FieldUri::FolderDistinguishedFolderId) {
-            w.leaf(T, "DistinguishedFolderId", distinguished.as_str());
+    // The element exists from the Exchange2016 schema on (BaseFolderType, after EffectiveRights).
+    if (all || wants(FieldUri::FolderDistinguishedFolderId))
+        && request.version >= ExchangeVersion::Exchange2016
+    {
+        if let Some(which) = folder.distinguished {
+            w.leaf(T, "DistinguishedFolderId", which.as_str());
         }
-    }
-    // Nobody but the owner has rights on an umbox folder: an empty permission list.
-    if wants(FieldUri::FolderPermissionSet) && name != "SearchFolder" {
-        let list = if name == "CalendarFolder" {
-            "CalendarPermissions"
-        } else {
-            "Permissions"
-        };
-        w.start(T, "PermissionSet").start(T, list).end().end();
     }
     let has_unread = matches!(name, "Folder" | "SearchFolder" | "TasksFolder");
     if has_unread && (default || wants(FieldUri::FolderUnreadCount)) {

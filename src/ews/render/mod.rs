@@ -1,7 +1,8 @@
-//! Writing store objects as EWS elements: folders here, items in [`item`] (when added), and the
+//! Writing store objects as EWS elements: folders in [`folder`], items in [`item`], and the
 //! extended properties both carry. The shape decides what is written; the XSD decides the order.
 
 pub(crate) mod folder;
+pub(crate) mod item;
 
 use base64::Engine;
 

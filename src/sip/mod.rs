@@ -1,0 +1,203 @@
+//! SIP for the unified messaging call pipeline: the call router's and the media server's
+//! signalling (RFC 3261 over UDP and TCP).
+//!
+//! Layers, outermost first; dependencies point inward:
+//! - `transport`: sockets and the one inbound funnel, `transport::inbound` (size caps,
+//!   per-source rate limit, access control, the summary log line). Bytes only.
+//! - [`wire`]: the one reader and writer of SIP text (pre-pass, grammar, Diversion/History-Info).
+//! - `endpoint`: the per-listener core: transaction matching, request checks, OPTIONS, and
+//!   dispatch to the router (`um::router`) or to [`dialog`]. Sans-IO: typed in, effects out.
+//! - [`transaction`]: RFC 3261 §17 state machines and timers A–L.
+//! - [`dialog`]: the media server's dialogs and the channel API UM code plugs into.
+//!
+//! [`Listener`] is the wiring entry point. This module never decides where a call goes
+//! (`um::router` does) and never touches media, mailboxes or the directory file.
+
+mod access;
+pub mod dialog;
+mod endpoint;
+mod listener;
+pub mod transaction;
+mod transport;
+pub mod types;
+pub mod wire;
+
+pub use access::Rate;
+pub use endpoint::Stats;
+pub use listener::{Limits, Listener, Options, Role};
+
+use self::types::{CallId, StatusCode};
+use self::wire::grammar::SyntaxError;
+use self::wire::prepass::HeaderName;
+
+/// Everything that can go wrong in SIP handling, from bytes to dialogs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The message does not follow the SIP grammar.
+    #[error("malformed message: {0}")]
+    Malformed(&'static str),
+    /// A header value does not follow its grammar.
+    #[error("bad {} header: {reason}", header.as_str())]
+    BadHeader {
+        /// The header.
+        header: HeaderName,
+        /// What is wrong.
+        reason: SyntaxError,
+    },
+    /// A required header is missing.
+    #[error("missing {} header", .0.as_str())]
+    MissingHeader(HeaderName),
+    /// A single-valued header appears more than once (RFC 3261 §7.3.1).
+    #[error("more than one {} header", .0.as_str())]
+    DuplicateHeader(HeaderName),
+    /// The CSeq method differs from the request method (RFC 3261 §8.1.1.5).
+    #[error("CSeq method does not match the request method")]
+    CSeqMethodMismatch,
+    /// Content-Length is unreadable or larger than what arrived.
+    #[error("Content-Length {0}")]
+    ContentLength(&'static str),
+    /// The message or its body is larger than we accept.
+    #[error("message of {size} bytes is over the {limit}-byte limit")]
+    TooLarge {
+        /// Bytes announced or received.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The request line names another SIP version.
+    #[error("SIP version {0:?} is not supported")]
+    Version(String),
+    /// The Request-URI is not sip: or sips:.
+    #[error("Request-URI scheme {0:?} is not supported")]
+    UriScheme(String),
+    /// Max-Forwards reached zero (RFC 3261 §8.2.2 via the proxy rule of §16.3).
+    #[error("Max-Forwards is zero")]
+    TooManyHops,
+    /// The request requires extensions we do not support (RFC 3261 §8.2.2.3).
+    #[error("unsupported extensions: {}", .0.join(", "))]
+    BadExtension(Vec<String>),
+    /// The method is not a SIP method we know (RFC 3261 §8.2.1).
+    #[error("method {0} is not implemented")]
+    NotImplemented(String),
+    /// The method is known but not served by this listener (RFC 3261 §8.2.1).
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    /// The body type is not one we read (RFC 3261 §8.2.3).
+    #[error("content type {0:?} is not supported")]
+    UnsupportedMediaType(String),
+    /// No dialog or transaction matches an in-dialog request or CANCEL.
+    #[error("no dialog or transaction matches call {0}")]
+    NoSuchDialog(CallId),
+    /// A dialog request arrived out of order (RFC 3261 §12.2.2).
+    #[error("CSeq {seq} is not above {last} in call {call_id}")]
+    CSeqOutOfOrder {
+        /// The call.
+        call_id: CallId,
+        /// The number received.
+        seq: u32,
+        /// The last number seen.
+        last: u32,
+    },
+    /// A re-INVITE arrived before the previous INVITE was finished (RFC 3261 §14.2).
+    #[error("call {0} already has an INVITE in progress")]
+    InviteInProgress(CallId),
+    /// More calls than the configured limit.
+    #[error("over the limit of {0} concurrent calls")]
+    Overloaded(usize),
+    /// The UM side is not listening for calls.
+    #[error("no call handler is listening")]
+    NoHandler,
+    /// The called party was not found by the router.
+    #[error("no mailbox or pilot number {0:?} in the dial plan")]
+    NotFound(String),
+    /// The gateway's dial plan is missing from the directory (a state validation prevents).
+    #[error("gateway {gateway:?} names missing dial plan {dial_plan:?}")]
+    Inconsistent {
+        /// The gateway.
+        gateway: String,
+        /// The dial plan it names.
+        dial_plan: String,
+    },
+    /// The source is not a configured gateway.
+    #[error("source {0} is not a configured gateway")]
+    Forbidden(std::net::IpAddr),
+    /// The call is not known (hang-up of an ended or unknown call).
+    #[error("no call {0}")]
+    NoSuchCall(CallId),
+    /// The peer did not answer a request we sent (timer B or F, RFC 3261 §17.1).
+    #[error("no response from the peer in call {0}")]
+    Timeout(CallId),
+    /// A socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was attempted.
+        what: &'static str,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The listener has shut down.
+    #[error("the SIP listener has stopped")]
+    Closed,
+}
+
+impl Error {
+    /// The one mapping from errors to SIP statuses (STYLE §2 rule 6); `None` when the error
+    /// gets no response (it did not come from a request, or answering would not help).
+    pub fn status(&self) -> Option<StatusCode> {
+        Some(match self {
+            Error::Malformed(_)
+            | Error::BadHeader { .. }
+            | Error::MissingHeader(_)
+            | Error::DuplicateHeader(_)
+            | Error::CSeqMethodMismatch
+            | Error::ContentLength(_) => StatusCode::BadRequest,
+            Error::TooLarge { .. } => StatusCode::MessageTooLarge,
+            Error::Version(_) => StatusCode::VersionNotSupported,
+            Error::UriScheme(_) => StatusCode::UnsupportedUriScheme,
+            Error::TooManyHops => StatusCode::TooManyHops,
+            Error::BadExtension(_) => StatusCode::BadExtension,
+            Error::NotImplemented(_) => StatusCode::NotImplemented,
+            Error::MethodNotAllowed(_) => StatusCode::MethodNotAllowed,
+            Error::UnsupportedMediaType(_) => StatusCode::UnsupportedMediaType,
+            Error::NoSuchDialog(_) => StatusCode::CallOrTransactionDoesNotExist,
+            Error::CSeqOutOfOrder { .. }
+            | Error::Inconsistent { .. }
+            | Error::InviteInProgress(_) => StatusCode::ServerInternalError,
+            Error::Overloaded(_) | Error::NoHandler => StatusCode::ServiceUnavailable,
+            Error::NotFound(_) => StatusCode::NotFound,
+            Error::Forbidden(_) => StatusCode::Forbidden,
+            Error::NoSuchCall(_) | Error::Timeout(_) | Error::Io { .. } | Error::Closed => {
+                return None
+            }
+        })
+    }
+
+    /// The reason phrase: the standard one, except that a 400 says what was wrong.
+    pub fn reason_phrase(&self) -> String {
+        match self.status() {
+            Some(StatusCode::BadRequest) => format!("Bad Request ({self})"),
+            Some(status) => status.reason().to_owned(),
+            None => self.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_statuses_once() {
+        let missing = Error::MissingHeader(HeaderName::To);
+        assert_eq!(missing.status(), Some(StatusCode::BadRequest));
+        assert_eq!(missing.reason_phrase(), "Bad Request (missing To header)");
+        assert_eq!(Error::TooManyHops.status(), Some(StatusCode::TooManyHops));
+        assert_eq!(Error::TooManyHops.reason_phrase(), "Too Many Hops");
+        assert_eq!(
+            Error::Overloaded(100).status(),
+            Some(StatusCode::ServiceUnavailable)
+        );
+        assert_eq!(Error::Closed.status(), None);
+    }
+}

@@ -1,0 +1,143 @@
+//! exchangelib (PyPI), unmodified, against the real binary's people operations (ResolveNames,
+//! automatic replies, free/busy with server time zones, ConvertId), and curl against the user
+//! photo GET set by `umbox user add --photo`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::{curl, temp_dir, Server};
+
+/// The Python with exchangelib: `UMBOX_PYTHON`, else the test suite's venv (made by
+/// scripts/test), else /tmp/venv-exl.
+fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("UMBOX_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/.venv/bin/python");
+    let fallback = PathBuf::from("/tmp/venv-exl/bin/python");
+    [venv, fallback.clone()]
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "no Python with exchangelib: set UMBOX_PYTHON, run scripts/test (it makes \
+             tests/interop/exchangelib/.venv), or create {} with `python3 -m venv /tmp/venv-exl && \
+             /tmp/venv-exl/bin/pip install exchangelib`",
+                fallback.display()
+            )
+        })
+}
+
+/// A tiny but well-formed JPEG (SOI, JFIF APP0, EOI).
+const JPEG: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0x01, 0x00, 0x00, 0x01,
+    0x00, 0x01, 0x00, 0x00, 0xFF, 0xD9,
+];
+
+/// Adds carol (whose name also starts a word with "Bob") with a photo, and waits for the server to
+/// pick her up.
+fn add_carol(server: &Server) {
+    let photo = temp_dir("photo").join("carol.jpg");
+    std::fs::write(&photo, JPEG).unwrap();
+    let (ok, _, err) = server.admin(&[
+        "user",
+        "add",
+        "carol@example.test",
+        "--name",
+        "Carol Bobson",
+        "--password",
+        "demo-carol",
+        "--photo",
+        photo.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    server.wait_for_log("reloaded directory and configuration");
+}
+
+#[test]
+fn exchangelib_resolves_names_round_trips_oof_and_reads_free_busy() {
+    let server = Server::demo();
+    add_carol(&server);
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_people.py");
+    let out = Command::new(python())
+        .arg("-W")
+        .arg("ignore")
+        .arg(&script)
+        .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))
+        .env("UMBOX_USER", "alice@example.test")
+        .env("UMBOX_PASSWORD", "demo-alice")
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "test_people.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expect = |needle: &str| assert!(stdout.contains(needle), "{needle} not in {stdout}");
+    expect(r#""version": "Exchange2016""#);
+    expect(
+        r#""resolve_bob": [["Bob Berg", "bob@example.test", "Mailbox"], ["Carol Bobson", "carol@example.test", "Mailbox"]]"#,
+    );
+    expect(r#""resolve_alice_emails": ["SMTP:alice@example.test"]"#);
+    expect(r#""oof": "Enabled""#);
+    expect(r#""free_busy": ["DetailedMerged", "FreeBusyMerged", "ErrorMailRecipientNotFound"]"#);
+    expect(r#""time_zones": 28"#);
+    expect(r#""convert_id": "HexEntryId""#);
+}
+
+#[test]
+fn user_photos_are_served_with_etags() {
+    let server = Server::demo();
+    add_carol(&server);
+    let url = |query: &str| server.https_url(&format!("/EWS/Exchange.asmx/s/GetUserPhoto?{query}"));
+    let photo = url("email=carol%40example.test&size=HR648x648");
+    let reply = curl(&["-u", "bob@example.test:demo-bob", &photo]);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type").as_deref(), Some("image/jpeg"));
+    assert_eq!(reply.body, JPEG);
+    let etag = reply.header("etag").unwrap();
+    let again = curl(&[
+        "-u",
+        "bob@example.test:demo-bob",
+        "-H",
+        &format!("If-None-Match: {etag}"),
+        &photo,
+    ]);
+    assert_eq!((again.status, again.body.len()), (304, 0));
+    assert_eq!(
+        curl(&[
+            "-u",
+            "bob@example.test:demo-bob",
+            &url("email=alice@example.test")
+        ])
+        .status,
+        404
+    );
+    assert_eq!(
+        curl(&["-u", "bob@example.test:demo-bob", &url("size=HR648x648")]).status,
+        400
+    );
+    assert_eq!(curl(&[&photo]).status, 401);
+    assert_eq!(
+        curl(&["-u", "bob@example.test:demo-bob", "-X", "POST", &photo]).status,
+        405
+    );
+    // A file that is not an image changes nothing.
+    let text = temp_dir("photo").join("note.txt");
+    std::fs::write(&text, "hello").unwrap();
+    let (ok, _, err) = server.admin(&[
+        "user",
+        "set",
+        "carol@example.test",
+        "--photo",
+        text.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("--photo"), "{err}");
+    assert_eq!(
+        curl(&["-u", "bob@example.test:demo-bob", &photo]).body,
+        JPEG
+    );
+}
