@@ -237,7 +237,21 @@ fn run_ews(world: &World, case: &Case) -> Result<Outcome, String> {
         limits: ews::Limits::default(),
         notify: &notify,
     };
-    let reply = ews::handle(&case.request, ctx);
+    // `setup.xml` runs first; the ids it returns replace `$ITEMn`, `$CKn` and `$ATTn` in the request.
+    let mut request = case.request.clone();
+    if let Ok(setup) = std::fs::read(case.dir.join("setup.xml")) {
+        let reply = ews::handle(&setup, ctx);
+        let body = String::from_utf8(reply.body).map_err(|e| e.to_string())?;
+        if reply.status != 200 || body.contains("ResponseClass=\"Error\"") {
+            return Err(format!("setup.xml failed: {body}"));
+        }
+        let mut text = String::from_utf8(request).map_err(|e| e.to_string())?;
+        for (placeholder, value) in placeholders(&body)? {
+            text = text.replace(&placeholder, &value);
+        }
+        request = text.into_bytes();
+    }
+    let reply = ews::handle(&request, ctx);
     drop(notify);
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
@@ -259,6 +273,44 @@ fn run_ews(world: &World, case: &Case) -> Result<Outcome, String> {
         schema: "ews-messages.xsd",
         is_error: is_fault || failed_message,
     })
+}
+
+/// The ids of a setup response by placeholder: the n-th ItemId as `$ITEMn` (its change key as
+/// `$CKn`) and the n-th AttachmentId as `$ATTn`, longest placeholder first so `$ITEM10` is never
+/// read as `$ITEM1` followed by `0`.
+fn placeholders(body: &str) -> Result<Vec<(String, String)>, String> {
+    fn collect<'e>(element: &'e Element, name: &str, out: &mut Vec<&'e Element>) {
+        for child in element.children() {
+            if child.is(xml::ns::EWS_TYPES, name) {
+                out.push(child);
+            }
+            collect(child, name, out);
+        }
+    }
+    let root = xml::parse(body.as_bytes(), &Limits::DEFAULT).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut items = Vec::new();
+    collect(&root, "ItemId", &mut items);
+    for (n, id) in items.iter().enumerate() {
+        out.push((
+            format!("$ITEM{}", n + 1),
+            id.attribute("", "Id").unwrap_or_default().to_owned(),
+        ));
+        out.push((
+            format!("$CK{}", n + 1),
+            id.attribute("", "ChangeKey").unwrap_or_default().to_owned(),
+        ));
+    }
+    let mut attachments = Vec::new();
+    collect(&root, "AttachmentId", &mut attachments);
+    for (n, id) in attachments.iter().enumerate() {
+        out.push((
+            format!("$ATT{}", n + 1),
+            id.attribute("", "Id").unwrap_or_default().to_owned(),
+        ));
+    }
+    out.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+    Ok(out)
 }
 
 /// The mailboxes every EWS case starts from: alice's inbox holds two voicemails (one unread), a

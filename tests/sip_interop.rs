@@ -104,7 +104,7 @@ async fn strangers_get_403_and_leave_no_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_call_limit_invites_get_503_with_retry_after() {
     let limits = Limits {
-        max_calls: 0,
+        max_pending_redirects: 0,
         ..Limits::default()
     };
     let pair = start_pair(limits).await;

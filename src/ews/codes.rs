@@ -7,6 +7,8 @@ pub enum ResponseCode {
     NoError,
     /// The caller may not act on that mailbox, folder or item.
     ErrorAccessDenied,
+    /// An item attachment holds attachments of its own, which umbox does not store.
+    ErrorAttachmentNestLevelLimitExceeded,
     /// An attachment is larger than the store accepts.
     ErrorAttachmentSizeLimitExceeded,
     /// The object cannot be deleted (e.g. the voicemail search folder's contents).
@@ -31,6 +33,8 @@ pub enum ResponseCode {
     ErrorFolderNotFound,
     /// The caller does not hold the impersonation right.
     ErrorImpersonationDenied,
+    /// A SetItemField or AppendToItemField does not hold exactly the one property its path names.
+    ErrorIncorrectUpdatePropertyCount,
     /// An unexpected server failure.
     ErrorInternalServerError,
     /// The attachment id is malformed or unknown.
@@ -53,6 +57,8 @@ pub enum ResponseCode {
     ErrorInvalidIndexedPagingParameters,
     /// MergedFreeBusyIntervalInMinutes is outside 5–1440.
     ErrorInvalidMergedFreeBusyInterval,
+    /// The item cannot take part in the operation (e.g. sending a contact).
+    ErrorInvalidItemForOperation,
     /// The operation is not valid for the object.
     ErrorInvalidOperation,
     /// Unknown Play on Phone call id.
@@ -97,6 +103,8 @@ pub enum ResponseCode {
     ErrorItemNotFound,
     /// The availability request names an address no mailbox has.
     ErrorMailRecipientNotFound,
+    /// CreateItem or UpdateItem of a message without MessageDisposition.
+    ErrorMessageDispositionRequired,
     /// Events were lost for this subscription (backlog overflow).
     ErrorMissedNotificationEvents,
     /// The move or copy target is not valid.
@@ -111,6 +119,8 @@ pub enum ResponseCode {
     ErrorRestrictionTooComplex,
     /// The request is not valid against the EWS schema.
     ErrorSchemaValidation,
+    /// The message names a sender the caller may not send as.
+    ErrorSendAsDenied,
     /// The server is busy; retry after BackOffMilliseconds.
     ErrorServerBusy,
     /// The subscription belongs to another user.
@@ -123,6 +133,8 @@ pub enum ResponseCode {
     ErrorTimeZone,
     /// The user's dial plan does not exist.
     ErrorUnifiedMessagingDialPlanNotFound,
+    /// The MIME content cannot be turned into an item.
+    ErrorUnsupportedMimeConversion,
     /// The property cannot be used in a restriction.
     ErrorUnsupportedPathForQuery,
     /// The property cannot be used to sort.
@@ -135,6 +147,9 @@ impl ResponseCode {
         match self {
             ResponseCode::NoError => "NoError",
             ResponseCode::ErrorAccessDenied => "ErrorAccessDenied",
+            ResponseCode::ErrorAttachmentNestLevelLimitExceeded => {
+                "ErrorAttachmentNestLevelLimitExceeded"
+            }
             ResponseCode::ErrorAttachmentSizeLimitExceeded => "ErrorAttachmentSizeLimitExceeded",
             ResponseCode::ErrorCannotDeleteObject => "ErrorCannotDeleteObject",
             ResponseCode::ErrorCannotEmptyFolder => "ErrorCannotEmptyFolder",
@@ -147,6 +162,7 @@ impl ResponseCode {
             ResponseCode::ErrorFolderExists => "ErrorFolderExists",
             ResponseCode::ErrorFolderNotFound => "ErrorFolderNotFound",
             ResponseCode::ErrorImpersonationDenied => "ErrorImpersonationDenied",
+            ResponseCode::ErrorIncorrectUpdatePropertyCount => "ErrorIncorrectUpdatePropertyCount",
             ResponseCode::ErrorInternalServerError => "ErrorInternalServerError",
             ResponseCode::ErrorInvalidAttachmentId => "ErrorInvalidAttachmentId",
             ResponseCode::ErrorInvalidChangeKey => "ErrorInvalidChangeKey",
@@ -164,6 +180,7 @@ impl ResponseCode {
             ResponseCode::ErrorInvalidFractionalPagingParameters => {
                 "ErrorInvalidFractionalPagingParameters"
             }
+            ResponseCode::ErrorInvalidItemForOperation => "ErrorInvalidItemForOperation",
             ResponseCode::ErrorInvalidOperation => "ErrorInvalidOperation",
             ResponseCode::ErrorInvalidPhoneCallId => "ErrorInvalidPhoneCallId",
             ResponseCode::ErrorInvalidPhoneNumber => "ErrorInvalidPhoneNumber",
@@ -186,6 +203,7 @@ impl ResponseCode {
             ResponseCode::ErrorIrresolvableConflict => "ErrorIrresolvableConflict",
             ResponseCode::ErrorItemNotFound => "ErrorItemNotFound",
             ResponseCode::ErrorMailRecipientNotFound => "ErrorMailRecipientNotFound",
+            ResponseCode::ErrorMessageDispositionRequired => "ErrorMessageDispositionRequired",
             ResponseCode::ErrorMissedNotificationEvents => "ErrorMissedNotificationEvents",
             ResponseCode::ErrorMoveCopyFailed => "ErrorMoveCopyFailed",
             ResponseCode::ErrorNameResolutionMultipleResults => {
@@ -195,6 +213,7 @@ impl ResponseCode {
             ResponseCode::ErrorNonExistentMailbox => "ErrorNonExistentMailbox",
             ResponseCode::ErrorRestrictionTooComplex => "ErrorRestrictionTooComplex",
             ResponseCode::ErrorSchemaValidation => "ErrorSchemaValidation",
+            ResponseCode::ErrorSendAsDenied => "ErrorSendAsDenied",
             ResponseCode::ErrorServerBusy => "ErrorServerBusy",
             ResponseCode::ErrorSubscriptionAccessDenied => "ErrorSubscriptionAccessDenied",
             ResponseCode::ErrorSubscriptionNotFound => "ErrorSubscriptionNotFound",
@@ -203,6 +222,7 @@ impl ResponseCode {
             ResponseCode::ErrorUnifiedMessagingDialPlanNotFound => {
                 "ErrorUnifiedMessagingDialPlanNotFound"
             }
+            ResponseCode::ErrorUnsupportedMimeConversion => "ErrorUnsupportedMimeConversion",
             ResponseCode::ErrorUnsupportedPathForQuery => "ErrorUnsupportedPathForQuery",
             ResponseCode::ErrorUnsupportedPathForSortGroup => "ErrorUnsupportedPathForSortGroup",
         }

@@ -170,6 +170,220 @@ pub enum FieldUri {
     ContactsPhoneNumbers,
     /// `contacts:FileAs`: File-as name.
     ContactsFileAs,
+    /// `item:TextBody`: The body as plain text (Exchange2013+).
+    ItemTextBody,
+    /// `message:ReminderMessageData`: Reminder data of a reminder message.
+    MessageReminderMessageData,
+    /// `calendar:UID`: The iCalendar UID.
+    CalendarUid,
+    /// `calendar:RecurrenceId`: The occurrence's original start.
+    CalendarRecurrenceId,
+    /// `calendar:DateTimeStamp`: The iCalendar DTSTAMP.
+    CalendarDateTimeStamp,
+    /// `calendar:OriginalStart`: An occurrence's original start.
+    CalendarOriginalStart,
+    /// `calendar:When`: A description of when it happens.
+    CalendarWhen,
+    /// `calendar:IsMeeting`: Has attendees.
+    CalendarIsMeeting,
+    /// `calendar:IsCancelled`: Cancelled by the organizer.
+    CalendarIsCancelled,
+    /// `calendar:IsRecurring`: Part of a series.
+    CalendarIsRecurring,
+    /// `calendar:MeetingRequestWasSent`: Invitations went out.
+    CalendarMeetingRequestWasSent,
+    /// `calendar:IsResponseRequested`: Responses asked for.
+    CalendarIsResponseRequested,
+    /// `calendar:CalendarItemType`: Single, Occurrence, Exception or RecurringMaster.
+    CalendarItemType,
+    /// `calendar:MyResponseType`: The owner's response.
+    CalendarMyResponseType,
+    /// `calendar:RequiredAttendees`: Required attendees.
+    CalendarRequiredAttendees,
+    /// `calendar:OptionalAttendees`: Optional attendees.
+    CalendarOptionalAttendees,
+    /// `calendar:Resources`: Resources booked.
+    CalendarResources,
+    /// `calendar:ConflictingMeetingCount`: Overlapping meetings.
+    CalendarConflictingMeetingCount,
+    /// `calendar:AdjacentMeetingCount`: Back-to-back meetings.
+    CalendarAdjacentMeetingCount,
+    /// `calendar:ConflictingMeetings`: The overlapping meetings.
+    CalendarConflictingMeetings,
+    /// `calendar:AdjacentMeetings`: The back-to-back meetings.
+    CalendarAdjacentMeetings,
+    /// `calendar:Duration`: End minus start.
+    CalendarDuration,
+    /// `calendar:TimeZone`: The time zone's name.
+    CalendarTimeZone,
+    /// `calendar:AppointmentReplyTime`: When the owner replied.
+    CalendarAppointmentReplyTime,
+    /// `calendar:AppointmentSequenceNumber`: The iCalendar SEQUENCE.
+    CalendarAppointmentSequenceNumber,
+    /// `calendar:AppointmentState`: Meeting state flags.
+    CalendarAppointmentState,
+    /// `calendar:Recurrence`: The recurrence pattern.
+    CalendarRecurrence,
+    /// `calendar:FirstOccurrence`: A series' first occurrence.
+    CalendarFirstOccurrence,
+    /// `calendar:LastOccurrence`: A series' last occurrence.
+    CalendarLastOccurrence,
+    /// `calendar:ModifiedOccurrences`: Changed occurrences.
+    CalendarModifiedOccurrences,
+    /// `calendar:DeletedOccurrences`: Deleted occurrences.
+    CalendarDeletedOccurrences,
+    /// `calendar:MeetingTimeZone`: The Exchange2007 time zone.
+    CalendarMeetingTimeZone,
+    /// `calendar:StartTimeZone`: The start's time zone.
+    CalendarStartTimeZone,
+    /// `calendar:EndTimeZone`: The end's time zone.
+    CalendarEndTimeZone,
+    /// `calendar:ConferenceType`: Online conference kind.
+    CalendarConferenceType,
+    /// `calendar:AllowNewTimeProposal`: Attendees may propose times.
+    CalendarAllowNewTimeProposal,
+    /// `calendar:IsOnlineMeeting`: An online meeting.
+    CalendarIsOnlineMeeting,
+    /// `calendar:MeetingWorkspaceUrl`: Meeting workspace link.
+    CalendarMeetingWorkspaceUrl,
+    /// `calendar:NetShowUrl`: NetShow link.
+    CalendarNetShowUrl,
+    /// `contacts:FileAsMapping`: How FileAs is built.
+    ContactsFileAsMapping,
+    /// `contacts:Initials`: Initials.
+    ContactsInitials,
+    /// `contacts:MiddleName`: Middle name.
+    ContactsMiddleName,
+    /// `contacts:Nickname`: Nickname.
+    ContactsNickname,
+    /// `contacts:CompleteName`: All name parts.
+    ContactsCompleteName,
+    /// `contacts:PhysicalAddresses`: Postal addresses.
+    ContactsPhysicalAddresses,
+    /// `contacts:AssistantName`: Assistant.
+    ContactsAssistantName,
+    /// `contacts:Birthday`: Birthday.
+    ContactsBirthday,
+    /// `contacts:BusinessHomePage`: Business web page.
+    ContactsBusinessHomePage,
+    /// `contacts:Children`: Children's names.
+    ContactsChildren,
+    /// `contacts:Companies`: Companies.
+    ContactsCompanies,
+    /// `contacts:ContactSource`: Store or ActiveDirectory.
+    ContactsContactSource,
+    /// `contacts:Department`: Department.
+    ContactsDepartment,
+    /// `contacts:Generation`: Generation suffix.
+    ContactsGeneration,
+    /// `contacts:ImAddresses`: Instant messaging addresses.
+    ContactsImAddresses,
+    /// `contacts:JobTitle`: Job title.
+    ContactsJobTitle,
+    /// `contacts:Manager`: Manager's name.
+    ContactsManager,
+    /// `contacts:Mileage`: Mileage.
+    ContactsMileage,
+    /// `contacts:OfficeLocation`: Office.
+    ContactsOfficeLocation,
+    /// `contacts:PostalAddressIndex`: Which address is the mailing address.
+    ContactsPostalAddressIndex,
+    /// `contacts:Profession`: Profession.
+    ContactsProfession,
+    /// `contacts:SpouseName`: Spouse.
+    ContactsSpouseName,
+    /// `contacts:WeddingAnniversary`: Wedding anniversary.
+    ContactsWeddingAnniversary,
+    /// `contacts:HasPicture`: Has a photo.
+    ContactsHasPicture,
+    /// `contacts:PhoneticFullName`: Phonetic full name.
+    ContactsPhoneticFullName,
+    /// `contacts:PhoneticFirstName`: Phonetic given name.
+    ContactsPhoneticFirstName,
+    /// `contacts:PhoneticLastName`: Phonetic surname.
+    ContactsPhoneticLastName,
+    /// `contacts:Alias`: Alias.
+    ContactsAlias,
+    /// `contacts:Notes`: Notes.
+    ContactsNotes,
+    /// `contacts:Photo`: Photo bytes.
+    ContactsPhoto,
+    /// `contacts:UserSMIMECertificate`: S/MIME certificates.
+    ContactsUserSmimeCertificate,
+    /// `contacts:MSExchangeCertificate`: Exchange certificates.
+    ContactsMsExchangeCertificate,
+    /// `contacts:DirectoryId`: Directory object id.
+    ContactsDirectoryId,
+    /// `contacts:ManagerMailbox`: Manager's mailbox.
+    ContactsManagerMailbox,
+    /// `contacts:DirectReports`: Direct reports.
+    ContactsDirectReports,
+    /// `distributionlist:Members`: A distribution list's members.
+    DistributionListMembers,
+    /// `meeting:AssociatedCalendarItemId`: The calendar item a meeting message is about.
+    MeetingAssociatedCalendarItemId,
+    /// `meeting:HasBeenProcessed`: The meeting message has been processed.
+    MeetingHasBeenProcessed,
+    /// `meeting:IsDelegated`: Received by a delegate.
+    MeetingIsDelegated,
+    /// `meeting:IsOutOfDate`: A newer update exists.
+    MeetingIsOutOfDate,
+    /// `meeting:ProposedEnd`: A proposed new end.
+    MeetingProposedEnd,
+    /// `meeting:ProposedStart`: A proposed new start.
+    MeetingProposedStart,
+    /// `meeting:ResponseType`: The response a meeting message carries.
+    MeetingResponseType,
+    /// `meetingRequest:IntendedFreeBusyStatus`: The organizer's intended free/busy status.
+    MeetingRequestIntendedFreeBusyStatus,
+    /// `meetingRequest:MeetingRequestType`: New, update or information request.
+    MeetingRequestMeetingRequestType,
+    /// `postitem:PostedTime`: When a post was made.
+    PostItemPostedTime,
+    /// `task:ActualWork`: Task field ActualWork.
+    TaskActualWork,
+    /// `task:AssignedTime`: Task field AssignedTime.
+    TaskAssignedTime,
+    /// `task:BillingInformation`: Task field BillingInformation.
+    TaskBillingInformation,
+    /// `task:ChangeCount`: Task field ChangeCount.
+    TaskChangeCount,
+    /// `task:Companies`: Task field Companies.
+    TaskCompanies,
+    /// `task:CompleteDate`: Task field CompleteDate.
+    TaskCompleteDate,
+    /// `task:Contacts`: Task field Contacts.
+    TaskContacts,
+    /// `task:DelegationState`: Task field DelegationState.
+    TaskDelegationState,
+    /// `task:Delegator`: Task field Delegator.
+    TaskDelegator,
+    /// `task:DueDate`: Task field DueDate.
+    TaskDueDate,
+    /// `task:IsAssignmentEditable`: Task field IsAssignmentEditable.
+    TaskIsAssignmentEditable,
+    /// `task:IsComplete`: Task field IsComplete.
+    TaskIsComplete,
+    /// `task:IsRecurring`: Task field IsRecurring.
+    TaskIsRecurring,
+    /// `task:IsTeamTask`: Task field IsTeamTask.
+    TaskIsTeamTask,
+    /// `task:Mileage`: Task field Mileage.
+    TaskMileage,
+    /// `task:Owner`: Task field Owner.
+    TaskOwner,
+    /// `task:PercentComplete`: Task field PercentComplete.
+    TaskPercentComplete,
+    /// `task:Recurrence`: Task field Recurrence.
+    TaskRecurrence,
+    /// `task:StartDate`: Task field StartDate.
+    TaskStartDate,
+    /// `task:Status`: Task field Status.
+    TaskStatus,
+    /// `task:StatusDescription`: Task field StatusDescription.
+    TaskStatusDescription,
+    /// `task:TotalWork`: Task field TotalWork.
+    TaskTotalWork,
 }
 
 impl FieldUri {
@@ -252,6 +466,113 @@ impl FieldUri {
         FieldUri::ContactsEmailAddresses,
         FieldUri::ContactsPhoneNumbers,
         FieldUri::ContactsFileAs,
+        FieldUri::ItemTextBody,
+        FieldUri::MessageReminderMessageData,
+        FieldUri::CalendarUid,
+        FieldUri::CalendarRecurrenceId,
+        FieldUri::CalendarDateTimeStamp,
+        FieldUri::CalendarOriginalStart,
+        FieldUri::CalendarWhen,
+        FieldUri::CalendarIsMeeting,
+        FieldUri::CalendarIsCancelled,
+        FieldUri::CalendarIsRecurring,
+        FieldUri::CalendarMeetingRequestWasSent,
+        FieldUri::CalendarIsResponseRequested,
+        FieldUri::CalendarItemType,
+        FieldUri::CalendarMyResponseType,
+        FieldUri::CalendarRequiredAttendees,
+        FieldUri::CalendarOptionalAttendees,
+        FieldUri::CalendarResources,
+        FieldUri::CalendarConflictingMeetingCount,
+        FieldUri::CalendarAdjacentMeetingCount,
+        FieldUri::CalendarConflictingMeetings,
+        FieldUri::CalendarAdjacentMeetings,
+        FieldUri::CalendarDuration,
+        FieldUri::CalendarTimeZone,
+        FieldUri::CalendarAppointmentReplyTime,
+        FieldUri::CalendarAppointmentSequenceNumber,
+        FieldUri::CalendarAppointmentState,
+        FieldUri::CalendarRecurrence,
+        FieldUri::CalendarFirstOccurrence,
+        FieldUri::CalendarLastOccurrence,
+        FieldUri::CalendarModifiedOccurrences,
+        FieldUri::CalendarDeletedOccurrences,
+        FieldUri::CalendarMeetingTimeZone,
+        FieldUri::CalendarStartTimeZone,
+        FieldUri::CalendarEndTimeZone,
+        FieldUri::CalendarConferenceType,
+        FieldUri::CalendarAllowNewTimeProposal,
+        FieldUri::CalendarIsOnlineMeeting,
+        FieldUri::CalendarMeetingWorkspaceUrl,
+        FieldUri::CalendarNetShowUrl,
+        FieldUri::ContactsFileAsMapping,
+        FieldUri::ContactsInitials,
+        FieldUri::ContactsMiddleName,
+        FieldUri::ContactsNickname,
+        FieldUri::ContactsCompleteName,
+        FieldUri::ContactsPhysicalAddresses,
+        FieldUri::ContactsAssistantName,
+        FieldUri::ContactsBirthday,
+        FieldUri::ContactsBusinessHomePage,
+        FieldUri::ContactsChildren,
+        FieldUri::ContactsCompanies,
+        FieldUri::ContactsContactSource,
+        FieldUri::ContactsDepartment,
+        FieldUri::ContactsGeneration,
+        FieldUri::ContactsImAddresses,
+        FieldUri::ContactsJobTitle,
+        FieldUri::ContactsManager,
+        FieldUri::ContactsMileage,
+        FieldUri::ContactsOfficeLocation,
+        FieldUri::ContactsPostalAddressIndex,
+        FieldUri::ContactsProfession,
+        FieldUri::ContactsSpouseName,
+        FieldUri::ContactsWeddingAnniversary,
+        FieldUri::ContactsHasPicture,
+        FieldUri::ContactsPhoneticFullName,
+        FieldUri::ContactsPhoneticFirstName,
+        FieldUri::ContactsPhoneticLastName,
+        FieldUri::ContactsAlias,
+        FieldUri::ContactsNotes,
+        FieldUri::ContactsPhoto,
+        FieldUri::ContactsUserSmimeCertificate,
+        FieldUri::ContactsMsExchangeCertificate,
+        FieldUri::ContactsDirectoryId,
+        FieldUri::ContactsManagerMailbox,
+        FieldUri::ContactsDirectReports,
+        FieldUri::DistributionListMembers,
+        FieldUri::MeetingAssociatedCalendarItemId,
+        FieldUri::MeetingHasBeenProcessed,
+        FieldUri::MeetingIsDelegated,
+        FieldUri::MeetingIsOutOfDate,
+        FieldUri::MeetingProposedEnd,
+        FieldUri::MeetingProposedStart,
+        FieldUri::MeetingResponseType,
+        FieldUri::MeetingRequestIntendedFreeBusyStatus,
+        FieldUri::MeetingRequestMeetingRequestType,
+        FieldUri::PostItemPostedTime,
+        FieldUri::TaskActualWork,
+        FieldUri::TaskAssignedTime,
+        FieldUri::TaskBillingInformation,
+        FieldUri::TaskChangeCount,
+        FieldUri::TaskCompanies,
+        FieldUri::TaskCompleteDate,
+        FieldUri::TaskContacts,
+        FieldUri::TaskDelegationState,
+        FieldUri::TaskDelegator,
+        FieldUri::TaskDueDate,
+        FieldUri::TaskIsAssignmentEditable,
+        FieldUri::TaskIsComplete,
+        FieldUri::TaskIsRecurring,
+        FieldUri::TaskIsTeamTask,
+        FieldUri::TaskMileage,
+        FieldUri::TaskOwner,
+        FieldUri::TaskPercentComplete,
+        FieldUri::TaskRecurrence,
+        FieldUri::TaskStartDate,
+        FieldUri::TaskStatus,
+        FieldUri::TaskStatusDescription,
+        FieldUri::TaskTotalWork,
     ];
 
     /// The URI as written on the wire.
@@ -334,6 +655,115 @@ impl FieldUri {
             FieldUri::ContactsEmailAddresses => "contacts:EmailAddresses",
             FieldUri::ContactsPhoneNumbers => "contacts:PhoneNumbers",
             FieldUri::ContactsFileAs => "contacts:FileAs",
+            FieldUri::ItemTextBody => "item:TextBody",
+            FieldUri::MessageReminderMessageData => "message:ReminderMessageData",
+            FieldUri::CalendarUid => "calendar:UID",
+            FieldUri::CalendarRecurrenceId => "calendar:RecurrenceId",
+            FieldUri::CalendarDateTimeStamp => "calendar:DateTimeStamp",
+            FieldUri::CalendarOriginalStart => "calendar:OriginalStart",
+            FieldUri::CalendarWhen => "calendar:When",
+            FieldUri::CalendarIsMeeting => "calendar:IsMeeting",
+            FieldUri::CalendarIsCancelled => "calendar:IsCancelled",
+            FieldUri::CalendarIsRecurring => "calendar:IsRecurring",
+            FieldUri::CalendarMeetingRequestWasSent => "calendar:MeetingRequestWasSent",
+            FieldUri::CalendarIsResponseRequested => "calendar:IsResponseRequested",
+            FieldUri::CalendarItemType => "calendar:CalendarItemType",
+            FieldUri::CalendarMyResponseType => "calendar:MyResponseType",
+            FieldUri::CalendarRequiredAttendees => "calendar:RequiredAttendees",
+            FieldUri::CalendarOptionalAttendees => "calendar:OptionalAttendees",
+            FieldUri::CalendarResources => "calendar:Resources",
+            FieldUri::CalendarConflictingMeetingCount => "calendar:ConflictingMeetingCount",
+            FieldUri::CalendarAdjacentMeetingCount => "calendar:AdjacentMeetingCount",
+            FieldUri::CalendarConflictingMeetings => "calendar:ConflictingMeetings",
+            FieldUri::CalendarAdjacentMeetings => "calendar:AdjacentMeetings",
+            FieldUri::CalendarDuration => "calendar:Duration",
+            FieldUri::CalendarTimeZone => "calendar:TimeZone",
+            FieldUri::CalendarAppointmentReplyTime => "calendar:AppointmentReplyTime",
+            FieldUri::CalendarAppointmentSequenceNumber => "calendar:AppointmentSequenceNumber",
+            FieldUri::CalendarAppointmentState => "calendar:AppointmentState",
+            FieldUri::CalendarRecurrence => "calendar:Recurrence",
+            FieldUri::CalendarFirstOccurrence => "calendar:FirstOccurrence",
+            FieldUri::CalendarLastOccurrence => "calendar:LastOccurrence",
+            FieldUri::CalendarModifiedOccurrences => "calendar:ModifiedOccurrences",
+            FieldUri::CalendarDeletedOccurrences => "calendar:DeletedOccurrences",
+            FieldUri::CalendarMeetingTimeZone => "calendar:MeetingTimeZone",
+            FieldUri::CalendarStartTimeZone => "calendar:StartTimeZone",
+            FieldUri::CalendarEndTimeZone => "calendar:EndTimeZone",
+            FieldUri::CalendarConferenceType => "calendar:ConferenceType",
+            FieldUri::CalendarAllowNewTimeProposal => "calendar:AllowNewTimeProposal",
+            FieldUri::CalendarIsOnlineMeeting => "calendar:IsOnlineMeeting",
+            FieldUri::CalendarMeetingWorkspaceUrl => "calendar:MeetingWorkspaceUrl",
+            FieldUri::CalendarNetShowUrl => "calendar:NetShowUrl",
+            FieldUri::ContactsFileAsMapping => "contacts:FileAsMapping",
+            FieldUri::ContactsInitials => "contacts:Initials",
+            FieldUri::ContactsMiddleName => "contacts:MiddleName",
+            FieldUri::ContactsNickname => "contacts:Nickname",
+            FieldUri::ContactsCompleteName => "contacts:CompleteName",
+            FieldUri::ContactsPhysicalAddresses => "contacts:PhysicalAddresses",
+            FieldUri::ContactsAssistantName => "contacts:AssistantName",
+            FieldUri::ContactsBirthday => "contacts:Birthday",
+            FieldUri::ContactsBusinessHomePage => "contacts:BusinessHomePage",
+            FieldUri::ContactsChildren => "contacts:Children",
+            FieldUri::ContactsCompanies => "contacts:Companies",
+            FieldUri::ContactsContactSource => "contacts:ContactSource",
+            FieldUri::ContactsDepartment => "contacts:Department",
+            FieldUri::ContactsGeneration => "contacts:Generation",
+            FieldUri::ContactsImAddresses => "contacts:ImAddresses",
+            FieldUri::ContactsJobTitle => "contacts:JobTitle",
+            FieldUri::ContactsManager => "contacts:Manager",
+            FieldUri::ContactsMileage => "contacts:Mileage",
+            FieldUri::ContactsOfficeLocation => "contacts:OfficeLocation",
+            FieldUri::ContactsPostalAddressIndex => "contacts:PostalAddressIndex",
+            FieldUri::ContactsProfession => "contacts:Profession",
+            FieldUri::ContactsSpouseName => "contacts:SpouseName",
+            FieldUri::ContactsWeddingAnniversary => "contacts:WeddingAnniversary",
+            FieldUri::ContactsHasPicture => "contacts:HasPicture",
+            FieldUri::ContactsPhoneticFullName => "contacts:PhoneticFullName",
+            FieldUri::ContactsPhoneticFirstName => "contacts:PhoneticFirstName",
+            FieldUri::ContactsPhoneticLastName => "contacts:PhoneticLastName",
+            FieldUri::ContactsAlias => "contacts:Alias",
+            FieldUri::ContactsNotes => "contacts:Notes",
+            FieldUri::ContactsPhoto => "contacts:Photo",
+            FieldUri::ContactsUserSmimeCertificate => "contacts:UserSMIMECertificate",
+            FieldUri::ContactsMsExchangeCertificate => "contacts:MSExchangeCertificate",
+            FieldUri::ContactsDirectoryId => "contacts:DirectoryId",
+            FieldUri::ContactsManagerMailbox => "contacts:ManagerMailbox",
+            FieldUri::ContactsDirectReports => "contacts:DirectReports",
+            FieldUri::DistributionListMembers => "distributionlist:Members",
+            FieldUri::MeetingAssociatedCalendarItemId => "meeting:AssociatedCalendarItemId",
+            FieldUri::MeetingHasBeenProcessed => "meeting:HasBeenProcessed",
+            FieldUri::MeetingIsDelegated => "meeting:IsDelegated",
+            FieldUri::MeetingIsOutOfDate => "meeting:IsOutOfDate",
+            FieldUri::MeetingProposedEnd => "meeting:ProposedEnd",
+            FieldUri::MeetingProposedStart => "meeting:ProposedStart",
+            FieldUri::MeetingResponseType => "meeting:ResponseType",
+            FieldUri::MeetingRequestIntendedFreeBusyStatus => {
+                "meetingRequest:IntendedFreeBusyStatus"
+            }
+            FieldUri::MeetingRequestMeetingRequestType => "meetingRequest:MeetingRequestType",
+            FieldUri::PostItemPostedTime => "postitem:PostedTime",
+            FieldUri::TaskActualWork => "task:ActualWork",
+            FieldUri::TaskAssignedTime => "task:AssignedTime",
+            FieldUri::TaskBillingInformation => "task:BillingInformation",
+            FieldUri::TaskChangeCount => "task:ChangeCount",
+            FieldUri::TaskCompanies => "task:Companies",
+            FieldUri::TaskCompleteDate => "task:CompleteDate",
+            FieldUri::TaskContacts => "task:Contacts",
+            FieldUri::TaskDelegationState => "task:DelegationState",
+            FieldUri::TaskDelegator => "task:Delegator",
+            FieldUri::TaskDueDate => "task:DueDate",
+            FieldUri::TaskIsAssignmentEditable => "task:IsAssignmentEditable",
+            FieldUri::TaskIsComplete => "task:IsComplete",
+            FieldUri::TaskIsRecurring => "task:IsRecurring",
+            FieldUri::TaskIsTeamTask => "task:IsTeamTask",
+            FieldUri::TaskMileage => "task:Mileage",
+            FieldUri::TaskOwner => "task:Owner",
+            FieldUri::TaskPercentComplete => "task:PercentComplete",
+            FieldUri::TaskRecurrence => "task:Recurrence",
+            FieldUri::TaskStartDate => "task:StartDate",
+            FieldUri::TaskStatus => "task:Status",
+            FieldUri::TaskStatusDescription => "task:StatusDescription",
+            FieldUri::TaskTotalWork => "task:TotalWork",
         }
     }
 
@@ -452,6 +882,24 @@ impl Shape {
 
 /// Parses a shape element (`m:ItemShape`, `m:FolderShape`, …).
 pub fn parse_shape(shape: &Element) -> Result<Shape, Fault> {
+    parse_shape_with_base(shape, None)
+}
+
+/// Parses `m:AttachmentShape` (AttachmentResponseShapeType), which has no BaseShape: an item
+/// attachment's item is written with all its properties.
+pub fn parse_attachment_shape(shape: Option<&Element>) -> Result<Shape, Fault> {
+    match shape {
+        Some(shape) => parse_shape_with_base(shape, Some(BaseShape::AllProperties)),
+        None => Ok(Shape {
+            base: BaseShape::AllProperties,
+            additional: Vec::new(),
+            include_mime_content: false,
+            body_type: BodyType::Best,
+        }),
+    }
+}
+
+fn parse_shape_with_base(shape: &Element, implied_base: Option<BaseShape>) -> Result<Shape, Fault> {
     let mut base = None;
     let mut additional = Vec::new();
     let mut include_mime_content = false;
@@ -505,7 +953,9 @@ pub fn parse_shape(shape: &Element) -> Result<Shape, Fault> {
             }
         }
     }
-    let base = base.ok_or_else(|| Fault::schema(format!("{} needs a BaseShape", shape.name())))?;
+    let base = base
+        .or(implied_base)
+        .ok_or_else(|| Fault::schema(format!("{} needs a BaseShape", shape.name())))?;
     Ok(Shape {
         base,
         additional,

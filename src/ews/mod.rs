@@ -4,7 +4,8 @@
 //! Layers: [`soap`] reads the envelope and writes envelopes and faults; [`fields`] parses property
 //! paths and shapes; [`ids`] seals store ids into opaque EWS ids; `ops` holds one module per
 //! group of operations, each turning a typed request into response messages; `render` writes
-//! folders and items. [`handle`] is the single entry point. Everything here is synchronous and
+//! folders and items (and reads items from requests); `mime` writes and reads the Internet-message
+//! form of items (MimeContent). [`handle`] is the single entry point. Everything here is synchronous and
 //! blocking (the store is): the HTTP layer calls it on the blocking pool. The one exception is the
 //! [`EventStream`] GetStreamingEvents answers with, which the HTTP layer polls for envelopes. This
 //! module never sees sockets, never opens redb, and changes mailboxes only through
@@ -14,6 +15,7 @@ pub mod codes;
 pub mod error;
 pub mod fields;
 pub mod ids;
+mod mime;
 pub(crate) mod ops;
 pub mod photo;
 mod render;

@@ -165,6 +165,8 @@ pub struct Context<'a> {
     pub ids: &'a dyn IdSource,
     /// How long the UM side may take to decide.
     pub answer_timeout: Duration,
+    /// Retry-After seconds for our 503s.
+    pub retry_after: u32,
 }
 
 #[derive(Debug)]
@@ -266,7 +268,7 @@ impl Dialogs {
         let in_dialog = request.to.params.has("tag");
         match (&request.method, in_dialog) {
             (Method::Invite, false) => Ok(self.new_call(request, flow, caller, ctx, tx, now, out)),
-            (Method::Invite, true) => self.reinvite(request, flow, tx, now, out),
+            (Method::Invite, true) => self.reinvite(request, flow, ctx, tx, now, out),
             (Method::Bye, _) => self.bye(request, flow, tx, now, out),
             (other, _) => Err(Error::MethodNotAllowed(other.to_string())),
         }
@@ -363,6 +365,7 @@ impl Dialogs {
         &mut self,
         request: Request,
         flow: Flow,
+        ctx: &Context<'_>,
         tx: &mut Transactions,
         now: Instant,
         out: &dyn Outbound,
@@ -386,7 +389,7 @@ impl Dialogs {
             cseq: request.cseq.seq,
             initial: false,
             stage: Stage::Asked {
-                answer_by: now + tx.timers().timeout(),
+                answer_by: now + ctx.answer_timeout,
             },
         });
         call.reschedule(&request.call_id, tx);
@@ -577,7 +580,16 @@ impl Dialogs {
             None => {
                 // Nobody is listening: 503 lets the gateway try another server.
                 let status = StatusCode::ServiceUnavailable;
-                tx.respond(&key, status, Some(&tag), |w| w, None, now, out);
+                let retry_after = ctx.retry_after;
+                tx.respond(
+                    &key,
+                    status,
+                    Some(&tag),
+                    |w| w.header(&HeaderName::RetryAfter, retry_after),
+                    None,
+                    now,
+                    out,
+                );
                 call.offer = None;
             }
         }

@@ -143,8 +143,10 @@ impl Local {
 /// Limits the core enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CoreLimits {
-    /// Concurrent calls before 503.
+    /// Calls (media server) or unacknowledged redirects (router) before 503.
     pub max_calls: usize,
+    /// Server transactions alive before new requests get 503.
+    pub max_transactions: usize,
     /// Retry-After seconds sent with 503.
     pub retry_after: u32,
     /// How long the UM side may take to accept or reject a call.
@@ -573,6 +575,61 @@ fn ack_for(invite: &Bytes, response: &Response) -> Bytes {
     writer.finish(None)
 }
 
+/// The router: 302 to the media server holding the called mailbox, or 404.
+#[allow(clippy::too_many_arguments)]
+fn redirect(
+    tx: &mut Transactions,
+    media: &MediaServers,
+    ids: &dyn IdSource,
+    request: &Request,
+    flow: Flow,
+    caller: Caller<'_>,
+    now: Instant,
+    out: &dyn Outbound,
+) -> Result<Outcome, Error> {
+    // `wire::parse` lets only sip: and sips: Request-URIs through.
+    let request_uri = request
+        .uri
+        .as_sip()
+        .ok_or_else(|| Error::UriScheme(request.uri.to_string()))?;
+    let target = InviteTarget {
+        request_uri,
+        diversion: &request.diversion,
+        history_info: &request.history_info,
+    };
+    let decision = router::route(caller.directory, caller.gateway, &target, media)?;
+    let key = tx.open(request, flow);
+    let tag = Tag::generate(ids);
+    Ok(match decision {
+        Decision::Redirect {
+            mut contact,
+            called,
+        } => {
+            if flow.transport == Transport::Tcp {
+                contact.params.set("transport", Some("tcp".to_owned()));
+            }
+            tracing::Span::current().record("called", tracing::field::debug(&called));
+            let status = StatusCode::MovedTemporarily;
+            tx.respond(
+                &key,
+                status,
+                Some(&tag),
+                |w| w.header(&HeaderName::Contact, format_args!("<{contact}>")),
+                None,
+                now,
+                out,
+            );
+            Outcome::Responded(status)
+        }
+        Decision::NotFound { number } => {
+            tracing::debug!(%number, "no pilot number or extension");
+            let status = StatusCode::NotFound;
+            tx.respond(&key, status, Some(&tag), |w| w, None, now, out);
+            Outcome::Responded(status)
+        }
+    })
+}
+
 /// The methods a listener serves, for Allow (RFC 3261 §20.5).
 fn allowed(tu: &Tu) -> &'static str {
     match tu {
@@ -605,7 +662,7 @@ pub fn error_response(
         Error::MethodNotAllowed(_) => writer.header(&HeaderName::Allow, allow),
         Error::BadExtension(tags) => writer.header(&HeaderName::Unsupported, tags.join(", ")),
         Error::UnsupportedMediaType(_) => writer.header(&HeaderName::Accept, "application/sdp"),
-        Error::Overloaded(_) | Error::NoHandler | Error::InviteInProgress(_) => {
+        Error::Overloaded(_) | Error::TooManyTransactions(_) | Error::InviteInProgress(_) => {
             writer.header(&HeaderName::RetryAfter, retry_after)
         }
         _ => writer,
@@ -707,6 +764,11 @@ impl Core {
             };
         }
         if let Err(error) = self.check(&request) {
+            return self.reject(&request.echo, &flow, &error, out);
+        }
+        if self.tx.server.len() >= self.limits.max_transactions {
+            // Memory guard: every transaction lingers up to 64·T1 after its answer.
+            let error = Error::TooManyTransactions(self.limits.max_transactions);
             return self.reject(&request.echo, &flow, &error, out);
         }
         match request.method {
@@ -881,14 +943,21 @@ impl Core {
                     let error = Error::NoSuchDialog(request.call_id.clone());
                     return self.reject(&request.echo, &flow, &error, out);
                 }
-                let media = media.clone();
-                self.redirect(request, flow, caller, &media, now, out)
+                let ids = self.ids.as_ref();
+                match redirect(&mut self.tx, media, ids, &request, flow, caller, now, out) {
+                    Ok(outcome) => outcome,
+                    Err(error) => {
+                        tracing::warn!(%error, "router cannot decide");
+                        self.reject(&request.echo, &flow, &error, out)
+                    }
+                }
             }
             Tu::Media(dialogs) => {
                 let ctx = Context {
                     local: &self.local,
                     ids: self.ids.as_ref(),
                     answer_timeout: self.limits.answer_timeout,
+                    retry_after: self.limits.retry_after,
                 };
                 // The request goes to the dialogs; its echo stays for a rejection.
                 let echo = request.echo.clone();
@@ -896,64 +965,6 @@ impl Core {
                     Ok(outcome) => outcome,
                     Err(error) => self.reject(&echo, &flow, &error, out),
                 }
-            }
-        }
-    }
-
-    /// The router: 302 to the media server holding the called mailbox, or 404.
-    fn redirect(
-        &mut self,
-        request: Request,
-        flow: Flow,
-        caller: Caller<'_>,
-        media: &MediaServers,
-        now: Instant,
-        out: &dyn Outbound,
-    ) -> Outcome {
-        let Some(request_uri) = request.uri.as_sip() else {
-            return self.reject(&request.echo, &flow, &Error::UriScheme(String::new()), out);
-        };
-        let target = InviteTarget {
-            request_uri,
-            diversion: &request.diversion,
-            history_info: &request.history_info,
-        };
-        let decision = match router::route(caller.directory, caller.gateway, &target, media) {
-            Ok(decision) => decision,
-            Err(error) => {
-                tracing::warn!(%error, "router cannot decide");
-                return self.reject(&request.echo, &flow, &error, out);
-            }
-        };
-        let key = self.tx.open(&request, flow);
-        let tag = Tag::generate(self.ids.as_ref());
-        match decision {
-            Decision::Redirect {
-                mut contact,
-                called,
-            } => {
-                if flow.transport == Transport::Tcp {
-                    contact.params.set("transport", Some("tcp".to_owned()));
-                }
-                tracing::Span::current().record("called", tracing::field::debug(&called));
-                let status = StatusCode::MovedTemporarily;
-                self.tx.respond(
-                    &key,
-                    status,
-                    Some(&tag),
-                    |w| w.header(&HeaderName::Contact, format_args!("<{contact}>")),
-                    None,
-                    now,
-                    out,
-                );
-                Outcome::Responded(status)
-            }
-            Decision::NotFound { number } => {
-                tracing::debug!(%number, "no pilot number or extension");
-                let status = StatusCode::NotFound;
-                self.tx
-                    .respond(&key, status, Some(&tag), |w| w, None, now, out);
-                Outcome::Responded(status)
             }
         }
     }
@@ -981,6 +992,7 @@ impl Core {
                             local: &self.local,
                             ids: self.ids.as_ref(),
                             answer_timeout: self.limits.answer_timeout,
+                            retry_after: self.limits.retry_after,
                         };
                         dialogs.on_timer(&call_id, &ctx, &mut self.tx, now, out);
                     }
@@ -1002,6 +1014,7 @@ impl Core {
                 local: &self.local,
                 ids: self.ids.as_ref(),
                 answer_timeout: self.limits.answer_timeout,
+                retry_after: self.limits.retry_after,
             };
             dialogs.on_decision(pending, decision, &ctx, &mut self.tx, now, out);
         }
@@ -1021,6 +1034,7 @@ impl Core {
                     local: &self.local,
                     ids: self.ids.as_ref(),
                     answer_timeout: self.limits.answer_timeout,
+                    retry_after: self.limits.retry_after,
                 };
                 dialogs.hangup(call_id, &ctx, &mut self.tx, now, out)
             }
@@ -1056,5 +1070,88 @@ pub fn destination(uri: &Uri, fallback: Flow) -> Flow {
         transport,
         remote: SocketAddr::new(ip, sip.port.unwrap_or(5060)),
         conn: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::types::RandomIds;
+    use std::sync::Mutex;
+
+    /// Keeps what the core sends.
+    #[derive(Default)]
+    struct Recorder {
+        sent: Mutex<Vec<String>>,
+    }
+
+    impl Outbound for Recorder {
+        fn send(&self, _flow: &Flow, bytes: Bytes) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            self.sent.lock().unwrap().push(text);
+        }
+        fn event(&self, _event: DialogEvent) {}
+        fn await_decision(&self, _pending: Pending) {}
+    }
+
+    fn options(call_id: &str) -> Request {
+        let text = format!(
+            "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{call_id}\r\n\
+From: <sip:gw@127.0.0.1>;tag=a\r\nTo: <sip:127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n"
+        );
+        let limits = wire::ReadLimits {
+            max_fields: 64,
+            max_body: 1024,
+        };
+        match wire::parse(text.as_bytes(), wire::Framing::Datagram, limits).unwrap() {
+            wire::Message::Request(request) => *request,
+            wire::Message::Response(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_transaction_cap_answers_503_statelessly() {
+        let directory = Directory::demo().unwrap();
+        let caller = Caller {
+            directory: &directory,
+            gateway: &directory.gateways[0],
+        };
+        let limits = CoreLimits {
+            max_calls: 10,
+            max_transactions: 1,
+            retry_after: 7,
+            answer_timeout: Duration::from_secs(30),
+        };
+        let local = Local {
+            host: Host::Ip([127, 0, 0, 1].into()),
+            port: 5060,
+        };
+        let media = MediaServers::at("127.0.0.1:5062".parse().unwrap());
+        let mut core = Core::new(
+            Tu::Router(media),
+            local,
+            limits,
+            Timers::default(),
+            Arc::new(RandomIds::default()),
+        );
+        let flow = Flow {
+            transport: Transport::Udp,
+            remote: "127.0.0.1:5070".parse().unwrap(),
+            conn: None,
+        };
+        let out = Recorder::default();
+        let now = Instant::now();
+        let first = core.on_request(options("one"), flow, caller, now, &out);
+        assert_eq!(first, Outcome::Responded(StatusCode::Ok));
+        let again = core.on_request(options("one"), flow, caller, now, &out);
+        assert_eq!(again, Outcome::Retransmission);
+        let second = core.on_request(options("two"), flow, caller, now, &out);
+        assert_eq!(second, Outcome::Responded(StatusCode::ServiceUnavailable));
+        let sent = out.sent.lock().unwrap();
+        assert_eq!(sent[0], sent[1], "a retransmission gets the same bytes");
+        assert!(sent[2].starts_with("SIP/2.0 503 "), "{}", sent[2]);
+        assert!(sent[2].contains("\r\nRetry-After: 7\r\n"), "{}", sent[2]);
+        assert_eq!(core.stats().server_transactions, 1, "the 503 left no state");
     }
 }

@@ -50,9 +50,16 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Most header values in one message.
     pub max_fields: usize,
-    /// Calls in progress before new INVITEs get 503 with Retry-After (Exchange's
-    /// MaxCallsAllowed is 100). The router counts INVITEs not yet acknowledged.
+    /// Media server: calls being set up or in progress before new INVITEs get 503 with
+    /// Retry-After (Exchange's MaxCallsAllowed is 100 per UM server).
     pub max_calls: usize,
+    /// Router: redirects (302/404) still waiting for their ACK before new INVITEs get 503
+    /// with Retry-After. A redirect holds no media, only transaction state, so the cap is
+    /// about memory and a stalled peer, not about calls.
+    pub max_pending_redirects: usize,
+    /// Server transactions alive at once (each lingers up to 32 s after its answer to absorb
+    /// retransmissions); beyond it new requests get 503 with Retry-After.
+    pub max_transactions: usize,
     /// Retry-After seconds sent with 503.
     pub retry_after_seconds: u32,
     /// How long the UM side may take to accept or reject a call before it gets 480.
@@ -76,11 +83,15 @@ impl Default for Limits {
             max_body_bytes: 8 * 1024,
             max_fields: 128,
             max_calls: 100,
+            max_pending_redirects: 10_000,
+            max_transactions: 200_000,
             retry_after_seconds: 10,
             answer_timeout: Duration::from_secs(30),
+            // Gateways are configured, trusted peers: their cap only stops a runaway one (a
+            // signalling loop) from starving the rest, far above any real call load.
             gateway_rate: Rate {
-                per_second: 10_000,
-                burst: 20_000,
+                per_second: 25_000,
+                burst: 50_000,
             },
             other_rate: Rate {
                 per_second: 20,
@@ -157,8 +168,13 @@ impl Listener {
             host: options.advertise.clone().unwrap_or(Host::Ip(udp_addr.ip())),
             port: udp_addr.port(),
         };
+        let max_calls = match role {
+            Role::Router { .. } => options.limits.max_pending_redirects,
+            Role::MediaServer { .. } => options.limits.max_calls,
+        };
         let limits = CoreLimits {
-            max_calls: options.limits.max_calls,
+            max_calls,
+            max_transactions: options.limits.max_transactions,
             retry_after: options.limits.retry_after_seconds,
             answer_timeout: options.limits.answer_timeout,
         };
@@ -221,5 +237,14 @@ impl Listener {
     pub async fn shutdown(mut self) {
         self.tasks.shutdown().await;
         self.shared.stop_tasks().await;
+    }
+}
+
+impl Drop for Listener {
+    /// Dropping without [`Listener::shutdown`] still stops everything: the socket and timer
+    /// tasks with the listener's own set, and the connection and decision tasks (which hold
+    /// the shared state, so would otherwise keep it alive) here.
+    fn drop(&mut self) {
+        self.shared.close();
     }
 }

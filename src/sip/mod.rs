@@ -102,15 +102,12 @@ pub enum Error {
     /// A re-INVITE arrived before the previous INVITE was finished (RFC 3261 §14.2).
     #[error("call {0} already has an INVITE in progress")]
     InviteInProgress(CallId),
+    /// More server transactions than the configured limit.
+    #[error("over the limit of {0} transactions")]
+    TooManyTransactions(usize),
     /// More calls than the configured limit.
-    #[error("over the limit of {0} concurrent calls")]
+    #[error("over the limit of {0} calls in progress")]
     Overloaded(usize),
-    /// The UM side is not listening for calls.
-    #[error("no call handler is listening")]
-    NoHandler,
-    /// The called party was not found by the router.
-    #[error("no mailbox or pilot number {0:?} in the dial plan")]
-    NotFound(String),
     /// The gateway's dial plan is missing from the directory (a state validation prevents).
     #[error("gateway {gateway:?} names missing dial plan {dial_plan:?}")]
     Inconsistent {
@@ -164,8 +161,7 @@ impl Error {
             Error::CSeqOutOfOrder { .. }
             | Error::Inconsistent { .. }
             | Error::InviteInProgress(_) => StatusCode::ServerInternalError,
-            Error::Overloaded(_) | Error::NoHandler => StatusCode::ServiceUnavailable,
-            Error::NotFound(_) => StatusCode::NotFound,
+            Error::Overloaded(_) | Error::TooManyTransactions(_) => StatusCode::ServiceUnavailable,
             Error::Forbidden(_) => StatusCode::Forbidden,
             Error::NoSuchCall(_) | Error::Timeout(_) | Error::Io { .. } | Error::Closed => {
                 return None

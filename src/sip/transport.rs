@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     limits: Limits,
     rate: Mutex<RateLimiter>,
     tasks: Mutex<JoinSet<()>>,
+    /// Set once the listener stops: no timer task runs any more, so no new work may start.
+    closed: std::sync::atomic::AtomicBool,
     ids: Arc<dyn IdSource>,
     /// Which listener, for logs.
     role: &'static str,
@@ -118,6 +120,7 @@ impl Shared {
             )),
             limits,
             tasks: Mutex::new(JoinSet::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
             ids,
             role,
         }
@@ -136,14 +139,26 @@ impl Shared {
     }
 
     fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         let mut tasks = lock(&self.tasks);
         // Reap finished tasks so the set only holds live ones.
         while tasks.try_join_next().is_some() {}
         tasks.spawn(task);
     }
 
-    /// Stops every task this listener spawned (connections, decision waits).
+    /// Stops every task this listener spawned (connections, decision waits) at their next
+    /// await; later hang-ups fail with [`Error::Closed`].
+    pub(crate) fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        lock(&self.tasks).abort_all();
+    }
+
+    /// [`Shared::close`], then waits for the tasks to be gone.
     pub(crate) async fn stop_tasks(&self) {
+        self.close();
         let mut tasks = std::mem::take(&mut *lock(&self.tasks));
         tasks.shutdown().await;
     }
@@ -156,6 +171,9 @@ impl Shared {
     }
 
     pub(crate) async fn hangup(self: &Arc<Self>, call_id: &CallId) -> Result<(), Error> {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
         let now = Instant::now();
         let done = self.with_core(|core, out| core.hangup(call_id, now, out))?;
         done.await.unwrap_or(Err(Error::Closed))

@@ -64,3 +64,25 @@ fn autodiscover_service_get_user_and_domain_settings() {
         r#""domains":[{{"errorCode":"NoError","settings":{{"ExternalEwsUrl":"{ews_url}""#
     ));
 }
+
+#[test]
+fn ews_core_flow_from_node() {
+    let server = Server::demo();
+    let out = run_node(
+        "ews_core.js",
+        &[
+            ("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx")),
+            ("UMBOX_USER", "alice@example.test".into()),
+            ("UMBOX_PASSWORD", "demo-alice".into()),
+        ],
+    );
+    let expect = |needle: &str| assert!(out.contains(needle), "{needle} not in {out}");
+    expect(r#""inbox":{"name":"Inbox","total":0,"unread":0}"#);
+    expect(r#""voiceMail":{"name":"Voice Mail","total":0,"unread":0}"#);
+    expect(r#""conversationHistory":{"name":"Conversation History","total":0}"#);
+    expect(r#""Conversation History""#);
+    expect(r#""found":["Hello from ews-javascript-api"]"#);
+    expect(r#""bound":{"subject":"Hello from ews-javascript-api""#);
+    expect(r#""afterRead":{"total":1,"unread":0}"#);
+    expect(r#""afterDelete":{"total":0,"unread":0}"#);
+}

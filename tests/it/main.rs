@@ -7,6 +7,7 @@ mod ews_js;
 mod ews_js_streaming;
 mod exchangelib_autodiscover;
 mod exchangelib_find;
+mod exchangelib_items;
 mod exchangelib_notify;
 mod exchangelib_people;
 mod harness;

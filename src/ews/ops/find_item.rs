@@ -5,7 +5,7 @@ use crate::ews::codes::ResponseCode;
 use crate::ews::error::{Error, Fault};
 use crate::ews::fields::{parse_shape, FieldUri, PropertyPath, Shape};
 use crate::ews::ops::folders::folder_ids;
-use crate::ews::render::item::item as write_item;
+use crate::ews::render::item::{listed_item, NamedTags};
 use crate::ews::restriction::{Refusal, Restriction, Row, Target};
 use crate::ews::soap::{M, T};
 use crate::ews::view::{Page, SortOrder, ITEM_VIEWS};
@@ -159,8 +159,13 @@ fn write_page(w: &mut Writer<'_>, request: &Request<'_>, items: &[Item], query: 
     w.start(M, "RootFolder");
     query.page.root_attributes(w, items.len());
     w.start(T, "Items");
+    // FindItem lists: the base shapes leave the body, MIME and recipient lists out.
+    let names = NamedTags::load(request).unwrap_or_else(|error| {
+        tracing::error!(%error, "named property ids unreadable; items listed without them");
+        NamedTags::default()
+    });
     for item in items.get(start..end).unwrap_or_default() {
-        write_item(w, request, item, &query.shape);
+        listed_item(w, request, &names, item, &query.shape);
     }
     w.end().end();
 }

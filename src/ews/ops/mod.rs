@@ -2,12 +2,14 @@
 //! element and writing its response messages. [`dispatch`] is the only place operation names are
 //! matched.
 
+mod attachments;
 mod availability;
 mod convert_id;
 mod find_item;
 #[cfg(test)]
 mod find_sync_tests;
 mod folders;
+pub(crate) mod items;
 mod oof;
 mod people;
 pub(crate) mod subscriptions;
@@ -43,6 +45,17 @@ pub(crate) fn dispatch(
         "GetUserAvailabilityRequest" => availability::get_user_availability(request, op, w),
         "ConvertId" => convert_id::convert_id(request, op, w),
         "GetServerTimeZones" => time_zones::get_server_time_zones(request, op, w),
+        "GetItem" => items::get_item(request, op, w),
+        "CreateItem" => items::create_item(request, op, w),
+        "UpdateItem" => items::update_item(request, op, w),
+        "DeleteItem" => items::delete_item(request, op, w),
+        "MoveItem" => items::move_item(request, op, w),
+        "CopyItem" => items::copy_item(request, op, w),
+        "SendItem" => items::send_item(request, op, w),
+        "MarkAllItemsAsRead" => items::mark_all_items_as_read(request, op, w),
+        "GetAttachment" => attachments::get_attachment(request, op, w),
+        "CreateAttachment" => attachments::create_attachment(request, op, w),
+        "DeleteAttachment" => attachments::delete_attachment(request, op, w),
         "Subscribe" => subscriptions::subscribe(request, op, w),
         "Unsubscribe" => subscriptions::unsubscribe(request, op, w),
         "GetEvents" => subscriptions::get_events(request, op, w),

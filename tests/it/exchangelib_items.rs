@@ -1,0 +1,69 @@
+//! exchangelib (PyPI), unmodified, against the real binary's EWS items and attachments:
+//! `tests/interop/exchangelib/test_items.py` with a direct endpoint (PROTOCOL-NOTES §6).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::Server;
+
+/// The interpreter with exchangelib: `UMBOX_PYTHON`, else the venv `scripts/test` creates.
+fn python() -> PathBuf {
+    let path = match std::env::var_os("UMBOX_PYTHON") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/.venv/bin/python")
+        }
+    };
+    assert!(
+        path.exists(),
+        "no Python with exchangelib at {}: run scripts/test (it creates the venv) or set UMBOX_PYTHON",
+        path.display()
+    );
+    let probe = Command::new(&path)
+        .args(["-c", "import exchangelib"])
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "{} cannot import exchangelib: {}",
+        path.display(),
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    path
+}
+
+#[test]
+fn exchangelib_creates_reads_updates_moves_and_deletes_items() {
+    let python = python();
+    let server = Server::demo();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_items.py");
+    let out = Command::new(python)
+        .arg(script)
+        .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))
+        .env("UMBOX_USER", "alice@example.test")
+        .env("UMBOX_PASSWORD", "demo-alice")
+        .env("UMBOX_PEER", "bob@example.test")
+        .env("UMBOX_PEER_PASSWORD", "demo-bob")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "test_items.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for step in [
+        "ok create message with extended properties and an attachment",
+        "ok read back: properties, extended properties, body, attachment bytes, MIME",
+        "ok mark read and unread",
+        "ok attachment added, downloaded byte for byte, removed",
+        "ok move gives a new id",
+        "ok copy",
+        "ok move to trash and soft delete",
+        "ok send to a local recipient",
+        "all item flows passed",
+    ] {
+        assert!(stdout.contains(step), "{step:?} missing from\n{stdout}");
+    }
+}
