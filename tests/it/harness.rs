@@ -52,6 +52,12 @@ impl Server {
         Server::spawn(data, Some(config), &[])
     }
 
+    /// `umbox serve --demo --config FILE` with ephemeral ports: the demo users under settings of
+    /// the test's choosing.
+    pub fn demo_with_config(config: PathBuf) -> Server {
+        Server::spawn(temp_dir("data"), Some(config), &["--demo"])
+    }
+
     /// Stops the server and hands back its data directory, kept for a restart ([`Server::demo_in`]).
     pub fn stop(mut self) -> PathBuf {
         let _ = self.child.kill();

@@ -137,17 +137,6 @@ impl InProcess {
         }
     }
 
-    /// Marks `item` of `user` read.
-    pub fn mark_read(&self, user: &str, item: ItemId) {
-        let change = Change::SetReadFlag {
-            items: vec![item],
-            read: true,
-        };
-        self.store
-            .apply(&MailboxId::new(user), change, SystemClock.now())
-            .unwrap();
-    }
-
     /// Waits (at most 30 s of polling) until `done` holds.
     pub fn wait_until(&self, what: &str, done: impl Fn(&InProcess) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(30);
