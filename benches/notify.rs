@@ -124,6 +124,7 @@ impl Server {
             clock,
             store.clone(),
             ids,
+            PhotoStore::in_data_dir(&data),
             hub.clone(),
         );
         let listener = runtime
