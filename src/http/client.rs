@@ -173,18 +173,16 @@ where
     };
     let mut answer = std::pin::pin!(answer);
     let mut connection = std::pin::pin!(connection);
-    let first = tokio::select! {
-        result = &mut answer => Some(result),
-        ended = &mut connection => {
-            ended.map_err(|e| failed("http", e))?;
-            None
-        }
+    let ended = tokio::select! {
+        result = &mut answer => return result,
+        ended = &mut connection => ended,
     };
-    match first {
-        Some(result) => result,
-        // The peer closed after answering: the answer is complete or fails on its own.
-        None => answer.await,
-    }
+    // The connection ended first (the peer closed, perhaps without a TLS close_notify): the answer
+    // may still be complete; if not, say why the connection ended.
+    answer.await.map_err(|error| match ended {
+        Err(cause) => failed("http", cause),
+        Ok(()) => error,
+    })
 }
 
 impl Deliver for PushClient {
@@ -263,5 +261,156 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms().supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::{Content, SubscriptionId};
+    use crate::store::{MailboxId, Seq};
+    use rustls::pki_types::PrivateKeyDer;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// What exchangelib's listener answers (SendNotificationResult, OK).
+    const OK: &str = r#"<?xml version='1.0' encoding='utf-8'?><s:Envelope xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:SendNotificationResult><m:SubscriptionStatus>OK</m:SubscriptionStatus></m:SendNotificationResult></s:Body></s:Envelope>"#;
+
+    fn status_notification() -> Notification {
+        Notification {
+            subscription: SubscriptionId::parse("AAAAAAAAAAAAAAAAAAAAAA==").unwrap(),
+            mailbox: MailboxId::new("alice@example.test"),
+            previous: Seq(4),
+            more: false,
+            content: Content::Status(Seq(4)),
+        }
+    }
+
+    fn client(accept_invalid: bool, allow_private: bool) -> PushClient {
+        let settings = Notifications {
+            push_accept_invalid_certificates: accept_invalid,
+            allow_private_push_targets: allow_private,
+            ..Notifications::default()
+        };
+        PushClient::new(IdCodec::from_key(b"k"), &settings).unwrap()
+    }
+
+    /// Reads one request (headers and Content-Length body) and answers `status` with `body`;
+    /// returns the request.
+    async fn answer_one<S: AsyncRead + AsyncWrite + Unpin>(
+        mut stream: S,
+        status: &str,
+        body: &str,
+    ) -> String {
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap();
+            request.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&request).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap();
+                if request.len() >= end + 4 + length {
+                    break;
+                }
+            }
+            assert!(n > 0, "the client hung up");
+        }
+        let reply = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(reply.as_bytes()).await.unwrap();
+        stream.flush().await.unwrap();
+        String::from_utf8_lossy(&request).into_owned()
+    }
+
+    #[tokio::test]
+    async fn plain_http_posts_send_notification_without_credentials() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/push", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            answer_one(tcp, "200 OK", OK).await
+        });
+        let reply = client(false, true)
+            .deliver(&url, &status_notification())
+            .await;
+        assert_eq!(reply, Ok(PushReply::Ok));
+        let request = server.await.unwrap();
+        assert!(request.starts_with("POST /push HTTP/1.1\r\n"), "{request}");
+        assert!(request.contains("<m:SendNotification>"), "{request}");
+        assert!(request.contains("<t:StatusEvent>"), "{request}");
+        assert!(
+            !request.to_ascii_lowercase().contains("authorization"),
+            "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_targets_and_bad_answers_fail() {
+        let notification = status_notification();
+        // Loopback without the switch: refused before connecting.
+        let refused = client(false, false)
+            .deliver("http://127.0.0.1:9/push", &notification)
+            .await;
+        assert!(
+            matches!(refused, Err(DeliveryError(ref m)) if m.contains("not a public address")),
+            "{refused:?}"
+        );
+        // An HTTP error status is a failed delivery.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/push", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            answer_one(tcp, "500 Internal Server Error", "oops").await
+        });
+        let failed = client(false, true).deliver(&url, &notification).await;
+        assert!(
+            matches!(failed, Err(DeliveryError(ref m)) if m.contains("500")),
+            "{failed:?}"
+        );
+        server.await.unwrap();
+    }
+
+    /// HTTPS to a self-signed listener: refused by default (certificates are verified), accepted
+    /// with the test switch.
+    #[tokio::test]
+    async fn https_verifies_certificates_unless_told_not_to() {
+        let pair = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let key = PrivateKeyDer::try_from(pair.signing_key.serialize_der()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![pair.cert.der().clone()], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}/push", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            // First the verifying client, whose handshake fails; then the trusting one.
+            let (tcp, _) = listener.accept().await.unwrap();
+            assert!(acceptor.accept(tcp).await.is_err());
+            let (tcp, _) = listener.accept().await.unwrap();
+            let tls = acceptor.accept(tcp).await.unwrap();
+            answer_one(tls, "200 OK", OK).await
+        });
+        let notification = status_notification();
+        let verified = client(false, true).deliver(&url, &notification).await;
+        assert!(
+            matches!(verified, Err(DeliveryError(ref m)) if m.starts_with("tls")),
+            "{verified:?}"
+        );
+        let trusted = client(true, true).deliver(&url, &notification).await;
+        assert_eq!(trusted, Ok(PushReply::Ok));
+        assert!(server.await.unwrap().contains("<m:SendNotification>"));
     }
 }
