@@ -1,9 +1,9 @@
 //! exchangelib (PyPI), unmodified, against the real binary: pull, push and streaming subscriptions
 //! on the inbox, the voicemail folder and Conversation History, while a second exchangelib client
 //! changes the mailbox over EWS (`tests/interop/exchangelib/test_notify.py`). The push listener
-//! is the script's own HTTP server on loopback, so the server runs with
-//! `allow_private_push_targets`; when the listener answers Unsubscribe, the server ends the
-//! subscription, which its log shows.
+//! is the script's own HTTPS server on loopback, using the certificate umbox generated for itself,
+//! so the server runs with `allow_private_push_targets` and `push_accept_invalid_certificates`;
+//! when the listener answers Unsubscribe, the server ends the subscription, which its log shows.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,7 +37,7 @@ fn pull_push_and_streaming_with_exchangelib() {
     let config = dir.join("umbox.toml");
     std::fs::write(
         &config,
-        "domains = [\"example.test\"]\n[notifications]\nallow_private_push_targets = true\n",
+        "domains = [\"example.test\"]\n[notifications]\nallow_private_push_targets = true\npush_accept_invalid_certificates = true\n",
     )
     .unwrap();
     let server = Server::demo_with_config(config);
@@ -48,6 +48,8 @@ fn pull_push_and_streaming_with_exchangelib() {
         .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))
         .env("UMBOX_USER", "alice@example.test")
         .env("UMBOX_PASSWORD", "demo-alice")
+        .env("UMBOX_PUSH_CERT", server.data.join("tls/cert.pem"))
+        .env("UMBOX_PUSH_KEY", server.data.join("tls/key.pem"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -5,14 +5,16 @@ A second exchangelib client of alice changes the mailbox between the checks: "se
 message arrive in the inbox (CreateItem SendOnly to alice: new mail), "save" files an unread,
 unsent item in a folder (CreateItem SaveOnly, as Lync files missed conversations in Conversation
 History: no new mail), "read_last" marks the last one read (UpdateItem).
-Environment: UMBOX_EWS_URL, UMBOX_USER, UMBOX_PASSWORD. The push listener binds
-127.0.0.1, so the server must allow private push targets.
+Environment: UMBOX_EWS_URL, UMBOX_USER, UMBOX_PASSWORD; with UMBOX_PUSH_CERT and UMBOX_PUSH_KEY (PEM
+files) the push listener speaks HTTPS. It binds 127.0.0.1, so the server must allow private push
+targets (and, for a self-signed certificate, accept it).
 Prints one "ok ..." line per check; any failure raises.
 """
 
 import http.server
 import os
 import queue
+import ssl
 import threading
 import warnings
 
@@ -187,12 +189,18 @@ class PushListener(http.server.BaseHTTPRequestHandler):
 
 def push_checks(a, changes):
     listener = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PushListener)
+    scheme = "http"
+    if os.environ.get("UMBOX_PUSH_CERT"):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(os.environ["UMBOX_PUSH_CERT"], os.environ["UMBOX_PUSH_KEY"])
+        listener.socket = context.wrap_socket(listener.socket, server_side=True)
+        scheme = "https"
     threading.Thread(target=listener.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{listener.server_address[1]}/ews/push"
+    url = f"{scheme}://127.0.0.1:{listener.server_address[1]}/ews/push"
     subscription_id, _ = a.inbox.subscribe_to_push(url, status_frequency=1)
     changes.send("IPM.Note")
     got = kinds(PushListener.notifications.get(timeout=60))
-    check("push: new mail", got[:2], [("CreatedEvent", None), ("NewMailEvent", None)])
+    check(f"push over {scheme}: new mail", got[:2], [("CreatedEvent", None), ("NewMailEvent", None)])
     check("push: the inbox unread count", got[-1][0], "ModifiedEvent")
     # The next delivery is answered Unsubscribe, which ends the subscription.
     PushListener.answers.put("Unsubscribe")
