@@ -61,6 +61,7 @@ fn pull_push_and_streaming_with_exchangelib() {
     let checks: Vec<&str> = stdout.lines().filter(|l| l.starts_with("ok ")).collect();
     assert_eq!(checks.last(), Some(&"ok all"), "{stdout}");
     assert!(checks.len() >= 15, "{stdout}");
+    assert!(checks.contains(&"ok push over https: new mail"), "{stdout}");
     // The Unsubscribe answer ended the push subscription on the server.
     let id = stdout
         .lines()
