@@ -14,7 +14,7 @@ fn discovers_ews_from_the_address_alone_and_lists_folders() {
         env!("CARGO_MANIFEST_DIR")
     );
     let out = netns
-        .command(&exchangelib_python())
+        .command(&exchangelib_python().to_string_lossy())
         .arg(script)
         .env("UMBOX_USER", "alice@example.test")
         .env("UMBOX_PASSWORD", "demo-alice")

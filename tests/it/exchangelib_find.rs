@@ -3,7 +3,7 @@
 //! filled through the store's own write path before the server opens the data directory, because
 //! item creation over EWS belongs to another part of the server.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,23 +13,6 @@ use umbox::store::{
 };
 
 use crate::harness::{temp_dir, Server};
-
-/// The Python with exchangelib: `UMBOX_PYTHON`, else the suite's venv (made by `scripts/test`),
-/// else a venv at /tmp/venv-exl.
-fn python() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("UMBOX_PYTHON").map(PathBuf::from),
-        Some(root.join("tests/interop/exchangelib/.venv/bin/python")),
-        Some(PathBuf::from("/tmp/venv-exl/bin/python")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.exists()).unwrap_or_else(|| {
-        panic!(
-            "no Python with exchangelib: set UMBOX_PYTHON, or run scripts/test (it creates \
-             tests/interop/exchangelib/.venv), or `python3 -m venv /tmp/venv-exl && /tmp/venv-exl/bin/pip install exchangelib`"
-        )
-    })
-}
 
 /// When the seeded notes start arriving, one a minute (2026-01-01T00:00:00Z).
 const SEED_EPOCH: u64 = 1_767_225_600;
@@ -139,7 +122,7 @@ fn seed(data: &Path) {
 
 #[test]
 fn exchangelib_finds_pages_filters_sorts_and_syncs() {
-    let python = python();
+    let python = crate::harness::exchangelib_python();
     let data = temp_dir("exchangelib-find");
     seed(&data);
     let server = Server::demo_in(data);

@@ -1,40 +1,14 @@
 //! exchangelib (PyPI), unmodified, against the real binary's EWS items and attachments:
 //! `tests/interop/exchangelib/test_items.py` with a direct endpoint (PROTOCOL-NOTES §6).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::harness::Server;
 
-/// The interpreter with exchangelib: `UMBOX_PYTHON`, else the venv `scripts/test` creates.
-fn python() -> PathBuf {
-    let path = match std::env::var_os("UMBOX_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/.venv/bin/python")
-        }
-    };
-    assert!(
-        path.exists(),
-        "no Python with exchangelib at {}: run scripts/test (it creates the venv) or set UMBOX_PYTHON",
-        path.display()
-    );
-    let probe = Command::new(&path)
-        .args(["-c", "import exchangelib"])
-        .output()
-        .unwrap();
-    assert!(
-        probe.status.success(),
-        "{} cannot import exchangelib: {}",
-        path.display(),
-        String::from_utf8_lossy(&probe.stderr)
-    );
-    path
-}
-
 #[test]
 fn exchangelib_creates_reads_updates_moves_and_deletes_items() {
-    let python = python();
+    let python = crate::harness::exchangelib_python();
     let server = Server::demo();
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_items.py");

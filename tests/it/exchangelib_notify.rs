@@ -5,31 +5,10 @@
 //! so the server runs with `allow_private_push_targets` and `push_accept_invalid_certificates`;
 //! when the listener answers Unsubscribe, the server ends the subscription, which its log shows.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::harness::{temp_dir, Server};
-
-/// The Python with exchangelib: `UMBOX_PYTHON`, else the suite's venv (made by `scripts/test`),
-/// else a venv at /tmp/venv-exl.
-pub fn python() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("UMBOX_PYTHON").map(PathBuf::from),
-        Some(root.join("tests/interop/exchangelib/.venv/bin/python")),
-        Some(PathBuf::from("/tmp/venv-exl/bin/python")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.exists())
-        .unwrap_or_else(|| {
-            panic!(
-                "no Python with exchangelib: set UMBOX_PYTHON, or run scripts/test (it creates \
-                 tests/interop/exchangelib/.venv), or `python3 -m venv /tmp/venv-exl && /tmp/venv-exl/bin/pip install exchangelib`"
-            )
-        })
-}
 
 #[test]
 fn pull_push_and_streaming_with_exchangelib() {
@@ -43,7 +22,7 @@ fn pull_push_and_streaming_with_exchangelib() {
     let server = Server::demo_with_config(config);
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_notify.py");
-    let out = Command::new(python())
+    let out = Command::new(crate::harness::exchangelib_python())
         .arg(script)
         .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))
         .env("UMBOX_USER", "alice@example.test")

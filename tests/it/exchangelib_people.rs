@@ -2,32 +2,10 @@
 //! automatic replies, free/busy with server time zones, ConvertId), and curl against the user
 //! photo GET set by `umbox user add --photo`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::harness::{curl, temp_dir, Server};
-
-/// The Python with exchangelib: `UMBOX_PYTHON`, else the test suite's venv (made by
-/// scripts/test), else /tmp/venv-exl.
-fn python() -> PathBuf {
-    if let Some(python) = std::env::var_os("UMBOX_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let venv =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/.venv/bin/python");
-    let fallback = PathBuf::from("/tmp/venv-exl/bin/python");
-    [venv, fallback.clone()]
-        .into_iter()
-        .find(|p| p.exists())
-        .unwrap_or_else(|| {
-            panic!(
-                "no Python with exchangelib: set UMBOX_PYTHON, run scripts/test (it makes \
-             tests/interop/exchangelib/.venv), or create {} with `python3 -m venv /tmp/venv-exl && \
-             /tmp/venv-exl/bin/pip install exchangelib`",
-                fallback.display()
-            )
-        })
-}
 
 /// A tiny but well-formed JPEG (SOI, JFIF APP0, EOI).
 const JPEG: &[u8] = &[
@@ -61,7 +39,7 @@ fn exchangelib_resolves_names_round_trips_oof_and_reads_free_busy() {
     add_carol(&server);
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_people.py");
-    let out = Command::new(python())
+    let out = Command::new(crate::harness::exchangelib_python())
         .arg("-W")
         .arg("ignore")
         .arg(&script)

@@ -320,9 +320,9 @@ impl Drop for NetNs {
 }
 
 /// The Python that has exchangelib: $UMBOX_PYTHON, else the venv scripts/test creates.
-pub fn exchangelib_python() -> String {
-    if let Ok(python) = std::env::var("UMBOX_PYTHON") {
-        return python;
+pub fn exchangelib_python() -> PathBuf {
+    if let Some(python) = std::env::var_os("UMBOX_PYTHON") {
+        return PathBuf::from(python);
     }
     let venv =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/.venv/bin/python");
@@ -331,5 +331,5 @@ pub fn exchangelib_python() -> String {
         "exchangelib is not installed: run scripts/test (it creates {})",
         venv.display()
     );
-    venv.to_string_lossy().into_owned()
+    venv
 }
