@@ -15,6 +15,10 @@ pub struct Server {
     pub https: SocketAddr,
     pub http: SocketAddr,
     pub dns: SocketAddr,
+    /// The SIP call router (UDP and TCP).
+    pub sip_router: SocketAddr,
+    /// The SIP media server (UDP and TCP).
+    pub sip_media: SocketAddr,
     pub data: PathBuf,
     log: Receiver<String>,
 }
@@ -45,6 +49,11 @@ impl Server {
     /// store a test filled through the store's API before the server opened it).
     pub fn demo_in(data: PathBuf) -> Server {
         Server::spawn(data, None, &["--demo"])
+    }
+
+    /// `umbox serve --demo --config FILE` on ephemeral ports over an existing data directory.
+    pub fn demo_with_config(data: PathBuf, config: PathBuf) -> Server {
+        Server::spawn(data, Some(config), &["--demo"])
     }
 
     /// `umbox serve --config FILE` with ephemeral ports.
@@ -84,7 +93,10 @@ impl Server {
             "--http-port",
             "0",
         ]);
-        command.args(["--dns-port", "0"]).args(extra);
+        command.args(["--dns-port", "0"]);
+        // SIP on ephemeral ports too, and RTP sockets on whatever port the system picks.
+        command.args(["--sip-router-port", "0", "--sip-media-port", "0"]);
+        command.args(["--rtp-ports", "0-0"]).args(extra);
         Server::run(command, data)
     }
 
@@ -132,6 +144,8 @@ impl Server {
             https: field("https"),
             http: field("http"),
             dns: field("dns"),
+            sip_router: field("sip"),
+            sip_media: field("media"),
             child,
             data,
             log,
@@ -159,6 +173,18 @@ impl Server {
     /// Runs `umbox <args> --data <this server's data dir>` and returns (success, stdout, stderr).
     pub fn admin(&self, args: &[&str]) -> (bool, String, String) {
         admin(&self.data, args)
+    }
+}
+
+impl Server {
+    /// Stops the server the way Ctrl-C does (SIGINT) and waits for it, keeping the data directory
+    /// so a test can open the store it left.
+    pub fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -INT {pid}");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "umbox exited with {status} after SIGINT");
     }
 }
 

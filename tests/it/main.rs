@@ -9,3 +9,5 @@ mod exchangelib_find;
 mod exchangelib_people;
 mod harness;
 mod http_surface;
+mod sipp;
+mod voicemail_calls;
