@@ -230,13 +230,13 @@ impl Mailbox {
 
 /// Who the call is for, once checked against the directory.
 enum Target {
-    Mailbox(Mailbox),
+    Mailbox(Box<Mailbox>),
     Direct,
 }
 
 /// An answered call waiting for its ACK.
 enum Ready {
-    Mailbox(Mailbox, CallPlan),
+    Mailbox(Box<Mailbox>, CallPlan),
     Direct,
 }
 
@@ -312,7 +312,7 @@ async fn handle_call(
     let target = match &call.called {
         Some(Called::Mailbox { extension, address }) => {
             match Mailbox::find(&directory, address, extension.clone()) {
-                Some(mailbox) => Target::Mailbox(mailbox),
+                Some(mailbox) => Target::Mailbox(Box::new(mailbox)),
                 None => return refuse(reply, StatusCode::NotFound, "no UM mailbox"),
             }
         }
@@ -367,7 +367,9 @@ async fn handle_call(
                 call_id: &call.call_id,
             };
             match ready {
-                Ready::Mailbox(mailbox, plan) => session.voicemail(negotiated, mailbox, plan).await,
+                Ready::Mailbox(mailbox, plan) => {
+                    session.voicemail(negotiated, *mailbox, plan).await
+                }
                 Ready::Direct => {
                     let lookup = DirectLookup {
                         services: services.clone(),
@@ -387,7 +389,7 @@ async fn handle_call(
             drop(negotiated);
             Ok(Finished {
                 mailbox: match ready {
-                    Ready::Mailbox(mailbox, _) => Some(mailbox),
+                    Ready::Mailbox(mailbox, _) => Some(*mailbox),
                     Ready::Direct => None,
                 },
                 recording: None,
