@@ -1,6 +1,7 @@
 //! Integration tests: the real `umbox` binary on loopback, driven by real clients.
 
 mod autodiscover_https;
+mod baresip_call;
 mod cli;
 mod dns_reload;
 mod ews_js;

@@ -14,16 +14,16 @@ use crate::harness::{curl, temp_dir, Server};
 use crate::sipp;
 
 /// What sipp streams: `tests/interop/audio/message.ul`, 5.26 s of µ-law speech.
-const MESSAGE: &[u8] = include_bytes!("../interop/audio/message.ul");
+pub(crate) const MESSAGE: &[u8] = include_bytes!("../interop/audio/message.ul");
 
-const ALICE: (&str, &str) = ("alice@example.test", "demo-alice");
+pub(crate) const ALICE: (&str, &str) = ("alice@example.test", "demo-alice");
 const BOB: (&str, &str) = ("bob@example.test", "demo-bob");
 
 const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 
 /// A fresh data directory where `users` have a 0.3 s greeting of their own, so the caller's
 /// audio (sent 2.5 s after the answer by the scenarios) starts after the beep.
-fn data_with_short_greetings(users: &[&str]) -> std::path::PathBuf {
+pub(crate) fn data_with_short_greetings(users: &[&str]) -> std::path::PathBuf {
     let data = temp_dir("data");
     let greetings = data.join("greetings");
     std::fs::create_dir_all(&greetings).unwrap();
@@ -80,14 +80,14 @@ fn first<'e>(element: &'e Element, name: &str) -> Option<&'e Element> {
     found.first().copied()
 }
 
-fn text(element: &Element, name: &str) -> String {
+pub(crate) fn text(element: &Element, name: &str) -> String {
     first(element, name)
         .map(|e| e.trimmed_text().to_owned())
         .unwrap_or_else(|| panic!("no t:{name} in the reply"))
 }
 
 /// The messages of a distinguished folder with their class and voice-mail properties.
-fn messages(server: &Server, user: (&str, &str), folder: &str) -> Vec<Element> {
+pub(crate) fn messages(server: &Server, user: (&str, &str), folder: &str) -> Vec<Element> {
     let reply = ews(
         server,
         user,
@@ -111,7 +111,7 @@ fn messages(server: &Server, user: (&str, &str), folder: &str) -> Vec<Element> {
 }
 
 /// An extended property's value on an item element.
-fn extended(item: &Element, tag: &str) -> Option<String> {
+pub(crate) fn extended(item: &Element, tag: &str) -> Option<String> {
     let mut properties = Vec::new();
     all(item, "ExtendedProperty", &mut properties);
     properties.into_iter().find_map(|property| {
@@ -121,7 +121,7 @@ fn extended(item: &Element, tag: &str) -> Option<String> {
 }
 
 /// (TotalCount, UnreadCount) of a distinguished folder.
-fn counts(server: &Server, user: (&str, &str), folder: &str) -> (u32, u32) {
+pub(crate) fn counts(server: &Server, user: (&str, &str), folder: &str) -> (u32, u32) {
     let reply = ews(
         server,
         user,
@@ -140,7 +140,7 @@ fn counts(server: &Server, user: (&str, &str), folder: &str) -> (u32, u32) {
 
 /// The WAV attachments of the voice messages in `address`'s voicemail folder, read from the
 /// store of a stopped server.
-fn stored_recordings(data: &Path, address: &str) -> Vec<Vec<u8>> {
+pub(crate) fn stored_recordings(data: &Path, address: &str) -> Vec<Vec<u8>> {
     let store = RedbStore::open(data, store::Options::default()).unwrap();
     let mailbox = MailboxId::new(address);
     let folder = store
