@@ -32,10 +32,17 @@ pub struct Run {
 }
 
 impl Run {
-    /// Panics with everything sipp said unless every call succeeded cleanly.
+    /// Panics with everything sipp said unless every call succeeded cleanly. sipp's reports of
+    /// its own scheduling being late (the watchdog, on a loaded machine) are not failures.
     pub fn assert_ok(&self) {
+        let unexpected = self.errors.lines().any(|line| {
+            let line = line.trim();
+            !line.is_empty()
+                && line != "The following events occurred:"
+                && !line.contains("watchdog timer")
+        });
         assert!(
-            self.status == 0 && self.errors.trim().is_empty(),
+            self.status == 0 && !unexpected,
             "sipp failed with {}\n--- errors\n{}\n--- messages\n{}\n--- screen\n{}",
             self.status,
             self.errors,
