@@ -325,3 +325,37 @@ fn a_flood_of_invites_from_a_stranger_gets_403_and_no_call() {
     sipp::run("voicemail_no_audio.xml", server.sip_media, 1, 20, &keys).assert_ok();
     assert!(messages(&server, ALICE, "inbox").is_empty());
 }
+
+#[test]
+fn a_direct_call_to_the_pilot_asks_for_the_extension_and_records_for_it() {
+    const CAROL: (&str, &str) = ("carol@example.test", "pw-carol");
+    let server = Server::demo_in(data_with_short_greetings(&[CAROL.0]));
+    // 1023: the digits of sipp's event captures must differ (see voicemail_direct.xml).
+    let (ok, _, err) = server.admin(&[
+        "user",
+        "add",
+        CAROL.0,
+        "--name",
+        "Carol Chen",
+        "--password",
+        CAROL.1,
+        "--extension",
+        "1023",
+        "--policy",
+        "default",
+    ]);
+    assert!(ok, "{err}");
+    server.wait_for_log("reloaded directory and configuration");
+    {
+        let _turn = sipp::media_turn();
+        let keys = ["-key", "caller", "+14255550102"];
+        sipp::run("voicemail_direct.xml", server.sip_router, 1, 40, &keys).assert_ok();
+    }
+    let summary = server.wait_for_log("call ended outcome=");
+    assert!(
+        summary.contains(r#"outcome="voice-message""#)
+            && summary.contains(r#"mailbox="carol@example.test""#),
+        "{summary}"
+    );
+    assert_one_voice_message(server, CAROL, "Bob Berg (+1 425 555 0102)", "+14255550102");
+}
