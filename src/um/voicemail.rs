@@ -363,8 +363,6 @@ async fn handle_call(
             let session = Session {
                 services: &services,
                 events: &mut events,
-                dialogs: &dialogs,
-                call_id: &call.call_id,
             };
             match ready {
                 Ready::Mailbox(mailbox, plan) => {
@@ -455,8 +453,6 @@ fn end_reason(reason: RecordingEnd) -> &'static str {
 struct Session<'a> {
     services: &'a Services,
     events: &'a mut mpsc::UnboundedReceiver<CallEvent>,
-    dialogs: &'a DialogHandle,
-    call_id: &'a CallId,
 }
 
 impl Session<'_> {
@@ -524,10 +520,11 @@ impl Session<'_> {
         mut task: JoinHandle<T>,
     ) -> (Result<T, Error>, bool) {
         let mut dialog_over = false;
+        let mut listening = true;
         loop {
             tokio::select! {
                 result = &mut task => return (result.map_err(Error::from), dialog_over),
-                event = self.events.recv(), if !dialog_over => match event {
+                event = self.events.recv(), if listening && !dialog_over => match event {
                     Some(CallEvent::Reinvite { sdp, reply }) => {
                         let decision = match handle.reoffer(&sdp) {
                             Ok(sdp_answer) => InviteDecision::Accept { sdp_answer },
@@ -544,9 +541,9 @@ impl Session<'_> {
                         dialog_over = true;
                     }
                     None => {
-                        // The handler is shutting down: stop the media, still hang up.
+                        // The handler is shutting down: stop the media; the BYE follows.
                         handle.hangup();
-                        dialog_over = self.dialogs.hangup(self.call_id).await.is_ok();
+                        listening = false;
                     }
                 },
             }
