@@ -45,6 +45,8 @@ level = "warn,umbox::um::voicemail=info"
 max_calls = $(( CALLS + 100 ))
 CONF
 rtp_last=$(( 40000 + 2 * CALLS + 399 ))
+# Plain log lines, so the summary lines can be read below.
+export NO_COLOR=1
 start_umbox "$tmp/data" --config "$tmp/umbox.toml" --sip-router-port 0 --sip-media-port 0 \
     --rtp-ports "40000-$rtp_last"
 router=$(sed 's/.* sip=\([^ ]*\).*/\1/' <<<"$(grep '^umbox ready ' "$tmp/data.out")")
@@ -97,7 +99,11 @@ print(f"sipp exit status {status}; wall time {wall:.1f} s")
 rows = list(csv.reader(open(f"{tmp}/sipp/stat.csv"), delimiter=";"))
 if len(rows) > 1:
     last = dict(zip(rows[0], rows[-1]))
-    print(f"sipp calls: {last.get('SuccessfulCall(C)')} successful, {last.get('FailedCall(C)')} failed")
+    column = rows[0].index("CurrentCall") if "CurrentCall" in rows[0] else None
+    most = max((int(r[column]) for r in rows[1:] if column is not None and len(r) > column
+                and r[column].isdigit()), default=0)
+    print(f"sipp calls: {last.get('SuccessfulCall(C)')} successful, {last.get('FailedCall(C)')} "
+          f"failed; at most {most} at once (sampled every second)")
 times = []
 for path in glob.glob(f"{tmp}/sipp/*_rtt.csv"):
     for line in open(path):
