@@ -84,6 +84,9 @@ pub struct Raw {
     /// EWS notification subscriptions.
     #[serde(default)]
     pub notifications: RawNotifications,
+    /// The voicemail media server.
+    #[serde(default)]
+    pub um: RawUm,
 }
 
 /// `[public]`: what URLs, SRV and A records advertise.
@@ -123,7 +126,8 @@ pub struct RawListen {
     /// SIP media server (UDP and TCP); default 5062.
     #[serde(default)]
     pub sip_media_port: Option<u16>,
-    /// First RTP port; default 40000.
+    /// First RTP port; default 40000. With `rtp_port_max` also 0, the system picks a free
+    /// port for every RTP and RTCP socket (for tests, which may only bind port 0).
     #[serde(default)]
     pub rtp_port_min: Option<u16>,
     /// Last RTP port; default 40999.
@@ -291,6 +295,28 @@ impl RawNotifications {
     }
 }
 
+/// `[um]`: the voicemail media server.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUm {
+    /// Calls the media server holds at once before new ones get 503 with Retry-After (Exchange's
+    /// MaxCallsAllowed); default 100.
+    #[serde(default)]
+    pub max_calls: Option<usize>,
+    /// Seconds of silence (or of no media at all) that end a recording; default 5.
+    #[serde(default)]
+    pub silence_timeout_seconds: Option<u32>,
+}
+
+/// Checked `[um]` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Um {
+    /// Concurrent calls of the media server.
+    pub max_calls: usize,
+    /// Silence that ends a recording.
+    pub silence_timeout: std::time::Duration,
+}
+
 /// Checked TLS file names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -313,7 +339,7 @@ pub struct Listeners {
     pub sip_router: SocketAddr,
     /// SIP media server.
     pub sip_media: SocketAddr,
-    /// RTP/RTCP port range.
+    /// RTP/RTCP port range; `0..=0` lets the system pick each port.
     pub rtp_ports: RangeInclusive<u16>,
 }
 
@@ -340,6 +366,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// EWS notification settings.
     pub notifications: Notifications,
+    /// The voicemail media server.
+    pub um: Um,
 }
 
 /// What clients are told about this server, fixed once the listeners are bound.
@@ -475,7 +503,8 @@ impl Raw {
             |port: Option<u16>, default: u16| SocketAddr::new(address, port.unwrap_or(default));
         let rtp_min = l.rtp_port_min.unwrap_or(40000);
         let rtp_max = l.rtp_port_max.unwrap_or(40999);
-        if rtp_min == 0 || rtp_min > rtp_max {
+        let system_picks = rtp_min == 0 && rtp_max == 0;
+        if !system_picks && (rtp_min == 0 || rtp_min > rtp_max) {
             errors.push(FieldError::new(
                 "listen.rtp_port_min",
                 format!("range {rtp_min}..={rtp_max} is empty or starts at 0"),
@@ -533,6 +562,24 @@ impl Raw {
         }
 
         let notifications = self.notifications.validate(&mut errors);
+        let max_calls = self.um.max_calls.unwrap_or(100);
+        if !(1..=100_000).contains(&max_calls) {
+            errors.push(FieldError::new(
+                "um.max_calls",
+                "must be between 1 and 100000",
+            ));
+        }
+        let silence_seconds = self.um.silence_timeout_seconds.unwrap_or(5);
+        if !(1..=3600).contains(&silence_seconds) {
+            errors.push(FieldError::new(
+                "um.silence_timeout_seconds",
+                "must be between 1 and 3600",
+            ));
+        }
+        let um = Um {
+            max_calls,
+            silence_timeout: std::time::Duration::from_secs(u64::from(silence_seconds)),
+        };
 
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
@@ -548,6 +595,7 @@ impl Raw {
             log_level,
             max_body_bytes,
             notifications,
+            um,
         })
     }
 }
@@ -598,6 +646,11 @@ mod tests {
         assert_eq!(c.public_host, "mail.example.test");
         assert_eq!(c.listen.https.port(), 8443);
         assert_eq!(c.listen.dns.port(), 5300);
+        assert_eq!(c.um.max_calls, 100);
+        assert_eq!(c.um.silence_timeout.as_secs(), 5);
+        let ephemeral =
+            check("domains = [\"a.test\"]\n[listen]\nrtp_port_min = 0\nrtp_port_max = 0");
+        assert_eq!(ephemeral.unwrap().listen.rtp_ports, 0..=0);
         assert_eq!(
             c.site(8443, 5060).https_base(),
             "https://mail.example.test:8443"
@@ -623,6 +676,12 @@ mod tests {
             "listen.rtp_port_min",
             "tls.private_key",
         ] {
+            assert!(text.contains(field), "{field} missing from {text}");
+        }
+        let err = check("domains = [\"a.test\"]\n[um]\nmax_calls = 0\nsilence_timeout_seconds = 0")
+            .unwrap_err();
+        let text = err.to_string();
+        for field in ["um.max_calls", "um.silence_timeout_seconds"] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
     }

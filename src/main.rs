@@ -51,6 +51,28 @@ struct ServeArgs {
     /// DNS port (UDP and TCP).
     #[arg(long = "dns-port")]
     dns_port: Option<u16>,
+    /// SIP call router port (UDP and TCP).
+    #[arg(long = "sip-router-port")]
+    sip_router_port: Option<u16>,
+    /// SIP media server port (UDP and TCP).
+    #[arg(long = "sip-media-port")]
+    sip_media_port: Option<u16>,
+    /// RTP/RTCP port range MIN-MAX (0-0: the system picks each port).
+    #[arg(long = "rtp-ports", value_parser = parse_port_range)]
+    rtp_ports: Option<(u16, u16)>,
+}
+
+/// `MIN-MAX`, both ports.
+fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let (min, max) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text:?} is not MIN-MAX"))?;
+    let port = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .map_err(|_| format!("{p:?} is not a port"))
+    };
+    Ok((port(min)?, port(max)?))
 }
 
 fn main() -> ExitCode {
@@ -99,6 +121,12 @@ fn serve(mut raw: Raw, config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     raw.listen.https_port = args.https_port.or(raw.listen.https_port);
     raw.listen.http_port = args.http_port.or(raw.listen.http_port);
     raw.listen.dns_port = args.dns_port.or(raw.listen.dns_port);
+    raw.listen.sip_router_port = args.sip_router_port.or(raw.listen.sip_router_port);
+    raw.listen.sip_media_port = args.sip_media_port.or(raw.listen.sip_media_port);
+    if let Some((min, max)) = args.rtp_ports {
+        raw.listen.rtp_port_min = Some(min);
+        raw.listen.rtp_port_max = Some(max);
+    }
     let config = raw.validate()?;
 
     let filter = tracing_subscriber::EnvFilter::try_from_env("UMBOX_LOG")
@@ -121,12 +149,18 @@ fn serve(mut raw: Raw, config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         println!("  EWS           {base}/EWS/Exchange.asmx");
         println!("  HTTP redirect http://{}/autodiscover/autodiscover.xml", b.http);
         println!("  DNS           {} (UDP and TCP), e.g. dig @{} -p {} _autodiscover._tcp.{} SRV", b.dns, b.dns.ip(), b.dns.port(), running.site.domains.first().map(String::as_str).unwrap_or(""));
+        println!("  SIP router    {} (UDP and TCP): INVITEs to the voicemail pilot", b.sip_router);
+        println!("  SIP media     {} (UDP and TCP): the voicemail media server", b.sip_media);
         if args.demo {
+            println!("  Demo pilot    1999 (dial plan default, gateway 127.0.0.1)");
             println!("  Demo users    alice@example.test / demo-alice (ext 1001), bob@example.test / demo-bob (ext 1002)");
             println!("  Demo mode is for trying umbox, not for production: the passwords are public.");
         }
         // The test harness and scripts wait for this exact line.
-        println!("umbox ready https={} http={} dns={}", b.https, b.http, b.dns);
+        println!(
+            "umbox ready https={} http={} dns={} sip={} media={}",
+            b.https, b.http, b.dns, b.sip_router, b.sip_media
+        );
         tokio::signal::ctrl_c().await?;
         running.shutdown().await;
         Ok(())

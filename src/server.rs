@@ -1,17 +1,18 @@
 //! Starts every listener from a [`Config`] and keeps their shared view of the directory and the
 //! site following the directory and config files, so changes need no restart.
 //!
-//! This is wiring only: it binds sockets, loads files and publishes snapshots; each surface's
-//! behaviour lives in its own module. The library never prints: [`Running`] reports the bound
+//! This is wiring only: it binds sockets (HTTPS, HTTP, DNS, the SIP call router and media server),
+//! loads files, publishes snapshots and hands the media server's calls to `um::voicemail`; each
+//! surface's behaviour lives in its own module. The library never prints: [`Running`] reports the bound
 //! addresses and `main` shows them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -21,11 +22,23 @@ use crate::directory::{self, Directory, DirectoryFile};
 use crate::dns::{DnsServer, ZoneSet};
 use crate::ews::ids::IdCodec;
 use crate::http::{self, Snapshot};
+use crate::media::ports::{PortError, PortPool};
+use crate::media::prompts::{PromptError, Prompts};
 use crate::notify::{self, Hub};
+use crate::sip::wire::grammar::Host;
+use crate::sip::{self, Listener, Role};
 use crate::store::{self, MailStore, MailboxId, RedbStore};
+use crate::um::router::MediaServers;
+use crate::um::voicemail::{self, Services, Settings};
 
 /// How often the directory and config files are checked for changes.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Dialog events queued for the call handler before the SIP listener waits for it.
+const CALL_EVENT_QUEUE: usize = 1024;
+
+/// Tries at finding a port free for both UDP and TCP when the configuration says port 0.
+const EPHEMERAL_PORT_TRIES: usize = 20;
 
 /// Errors that stop the server from starting.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +80,18 @@ pub enum Error {
     /// The notification subscriptions cannot be loaded.
     #[error("notifications: {0}")]
     Notify(#[from] notify::Error),
+    /// A SIP listener cannot start.
+    #[error("sip: {0}")]
+    Sip(#[from] sip::Error),
+    /// The media listener came up without its dialog handle (a wiring bug).
+    #[error("sip: the media listener has no dialog handle")]
+    NoDialogs,
+    /// The RTP port range is unusable.
+    #[error("rtp ports: {0}")]
+    Ports(#[from] PortError),
+    /// The embedded prompts are broken.
+    #[error("prompts: {0}")]
+    Prompts(#[from] PromptError),
     /// A blocking start-up task failed.
     #[error("start-up task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -92,6 +117,10 @@ pub struct Bound {
     pub http: SocketAddr,
     /// DNS, UDP and TCP.
     pub dns: SocketAddr,
+    /// The SIP call router, UDP and TCP.
+    pub sip_router: SocketAddr,
+    /// The SIP media server, UDP and TCP.
+    pub sip_media: SocketAddr,
 }
 
 /// A started server; dropping it stops every listener.
@@ -103,11 +132,15 @@ pub struct Running {
     pub site: Site,
     tasks: JoinSet<()>,
     dns: DnsServer,
+    router: Listener,
+    media: Listener,
 }
 
 impl Running {
     /// Stops every listener.
     pub async fn shutdown(mut self) {
+        self.router.shutdown().await;
+        self.media.shutdown().await;
         self.tasks.shutdown().await;
         if let Err(error) = self.dns.shutdown().await {
             warn!(%error, "dns shutdown");
@@ -148,13 +181,17 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
     let dns_udp_addr = local_addr(&dns_udp.local_addr(), config.listen.dns);
     // TCP takes the port UDP got, so one port number serves both as clients expect.
     let dns_tcp = bind_tcp("dns/tcp", dns_udp_addr).await?;
+    let (router_udp, router_tcp) = bind_sip("sip router", config.listen.sip_router).await?;
+    let (media_udp, media_tcp) = bind_sip("sip media", config.listen.sip_media).await?;
     let bound = Bound {
         https: local_addr(&https.local_addr(), config.listen.https),
         http: local_addr(&plain.local_addr(), config.listen.http),
         dns: dns_udp_addr,
+        sip_router: local_addr(&router_udp.local_addr(), config.listen.sip_router),
+        sip_media: local_addr(&media_udp.local_addr(), config.listen.sip_media),
     };
 
-    let site = config.site(bound.https.port(), config.listen.sip_router.port());
+    let site = config.site(bound.https.port(), bound.sip_router.port());
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot {
         directory: directory.clone(),
         site: Arc::new(site.clone()),
@@ -164,6 +201,52 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
 
     let dns = DnsServer::start(dns_udp, dns_tcp, zones_rx)?;
     let mut tasks = JoinSet::new();
+
+    let (directory_tx, directory_rx) = watch::channel(directory.clone());
+    let advertised = advertised_ip(&config);
+    let mut sip_options = sip::Options::new(directory_rx.clone());
+    sip_options.limits.max_calls = config.um.max_calls;
+    sip_options.advertise = Some(Host::Ip(advertised));
+    let (call_events, calls) = mpsc::channel(CALL_EVENT_QUEUE);
+    let media = Listener::start(
+        media_udp,
+        media_tcp,
+        Role::MediaServer {
+            events: call_events,
+        },
+        sip_options.clone(),
+    )?;
+    let router = Listener::start(
+        router_udp,
+        router_tcp,
+        Role::Router {
+            media_servers: MediaServers::single(Host::Ip(advertised), bound.sip_media.port()),
+        },
+        sip_options,
+    )?;
+    let dialogs = media.dialogs().ok_or(Error::NoDialogs)?;
+    let rtp_ip = config.listen.sip_media.ip();
+    let ports = if config.listen.rtp_ports == (0..=0) {
+        PortPool::ephemeral(rtp_ip)
+    } else {
+        PortPool::new(rtp_ip, config.listen.rtp_ports.clone())?
+    };
+    let voicemail_services = Services {
+        directory: directory_rx,
+        store: Arc::new(store.clone()),
+        ports,
+        prompts: Arc::new(Prompts::embedded()?),
+        media_ip: advertised,
+        greetings: voicemail::greetings_folder(&config.data_dir),
+        clock: clock.clone(),
+        random: Arc::new(ring::rand::SystemRandom::new()),
+        settings: Settings {
+            silence_timeout: config.um.silence_timeout,
+            ..Settings::default()
+        },
+    };
+    tasks.spawn(voicemail::serve(voicemail_services, calls, dialogs));
+
     let data_dir = config.data_dir.clone();
     let ids = tokio::task::spawn_blocking(move || IdCodec::load_or_create(&data_dir)).await??;
     let shared_store: Arc<dyn MailStore> = Arc::new(store.clone());
@@ -207,14 +290,24 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
         serial: first_serial,
         snapshot: snapshot_tx,
         zones: zones_tx,
+        directory: directory_tx,
     };
     tasks.spawn(reloader.run());
-    info!(https = %bound.https, http = %bound.http, dns = %bound.dns, "listening");
+    info!(
+        https = %bound.https,
+        http = %bound.http,
+        dns = %bound.dns,
+        sip = %bound.sip_router,
+        media = %bound.sip_media,
+        "listening"
+    );
     Ok(Running {
         bound,
         site,
         tasks,
         dns,
+        router,
+        media,
     })
 }
 
@@ -269,6 +362,60 @@ async fn bind_tcp(what: &'static str, address: SocketAddr) -> Result<TcpListener
         })
 }
 
+/// Binds UDP, then TCP on the port UDP got, so one port number serves both as gateways expect
+/// (RFC 3261 §18). With port 0 a port taken for TCP only means trying another.
+async fn bind_sip(
+    what: &'static str,
+    address: SocketAddr,
+) -> Result<(UdpSocket, TcpListener), Error> {
+    let tries = if address.port() == 0 {
+        EPHEMERAL_PORT_TRIES
+    } else {
+        1
+    };
+    let mut last = None;
+    for _ in 0..tries {
+        let udp = UdpSocket::bind(address)
+            .await
+            .map_err(|source| Error::Bind {
+                what,
+                address,
+                source,
+            })?;
+        let udp_addr = local_addr(&udp.local_addr(), address);
+        match TcpListener::bind(udp_addr).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(source) => {
+                last = Some(Error::Bind {
+                    what,
+                    address: udp_addr,
+                    source,
+                })
+            }
+        }
+    }
+    Err(last.unwrap_or(Error::Bind {
+        what,
+        address,
+        source: std::io::ErrorKind::AddrInUse.into(),
+    }))
+}
+
+/// The address written in SIP Contact/Via and SDP: the listen address, or the first published
+/// address when the listeners bind a wildcard.
+fn advertised_ip(config: &Config) -> IpAddr {
+    let bound = config.listen.sip_media.ip();
+    if !bound.is_unspecified() {
+        return bound;
+    }
+    config
+        .public_addresses
+        .iter()
+        .copied()
+        .find(|ip| !ip.is_unspecified())
+        .unwrap_or(bound)
+}
+
 fn local_addr(result: &std::io::Result<SocketAddr>, fallback: SocketAddr) -> SocketAddr {
     result.as_ref().copied().unwrap_or(fallback)
 }
@@ -297,6 +444,8 @@ struct Reloader {
     serial: u32,
     snapshot: watch::Sender<Arc<Snapshot>>,
     zones: watch::Sender<Arc<ZoneSet>>,
+    /// The SIP listeners' and the call handler's view of the directory.
+    directory: watch::Sender<Arc<Directory>>,
 }
 
 impl Reloader {
@@ -321,6 +470,7 @@ impl Reloader {
             self.serial = serial(self.clock.now(), self.serial);
             self.zones
                 .send_replace(Arc::new(ZoneSet::build(&snapshot.site, self.serial)));
+            self.directory.send_replace(snapshot.directory.clone());
             self.snapshot.send_replace(Arc::new(snapshot));
             info!(serial = self.serial, "reloaded directory and configuration");
         }
@@ -351,8 +501,11 @@ impl Reloader {
                     if new.listen != self.config.listen
                         || new.data_dir != self.config.data_dir
                         || new.tls != self.config.tls
+                        || new.um != self.config.um
                     {
-                        warn!("listener, data_dir and tls changes take effect at the next start");
+                        warn!(
+                            "listener, data_dir, tls and um changes take effect at the next start"
+                        );
                     }
                     self.config.domains = new.domains;
                     self.config.public_host = new.public_host;
@@ -362,10 +515,9 @@ impl Reloader {
                 Err(error) => warn!(%error, "configuration not reloaded"),
             }
         }
-        let site = self.config.site(
-            self.bound.https.port(),
-            self.config.listen.sip_router.port(),
-        );
+        let site = self
+            .config
+            .site(self.bound.https.port(), self.bound.sip_router.port());
         Some(Snapshot {
             directory: Arc::new(directory),
             site: Arc::new(site),

@@ -209,7 +209,7 @@ fn original_called(target: &InviteTarget<'_>) -> Option<String> {
 }
 
 /// The number a URI names: a SIP URI's user, or a tel: URI's subscriber.
-fn number_of(uri: &Uri) -> Option<String> {
+pub(crate) fn number_of(uri: &Uri) -> Option<String> {
     match uri {
         Uri::Sip(sip) => sip.user_number(),
         Uri::Other { scheme, rest } if scheme == "tel" => rest

@@ -19,7 +19,7 @@ fn pull_push_and_streaming_with_exchangelib() {
         "domains = [\"example.test\"]\n[notifications]\nallow_private_push_targets = true\npush_accept_invalid_certificates = true\n",
     )
     .unwrap();
-    let server = Server::demo_with_config(config);
+    let server = Server::demo_with_config(crate::harness::temp_dir("data"), config);
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_notify.py");
     let out = Command::new(crate::harness::exchangelib_python())

@@ -15,6 +15,10 @@ pub struct Server {
     pub https: SocketAddr,
     pub http: SocketAddr,
     pub dns: SocketAddr,
+    /// The SIP call router (UDP and TCP).
+    pub sip_router: SocketAddr,
+    /// The SIP media server (UDP and TCP).
+    pub sip_media: SocketAddr,
     pub data: PathBuf,
     log: Receiver<String>,
 }
@@ -47,15 +51,14 @@ impl Server {
         Server::spawn(data, None, &["--demo"])
     }
 
+    /// `umbox serve --demo --config FILE` on ephemeral ports over an existing data directory.
+    pub fn demo_with_config(data: PathBuf, config: PathBuf) -> Server {
+        Server::spawn(data, Some(config), &["--demo"])
+    }
+
     /// `umbox serve --config FILE` with ephemeral ports.
     pub fn with_config(data: PathBuf, config: PathBuf) -> Server {
         Server::spawn(data, Some(config), &[])
-    }
-
-    /// `umbox serve --demo --config FILE` with ephemeral ports: the demo users under settings of
-    /// the test's choosing.
-    pub fn demo_with_config(config: PathBuf) -> Server {
-        Server::spawn(temp_dir("data"), Some(config), &["--demo"])
     }
 
     /// Stops the server and hands back its data directory, kept for a restart ([`Server::demo_in`]).
@@ -97,7 +100,10 @@ impl Server {
             "--http-port",
             "0",
         ]);
-        command.args(["--dns-port", "0"]).args(extra);
+        command.args(["--dns-port", "0"]);
+        // SIP on ephemeral ports too, and RTP sockets on whatever port the system picks.
+        command.args(["--sip-router-port", "0", "--sip-media-port", "0"]);
+        command.args(["--rtp-ports", "0-0"]).args(extra);
         Server::run(command, data)
     }
 
@@ -145,6 +151,8 @@ impl Server {
             https: field("https"),
             http: field("http"),
             dns: field("dns"),
+            sip_router: field("sip"),
+            sip_media: field("media"),
             child,
             data,
             log,
@@ -172,6 +180,18 @@ impl Server {
     /// Runs `umbox <args> --data <this server's data dir>` and returns (success, stdout, stderr).
     pub fn admin(&self, args: &[&str]) -> (bool, String, String) {
         admin(&self.data, args)
+    }
+}
+
+impl Server {
+    /// Stops the server the way Ctrl-C does (SIGINT) and waits for it, keeping the data directory
+    /// so a test can open the store it left.
+    pub fn interrupt(&mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -INT {pid}");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "umbox exited with {status} after SIGINT");
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: the real `umbox` binary on loopback, driven by real clients.
 
 mod autodiscover_https;
+mod baresip_call;
 mod cli;
 mod dns_reload;
 mod ews_js;
@@ -15,3 +16,5 @@ mod http_surface;
 mod inproc;
 mod notify_restart;
 mod notify_stream;
+mod sipp;
+mod voicemail_calls;

@@ -1,0 +1,72 @@
+//! Audits the voice messages a voicemail load run left in a stopped server's store, for
+//! `scripts/bench/voicemail-calls.sh`: for each address given, every item of its `voicemail`
+//! folder has its WAV attachment's data chunk compared with the raw G.711 file the callers
+//! streamed. Prints one line per address and a total: messages, sample-exact, differing.
+//!
+//! Usage: `cargo run --release --example voicemail_audit -- DATA_DIR EXPECTED.ul ADDRESS...`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use umbox::media::wav;
+use umbox::store::{self, DistinguishedFolder, MailStore, MailboxId, RedbStore};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("voicemail_audit: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: voicemail_audit DATA_DIR EXPECTED.ul ADDRESS...";
+    let data = PathBuf::from(args.next().ok_or(usage)?);
+    let expected_path = args.next().ok_or(usage)?;
+    let addresses: Vec<String> = args.collect();
+    if addresses.is_empty() {
+        return Err(usage.into());
+    }
+    let expected = std::fs::read(&expected_path).map_err(|e| format!("{expected_path}: {e}"))?;
+    let store = RedbStore::open(&data, store::Options::default()).map_err(|e| e.to_string())?;
+    let (mut total, mut exact) = (0usize, 0usize);
+    for address in &addresses {
+        let mailbox = MailboxId::new(address);
+        let folder = store
+            .distinguished_folder(&mailbox, DistinguishedFolder::Voicemail)
+            .map_err(|e| e.to_string())?;
+        let items = store.items(&mailbox, folder).map_err(|e| e.to_string())?;
+        let mut same = 0usize;
+        let mut lengths = Vec::new();
+        for item in &items {
+            let Some(info) = item.attachments.first() else {
+                continue;
+            };
+            let content = store
+                .attachment(&mailbox, info.id)
+                .map_err(|e| e.to_string())?
+                .content;
+            match wav::read(&content) {
+                Ok(audio) if audio.data == expected.as_slice() => same += 1,
+                Ok(audio) => lengths.push(audio.data.len()),
+                Err(error) => return Err(format!("{address}: attachment is no WAV: {error}")),
+            }
+        }
+        lengths.sort_unstable();
+        let shortest: Vec<_> = lengths.iter().take(10).collect();
+        println!(
+            "{address}: {} voice messages, {same} sample-exact, {} differ (shortest data chunks: \
+             {shortest:?} bytes of {})",
+            items.len(),
+            lengths.len(),
+            expected.len()
+        );
+        total += items.len();
+        exact += same;
+    }
+    println!("total: {total} voice messages, {exact} sample-exact");
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! The UM call pipeline end to end (issue 5, PROTOCOL-NOTES §4): the real `sipp` as the PBX
+//! calls the real binary's call router and media server, and the voicemail is read back over EWS
+//! (FindItem on the `voicemail` folder, GetFolder's UnreadCount) and, for the audio bytes, from
+//! the store the server leaves behind once it has stopped.
+
+use std::path::Path;
+
+use umbox::media::g711::Law;
+use umbox::media::wav::{self, SampleFormat};
+use umbox::store::{self, DistinguishedFolder, MailStore, MailboxId, RedbStore};
+use umbox::xml::{self, Element, Limits};
+
+use crate::harness::{curl, temp_dir, Server};
+use crate::sipp;
+
+/// What sipp streams: `tests/interop/audio/message.ul`, 5.26 s of µ-law speech.
+pub(crate) const MESSAGE: &[u8] = include_bytes!("../interop/audio/message.ul");
+
+pub(crate) const ALICE: (&str, &str) = ("alice@example.test", "demo-alice");
+const BOB: (&str, &str) = ("bob@example.test", "demo-bob");
+
+const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+
+/// A fresh data directory where `users` have a 0.3 s greeting of their own, so the caller's
+/// audio (sent 2.5 s after the answer by the scenarios) starts after the beep.
+pub(crate) fn data_with_short_greetings(users: &[&str]) -> std::path::PathBuf {
+    let data = temp_dir("data");
+    let greetings = data.join("greetings");
+    std::fs::create_dir_all(&greetings).unwrap();
+    // A 400 Hz square wave at 8 kHz.
+    let tone: Vec<u8> = (0..2400)
+        .map(|i| Law::Mu.encode_sample(if i % 20 < 10 { 6000 } else { -6000 }))
+        .collect();
+    let file = wav::write_g711(Law::Mu, &tone).unwrap();
+    for user in users {
+        std::fs::write(greetings.join(format!("{user}.wav")), &file).unwrap();
+    }
+    data
+}
+
+fn soap(body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="{TYPES}">
+  <s:Header><t:RequestServerVersion Version="Exchange2013"/></s:Header>
+  <s:Body>{body}</s:Body>
+</s:Envelope>"#
+    )
+}
+
+/// Posts an EWS request as `user` and returns the parsed reply.
+fn ews(server: &Server, user: (&str, &str), body: &str) -> Element {
+    let credentials = format!("{}:{}", user.0, user.1);
+    let reply = curl(&[
+        "-u",
+        &credentials,
+        "-H",
+        "Content-Type: text/xml; charset=utf-8",
+        "--data-binary",
+        &soap(body),
+        &server.https_url("/EWS/Exchange.asmx"),
+    ]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    xml::parse(&reply.body, &Limits::DEFAULT).unwrap()
+}
+
+/// Every descendant of `element` named `t:<name>`, in document order.
+fn all<'e>(element: &'e Element, name: &str, found: &mut Vec<&'e Element>) {
+    for child in element.children() {
+        if child.is(TYPES, name) {
+            found.push(child);
+        }
+        all(child, name, found);
+    }
+}
+
+fn first<'e>(element: &'e Element, name: &str) -> Option<&'e Element> {
+    let mut found = Vec::new();
+    all(element, name, &mut found);
+    found.first().copied()
+}
+
+pub(crate) fn text(element: &Element, name: &str) -> String {
+    first(element, name)
+        .map(|e| e.trimmed_text().to_owned())
+        .unwrap_or_else(|| panic!("no t:{name} in the reply"))
+}
+
+/// The messages of a distinguished folder with their class and voice-mail properties.
+pub(crate) fn messages(server: &Server, user: (&str, &str), folder: &str) -> Vec<Element> {
+    let reply = ews(
+        server,
+        user,
+        &format!(
+            r#"<m:FindItem Traversal="Shallow">
+  <m:ItemShape>
+    <t:BaseShape>Default</t:BaseShape>
+    <t:AdditionalProperties>
+      <t:FieldURI FieldURI="item:ItemClass"/>
+      <t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/>
+      <t:ExtendedFieldURI PropertyTag="0x6802" PropertyType="String"/>
+    </t:AdditionalProperties>
+  </m:ItemShape>
+  <m:ParentFolderIds><t:DistinguishedFolderId Id="{folder}"/></m:ParentFolderIds>
+</m:FindItem>"#
+        ),
+    );
+    let mut found = Vec::new();
+    all(&reply, "Message", &mut found);
+    found.into_iter().cloned().collect()
+}
+
+/// An extended property's value on an item element.
+pub(crate) fn extended(item: &Element, tag: &str) -> Option<String> {
+    let mut properties = Vec::new();
+    all(item, "ExtendedProperty", &mut properties);
+    properties.into_iter().find_map(|property| {
+        let uri = first(property, "ExtendedFieldURI")?;
+        (uri.attribute("", "PropertyTag") == Some(tag)).then(|| text(property, "Value"))
+    })
+}
+
+/// (TotalCount, UnreadCount) of a distinguished folder.
+pub(crate) fn counts(server: &Server, user: (&str, &str), folder: &str) -> (u32, u32) {
+    let reply = ews(
+        server,
+        user,
+        &format!(
+            r#"<m:GetFolder>
+  <m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>
+  <m:FolderIds><t:DistinguishedFolderId Id="{folder}"/></m:FolderIds>
+</m:GetFolder>"#
+        ),
+    );
+    (
+        text(&reply, "TotalCount").parse().unwrap(),
+        text(&reply, "UnreadCount").parse().unwrap(),
+    )
+}
+
+/// The WAV attachments of the voice messages in `address`'s voicemail folder, read from the
+/// store of a stopped server.
+pub(crate) fn stored_recordings(data: &Path, address: &str) -> Vec<Vec<u8>> {
+    let store = RedbStore::open(data, store::Options::default()).unwrap();
+    let mailbox = MailboxId::new(address);
+    let folder = store
+        .distinguished_folder(&mailbox, DistinguishedFolder::Voicemail)
+        .unwrap();
+    let mut recordings = Vec::new();
+    for item in store.items(&mailbox, folder).unwrap() {
+        for info in &item.attachments {
+            recordings.push(store.attachment(&mailbox, info.id).unwrap().content);
+        }
+    }
+    recordings
+}
+
+/// Checks the one voice message a deposit left: class, subject, duration, caller, unread, and
+/// (after stopping the server) that its WAV holds exactly the audio sipp streamed.
+fn assert_one_voice_message(mut server: Server, user: (&str, &str), from: &str, number: &str) {
+    let found = messages(&server, user, "voicemail");
+    assert_eq!(found.len(), 1, "one voice message");
+    let message = &found[0];
+    assert_eq!(
+        text(message, "ItemClass"),
+        "IPM.Note.Microsoft.Voicemail.UM.CA"
+    );
+    // 42,080 samples at 8 kHz: 5.26 s, whole seconds in PidTagVoiceMessageDuration.
+    assert_eq!(
+        text(message, "Subject"),
+        format!("Voice Mail from {from} (5 seconds)")
+    );
+    assert_eq!(extended(message, "0x6801").as_deref(), Some("5"));
+    assert_eq!(extended(message, "0x6802").as_deref(), Some(number));
+    assert_eq!(text(message, "IsRead"), "false");
+    assert_eq!(text(message, "HasAttachments"), "true");
+    assert_eq!(counts(&server, user, "voicemail"), (1, 1));
+    assert_eq!(counts(&server, user, "inbox"), (1, 1));
+
+    server.interrupt();
+    let recordings = stored_recordings(&server.data, user.0);
+    assert_eq!(recordings.len(), 1);
+    let audio = wav::read(&recordings[0]).unwrap();
+    assert_eq!(audio.format, SampleFormat::G711(Law::Mu));
+    assert_eq!(audio.data.len(), MESSAGE.len(), "recorded length");
+    assert!(
+        audio.data == MESSAGE,
+        "the recording differs from the streamed audio at byte {:?}",
+        audio.data.iter().zip(MESSAGE).position(|(a, b)| a != b)
+    );
+}
+
+#[test]
+fn a_forwarded_call_ended_by_bye_becomes_a_sample_exact_voice_message() {
+    let server = Server::demo_in(data_with_short_greetings(&[ALICE.0]));
+    assert_eq!(counts(&server, ALICE, "voicemail"), (0, 0));
+    {
+        let _turn = sipp::media_turn();
+        let keys = ["-key", "mailbox", "1001", "-key", "caller", "+14255550102"];
+        sipp::run("voicemail_bye.xml", server.sip_router, 1, 40, &keys).assert_ok();
+    }
+    let summary = server.wait_for_log("call ended outcome=");
+    assert!(
+        summary.contains(r#"outcome="voice-message""#) && summary.contains(r#"ended="hangup""#),
+        "{summary}"
+    );
+    // rtp_bleed.py's 50 packets from another port were counted and dropped.
+    assert!(summary.contains("foreign=50"), "{summary}");
+    assert!(
+        summary.contains("mailbox=\"alice@example.test\""),
+        "{summary}"
+    );
+    assert_one_voice_message(server, ALICE, "Bob Berg (+1 425 555 0102)", "+14255550102");
+}
+
+#[test]
+fn pound_ends_the_recording_and_the_media_server_hangs_up() {
+    let server = Server::demo_in(data_with_short_greetings(&[BOB.0]));
+    {
+        let _turn = sipp::media_turn();
+        let keys = ["-key", "mailbox", "1002", "-key", "caller", "+14255550101"];
+        sipp::run("voicemail_pound.xml", server.sip_router, 1, 40, &keys).assert_ok();
+    }
+    let summary = server.wait_for_log("call ended outcome=");
+    assert!(
+        summary.contains(r#"outcome="voice-message""#) && summary.contains(r#"ended="pound""#),
+        "{summary}"
+    );
+    assert_one_voice_message(
+        server,
+        BOB,
+        "Alice Anders (+1 425 555 0101)",
+        "+14255550101",
+    );
+}
+
+#[test]
+fn a_caller_who_hangs_up_during_the_greeting_leaves_a_missed_call_notification() {
+    // Bob has no greeting of his own: the system greeting lasts about five seconds.
+    let server = Server::demo();
+    {
+        let _turn = sipp::media_turn();
+        let keys = ["-key", "mailbox", "1002"];
+        sipp::run(
+            "voicemail_greeting_hangup.xml",
+            server.sip_media,
+            1,
+            20,
+            &keys,
+        )
+        .assert_ok();
+    }
+    let summary = server.wait_for_log("call ended outcome=");
+    assert!(summary.contains(r#"outcome="missed-call""#), "{summary}");
+    assert!(messages(&server, BOB, "voicemail").is_empty());
+    let inbox = messages(&server, BOB, "inbox");
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(
+        text(&inbox[0], "ItemClass"),
+        "IPM.Note.Microsoft.Missed.Voice"
+    );
+    assert_eq!(
+        text(&inbox[0], "Subject"),
+        "Missed call from +1 425 555 0199"
+    );
+    assert_eq!(
+        extended(&inbox[0], "0x6802").as_deref(),
+        Some("+14255550199")
+    );
+    assert_eq!(counts(&server, BOB, "voicemail"), (0, 0));
+}
+
+#[test]
+fn a_call_that_never_sends_media_ends_by_the_silence_timeout() {
+    let data = data_with_short_greetings(&[ALICE.0]);
+    let config = data.join("umbox.toml");
+    std::fs::write(
+        &config,
+        "domains = [\"example.test\"]\n[um]\nsilence_timeout_seconds = 1\n",
+    )
+    .unwrap();
+    let server = Server::demo_with_config(data, config);
+    {
+        let _turn = sipp::media_turn();
+        let keys = ["-key", "mailbox", "1001"];
+        sipp::run("voicemail_no_media.xml", server.sip_media, 1, 20, &keys).assert_ok();
+    }
+    let summary = server.wait_for_log("call ended outcome=");
+    assert!(
+        summary.contains(r#"outcome="missed-call""#) && summary.contains(r#"ended="silence""#),
+        "{summary}"
+    );
+    assert!(messages(&server, ALICE, "voicemail").is_empty());
+}
+
+#[test]
+fn an_offer_without_audio_gets_488() {
+    let server = Server::demo();
+    let _turn = sipp::media_turn();
+    let keys = ["-key", "mailbox", "1001"];
+    sipp::run("voicemail_no_audio.xml", server.sip_media, 1, 20, &keys).assert_ok();
+    let refused = server.wait_for_log("call refused");
+    assert!(refused.contains("status=488"), "{refused}");
+}
+
+#[test]
+fn a_flood_of_invites_from_a_stranger_gets_403_and_no_call() {
+    let server = Server::demo();
+    let _turn = sipp::media_turn();
+    // 200 INVITEs at 200 a second from 127.0.0.2, which is no gateway. Within the per-source
+    // budget (a burst of 40, then 20 a second) each gets 403; beyond it they are dropped, and
+    // sipp's retransmissions are answered as the budget refills.
+    let flood = sipp::run(
+        "forbidden.xml",
+        server.sip_media,
+        200,
+        15,
+        &["-i", "127.0.0.2", "-r", "200"],
+    );
+    let forbidden = flood.received("SIP/2.0 403 Forbidden");
+    assert!(forbidden >= 40, "{forbidden} 403s\n{}", flood.screen);
+    assert_eq!(flood.received("SIP/2.0 200 OK"), 0);
+    // The gateway is still served at once.
+    let keys = ["-key", "mailbox", "1001"];
+    sipp::run("voicemail_no_audio.xml", server.sip_media, 1, 20, &keys).assert_ok();
+    assert!(messages(&server, ALICE, "inbox").is_empty());
+}
+
+#[test]
+fn a_direct_call_to_the_pilot_asks_for_the_extension_and_records_for_it() {
+    const CAROL: (&str, &str) = ("carol@example.test", "pw-carol");
+    let server = Server::demo_in(data_with_short_greetings(&[CAROL.0]));
+    // 1023: the digits of sipp's event captures must differ (see voicemail_direct.xml).
+    let (ok, _, err) = server.admin(&[
+        "user",
+        "add",
+        CAROL.0,
+        "--name",
+        "Carol Chen",
+        "--password",
+        CAROL.1,
+        "--extension",
+        "1023",
+        "--policy",
+        "default",
+    ]);
+    assert!(ok, "{err}");
+    server.wait_for_log("reloaded directory and configuration");
+    {
+        let _turn = sipp::media_turn();
+        let keys = ["-key", "caller", "+14255550102"];
+        sipp::run("voicemail_direct.xml", server.sip_router, 1, 40, &keys).assert_ok();
+    }
+    let summary = server.wait_for_log("call ended outcome=");
+    assert!(
+        summary.contains(r#"outcome="voice-message""#)
+            && summary.contains(r#"mailbox="carol@example.test""#),
+        "{summary}"
+    );
+    assert_one_voice_message(server, CAROL, "Bob Berg (+1 425 555 0102)", "+14255550102");
+}
