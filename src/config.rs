@@ -7,6 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -80,6 +81,9 @@ pub struct Raw {
     /// Request limits.
     #[serde(default)]
     pub limits: RawLimits,
+    /// EWS notification subscriptions.
+    #[serde(default)]
+    pub notifications: RawNotifications,
 }
 
 /// `[public]`: what URLs, SRV and A records advertise.
@@ -157,6 +161,136 @@ pub struct RawLimits {
     pub max_body_bytes: Option<usize>,
 }
 
+/// `[notifications]`: EWS pull, push and streaming subscriptions.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifications {
+    /// Let push subscriptions target loopback, link-local and private addresses (tests, labs);
+    /// default false, as a push URL is a request the server makes on a client's behalf.
+    #[serde(default)]
+    pub allow_private_push_targets: Option<bool>,
+    /// Accept any certificate from an HTTPS push target (tests with self-signed listeners only);
+    /// default false: certificates are verified against the system's trust store.
+    #[serde(default)]
+    pub push_accept_invalid_certificates: Option<bool>,
+    /// Seconds between `ConnectionStatus OK` heartbeats on a quiet streaming connection; default 45.
+    #[serde(default)]
+    pub heartbeat_seconds: Option<u64>,
+    /// Days the change log, and so the oldest usable watermark, is kept; default 7.
+    #[serde(default)]
+    pub retention_days: Option<u64>,
+    /// Subscriptions one user may hold; default 5000 (ErrorExceededSubscriptionCount beyond).
+    #[serde(default)]
+    pub max_subscriptions_per_user: Option<usize>,
+    /// Streaming connections one user may hold open; default 10 (ErrorExceededConnectionCount).
+    #[serde(default)]
+    pub max_connections_per_user: Option<usize>,
+    /// Subscriptions one streaming connection may carry; default 200.
+    #[serde(default)]
+    pub max_subscriptions_per_connection: Option<usize>,
+    /// Log entries a push or streaming subscription may be behind when it comes back (a new
+    /// streaming connection, a restart) before it is ended with ErrorMissedNotificationEvents;
+    /// default 10000.
+    #[serde(default)]
+    pub max_backlog_events: Option<u64>,
+}
+
+/// Checked `[notifications]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notifications {
+    /// Push URLs may name loopback, link-local or private addresses.
+    pub allow_private_push_targets: bool,
+    /// HTTPS push targets' certificates are not verified.
+    pub push_accept_invalid_certificates: bool,
+    /// Heartbeat interval of streaming connections.
+    pub heartbeat: Duration,
+    /// How long logged events are kept.
+    pub retention: Duration,
+    /// Subscriptions per user.
+    pub max_subscriptions_per_user: usize,
+    /// Open streaming connections per user.
+    pub max_connections_per_user: usize,
+    /// Subscriptions per streaming connection.
+    pub max_subscriptions_per_connection: usize,
+    /// How far behind the log a push or streaming subscription may come back.
+    pub max_backlog_events: u64,
+}
+
+impl Default for Notifications {
+    fn default() -> Notifications {
+        Notifications {
+            allow_private_push_targets: false,
+            push_accept_invalid_certificates: false,
+            heartbeat: Duration::from_secs(45),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            max_subscriptions_per_user: 5000,
+            max_connections_per_user: 10,
+            max_subscriptions_per_connection: 200,
+            max_backlog_events: 10_000,
+        }
+    }
+}
+
+impl RawNotifications {
+    /// Fills the defaults and range-checks every field, pushing problems onto `errors`.
+    fn validate(&self, errors: &mut Vec<FieldError>) -> Notifications {
+        let defaults = Notifications::default();
+        let mut ranged =
+            |field: &str, value: Option<u64>, default: u64, range: RangeInclusive<u64>| {
+                let value = value.unwrap_or(default);
+                if !range.contains(&value) {
+                    errors.push(FieldError::new(
+                        format!("notifications.{field}"),
+                        format!("must be between {} and {}", range.start(), range.end()),
+                    ));
+                }
+                value
+            };
+        let heartbeat = ranged("heartbeat_seconds", self.heartbeat_seconds, 45, 1..=3600);
+        let retention_days = ranged("retention_days", self.retention_days, 7, 1..=365);
+        let widen = |value: Option<usize>| value.map(|v| u64::try_from(v).unwrap_or(u64::MAX));
+        let narrow = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+        let subscriptions = ranged(
+            "max_subscriptions_per_user",
+            widen(self.max_subscriptions_per_user),
+            5000,
+            1..=1_000_000,
+        );
+        let connections = ranged(
+            "max_connections_per_user",
+            widen(self.max_connections_per_user),
+            10,
+            1..=10_000,
+        );
+        let per_connection = ranged(
+            "max_subscriptions_per_connection",
+            widen(self.max_subscriptions_per_connection),
+            200,
+            1..=10_000,
+        );
+        let backlog = ranged(
+            "max_backlog_events",
+            self.max_backlog_events,
+            10_000,
+            1..=10_000_000,
+        );
+        Notifications {
+            allow_private_push_targets: self
+                .allow_private_push_targets
+                .unwrap_or(defaults.allow_private_push_targets),
+            push_accept_invalid_certificates: self
+                .push_accept_invalid_certificates
+                .unwrap_or(defaults.push_accept_invalid_certificates),
+            heartbeat: Duration::from_secs(heartbeat),
+            retention: Duration::from_secs(retention_days.saturating_mul(24 * 3600)),
+            max_subscriptions_per_user: narrow(subscriptions),
+            max_connections_per_user: narrow(connections),
+            max_subscriptions_per_connection: narrow(per_connection),
+            max_backlog_events: backlog,
+        }
+    }
+}
+
 /// Checked TLS file names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -204,6 +338,8 @@ pub struct Config {
     pub log_level: String,
     /// Largest HTTP body.
     pub max_body_bytes: usize,
+    /// EWS notification settings.
+    pub notifications: Notifications,
 }
 
 /// What clients are told about this server, fixed once the listeners are bound.
@@ -396,6 +532,8 @@ impl Raw {
             ));
         }
 
+        let notifications = self.notifications.validate(&mut errors);
+
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
@@ -409,6 +547,7 @@ impl Raw {
             tls,
             log_level,
             max_body_bytes,
+            notifications,
         })
     }
 }
@@ -483,6 +622,24 @@ mod tests {
             "listen.address",
             "listen.rtp_port_min",
             "tls.private_key",
+        ] {
+            assert!(text.contains(field), "{field} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn notification_settings_default_and_are_range_checked() {
+        let c = check("domains = [\"a.test\"]").unwrap();
+        assert_eq!(c.notifications, Notifications::default());
+        let c = check("domains = [\"a.test\"]\n[notifications]\nheartbeat_seconds = 2\nallow_private_push_targets = true").unwrap();
+        assert_eq!(c.notifications.heartbeat, Duration::from_secs(2));
+        assert!(c.notifications.allow_private_push_targets);
+        let err = check("domains = [\"a.test\"]\n[notifications]\nheartbeat_seconds = 0\nretention_days = 400\nmax_connections_per_user = 0").unwrap_err();
+        let text = err.to_string();
+        for field in [
+            "notifications.heartbeat_seconds",
+            "notifications.retention_days",
+            "notifications.max_connections_per_user",
         ] {
             assert!(text.contains(field), "{field} missing from {text}");
         }

@@ -28,6 +28,7 @@ pub mod ews;
 pub mod fsio;
 pub mod http;
 pub mod media;
+pub mod notify;
 pub mod server;
 pub mod sip;
 pub mod store;

@@ -21,6 +21,7 @@ use crate::directory::{self, Directory, DirectoryFile};
 use crate::dns::{DnsServer, ZoneSet};
 use crate::ews::ids::IdCodec;
 use crate::http::{self, Snapshot};
+use crate::notify::{self, Hub};
 use crate::store::{self, MailStore, MailboxId, RedbStore};
 
 /// How often the directory and config files are checked for changes.
@@ -63,6 +64,9 @@ pub enum Error {
     /// The EWS id key cannot be read or created.
     #[error("{0}")]
     IdKey(#[from] crate::ews::ids::KeyError),
+    /// The notification subscriptions cannot be loaded.
+    #[error("notifications: {0}")]
+    Notify(#[from] notify::Error),
     /// A blocking start-up task failed.
     #[error("start-up task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -162,14 +166,35 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
     let mut tasks = JoinSet::new();
     let data_dir = config.data_dir.clone();
     let ids = tokio::task::spawn_blocking(move || IdCodec::load_or_create(&data_dir)).await??;
+    let shared_store: Arc<dyn MailStore> = Arc::new(store.clone());
+    let hub = {
+        let (store, settings, clock) = (
+            shared_store.clone(),
+            config.notifications.clone(),
+            clock.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            Hub::open(
+                store,
+                settings,
+                clock,
+                Arc::new(notify::RandomIds::default()),
+            )
+        })
+        .await??
+    };
+    let push = http::client::PushClient::new(ids.clone(), &config.notifications)
+        .map_err(http::tls::Error::from)?;
     let services = Arc::new(http::Services::new(
         snapshot_rx.clone(),
         config.max_body_bytes,
         clock.clone(),
-        Arc::new(store.clone()),
+        shared_store,
         ids,
         crate::ews::photo::PhotoStore::in_data_dir(&config.data_dir),
+        hub.clone(),
     ));
+    tasks.spawn(hub.run(Arc::new(push)));
     tasks.spawn(http::serve_https(https, tls, services));
     tasks.spawn(http::serve_redirect(plain, snapshot_rx));
     let reloader = Reloader {

@@ -774,7 +774,14 @@ fn escape(raw: &str, in_attribute: bool) -> Cow<'_, str> {
             || (in_attribute && matches!(c, '"' | '\'' | '\t' | '\n'))
             || !is_xml_char(c)
     };
-    if !raw.chars().any(needs) {
+    // Almost every value is plain ASCII with nothing to escape: decide that on bytes first.
+    let plain_byte = |b: u8| match b {
+        b'&' | b'<' | b'>' | b'\r' => false,
+        b'"' | b'\'' | b'\t' | b'\n' => !in_attribute,
+        0x20..=0x7E => true,
+        _ => false,
+    };
+    if raw.bytes().all(plain_byte) || !raw.chars().any(needs) {
         return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len() + 16);

@@ -220,6 +220,13 @@ fn run_ews(world: &World, case: &Case) -> Result<Outcome, String> {
     let store = RedbStore::open(&dir, Options::default()).map_err(|e| e.to_string())?;
     seed_ews(&store, world.now)?;
     let ids = ews::ids::IdCodec::from_key(b"umbox golden fixtures");
+    let notify = umbox::notify::Hub::open(
+        std::sync::Arc::new(store.clone()),
+        umbox::config::Notifications::default(),
+        std::sync::Arc::new(umbox::clock::FixedClock(world.now)),
+        std::sync::Arc::new(umbox::notify::RandomIds::default()),
+    )
+    .map_err(|e| e.to_string())?;
     let ctx = ews::Context {
         caller,
         directory: &world.directory,
@@ -228,6 +235,7 @@ fn run_ews(world: &World, case: &Case) -> Result<Outcome, String> {
         ids: &ids,
         now: world.now,
         limits: ews::Limits::default(),
+        notify: &notify,
     };
     // `setup.xml` runs first; the ids it returns replace `$ITEMn`, `$CKn` and `$ATTn` in the request.
     let mut request = case.request.clone();
@@ -244,6 +252,7 @@ fn run_ews(world: &World, case: &Case) -> Result<Outcome, String> {
         request = text.into_bytes();
     }
     let reply = ews::handle(&request, ctx);
+    drop(notify);
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
     let root = xml::parse(&reply.body, &Limits::DEFAULT)

@@ -2,6 +2,7 @@
 
 use crate::ews::codes::ResponseCode;
 use crate::ews::ids::IdError;
+use crate::notify;
 use crate::store::{self, Missing};
 
 /// Why one response message (or a whole request, see [`Fault`]) failed.
@@ -22,6 +23,45 @@ pub enum Error {
     /// An id did not open.
     #[error("{0}")]
     Id(#[from] IdError),
+    /// A notification call failed (never holds `notify::Error::Store`: see the `From`).
+    #[error("{0}")]
+    Notify(notify::Error),
+}
+
+impl From<notify::Error> for Error {
+    fn from(error: notify::Error) -> Error {
+        match error {
+            notify::Error::Store(error) => Error::Store(error),
+            other => Error::Notify(other),
+        }
+    }
+}
+
+/// The response code of a notification failure (part of [`Error::response_code`]).
+pub(crate) fn notify_code(error: &notify::Error) -> ResponseCode {
+    match error {
+        notify::Error::MalformedId | notify::Error::PushUnsubscribe(_) => {
+            ResponseCode::ErrorInvalidSubscription
+        }
+        notify::Error::NotFound(_) => ResponseCode::ErrorSubscriptionNotFound,
+        notify::Error::AccessDenied(_) => ResponseCode::ErrorSubscriptionAccessDenied,
+        notify::Error::Expired(_) => ResponseCode::ErrorExpiredSubscription,
+        notify::Error::WrongKind {
+            expected: notify::Kind::Pull,
+            ..
+        } => ResponseCode::ErrorInvalidPullSubscriptionId,
+        notify::Error::WrongKind { .. } => ResponseCode::ErrorInvalidSubscription,
+        notify::Error::MalformedWatermark => ResponseCode::ErrorInvalidWatermark,
+        notify::Error::TooManySubscriptions { .. } => ResponseCode::ErrorExceededSubscriptionCount,
+        notify::Error::TooManyConnections { .. } => ResponseCode::ErrorExceededConnectionCount,
+        notify::Error::TooManyOnConnection { .. } => ResponseCode::ErrorInvalidRequest,
+        notify::Error::PushUrl(_) => ResponseCode::ErrorInvalidPushSubscriptionUrl,
+        notify::Error::MissedEvents(_) => ResponseCode::ErrorMissedNotificationEvents,
+        notify::Error::Store(store::Error::InvalidWatermark { .. }) => {
+            ResponseCode::ErrorInvalidWatermark
+        }
+        _ => ResponseCode::ErrorInternalServerError,
+    }
 }
 
 impl Error {
@@ -39,6 +79,7 @@ impl Error {
             Error::Code { code, .. } => *code,
             Error::Id(IdError::Empty) => ResponseCode::ErrorInvalidIdEmpty,
             Error::Id(IdError::Malformed) => ResponseCode::ErrorInvalidIdMalformed,
+            Error::Notify(error) => notify_code(error),
             Error::Store(error) => match error {
                 store::Error::NotFound(Missing::Mailbox(_)) => {
                     ResponseCode::ErrorNonExistentMailbox

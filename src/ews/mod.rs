@@ -6,8 +6,10 @@
 //! group of operations, each turning a typed request into response messages; `render` writes
 //! folders and items (and reads items from requests); `mime` writes and reads the Internet-message
 //! form of items (MimeContent). [`handle`] is the single entry point. Everything here is synchronous and
-//! blocking (the store is): the HTTP layer calls it on the blocking pool. This module never sees
-//! sockets, never opens redb, and changes mailboxes only through `MailStore::apply`.
+//! blocking (the store is): the HTTP layer calls it on the blocking pool. The one exception is the
+//! [`EventStream`] GetStreamingEvents answers with, which the HTTP layer polls for envelopes. This
+//! module never sees sockets, never opens redb, and changes mailboxes only through
+//! `MailStore::apply`.
 
 pub mod codes;
 pub mod error;
@@ -27,6 +29,7 @@ use std::time::SystemTime;
 
 use crate::config::Site;
 use crate::directory::{Directory, Right, User};
+use crate::notify::Hub;
 use crate::store::{DistinguishedFolder, FolderId, MailStore, MailboxId};
 use crate::xml::{ns, Element, Writer};
 use codes::ResponseCode;
@@ -34,6 +37,8 @@ use error::{Error, Fault};
 use ids::IdCodec;
 use soap::M;
 use version::ExchangeVersion;
+
+pub use ops::subscriptions::{push_document, read_push_reply, EventStream};
 
 /// Limits applied to EWS requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +89,8 @@ pub struct Context<'a> {
     pub now: SystemTime,
     /// Limits.
     pub limits: Limits,
+    /// Notification subscriptions.
+    pub notify: &'a Hub,
 }
 
 /// What the HTTP layer sends back.
@@ -91,8 +98,10 @@ pub struct Context<'a> {
 pub struct Reply {
     /// HTTP status: 200, or 500 for a SOAP fault.
     pub status: u16,
-    /// The SOAP document.
+    /// The SOAP document; for a streaming operation, the first chunk (possibly empty).
     pub body: Vec<u8>,
+    /// GetStreamingEvents: the envelopes that follow `body`, each sent as it is produced.
+    pub stream: Option<EventStream>,
 }
 
 /// The content type of every EWS reply.
@@ -145,6 +154,9 @@ pub fn handle(body: &[u8], ctx: Context<'_>) -> Reply {
         mailbox: MailboxId::new(&user.address),
         version,
     };
+    if let Some(streaming) = ops::open_stream(&request, &envelope.operation) {
+        return streaming.unwrap_or_else(|fault| fault_reply(&fault, version));
+    }
     let mut out = Vec::with_capacity(4096);
     let mut w = Writer::new(&mut out);
     soap::begin_response(&mut w, version);
@@ -162,6 +174,7 @@ pub fn handle(body: &[u8], ctx: Context<'_>) -> Reply {
     Reply {
         status: 200,
         body: out,
+        stream: None,
     }
 }
 
@@ -170,6 +183,7 @@ fn fault_reply(fault: &Fault, version: ExchangeVersion) -> Reply {
     Reply {
         status: 500,
         body: soap::fault_document(fault, version),
+        stream: None,
     }
 }
 

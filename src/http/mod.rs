@@ -5,24 +5,34 @@
 //! case-insensitive path to a surface (`autodiscover`, `ews`, and the EWS user photo GET, whose
 //! query string only that surface reads). [`serve_redirect`] is the plain-HTTP
 //! listener: it only answers the Autodiscover redirect step and never asks for credentials.
+//! Responses are whole documents, except GetStreamingEvents, whose envelopes are sent as chunks
+//! one at a time, each produced only when the connection can take it. A connection whose writes
+//! make no progress for [`WRITE_STALL_TIMEOUT`] is dropped, so a client that stops reading holds
+//! no buffers for long. [`client`] is the outgoing side (push notifications).
 //! This module never parses a surface's XML and holds no business rule beyond "who is asking".
 
 pub mod auth;
+pub mod client;
 pub mod tls;
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -32,11 +42,21 @@ use crate::autodiscover;
 use crate::clock::Clock;
 use crate::config::Site;
 use crate::directory::Directory;
-use crate::ews::{self, ids::IdCodec, photo::PhotoStore};
+use crate::ews::{self, ids::IdCodec, photo::PhotoStore, EventStream};
+use crate::notify::Hub;
 use crate::store::MailStore;
 
 /// How long a client may take to finish the TLS handshake or send request headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection whose writes make no progress for this long is closed: its client stopped reading.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Every response body: a whole document, or a stream of envelopes.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+fn whole(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
 
 /// What every request sees: the directory and site as of the last reload.
 #[derive(Debug, Clone)]
@@ -59,6 +79,8 @@ pub struct Services {
     ews_limits: ews::Limits,
     /// Per-user EWS concurrency (EWSMaxConcurrency), keyed by lower-cased address.
     ews_slots: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    notify: Hub,
+    write_stall_timeout: Duration,
     next_request_id: AtomicU64,
 }
 
@@ -95,6 +117,7 @@ impl Services {
         store: Arc<dyn MailStore>,
         ids: IdCodec,
         photos: PhotoStore,
+        notify: Hub,
     ) -> Services {
         Services {
             snapshot,
@@ -106,8 +129,17 @@ impl Services {
             photos,
             ews_limits: ews::Limits::default(),
             ews_slots: std::sync::Mutex::default(),
+            notify,
+            write_stall_timeout: WRITE_STALL_TIMEOUT,
             next_request_id: AtomicU64::new(1),
         }
+    }
+
+    /// Drops connections whose writes stall for `limit` instead of [`WRITE_STALL_TIMEOUT`]
+    /// (tests that watch a non-reading client being dropped).
+    pub fn with_write_stall_timeout(mut self, limit: Duration) -> Services {
+        self.write_stall_timeout = limit;
+        self
     }
 }
 
@@ -178,6 +210,7 @@ pub async fn serve_https(
         }
         let acceptor = acceptor.clone();
         let services = services.clone();
+        let stall = services.write_stall_timeout;
         connections.spawn(async move {
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
@@ -191,7 +224,7 @@ pub async fn serve_https(
                 // Head and body in one buffer: over TLS that is one record and one write per
                 // response instead of two.
                 .writev(false)
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(StallGuard::new(stream, stall)), service)
                 .await;
             if let Err(error) = result {
                 debug!(%peer, %error, "connection ended with an error");
@@ -206,7 +239,7 @@ async fn handle(
     request: Request<Incoming>,
     peer: SocketAddr,
     services: Arc<Services>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Body>, Infallible> {
     let id = services.next_request_id.fetch_add(1, Ordering::Relaxed);
     let span = tracing::debug_span!(
         "http",
@@ -228,7 +261,7 @@ async fn handle(
     Ok(response)
 }
 
-async fn route(request: Request<Incoming>, services: &Services) -> Response<Full<Bytes>> {
+async fn route(request: Request<Incoming>, services: &Services) -> Response<Body> {
     let Some(endpoint) = Endpoint::from_path(request.uri().path()) else {
         return status_only(StatusCode::NOT_FOUND);
     };
@@ -295,7 +328,7 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Full
         }
         Endpoint::UserPhoto => return status_only(StatusCode::METHOD_NOT_ALLOWED),
     };
-    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    let mut response = Response::new(whole(reply.body));
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
@@ -311,12 +344,15 @@ async fn ews_reply(
     snapshot: Arc<Snapshot>,
     user: crate::directory::User,
     body: Bytes,
-) -> Response<Full<Bytes>> {
+) -> Response<Body> {
+    // The slot covers producing the answer; a streaming answer's envelopes that follow are paced
+    // by the notification limits, not by this one.
     let Some(_slot) = services.ews_slot(&user.address) else {
         return ews_response(ews::server_busy());
     };
     let store = services.store.clone();
     let ids = services.ids.clone();
+    let notify = services.notify.clone();
     let limits = services.ews_limits;
     let now = services.clock.now();
     let span = tracing::Span::current();
@@ -330,6 +366,7 @@ async fn ews_reply(
             ids: &ids,
             now,
             limits,
+            notify: &notify,
         };
         ews::handle(&body, ctx)
     })
@@ -343,8 +380,12 @@ async fn ews_reply(
     }
 }
 
-fn ews_response(reply: ews::Reply) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+fn ews_response(reply: ews::Reply) -> Response<Body> {
+    let body = match reply.stream {
+        Some(stream) => StreamingBody::new(Bytes::from(reply.body), stream).boxed_unsync(),
+        None => whole(reply.body),
+    };
+    let mut response = Response::new(body);
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
@@ -359,7 +400,7 @@ async fn photo_reply(
     services: &Services,
     snapshot: Arc<Snapshot>,
     request: &Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Response<Body> {
     if request.method() != Method::GET {
         let mut response = status_only(StatusCode::METHOD_NOT_ALLOWED);
         response
@@ -390,7 +431,7 @@ async fn photo_reply(
             return status_only(StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
-    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    let mut response = Response::new(whole(reply.body));
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
@@ -426,7 +467,7 @@ async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, St
 
 /// 401 with a Basic challenge; on Autodiscover also the headers that tell the EWS Managed API
 /// family to use SOAP Autodiscover.
-fn unauthorized(autodiscover: bool) -> Response<Full<Bytes>> {
+fn unauthorized(autodiscover: bool) -> Response<Body> {
     let mut response = status_only(StatusCode::UNAUTHORIZED);
     let headers = response.headers_mut();
     headers.insert(
@@ -441,8 +482,8 @@ fn unauthorized(autodiscover: bool) -> Response<Full<Bytes>> {
     response
 }
 
-fn status_only(status: StatusCode) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::new()));
+fn status_only(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(whole(Bytes::new()));
     *response.status_mut() = status;
     response
 }
@@ -480,7 +521,7 @@ pub async fn serve_redirect(listener: TcpListener, snapshot: watch::Receiver<Arc
     }
 }
 
-fn redirect(request: &Request<Incoming>, site: &Site) -> Response<Full<Bytes>> {
+fn redirect(request: &Request<Incoming>, site: &Site) -> Response<Body> {
     // Only the Autodiscover step redirects; EWS and photo URLs come from Autodiscover as https.
     let Some(endpoint) = Endpoint::from_path(request.uri().path()).filter(|e| e.is_autodiscover())
     else {
@@ -504,9 +545,167 @@ fn redirect(request: &Request<Incoming>, site: &Site) -> Response<Full<Bytes>> {
     }
 }
 
+/// The next envelope of a stream, with the stream to continue from.
+type NextEnvelope = Pin<Box<dyn Future<Output = Option<(Bytes, EventStream)>> + Send>>;
+
+fn next_envelope(mut stream: EventStream) -> NextEnvelope {
+    Box::pin(async move {
+        let chunk = stream.next_chunk().await?;
+        Some((Bytes::from(chunk), stream))
+    })
+}
+
+/// A chunked body of whole envelopes, each its own chunk. hyper polls it only when it can write,
+/// so at most one envelope is in flight per connection; dropping it (the client went away) ends
+/// the stream and releases its subscriptions.
+struct StreamingBody {
+    first: Option<Bytes>,
+    next: Option<NextEnvelope>,
+}
+
+impl StreamingBody {
+    fn new(first: Bytes, stream: EventStream) -> StreamingBody {
+        StreamingBody {
+            first: (!first.is_empty()).then_some(first),
+            next: Some(next_envelope(stream)),
+        }
+    }
+}
+
+impl hyper::body::Body for StreamingBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(first))));
+        }
+        let Some(next) = self.next.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match next.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => {
+                self.next = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some((chunk, stream))) => {
+                self.next = Some(next_envelope(stream));
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+        }
+    }
+}
+
+/// A connection's IO whose writes fail once they have made no progress for `limit`, so a client
+/// that stops reading loses its connection instead of holding it (and hyper's buffers) forever.
+struct StallGuard<T> {
+    inner: T,
+    limit: Duration,
+    stalled_since: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> StallGuard<T> {
+    fn new(inner: T, limit: Duration) -> StallGuard<T> {
+        StallGuard {
+            inner,
+            limit,
+            stalled_since: None,
+        }
+    }
+
+    /// Tracks a pending write: arms the timer, and fails once it has run out.
+    fn pending<R>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<R>> {
+        let limit = self.limit;
+        let timer = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for StallGuard<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for StallGuard<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Ready(result) => {
+                self.stalled_since = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.pending(cx),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Ready(result) => {
+                self.stalled_since = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.pending(cx),
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(result) => {
+                self.stalled_since = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.pending(cx),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// A peer that never reads: the write fails after the stall limit instead of waiting forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_write_fails_after_the_limit() {
+        let (near, _far) = tokio::io::duplex(64);
+        let mut guarded = StallGuard::new(near, Duration::from_secs(60));
+        let started = tokio::time::Instant::now();
+        let error = guarded.write_all(&[0u8; 4096]).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
+    }
 
     #[test]
     fn a_user_over_the_ews_concurrency_limit_is_told_to_back_off() {
@@ -525,6 +724,7 @@ mod tests {
             site: Arc::new(site),
         });
         let (_tx, rx) = watch::channel(snapshot);
+        let notify = crate::notify::tests::scratch_hub(&store);
         let services = Services::new(
             rx,
             1 << 20,
@@ -532,6 +732,7 @@ mod tests {
             Arc::new(store),
             IdCodec::from_key(b"k"),
             PhotoStore::in_data_dir(&dir),
+            notify,
         );
         let limit = services.ews_limits.concurrent_requests_per_user;
         let held: Vec<_> = (0..limit)

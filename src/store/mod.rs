@@ -5,7 +5,9 @@
 //! one write path: rows, change-log entries and sequence numbers commit in a single durable
 //! transaction, STYLE §2 rule 4) and the read methods. Items and folders are MAPI property bags
 //! ([`props`]); counts (TotalCount, UnreadCount, ChildFolderCount and the voicemail search folder's
-//! counts) are maintained in the same transaction as the change that moves them.
+//! counts) are maintained in the same transaction as the change that moves them. After each durable
+//! commit the mailbox's log watch ([`MailStore::watch_log`]) moves, which is how notifications learn
+//! of every change; subscription records are kept here as opaque bytes beside the log they point into.
 //!
 //! Invariants: no code outside this module names redb; nothing here speaks EWS, parses XML or
 //! reads the clock (callers pass `now`). All calls block on disk: async callers run them in
@@ -21,6 +23,8 @@ mod tests;
 
 use std::fmt;
 use std::time::SystemTime;
+
+use tokio::sync::watch;
 
 pub use change::{Change, ChangeSet, Event, LogBounds, LoggedEvent, NewAttachment, Outcome, Seq};
 use props::{NamedProperty, PropKey, PropertyBag};
@@ -461,8 +465,9 @@ pub struct VerifyReport {
     pub problems: Vec<String>,
 }
 
-/// A mailbox store. Every write goes through [`MailStore::apply`] (or the two bookkeeping writes,
-/// `ensure_mailbox` and `trim_changes_before`, which share its transaction path). All methods block.
+/// A mailbox store. Every write goes through [`MailStore::apply`] (or the bookkeeping writes,
+/// `ensure_mailbox`, `trim_changes_before` and the subscription records, which share its
+/// transaction path). All methods block.
 pub trait MailStore: Send + Sync {
     /// Creates the mailbox and any missing distinguished folder; idempotent. The events announce
     /// the folders created (none when all existed).
@@ -534,6 +539,26 @@ pub trait MailStore: Send + Sync {
 
     /// Drops logged events older than `before` (retention); returns how many went.
     fn trim_changes_before(&self, mailbox: &MailboxId, before: SystemTime) -> Result<u64, Error>;
+
+    /// Follows a mailbox's change log. The receiver starts at the latest logged sequence number and
+    /// is marked changed after every commit that logs events, only once that commit is durable;
+    /// readers then fetch the events with [`MailStore::changes_since`]. This is how notifications
+    /// learn of every change whatever made it, without the store knowing about subscriptions.
+    fn watch_log(&self, mailbox: &MailboxId) -> Result<watch::Receiver<Seq>, Error>;
+
+    /// Every mailbox in the store.
+    fn mailboxes(&self) -> Result<Vec<MailboxId>, Error>;
+
+    /// Stores (or replaces) a subscription record durably. The bytes are opaque to the store:
+    /// `notify` owns their format; they live here so a subscription and the change log its
+    /// watermark points into are kept, backed up and restored together.
+    fn save_subscription(&self, id: &str, record: &[u8]) -> Result<(), Error>;
+
+    /// Removes a subscription record; removing an absent one is not an error.
+    fn remove_subscription(&self, id: &str) -> Result<(), Error>;
+
+    /// Every stored subscription record, by id.
+    fn subscriptions(&self) -> Result<Vec<(String, Vec<u8>)>, Error>;
 
     /// Recounts the mailbox and checks its invariants (counters, search-folder membership, no
     /// orphaned attachment or content); for tests and an admin check.

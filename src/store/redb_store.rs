@@ -6,15 +6,16 @@
 //! returns), and only then does the caller get the `ChangeSet`. A failed change writes nothing.
 //! This file never decides protocol behaviour; it only keeps rows and counters consistent.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use redb::{
     Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
     TableDefinition, WriteTransaction,
 };
+use tokio::sync::watch;
 
 use super::change::{
     Change, ChangeSet, Event, LogBounds, LoggedEvent, NewAttachment, Outcome, Seq,
@@ -57,6 +58,8 @@ const CHANGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("change
 const NAMED_IDS: TableDefinition<(u64, &[u8]), u64> = TableDefinition::new("named_ids");
 /// (mailbox, id) → encoded named property.
 const NAMED_NAMES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("named_names");
+/// Subscription id → a record whose format `notify` owns (opaque bytes here).
+const SUBSCRIPTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("subscriptions");
 
 /// The mailbox store in `<data_dir>/mailboxes.redb`. Cheap to clone (one shared database); every
 /// method blocks, so async code calls it from `tokio::task::spawn_blocking`.
@@ -69,6 +72,9 @@ pub struct RedbStore {
 struct Inner {
     db: Database,
     options: Options,
+    /// One sender per watched mailbox, holding its latest logged sequence number; bumped after
+    /// each durable commit that logged events (see [`MailStore::watch_log`]).
+    watchers: Mutex<HashMap<MailboxId, watch::Sender<Seq>>>,
 }
 
 macro_rules! storage_errors {
@@ -100,12 +106,17 @@ impl RedbStore {
             .map_err(|e| Error::Storage(format!("{}: {e}", data_dir.display())))?;
         let db = Database::create(data_dir.join(FILE_NAME))?;
         let store = RedbStore {
-            inner: Arc::new(Inner { db, options }),
+            inner: Arc::new(Inner {
+                db,
+                options,
+                watchers: Mutex::new(HashMap::new()),
+            }),
         };
         // Readers open tables that must exist, so a new file gets all of them at once.
         store.write(|txn| {
             txn.open_table(STORE_INFO)?;
             txn.open_table(MAILBOXES)?;
+            txn.open_table(SUBSCRIPTIONS)?;
             Tables::open(txn)?;
             Ok(())
         })?;
@@ -141,11 +152,32 @@ impl RedbStore {
             let outcome = body(&mut tx)?;
             Ok((outcome, tx.finish()?))
         })?;
+        self.announce(mailbox, &events);
         Ok(ChangeSet {
             mailbox: mailbox.clone(),
             outcome,
             events,
         })
+    }
+
+    /// Tells the mailbox's log watchers about a commit; called only once it is durable, so a
+    /// watcher never reads ahead of the disk. A sender nobody listens to any more is dropped.
+    fn announce(&self, mailbox: &MailboxId, events: &[LoggedEvent]) {
+        let Some(last) = events.last() else {
+            return;
+        };
+        let mut watchers = self
+            .inner
+            .watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = watchers.get(mailbox) {
+            if sender.receiver_count() == 0 {
+                watchers.remove(mailbox);
+            } else {
+                sender.send_replace(last.seq);
+            }
+        }
     }
 
     fn snapshot(&self, mailbox: &MailboxId) -> Result<Snapshot, Error> {
@@ -1623,6 +1655,56 @@ impl MailStore for RedbStore {
             }
             Ok(old.len() as u64)
         })
+    }
+
+    fn watch_log(&self, mailbox: &MailboxId) -> Result<watch::Receiver<Seq>, Error> {
+        // The lock is held across the read, so no commit announces itself between the read of
+        // `latest` and the sender's creation.
+        let mut watchers = self
+            .inner
+            .watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = watchers.get(mailbox) {
+            return Ok(sender.subscribe());
+        }
+        let latest = self.log_bounds(mailbox)?.latest;
+        let (sender, receiver) = watch::channel(latest);
+        watchers.insert(mailbox.clone(), sender);
+        Ok(receiver)
+    }
+
+    fn mailboxes(&self) -> Result<Vec<MailboxId>, Error> {
+        let txn = self.inner.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(MAILBOXES)?.iter()? {
+            out.push(MailboxId::new(row?.0.value()));
+        }
+        Ok(out)
+    }
+
+    fn save_subscription(&self, id: &str, record: &[u8]) -> Result<(), Error> {
+        self.write(|txn| {
+            txn.open_table(SUBSCRIPTIONS)?.insert(id, record)?;
+            Ok(())
+        })
+    }
+
+    fn remove_subscription(&self, id: &str) -> Result<(), Error> {
+        self.write(|txn| {
+            txn.open_table(SUBSCRIPTIONS)?.remove(id)?;
+            Ok(())
+        })
+    }
+
+    fn subscriptions(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let txn = self.inner.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(SUBSCRIPTIONS)?.iter()? {
+            let (id, record) = row?;
+            out.push((id.value().to_owned(), record.value().to_vec()));
+        }
+        Ok(out)
     }
 
     fn verify(&self, mailbox: &MailboxId) -> Result<VerifyReport, Error> {

@@ -1789,3 +1789,64 @@ fn random_folder_moves_and_copies_keep_every_counter_equal_to_a_recount() {
     }
     assert!(folders.len() > 4, "the walk built a tree: {folders:?}");
 }
+
+/// The log watch moves once per commit that logged events, only after the commit, to the commit's
+/// last sequence number; changes that log nothing leave it alone.
+#[test]
+fn the_log_watch_follows_commits() {
+    let f = Fixture::new();
+    let mut watch = f.store.watch_log(&f.mbx).unwrap();
+    let start = *watch.borrow_and_update();
+    assert_eq!(start, f.store.log_bounds(&f.mbx).unwrap().latest);
+    let mut second = f.store.watch_log(&f.mbx).unwrap();
+    let item = f.create(DistinguishedFolder::Inbox, VOICE, true, &[]);
+    assert!(watch.has_changed().unwrap());
+    let after = *watch.borrow_and_update();
+    assert_eq!(after, f.store.log_bounds(&f.mbx).unwrap().latest);
+    assert!(after > start);
+    assert_eq!(*second.borrow_and_update(), after);
+    // Already read: nothing changes, nothing is logged, the watch stays.
+    f.apply(Change::SetReadFlag {
+        items: vec![item],
+        read: true,
+    });
+    assert!(!watch.has_changed().unwrap());
+    // Another mailbox's commits are not this one's.
+    let other = MailboxId::new("bob@example.com");
+    f.store.ensure_mailbox(&other, at(1)).unwrap();
+    assert!(!watch.has_changed().unwrap());
+    assert!(matches!(
+        f.store.watch_log(&MailboxId::new("nobody@example.com")),
+        Err(Error::NotFound(Missing::Mailbox(_)))
+    ));
+}
+
+/// Subscription records are opaque bytes kept across reopening; removing an absent one is fine.
+#[test]
+fn subscription_records_survive_reopening() {
+    let dir = TestDir::new();
+    {
+        let store = RedbStore::open(dir.path(), Options::default()).unwrap();
+        store.save_subscription("b", b"second").unwrap();
+        store.save_subscription("a", b"first").unwrap();
+        store.save_subscription("a", b"first, replaced").unwrap();
+        store.remove_subscription("missing").unwrap();
+        store
+            .ensure_mailbox(&MailboxId::new("x@example.com"), at(0))
+            .unwrap();
+    }
+    let store = RedbStore::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(
+        store.subscriptions().unwrap(),
+        vec![
+            ("a".to_owned(), b"first, replaced".to_vec()),
+            ("b".to_owned(), b"second".to_vec())
+        ]
+    );
+    store.remove_subscription("a").unwrap();
+    assert_eq!(store.subscriptions().unwrap().len(), 1);
+    assert_eq!(
+        store.mailboxes().unwrap(),
+        vec![MailboxId::new("x@example.com")]
+    );
+}

@@ -52,6 +52,19 @@ impl Server {
         Server::spawn(data, Some(config), &[])
     }
 
+    /// `umbox serve --demo --config FILE` with ephemeral ports: the demo users under settings of
+    /// the test's choosing.
+    pub fn demo_with_config(config: PathBuf) -> Server {
+        Server::spawn(temp_dir("data"), Some(config), &["--demo"])
+    }
+
+    /// Stops the server and hands back its data directory, kept for a restart ([`Server::demo_in`]).
+    pub fn stop(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::take(&mut self.data)
+    }
+
     /// `umbox serve --demo` inside network namespace `netns` on the standard ports (443, 80, 53),
     /// where clients that insist on them (exchangelib's autodiscovery) can reach it.
     pub fn demo_in_netns(netns: &NetNs) -> Server {
@@ -166,7 +179,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data);
+        if !self.data.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
     }
 }
 

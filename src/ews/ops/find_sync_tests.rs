@@ -122,6 +122,7 @@ impl Fixture {
             ns::EWS_MESSAGES,
             ns::EWS_TYPES
         );
+        let notify = crate::notify::tests::scratch_hub(&self.store);
         let ctx = Context {
             caller: self.directory.user_by_address(ALICE).unwrap(),
             directory: &self.directory,
@@ -130,6 +131,7 @@ impl Fixture {
             ids: &self.ids,
             now: at(3600),
             limits: self.limits,
+            notify: &notify,
         };
         let reply = handle(body.as_bytes(), ctx);
         let text = String::from_utf8(reply.body).unwrap();

@@ -14,6 +14,7 @@ mod folders;
 pub(crate) mod items;
 mod oof;
 mod people;
+pub(crate) mod subscriptions;
 mod sync;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -21,7 +22,7 @@ mod time_zones;
 
 use crate::ews::codes::ResponseCode;
 use crate::ews::error::Fault;
-use crate::ews::Request;
+use crate::ews::{Reply, Request};
 use crate::xml::{Element, Writer};
 
 /// Runs the operation `op` and writes its response element.
@@ -59,9 +60,21 @@ pub(crate) fn dispatch(
         "GetAttachment" => attachments::get_attachment(request, op, w),
         "CreateAttachment" => attachments::create_attachment(request, op, w),
         "DeleteAttachment" => attachments::delete_attachment(request, op, w),
+        "Subscribe" => subscriptions::subscribe(request, op, w),
+        "Unsubscribe" => subscriptions::unsubscribe(request, op, w),
+        "GetEvents" => subscriptions::get_events(request, op, w),
         other => Err(Fault::new(
             ResponseCode::ErrorInvalidRequest,
             format!("the operation {other} is not supported by this server"),
         )),
+    }
+}
+
+/// The operations answered with a stream of envelopes instead of one document; `None` for every
+/// other operation, which [`dispatch`] then runs.
+pub(crate) fn open_stream(request: &Request<'_>, op: &Element) -> Option<Result<Reply, Fault>> {
+    match op.name() {
+        "GetStreamingEvents" => Some(subscriptions::get_streaming_events(request, op)),
+        _ => None,
     }
 }

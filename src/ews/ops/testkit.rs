@@ -83,6 +83,7 @@ impl Kit {
             sips_port: 5061,
             addresses: Vec::new(),
         };
+        let notify = crate::notify::tests::scratch_hub(self.store());
         let ctx = Context {
             caller: self.directory.user_by_address(caller).unwrap(),
             directory: &self.directory,
@@ -91,6 +92,7 @@ impl Kit {
             ids: &self.ids,
             now: now(),
             limits: Limits::default(),
+            notify: &notify,
         };
         let reply = handle(body.as_bytes(), ctx);
         (reply.status, String::from_utf8(reply.body).unwrap())

@@ -400,8 +400,10 @@ enum Value {
     Text(Prop),
     /// xs:boolean.
     Bool(Prop),
-    /// xs:int.
-    Int(Prop),
+    /// xs:language (a language tag) in a string property.
+    Language(Prop),
+    /// An xs:int within the bounds of its schema type.
+    Int(Prop, Bounds),
     /// xs:dateTime.
     Time(Prop),
     /// xs:base64Binary.
@@ -513,6 +515,43 @@ const FREE_BUSY: &[&str] = &[
 ];
 const POSTAL_INDEX: &[&str] = &["None", "Home", "Business", "Other"];
 
+/// The inclusive range of an integer field's schema type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bounds {
+    min: i64,
+    max: i64,
+}
+
+impl Bounds {
+    fn contains(self, value: i64) -> bool {
+        (self.min..=self.max).contains(&value)
+    }
+}
+
+/// xs:int.
+const INT: Bounds = Bounds {
+    min: i32::MIN as i64,
+    max: i32::MAX as i64,
+};
+
+/// ReminderMinutesBeforeStartType (MS-OXWSCORE): the union of 0 to 2629800 (five years) and
+/// Outlook's marker range, 0 to 1525252321.
+const REMINDER_MINUTES: Bounds = Bounds {
+    min: 0,
+    max: 1_525_252_321,
+};
+
+/// Whether `tag` is an xs:language value: letters, then hyphen-separated alphanumeric subtags,
+/// each one to eight characters.
+fn is_language(tag: &str) -> bool {
+    tag.split('-').enumerate().all(|(i, subtag)| {
+        (1..=8).contains(&subtag.len())
+            && subtag
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()))
+    })
+}
+
 /// ItemType up to HasAttachments; extended properties follow it.
 const ITEM_HEAD: &[Field] = &[
     field(
@@ -576,7 +615,7 @@ const ITEM_HEAD: &[Field] = &[
     field(
         FieldUri::ItemSize,
         "Size",
-        Value::Int(t(tags::MESSAGE_SIZE)),
+        Value::Int(t(tags::MESSAGE_SIZE), INT),
     )
     .default(),
     field(
@@ -664,7 +703,7 @@ const ITEM_HEAD: &[Field] = &[
     field(
         FieldUri::ItemReminderMinutesBeforeStart,
         "ReminderMinutesBeforeStart",
-        Value::Int(n(named::REMINDER_DELTA)),
+        Value::Int(n(named::REMINDER_DELTA), REMINDER_MINUTES),
     )
     .default()
     .writable(),
@@ -693,7 +732,7 @@ const ITEM_TAIL: &[Field] = &[
     field(
         FieldUri::ItemCulture,
         "Culture",
-        Value::Text(n(named::CULTURE)),
+        Value::Language(n(named::CULTURE)),
     )
     .default()
     .writable(),
@@ -1142,8 +1181,9 @@ fn all_named() -> Vec<Named> {
     {
         let prop = match field.value {
             Value::Text(p)
+            | Value::Language(p)
             | Value::Bool(p)
-            | Value::Int(p)
+            | Value::Int(p, _)
             | Value::Time(p)
             | Value::Base64(p)
             | Value::Choice(p, _)
@@ -1545,8 +1585,15 @@ fn write_field(
                 w.leaf(T, element, bool_text(value));
             }
         }
-        Value::Int(p) => {
-            if let Some(value) = int(props, p) {
+        // A stored value its schema type does not allow (one set through an extended property)
+        // is left out rather than answered invalid.
+        Value::Language(p) => {
+            if let Some(value) = text(props, p).filter(|v| is_language(v)) {
+                w.leaf(T, element, value);
+            }
+        }
+        Value::Int(p, bounds) => {
+            if let Some(value) = int(props, p).filter(|v| bounds.contains(*v)) {
                 w.leaf(T, element, &value.to_string());
             }
         }
@@ -2157,6 +2204,19 @@ mod tests {
         assert_eq!(xs_duration(Duration::from_secs(90_000)), "P1DT1H");
         assert_eq!(xs_duration(Duration::from_secs(86_400)), "P1D");
         assert_eq!(xs_duration(Duration::ZERO), "PT0S");
+    }
+
+    #[test]
+    fn language_tags_and_bounds_follow_the_schema_types() {
+        for tag in ["en", "en-US", "zh-Hant-TW", "x-klingon", "de-CH-1996"] {
+            assert!(is_language(tag), "{tag}");
+        }
+        for tag in ["", "en_US", "en-", "-US", "1en", "toolonglang", "en US"] {
+            assert!(!is_language(tag), "{tag}");
+        }
+        assert!(REMINDER_MINUTES.contains(0) && REMINDER_MINUTES.contains(2_629_800));
+        assert!(!REMINDER_MINUTES.contains(-1));
+        assert!(INT.contains(i64::from(i32::MIN)) && !INT.contains(i64::from(i32::MAX) + 1));
     }
 
     #[test]

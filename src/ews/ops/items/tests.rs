@@ -94,6 +94,7 @@ impl World {
              <soap:Body>{operation}</soap:Body></soap:Envelope>"
         );
         let caller = directory().user_by_address(caller).unwrap();
+        let notify = crate::notify::tests::scratch_hub(&self.store);
         let ctx = Context {
             caller,
             directory: directory(),
@@ -102,6 +103,7 @@ impl World {
             ids: &self.ids,
             now: self.now,
             limits: Limits::default(),
+            notify: &notify,
         };
         let reply = handle(body.as_bytes(), ctx);
         let text = String::from_utf8(reply.body).unwrap();
@@ -129,6 +131,7 @@ impl World {
              <soap:Body>{operation}</soap:Body></soap:Envelope>"
         );
         let caller = directory().user_by_address(caller).unwrap();
+        let notify = crate::notify::tests::scratch_hub(&self.store);
         let ctx = Context {
             caller,
             directory: directory(),
@@ -137,6 +140,7 @@ impl World {
             ids: &self.ids,
             now: self.now,
             limits: Limits::default(),
+            notify: &notify,
         };
         let reply = handle(body.as_bytes(), ctx);
         (reply.status, String::from_utf8(reply.body).unwrap())

@@ -112,10 +112,27 @@ fn read_value(
     match field.value {
         Value::Text(p) => one(p, PropValue::Unicode(element.text().to_owned())),
         Value::Bool(p) => one(p, PropValue::Boolean(parse_bool(value)?)),
-        Value::Int(p) => {
-            let v = value.parse().map_err(|_| {
+        Value::Language(p) => {
+            if !is_language(value) {
+                return Err(Fault::schema(format!(
+                    "{} {value:?} is not a language tag",
+                    field.element
+                ))
+                .into());
+            }
+            one(p, PropValue::Unicode(value.to_owned()))
+        }
+        Value::Int(p, bounds) => {
+            let v: i32 = value.parse().map_err(|_| {
                 Fault::schema(format!("{} {value:?} is not an integer", field.element))
             })?;
+            if !bounds.contains(i64::from(v)) {
+                return Err(Fault::schema(format!(
+                    "{} {v} is outside {}..={}",
+                    field.element, bounds.min, bounds.max
+                ))
+                .into());
+            }
             one(p, PropValue::Int32(v))
         }
         Value::Time(p) => one(
@@ -1046,8 +1063,9 @@ fn delete_path(kind: Kind, path: &PropertyPath, update: &mut Update) -> Result<(
             }
             match field.value {
                 Value::Text(p)
+                | Value::Language(p)
                 | Value::Bool(p)
-                | Value::Int(p)
+                | Value::Int(p, _)
                 | Value::Time(p)
                 | Value::Base64(p)
                 | Value::Choice(p, _)
