@@ -1019,7 +1019,7 @@ impl<'t> Tx<'t> {
             if id == folder {
                 return Err(Error::InvalidParent {
                     folder: to,
-                    what: "a folder it lies in",
+                    what: "a folder above it",
                 });
             }
             if !seen.insert(id) {
