@@ -592,8 +592,9 @@ fn empty(
     if disposal == Disposal::MoveToDeletedItems && !in_deleted_items(request, &folder)? {
         let deleted =
             store.distinguished_folder(&request.mailbox, DistinguishedFolder::DeletedItems)?;
-        // One change per item, as a client moving them one by one would; a failure leaves the
-        // items moved so far in Deleted Items.
+        // One change per item and per subfolder (with its subtree), as a client moving them one
+        // by one would; a failure (a subfolder name Deleted Items already has) leaves what moved
+        // so far in Deleted Items.
         for item in store.items(&request.mailbox, folder.id)? {
             store.apply(
                 &request.mailbox,
