@@ -109,6 +109,8 @@ pub enum ResponseCode {
     ErrorMissedNotificationEvents,
     /// The move or copy target is not valid.
     ErrorMoveCopyFailed,
+    /// MoveFolder named a distinguished folder, which stays where it is (MS-OXWSFOLD).
+    ErrorMoveDistinguishedFolder,
     /// Several entries match the name.
     ErrorNameResolutionMultipleResults,
     /// No entry matches the name.
@@ -206,6 +208,7 @@ impl ResponseCode {
             ResponseCode::ErrorMessageDispositionRequired => "ErrorMessageDispositionRequired",
             ResponseCode::ErrorMissedNotificationEvents => "ErrorMissedNotificationEvents",
             ResponseCode::ErrorMoveCopyFailed => "ErrorMoveCopyFailed",
+            ResponseCode::ErrorMoveDistinguishedFolder => "ErrorMoveDistinguishedFolder",
             ResponseCode::ErrorNameResolutionMultipleResults => {
                 "ErrorNameResolutionMultipleResults"
             }

@@ -9,7 +9,7 @@ use crate::store::{Event, FolderId, LoggedEvent, Seq};
 /// one: the server makes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
-    /// CopiedEvent: an item was copied (OldItemId names the original).
+    /// CopiedEvent: an item or folder was copied (OldItemId or OldFolderId names the original).
     Copied,
     /// CreatedEvent: an item or folder was created.
     Created,
@@ -17,7 +17,8 @@ pub enum EventType {
     Deleted,
     /// ModifiedEvent: an item changed, or a folder's properties or counts (UnreadCount) did.
     Modified,
-    /// MovedEvent: an item moved (it has a new id; OldItemId names the former one).
+    /// MovedEvent: an item moved (it has a new id; OldItemId names the former one), or a folder
+    /// moved (under the same id; OldParentFolderId names its former parent).
     Moved,
     /// NewMailEvent: a new unread message arrived in a mail folder.
     NewMail,
@@ -65,8 +66,8 @@ impl EventType {
             Event::FolderCreated { .. } | Event::ItemCreated { .. } => EventType::Created,
             Event::FolderModified { .. } | Event::ItemModified { .. } => EventType::Modified,
             Event::FolderDeleted { .. } | Event::ItemDeleted { .. } => EventType::Deleted,
-            Event::ItemMoved { .. } => EventType::Moved,
-            Event::ItemCopied { .. } => EventType::Copied,
+            Event::ItemMoved { .. } | Event::FolderMoved { .. } => EventType::Moved,
+            Event::ItemCopied { .. } | Event::FolderCopied { .. } => EventType::Copied,
             Event::NewMail { .. } => EventType::NewMail,
         }
     }
@@ -157,6 +158,21 @@ impl Filter {
                 self.folders.any(&[*folder, parent])
             }
             Event::FolderDeleted { folder, parent } => self.folders.any(&[*folder, *parent]),
+            Event::FolderMoved {
+                folder,
+                parent,
+                old_parent,
+                ..
+            } => self.folders.any(&[*folder, *parent, *old_parent]),
+            Event::FolderCopied {
+                folder,
+                parent,
+                old_folder,
+                old_parent,
+                ..
+            } => self
+                .folders
+                .any(&[*folder, *parent, *old_folder, *old_parent]),
             Event::ItemCreated {
                 parent,
                 search_folders,
@@ -285,6 +301,31 @@ mod tests {
                 event,
             })
             .collect()
+    }
+
+    /// A folder move or copy reaches the watchers of either parent, as MovedEvent or CopiedEvent.
+    #[test]
+    fn folder_moves_and_copies_reach_both_parents() {
+        let moved = Event::FolderMoved {
+            folder: OTHER,
+            change_key: ChangeKey(3),
+            parent: INBOX,
+            old_parent: FolderId(5),
+        };
+        let copied = Event::FolderCopied {
+            folder: FolderId(30),
+            change_key: ChangeKey(1),
+            parent: FolderId(6),
+            old_folder: OTHER,
+            old_parent: INBOX,
+        };
+        let inbox = filter(Folders::Only(vec![INBOX]), &EventType::ALL);
+        assert_eq!(inbox.select(&moved, None), Some(EventType::Moved));
+        assert_eq!(inbox.select(&copied, None), Some(EventType::Copied));
+        let elsewhere = filter(Folders::Only(vec![VOICEMAIL]), &EventType::ALL);
+        assert_eq!(elsewhere.select(&moved, None), None);
+        let created_only = filter(Folders::All, &[EventType::Created]);
+        assert_eq!(created_only.select(&copied, None), None);
     }
 
     #[test]

@@ -57,6 +57,25 @@ pub enum Change {
         /// The folder.
         folder: FolderId,
     },
+    /// Moves a folder with everything below it under another parent (EWS MoveFolder, and
+    /// DeleteFolder to Deleted Items). The folder, its subfolders and items keep their ids; the
+    /// folder's version goes up. Refused for distinguished folders, for a destination that is a
+    /// search folder or lies in the folder's own subtree, and when the destination already has a
+    /// subfolder of the same name.
+    MoveFolder {
+        /// The folder.
+        folder: FolderId,
+        /// The new parent.
+        to: FolderId,
+    },
+    /// Copies a folder with its subfolders, items and attachments under another parent, all under
+    /// new ids (EWS CopyFolder). Refused as [`Change::MoveFolder`] is.
+    CopyFolder {
+        /// The folder.
+        folder: FolderId,
+        /// The parent of the copy.
+        to: FolderId,
+    },
     /// Deletes every item of a folder, and optionally its subfolders (EWS EmptyFolder).
     EmptyFolder {
         /// The folder; not a search folder.
@@ -132,7 +151,8 @@ pub enum Change {
 pub enum Outcome {
     /// Nothing to name: `ensure_mailbox`, DeleteFolder, EmptyFolder, DeleteItem.
     Done,
-    /// CreateFolder and UpdateFolder: the folder and its new version.
+    /// CreateFolder, UpdateFolder, MoveFolder (the same id) and CopyFolder (the copy): the folder
+    /// and its version after the change.
     Folder {
         /// The folder.
         folder: FolderId,
@@ -192,6 +212,32 @@ pub enum Event {
         folder: FolderId,
         /// Its former parent.
         parent: FolderId,
+    },
+    /// MovedEvent for a folder: it now lies under `parent`. Its subfolders and items moved with it
+    /// under their own ids and raise no events of their own.
+    FolderMoved {
+        /// The folder (its id does not change).
+        folder: FolderId,
+        /// Its version after the move.
+        change_key: ChangeKey,
+        /// The new parent.
+        parent: FolderId,
+        /// The parent before the move (EWS OldParentFolderId).
+        old_parent: FolderId,
+    },
+    /// CopiedEvent for a folder: the top of a copied subtree. The copies of its subfolders raise
+    /// `FolderCreated` and the copies of their items `ItemCopied`, after this event.
+    FolderCopied {
+        /// The copy.
+        folder: FolderId,
+        /// The copy's version when created.
+        change_key: ChangeKey,
+        /// The copy's parent.
+        parent: FolderId,
+        /// The original (EWS OldFolderId).
+        old_folder: FolderId,
+        /// The original's parent (EWS OldParentFolderId).
+        old_parent: FolderId,
     },
     /// CreatedEvent for an item.
     ItemCreated {

@@ -353,6 +353,32 @@ pub(crate) fn encode_logged(time: SystemTime, event: &Event) -> Vec<u8> {
             w.u64(change_key.0);
             w.u64(parent.0);
         }
+        Event::FolderMoved {
+            folder,
+            change_key,
+            parent,
+            old_parent,
+        } => {
+            w.u8(10);
+            w.u64(folder.0);
+            w.u64(change_key.0);
+            w.u64(parent.0);
+            w.u64(old_parent.0);
+        }
+        Event::FolderCopied {
+            folder,
+            change_key,
+            parent,
+            old_folder,
+            old_parent,
+        } => {
+            w.u8(11);
+            w.u64(folder.0);
+            w.u64(change_key.0);
+            w.u64(parent.0);
+            w.u64(old_folder.0);
+            w.u64(old_parent.0);
+        }
     }
     w.finish()
 }
@@ -430,6 +456,19 @@ pub(crate) fn decode_logged(bytes: &[u8]) -> Result<(FileTime, Event), DecodeErr
             item: ItemId(r.u64()?),
             change_key: ChangeKey(r.u64()?),
             parent: FolderId(r.u64()?),
+        },
+        10 => Event::FolderMoved {
+            folder: FolderId(r.u64()?),
+            change_key: ChangeKey(r.u64()?),
+            parent: FolderId(r.u64()?),
+            old_parent: FolderId(r.u64()?),
+        },
+        11 => Event::FolderCopied {
+            folder: FolderId(r.u64()?),
+            change_key: ChangeKey(r.u64()?),
+            parent: FolderId(r.u64()?),
+            old_folder: FolderId(r.u64()?),
+            old_parent: FolderId(r.u64()?),
         },
         _ => return Err(r.invalid("event kind")),
     };
@@ -555,6 +594,19 @@ mod tests {
                 item: ItemId(30),
                 change_key: ChangeKey(1),
                 parent: FolderId(3),
+            },
+            Event::FolderMoved {
+                folder: FolderId(12),
+                change_key: ChangeKey(4),
+                parent: FolderId(6),
+                old_parent: FolderId(3),
+            },
+            Event::FolderCopied {
+                folder: FolderId(40),
+                change_key: ChangeKey(1),
+                parent: FolderId(6),
+                old_folder: FolderId(12),
+                old_parent: FolderId(6),
             },
         ]
     }

@@ -464,20 +464,52 @@ impl<'t> Tx<'t> {
         Ok(record)
     }
 
-    fn insert_folder(&mut self, id: FolderId, record: FolderRecord) -> Result<(), Error> {
+    /// Writes a new folder's row, links it under its parent and announces it: `FolderCreated`, or
+    /// `FolderCopied` when it is the copy of `original` (that folder and its parent).
+    fn insert_folder(
+        &mut self,
+        id: FolderId,
+        record: FolderRecord,
+        original: Option<(FolderId, FolderId)>,
+    ) -> Result<(), Error> {
         self.t
             .folders
             .insert((self.mbx, id.0), record.encode().as_slice())?;
         if let Some(parent) = record.parent {
-            self.t.children.insert((self.mbx, parent.0, id.0), ())?;
-            self.folder_mut(parent)?.child_folders += 1;
+            self.link_child(parent, id)?;
         }
-        self.events.push(Event::FolderCreated {
-            folder: id,
-            change_key: record.change_key,
-            parent: record.parent,
+        let change_key = record.change_key;
+        self.events.push(match (original, record.parent) {
+            (Some((old_folder, old_parent)), Some(parent)) => Event::FolderCopied {
+                folder: id,
+                change_key,
+                parent,
+                old_folder,
+                old_parent,
+            },
+            _ => Event::FolderCreated {
+                folder: id,
+                change_key,
+                parent: record.parent,
+            },
         });
         self.folders.insert(id, record);
+        Ok(())
+    }
+
+    /// Lists `child` under `parent` and counts it there.
+    fn link_child(&mut self, parent: FolderId, child: FolderId) -> Result<(), Error> {
+        self.t.children.insert((self.mbx, parent.0, child.0), ())?;
+        let record = self.folder_mut(parent)?;
+        record.child_folders = adjust(record.child_folders, 1, parent)?;
+        Ok(())
+    }
+
+    /// Removes `child` from `parent`'s subfolders and count.
+    fn unlink_child(&mut self, parent: FolderId, child: FolderId) -> Result<(), Error> {
+        self.t.children.remove((self.mbx, parent.0, child.0))?;
+        let record = self.folder_mut(parent)?;
+        record.child_folders = adjust(record.child_folders, -1, parent)?;
         Ok(())
     }
 
@@ -755,8 +787,13 @@ impl<'t> Tx<'t> {
         Ok(())
     }
 
-    /// Deletes `top` with everything below it. None of it may be distinguished or a search folder.
-    fn delete_subtree(&mut self, top: FolderId) -> Result<(), Error> {
+    /// `top` and every folder below it, each before its children. None of them may be
+    /// distinguished or a search folder (`reason` says what is refused otherwise).
+    fn plain_subtree(
+        &mut self,
+        top: FolderId,
+        reason: &'static str,
+    ) -> Result<Vec<FolderId>, Error> {
         let mut order = Vec::new();
         let mut stack = vec![top];
         let mut seen = BTreeSet::new();
@@ -768,14 +805,21 @@ impl<'t> Tx<'t> {
             }
             let record = self.folder(id)?;
             if record.distinguished.is_some() || record.search_prefix.is_some() {
-                return Err(Error::NotAllowed {
-                    folder: id,
-                    reason: "distinguished and search folders cannot be deleted",
-                });
+                return Err(Error::NotAllowed { folder: id, reason });
             }
             order.push(id);
-            stack.extend(self.subfolders(id)?);
+            let mut children = self.subfolders(id)?;
+            // Popped in id (creation) order.
+            children.reverse();
+            stack.extend(children);
         }
+        Ok(order)
+    }
+
+    /// Deletes `top` with everything below it. None of it may be distinguished or a search folder.
+    fn delete_subtree(&mut self, top: FolderId) -> Result<(), Error> {
+        let order =
+            self.plain_subtree(top, "distinguished and search folders cannot be deleted")?;
         // Children first, so every folder is empty of subfolders when its row goes.
         for id in order.into_iter().rev() {
             self.delete_items_of(id)?;
@@ -784,11 +828,9 @@ impl<'t> Tx<'t> {
                 .parent
                 .ok_or_else(|| Error::Corrupt(format!("folder {id} has no parent")))?;
             self.t.folders.remove((self.mbx, id.0))?;
-            self.t.children.remove((self.mbx, parent.0, id.0))?;
             self.folders.remove(&id);
             self.dirty.remove(&id);
-            let parent_record = self.folder_mut(parent)?;
-            parent_record.child_folders = adjust(parent_record.child_folders, -1, parent)?;
+            self.unlink_child(parent, id)?;
             self.events
                 .push(Event::FolderDeleted { folder: id, parent });
         }
@@ -813,6 +855,8 @@ impl<'t> Tx<'t> {
                 self.delete_subtree(folder)?;
                 Ok(Outcome::Done)
             }
+            Change::MoveFolder { folder, to } => self.move_folder(folder, to),
+            Change::CopyFolder { folder, to } => self.copy_folder(folder, to),
             Change::EmptyFolder {
                 folder,
                 delete_subfolders,
@@ -886,7 +930,7 @@ impl<'t> Tx<'t> {
             child_folders: 0,
             props,
         };
-        self.insert_folder(id, record)?;
+        self.insert_folder(id, record, None)?;
         self.meta.distinguished.push((which, id));
         if let Some(prefix) = search_prefix {
             self.meta.search_folders.push(id);
@@ -940,10 +984,130 @@ impl<'t> Tx<'t> {
             child_folders: 0,
             props,
         };
-        self.insert_folder(id, record)?;
+        self.insert_folder(id, record, None)?;
         Ok(Outcome::Folder {
             folder: id,
             change_key: ChangeKey(1),
+        })
+    }
+
+    /// Checks that `folder` may be moved or copied under `to`: it is not distinguished, `to` holds
+    /// folders and is neither `folder` nor below it, and no subfolder of `to` other than `except`
+    /// has its name. Returns the folder's current parent.
+    fn check_relocation(
+        &mut self,
+        folder: FolderId,
+        to: FolderId,
+        except: FolderId,
+    ) -> Result<FolderId, Error> {
+        let record = self.folder(folder)?;
+        if record.distinguished.is_some() {
+            return Err(Error::NotAllowed {
+                folder,
+                reason: "distinguished folders cannot be moved or copied",
+            });
+        }
+        let parent = record
+            .parent
+            .ok_or_else(|| Error::Corrupt(format!("folder {folder} has no parent")))?;
+        let name = record.props.unicode(tags::DISPLAY_NAME).map(str::to_string);
+        self.container(to, "folders")?;
+        // Walking up from the destination must not meet the folder itself.
+        let mut seen = BTreeSet::new();
+        let mut current = Some(to);
+        while let Some(id) = current {
+            if id == folder {
+                return Err(Error::InvalidParent {
+                    folder: to,
+                    what: "a folder above it",
+                });
+            }
+            if !seen.insert(id) {
+                return Err(Error::Corrupt(format!("folder {id} is its own ancestor")));
+            }
+            current = self.folder(id)?.parent;
+        }
+        if let Some(name) = name {
+            self.check_unique_name(to, &name, except)?;
+        }
+        Ok(parent)
+    }
+
+    /// Moves `folder` under `to`; its subtree and items follow without changing.
+    fn move_folder(&mut self, folder: FolderId, to: FolderId) -> Result<Outcome, Error> {
+        let old_parent = self.check_relocation(folder, to, folder)?;
+        self.unlink_child(old_parent, folder)?;
+        self.link_child(to, folder)?;
+        // Written here rather than through `folder_mut`, which would announce the moved folder as
+        // modified too; FolderMoved says all there is.
+        let mut record = self.folder(folder)?.clone();
+        record.parent = Some(to);
+        record.change_key.0 += 1;
+        record.props.set(
+            tags::LAST_MODIFICATION_TIME,
+            PropValue::SystemTime(self.stamp),
+        )?;
+        self.t
+            .folders
+            .insert((self.mbx, folder.0), record.encode().as_slice())?;
+        let change_key = record.change_key;
+        self.folders.insert(folder, record);
+        self.events.push(Event::FolderMoved {
+            folder,
+            change_key,
+            parent: to,
+            old_parent,
+        });
+        Ok(Outcome::Folder { folder, change_key })
+    }
+
+    /// Copies `folder`, its subfolders, items and attachments under `to`, all under new ids.
+    fn copy_folder(&mut self, folder: FolderId, to: FolderId) -> Result<Outcome, Error> {
+        let top = FolderId(self.new_id()?);
+        let old_parent = self.check_relocation(folder, to, top)?;
+        // The whole subtree is listed before the first copy, so no copy can join the walk.
+        let originals =
+            self.plain_subtree(folder, "distinguished and search folders cannot be copied")?;
+        let mut copies = BTreeMap::new();
+        for original in originals {
+            let source = self.folder(original)?.clone();
+            let (id, parent, announce) = if original == folder {
+                (top, to, Some((folder, old_parent)))
+            } else {
+                let parent = source
+                    .parent
+                    .and_then(|parent| copies.get(&parent).copied())
+                    .ok_or_else(|| {
+                        Error::Corrupt(format!("folder {original} is copied before its parent"))
+                    })?;
+                (FolderId(self.new_id()?), parent, None)
+            };
+            let mut props = source.props;
+            props.set(tags::CREATION_TIME, PropValue::SystemTime(self.stamp))?;
+            props.set(
+                tags::LAST_MODIFICATION_TIME,
+                PropValue::SystemTime(self.stamp),
+            )?;
+            let record = FolderRecord {
+                parent: Some(parent),
+                distinguished: None,
+                search_prefix: None,
+                change_key: ChangeKey(1),
+                total: 0,
+                unread: 0,
+                child_folders: 0,
+                props,
+            };
+            self.insert_folder(id, record, announce)?;
+            copies.insert(original, id);
+            for item in members(&self.t.folder_items, self.mbx, original.0)? {
+                self.copy_item(ItemId(item), id)?;
+            }
+        }
+        let change_key = self.folder(top)?.change_key;
+        Ok(Outcome::Folder {
+            folder: top,
+            change_key,
         })
     }
 

@@ -1426,6 +1426,370 @@ fn random_changes_keep_every_counter_equal_to_a_recount() {
     assert_eq!(fx.counts(D::Voicemail).0, voice_total);
 }
 
+/// A plain folder named `name` under `parent`.
+fn new_folder(fx: &Fixture, parent: FolderId, name: &str) -> FolderId {
+    match fx
+        .apply(Change::CreateFolder {
+            parent,
+            props: vec![(tags::DISPLAY_NAME.into(), PropValue::Unicode(name.into()))],
+        })
+        .outcome
+    {
+        Outcome::Folder { folder, .. } => folder,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An item of `class` in `folder` with one attachment holding `audio`.
+fn item_in(fx: &Fixture, folder: FolderId, class: &str, read: bool, audio: &[u8]) -> ItemId {
+    match fx
+        .apply(Change::CreateItem {
+            folder,
+            props: message(class, "s", read),
+            attachments: vec![wav(audio)],
+        })
+        .outcome
+    {
+        Outcome::Item { item, .. } => item,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn moving_a_folder_keeps_ids_and_moves_only_the_parents_counts() {
+    let fx = Fixture::new();
+    let (inbox, deleted) = (fx.folder_id(D::Inbox), fx.folder_id(D::DeletedItems));
+    let voicemail = fx.folder_id(D::Voicemail);
+    let top = new_folder(&fx, inbox, "Projects");
+    let child = new_folder(&fx, top, "Old");
+    let voice = item_in(&fx, child, VOICE, false, b"audio");
+    let plain = item_in(&fx, top, "IPM.Note", false, b"doc");
+    let before = fx.folder(top);
+    let voicemail_key = fx.folder(voicemail).change_key;
+    let log_before = fx.store.log_bounds(&fx.mbx).unwrap();
+
+    let committed = fx.apply(Change::MoveFolder {
+        folder: top,
+        to: deleted,
+    });
+    let moved = fx.folder(top);
+    assert_eq!(
+        committed.outcome,
+        Outcome::Folder {
+            folder: top,
+            change_key: ChangeKey(before.change_key.0 + 1)
+        }
+    );
+    assert_eq!(moved.change_key, ChangeKey(before.change_key.0 + 1));
+    assert_eq!(moved.parent, Some(deleted));
+    assert_eq!(
+        (
+            moved.total_count,
+            moved.unread_count,
+            moved.child_folder_count
+        ),
+        (1, 1, 1)
+    );
+    let events: Vec<Event> = committed.events.iter().map(|l| l.event.clone()).collect();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    assert_eq!(
+        events[0],
+        Event::FolderMoved {
+            folder: top,
+            change_key: moved.change_key,
+            parent: deleted,
+            old_parent: inbox
+        }
+    );
+    let modified: Vec<FolderId> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::FolderModified { folder, .. } => Some(*folder),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(modified, vec![inbox, deleted], "voicemail is not touched");
+    assert_eq!(fx.folder(inbox).child_folder_count, 0);
+    assert_eq!(fx.folder(deleted).child_folder_count, 1);
+    assert_eq!(fx.counts(D::Voicemail), (1, 1));
+    assert_eq!(fx.folder(voicemail).change_key, voicemail_key);
+    // The subtree and its items follow under their own ids.
+    assert_eq!(fx.folder(child).parent, Some(top));
+    assert_eq!(fx.store.item(&fx.mbx, voice).unwrap().parent, child);
+    assert_eq!(fx.store.item(&fx.mbx, plain).unwrap().parent, top);
+    let below: Vec<FolderId> = fx
+        .store
+        .child_folders(&fx.mbx, deleted, Traversal::Deep)
+        .unwrap()
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(below, vec![top, child]);
+    assert!(fx
+        .store
+        .child_folders(&fx.mbx, inbox, Traversal::Deep)
+        .unwrap()
+        .is_empty());
+    // The log continues without gaps and re-reads as returned.
+    assert_eq!(committed.events[0].seq, Seq(log_before.latest.0 + 1));
+    assert_eq!(
+        fx.store
+            .changes_since(&fx.mbx, log_before.latest, 100)
+            .unwrap(),
+        committed.events
+    );
+    // Back to the same place: a plain move again.
+    fx.apply(Change::MoveFolder {
+        folder: top,
+        to: inbox,
+    });
+    assert_eq!(fx.folder(deleted).child_folder_count, 0);
+    assert_eq!(fx.folder(inbox).child_folder_count, 1);
+}
+
+#[test]
+fn folder_moves_and_copies_refuse_bad_targets_and_change_nothing() {
+    let fx = Fixture::new();
+    let inbox = fx.folder_id(D::Inbox);
+    let top = new_folder(&fx, inbox, "Projects");
+    let child = new_folder(&fx, top, "Old");
+    let grandchild = new_folder(&fx, child, "Older");
+    new_folder(&fx, fx.folder_id(D::DeletedItems), "projects");
+    item_in(&fx, grandchild, VOICE, false, b"audio");
+    let log = fx.store.log_bounds(&fx.mbx).unwrap();
+    let deleted = fx.folder_id(D::DeletedItems);
+    let refusals = [
+        (inbox, deleted, "distinguished"),
+        (fx.folder_id(D::Voicemail), inbox, "distinguished"),
+        (top, top, "into itself"),
+        (top, child, "into its child"),
+        (top, grandchild, "into its grandchild"),
+        (child, fx.folder_id(D::Voicemail), "into a search folder"),
+        (top, deleted, "name clash"),
+        (child, FolderId(999_999), "missing target"),
+    ];
+    for copy in [false, true] {
+        for (folder, to, why) in refusals {
+            let change = if copy {
+                Change::CopyFolder { folder, to }
+            } else {
+                Change::MoveFolder { folder, to }
+            };
+            let error = fx.store.apply(&fx.mbx, change, at(20)).unwrap_err();
+            let expected = match why {
+                "distinguished" => matches!(error, Error::NotAllowed { .. }),
+                "name clash" => matches!(error, Error::FolderExists { .. }),
+                "missing target" => matches!(error, Error::NotFound(Missing::Folder(_))),
+                _ => matches!(error, Error::InvalidParent { folder, .. } if folder == to),
+            };
+            assert!(expected, "copy={copy} {why}: {error:?}");
+        }
+    }
+    // Copying into the same parent clashes with the original's name.
+    assert!(matches!(
+        fx.store.apply(
+            &fx.mbx,
+            Change::CopyFolder {
+                folder: child,
+                to: top
+            },
+            at(20)
+        ),
+        Err(Error::FolderExists { .. })
+    ));
+    assert_eq!(fx.store.log_bounds(&fx.mbx).unwrap(), log, "nothing logged");
+    fx.check();
+    assert_eq!(fx.folder(child).parent, Some(top));
+}
+
+#[test]
+fn copying_a_folder_duplicates_the_subtree_items_and_attachments() {
+    let fx = Fixture::new();
+    let inbox = fx.folder_id(D::Inbox);
+    let deleted = fx.folder_id(D::DeletedItems);
+    let voicemail = fx.folder_id(D::Voicemail);
+    let top = new_folder(&fx, inbox, "Projects");
+    let child = new_folder(&fx, top, "Old");
+    let sibling = new_folder(&fx, top, "New");
+    let voice = item_in(&fx, child, VOICE, false, b"audio bytes");
+    let plain = item_in(&fx, top, "IPM.Note", true, b"doc");
+    let report = fx.store.verify(&fx.mbx).unwrap();
+
+    let committed = fx.apply(Change::CopyFolder {
+        folder: top,
+        to: deleted,
+    });
+    let Outcome::Folder {
+        folder: copy,
+        change_key,
+    } = committed.outcome
+    else {
+        panic!("{:?}", committed.outcome)
+    };
+    assert!(copy.0 > voice.0.max(plain.0), "a new id");
+    let copied = fx.folder(copy);
+    assert_eq!(copied.change_key, change_key);
+    assert_eq!(copied.parent, Some(deleted));
+    assert_eq!(copied.props.unicode(tags::DISPLAY_NAME), Some("Projects"));
+    assert_eq!(
+        (
+            copied.total_count,
+            copied.unread_count,
+            copied.child_folder_count
+        ),
+        (1, 0, 2)
+    );
+    let tree: Vec<(FolderId, Option<FolderId>, String)> = fx
+        .store
+        .child_folders(&fx.mbx, copy, Traversal::Deep)
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            let name = f.props.unicode(tags::DISPLAY_NAME).unwrap().to_owned();
+            (f.id, f.parent, name)
+        })
+        .collect();
+    assert_eq!(tree.len(), 2);
+    assert_eq!(
+        tree.iter().map(|t| t.2.as_str()).collect::<Vec<_>>(),
+        ["Old", "New"]
+    );
+    assert!(tree
+        .iter()
+        .all(|t| t.1 == Some(copy) && t.0 != child && t.0 != sibling));
+    let old_copy = tree[0].0;
+    let copied_voice = fx.store.items(&fx.mbx, old_copy).unwrap();
+    assert_eq!(copied_voice.len(), 1);
+    assert_ne!(copied_voice[0].id, voice);
+    let attachment = &copied_voice[0].attachments[0];
+    assert_eq!(
+        fx.store.attachment(&fx.mbx, attachment.id).unwrap().content,
+        b"audio bytes"
+    );
+    // The originals stay; the voicemail folder lists the copy too.
+    assert_eq!(fx.folder(inbox).child_folder_count, 1);
+    assert_eq!(fx.folder(top).child_folder_count, 2);
+    assert_eq!(fx.counts(D::Voicemail), (2, 2));
+    let after = fx.store.verify(&fx.mbx).unwrap();
+    assert_eq!(
+        (after.folders, after.items, after.attachments),
+        (report.folders + 3, report.items + 2, report.attachments + 2)
+    );
+    // CopiedEvent for the top first, then the subfolders and items, then the counts.
+    let events: Vec<Event> = committed.events.iter().map(|l| l.event.clone()).collect();
+    assert!(
+        matches!(events[0], Event::FolderCopied { folder, parent, old_folder, old_parent, .. }
+        if folder == copy && parent == deleted && old_folder == top && old_parent == inbox)
+    );
+    let created: Vec<FolderId> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::FolderCreated { folder, .. } => Some(*folder),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created, vec![tree[0].0, tree[1].0]);
+    let copied_items: Vec<(ItemId, Vec<FolderId>)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ItemCopied {
+                old_item,
+                search_folders,
+                ..
+            } => Some((*old_item, search_folders.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        copied_items,
+        vec![(plain, vec![]), (voice, vec![voicemail])]
+    );
+    assert!(events.iter().any(
+        |e| matches!(e, Event::FolderModified { folder, total_count: 2, .. } if *folder == voicemail)
+    ));
+    // A copy of a copy is independent: deleting the original leaves it whole.
+    fx.apply(Change::DeleteFolder { folder: top });
+    assert_eq!(fx.counts(D::Voicemail), (1, 1));
+    assert_eq!(fx.folder(copy).child_folder_count, 2);
+}
+
+#[test]
+fn folder_moves_and_copies_survive_a_reopen() {
+    let fx = Fixture::new();
+    let inbox = fx.folder_id(D::Inbox);
+    let deleted = fx.folder_id(D::DeletedItems);
+    let top = new_folder(&fx, inbox, "Projects");
+    item_in(&fx, top, VOICE, false, b"audio");
+    fx.apply(Change::MoveFolder {
+        folder: top,
+        to: deleted,
+    });
+    let copy = match fx
+        .apply(Change::CopyFolder {
+            folder: top,
+            to: inbox,
+        })
+        .outcome
+    {
+        Outcome::Folder { folder, .. } => folder,
+        other => panic!("{other:?}"),
+    };
+    let log = fx.store.changes_since(&fx.mbx, Seq(0), 10_000).unwrap();
+    let Fixture { _dir, store, mbx } = fx;
+    drop(store);
+    let store = RedbStore::open(_dir.path(), Options::default()).unwrap();
+    assert!(store.verify(&mbx).unwrap().problems.is_empty());
+    assert_eq!(store.folder(&mbx, top).unwrap().parent, Some(deleted));
+    assert_eq!(store.folder(&mbx, copy).unwrap().parent, Some(inbox));
+    assert_eq!(store.folder(&mbx, copy).unwrap().total_count, 1);
+    assert_eq!(store.changes_since(&mbx, Seq(0), 10_000).unwrap(), log);
+    assert!(log
+        .iter()
+        .any(|l| matches!(l.event, Event::FolderMoved { folder, .. } if folder == top)));
+}
+
+#[test]
+fn random_folder_moves_and_copies_keep_every_counter_equal_to_a_recount() {
+    let fx = Fixture::new();
+    let mut rng = Rng::new(7);
+    let mut folders = vec![fx.folder_id(D::Inbox), fx.folder_id(D::DeletedItems)];
+    let classes = [VOICE, "IPM.Note"];
+    for step in 0..120 {
+        let pick = |rng: &mut Rng, len: usize| rng.below(len as u64) as usize;
+        let folder = folders[pick(&mut rng, folders.len())];
+        let to = folders[pick(&mut rng, folders.len())];
+        let change = match rng.below(5) {
+            0 => Change::CreateFolder {
+                parent: folder,
+                props: vec![(
+                    tags::DISPLAY_NAME.into(),
+                    PropValue::Unicode(format!("f{step}")),
+                )],
+            },
+            1 => Change::CreateItem {
+                folder,
+                props: message(classes[pick(&mut rng, 2)], "s", rng.below(2) == 0),
+                attachments: vec![wav(b"x")],
+            },
+            2 => Change::MoveFolder { folder, to },
+            3 => Change::CopyFolder { folder, to },
+            _ => Change::DeleteFolder { folder },
+        };
+        // Refusals (distinguished, own subtree, clashes) are expected; each must leave the
+        // mailbox consistent.
+        let result = fx.store.apply(&fx.mbx, change, at(30));
+        fx.check();
+        if result.is_ok() {
+            folders = vec![fx.folder_id(D::Inbox), fx.folder_id(D::DeletedItems)];
+            for top in folders.clone() {
+                let below = fx.store.child_folders(&fx.mbx, top, Traversal::Deep);
+                folders.extend(below.unwrap().iter().map(|f| f.id));
+            }
+        }
+    }
+    assert!(folders.len() > 4, "the walk built a tree: {folders:?}");
+}
+
 /// The log watch moves once per commit that logged events, only after the commit, to the commit's
 /// last sequence number; changes that log nothing leave it alone.
 #[test]

@@ -866,12 +866,17 @@ fn create_update_and_delete_folders_keep_counts() {
         f.folder_id(old)
     ));
     assert_eq!(r.codes(), ["ErrorFolderNotFound"]);
-    // Moving a folder to Deleted Items needs a folder move the store does not have.
+    // MoveToDeletedItems moves the folder there (folder_move_tests covers the details).
     let r = f.call(&format!(
         r#"<m:DeleteFolder DeleteType="MoveToDeletedItems"><m:FolderIds>{}</m:FolderIds></m:DeleteFolder>"#,
         f.folder_id(shifts)
     ));
-    assert_eq!(r.codes(), ["ErrorInvalidOperation"]);
+    assert_eq!(r.codes(), ["NoError"]);
+    let deleted = f.folder(DistinguishedFolder::DeletedItems);
+    assert_eq!(
+        f.store.folder(&f.mailbox, shifts).unwrap().parent,
+        Some(deleted)
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Folder operations (MS-OXWSFOLD, MS-OXWSSRCH): GetFolder, FindFolder, CreateFolder,
-//! UpdateFolder, DeleteFolder, EmptyFolder. Every change goes through `MailStore::apply`, which
-//! keeps TotalCount, UnreadCount and ChildFolderCount (the voicemail folder's too) in step.
+//! UpdateFolder, DeleteFolder, EmptyFolder, MoveFolder, CopyFolder. Every change goes through
+//! `MailStore::apply`, which keeps TotalCount, UnreadCount and ChildFolderCount (the voicemail
+//! folder's too) in step; a folder move or copy is one store change for the whole subtree.
 
 use crate::ews::codes::ResponseCode;
 use crate::ews::error::{Error, Fault};
@@ -203,18 +204,24 @@ fn folder_properties(element: &Element) -> Result<Result<Vec<(PropKey, PropValue
     Ok(Ok(props))
 }
 
+/// The one folder id inside `container` (`ParentFolderId`, `ToFolderId`: TargetFolderIdType).
+fn target_folder_id<'e>(op: &'e Element, container: &str) -> Result<&'e Element, Fault> {
+    let target = child(op, container)
+        .ok_or_else(|| Fault::schema(format!("{} needs {container}", op.name())))?;
+    let mut ids = target.children();
+    match (ids.next(), ids.next()) {
+        (Some(id), None) => Ok(id),
+        _ => Err(Fault::schema(format!("{container} holds one folder id"))),
+    }
+}
+
 /// CreateFolder: one response message per folder under `Folders`, all under one parent.
 pub(crate) fn create_folder(
     request: &Request<'_>,
     op: &Element,
     w: &mut Writer<'_>,
 ) -> Result<(), Fault> {
-    let parent = child(op, "ParentFolderId")
-        .ok_or_else(|| Fault::schema("CreateFolder needs ParentFolderId"))?;
-    let mut parent_ids = parent.children();
-    let (Some(parent), None) = (parent_ids.next(), parent_ids.next()) else {
-        return Err(Fault::schema("ParentFolderId holds one folder id"));
-    };
+    let parent = target_folder_id(op, "ParentFolderId")?;
     let mut creations = Vec::new();
     for element in folder_ids(op, "Folders")? {
         let class = default_class(element)?;
@@ -275,7 +282,7 @@ pub(crate) fn create_folder(
     Ok(())
 }
 
-/// The folder a CreateFolder or UpdateFolder committed, read back for its element type.
+/// The folder a folder change committed, read back for its element type.
 fn reread(request: &Request<'_>, outcome: &Outcome) -> Result<Folder, Error> {
     match outcome {
         Outcome::Folder { folder, .. } => {
@@ -476,15 +483,20 @@ fn in_deleted_items(request: &Request<'_>, folder: &Folder) -> Result<bool, Erro
     Ok(false)
 }
 
-/// Moving a folder needs a folder move in the store, which it does not offer yet.
-fn cannot_move_folders() -> Error {
-    Error::new(
-        ResponseCode::ErrorInvalidOperation,
-        "umbox cannot move folders to Deleted Items; delete them with HardDelete",
-    )
+/// Moves `folder` with its subtree under Deleted Items, as one store change.
+fn move_to_deleted_items(request: &Request<'_>, folder: FolderId) -> Result<(), Error> {
+    let store = request.ctx.store;
+    let to = store.distinguished_folder(&request.mailbox, DistinguishedFolder::DeletedItems)?;
+    store.apply(
+        &request.mailbox,
+        Change::MoveFolder { folder, to },
+        request.ctx.now,
+    )?;
+    Ok(())
 }
 
-/// DeleteFolder: one response message per folder. Distinguished folders are refused.
+/// DeleteFolder: one response message per folder. Distinguished folders are refused;
+/// MoveToDeletedItems moves the folder under Deleted Items, or deletes it if it is there already.
 pub(crate) fn delete_folder(
     request: &Request<'_>,
     op: &Element,
@@ -507,13 +519,14 @@ pub(crate) fn delete_folder(
                 ));
             }
             if disposal == Disposal::MoveToDeletedItems && !in_deleted_items(request, &folder)? {
-                return Err(cannot_move_folders());
+                move_to_deleted_items(request, folder.id)?;
+            } else {
+                request.ctx.store.apply(
+                    &request.mailbox,
+                    Change::DeleteFolder { folder: folder.id },
+                    request.ctx.now,
+                )?;
             }
-            request.ctx.store.apply(
-                &request.mailbox,
-                Change::DeleteFolder { folder: folder.id },
-                request.ctx.now,
-            )?;
             Ok(|_: &mut Writer<'_>| {})
         });
         response_message(w, "DeleteFolderResponseMessage", result);
@@ -561,7 +574,7 @@ fn empty(
             "a search folder lists items of other folders; delete them there",
         ));
     }
-    if delete_subfolders {
+    let children = if delete_subfolders {
         let children = store.child_folders(&request.mailbox, folder.id, Traversal::Shallow)?;
         if let Some(which) = children.iter().find_map(|child| child.distinguished) {
             return Err(Error::new(
@@ -572,18 +585,16 @@ fn empty(
                 ),
             ));
         }
-        if disposal == Disposal::MoveToDeletedItems
-            && !children.is_empty()
-            && !in_deleted_items(request, &folder)?
-        {
-            return Err(cannot_move_folders());
-        }
-    }
+        children
+    } else {
+        Vec::new()
+    };
     if disposal == Disposal::MoveToDeletedItems && !in_deleted_items(request, &folder)? {
         let deleted =
             store.distinguished_folder(&request.mailbox, DistinguishedFolder::DeletedItems)?;
-        // One change per item, as a client moving them one by one would; a failure leaves the
-        // items moved so far in Deleted Items.
+        // One change per item and per subfolder (with its subtree), as a client moving them one
+        // by one would; a failure (a subfolder name Deleted Items already has) leaves what moved
+        // so far in Deleted Items.
         for item in store.items(&request.mailbox, folder.id)? {
             store.apply(
                 &request.mailbox,
@@ -593,6 +604,9 @@ fn empty(
                 },
                 request.ctx.now,
             )?;
+        }
+        for child in children {
+            move_to_deleted_items(request, child.id)?;
         }
         return Ok(());
     }
@@ -604,5 +618,71 @@ fn empty(
         },
         request.ctx.now,
     )?;
+    Ok(())
+}
+
+/// MoveFolder: one response message per folder, with its id and new change key. Distinguished
+/// folders stay (ErrorMoveDistinguishedFolder).
+pub(crate) fn move_folder(
+    request: &Request<'_>,
+    op: &Element,
+    w: &mut Writer<'_>,
+) -> Result<(), Fault> {
+    relocate(request, op, w, false)
+}
+
+/// CopyFolder: one response message per folder, with the id of its copy; the subfolders, items
+/// and attachments are copied too, under new ids.
+pub(crate) fn copy_folder(
+    request: &Request<'_>,
+    op: &Element,
+    w: &mut Writer<'_>,
+) -> Result<(), Fault> {
+    relocate(request, op, w, true)
+}
+
+/// MoveFolder and CopyFolder (MS-OXWSFOLD BaseMoveCopyFolderType: ToFolderId, FolderIds).
+fn relocate(
+    request: &Request<'_>,
+    op: &Element,
+    w: &mut Writer<'_>,
+    copy: bool,
+) -> Result<(), Fault> {
+    let (response, message) = if copy {
+        ("CopyFolderResponse", "CopyFolderResponseMessage")
+    } else {
+        ("MoveFolderResponse", "MoveFolderResponseMessage")
+    };
+    let target = target_folder_id(op, "ToFolderId")?;
+    let ids = folder_ids(op, "FolderIds")?;
+    w.start(M, response).start(M, "ResponseMessages");
+    for id in ids {
+        let result = request.folder_id(id).and_then(|folder| {
+            let to = request.folder_id(target)?;
+            let store = request.ctx.store;
+            let change = if copy {
+                Change::CopyFolder { folder, to }
+            } else {
+                if let Some(which) = store.folder(&request.mailbox, folder)?.distinguished {
+                    return Err(Error::new(
+                        ResponseCode::ErrorMoveDistinguishedFolder,
+                        format!(
+                            "the distinguished folder {} cannot be moved",
+                            which.as_str()
+                        ),
+                    ));
+                }
+                Change::MoveFolder { folder, to }
+            };
+            let committed = store.apply(&request.mailbox, change, request.ctx.now)?;
+            reread(request, &committed.outcome)
+        });
+        response_message(
+            w,
+            message,
+            result.map(|folder| folders_payload(request, folder, &ID_ONLY)),
+        );
+    }
+    w.end().end();
     Ok(())
 }

@@ -8,6 +8,8 @@ mod convert_id;
 mod find_item;
 #[cfg(test)]
 mod find_sync_tests;
+#[cfg(test)]
+mod folder_move_tests;
 mod folders;
 pub(crate) mod items;
 mod oof;
@@ -36,6 +38,8 @@ pub(crate) fn dispatch(
         "UpdateFolder" => folders::update_folder(request, op, w),
         "DeleteFolder" => folders::delete_folder(request, op, w),
         "EmptyFolder" => folders::empty_folder(request, op, w),
+        "MoveFolder" => folders::move_folder(request, op, w),
+        "CopyFolder" => folders::copy_folder(request, op, w),
         "FindItem" => find_item::find_item(request, op, w),
         "SyncFolderItems" => sync::sync_folder_items(request, op, w),
         "SyncFolderHierarchy" => sync::sync_folder_hierarchy(request, op, w),

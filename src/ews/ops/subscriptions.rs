@@ -411,8 +411,8 @@ fn write_notification(w: &mut Writer<'_>, ids: &IdCodec, notification: &Notifica
     w.end();
 }
 
-/// One event: Watermark, TimeStamp, FolderId or ItemId, ParentFolderId, then OldItemId and
-/// OldParentFolderId (moved, copied) or UnreadCount (a folder's ModifiedEvent).
+/// One event: Watermark, TimeStamp, FolderId or ItemId, ParentFolderId, then OldFolderId or
+/// OldItemId and OldParentFolderId (moved, copied) or UnreadCount (a folder's ModifiedEvent).
 fn write_event(
     w: &mut Writer<'_>,
     ids: &IdCodec,
@@ -465,6 +465,30 @@ fn write_event(
         Event::FolderDeleted { folder, parent } => {
             folder_id(w, "FolderId", *folder, None);
             folder_id(w, "ParentFolderId", *parent, None);
+        }
+        Event::FolderMoved {
+            folder,
+            change_key,
+            parent,
+            old_parent,
+        } => {
+            // A moved folder keeps its id, so OldFolderId names it again.
+            folder_id(w, "FolderId", *folder, Some(*change_key));
+            folder_id(w, "ParentFolderId", *parent, None);
+            folder_id(w, "OldFolderId", *folder, None);
+            folder_id(w, "OldParentFolderId", *old_parent, None);
+        }
+        Event::FolderCopied {
+            folder,
+            change_key,
+            parent,
+            old_folder,
+            old_parent,
+        } => {
+            folder_id(w, "FolderId", *folder, Some(*change_key));
+            folder_id(w, "ParentFolderId", *parent, None);
+            folder_id(w, "OldFolderId", *old_folder, None);
+            folder_id(w, "OldParentFolderId", *old_parent, None);
         }
         Event::ItemCreated {
             item,

@@ -1,6 +1,7 @@
 """exchangelib (PyPI), unmodified, against umbox's EWS: the folder tree, the voicemail and
 Conversation History folders, paging, filtering and sorting through FindItem, SyncFolderItems and
-SyncFolderHierarchy, and the folder operations with their counts.
+SyncFolderHierarchy, and the folder operations (create, rename, move, delete to Deleted Items)
+with their counts.
 
 Run by tests/it/exchangelib_find.rs, which seeds the mailbox before starting the server:
   - Inbox: 500 notes "Item 000".."Item 499" (even ones read), received one minute apart from
@@ -16,7 +17,7 @@ import os
 import warnings
 
 from exchangelib import BASIC, DELEGATE, Account, Build, Configuration, Credentials, Folder, Q, Version
-from exchangelib.folders import Calendar
+from exchangelib.folders import Calendar, FolderCollection
 from exchangelib.protocol import BaseProtocol, NoVerifyHTTPAdapter
 
 warnings.filterwarnings("ignore")  # the test certificate is self-signed
@@ -139,6 +140,25 @@ def main():
         raise AssertionError("the inbox was deleted")
     except Exception as e:  # exchangelib raises the EWS error class by name
         check("distinguished folders stay", type(e).__name__, "ErrorDeleteDistinguishedFolder")
+
+    # MoveFolder keeps the folder's id; a folder deleted to Deleted Items moves there, and deleting
+    # it there again is for good.
+    moving = Folder(parent=a.inbox, name="Moving")
+    moving.save()
+    Folder(parent=moving, name="Inside").save()
+    check("created before the move", sorted((kind, f.name) for kind, f in a.inbox.sync_hierarchy()), [("create", "Inside"), ("create", "Moving")])
+    moving.move(a.junk)
+    check("moved folder counts", (counts(a.inbox)[2], counts(a.junk)[2]), (1, 1))
+    check("the inbox hierarchy loses the moved folder", [kind for kind, _ in a.inbox.sync_hierarchy()], ["delete", "delete"])
+    moving.delete(delete_type="MoveToDeletedItems")
+    check("deleted folder moved to Deleted Items", (counts(a.junk)[2], counts(a.trash)[2]), (0, 1))
+    # FindFolder rather than exchangelib's folder cache, which does not follow the move.
+    trashed = [f for f in FolderCollection(account=a, folders=[a.trash]).find_folders() if f.name == "Moving"]
+    check("one folder of that name in Deleted Items", len(trashed), 1)
+    trashed = trashed[0]
+    check("its subfolder moved with it", [f.name for f in FolderCollection(account=a, folders=[trashed]).find_folders()], ["Inside"])
+    trashed.delete(delete_type="MoveToDeletedItems")
+    check("deleted for good from Deleted Items", counts(a.trash)[2], 0)
     check("conversation history counts at the end", counts(a.conversation_history)[:2], (1, 1))
 
 
