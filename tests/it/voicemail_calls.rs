@@ -446,3 +446,43 @@ fn a_policy_without_missed_call_notifications_leaves_nothing_for_a_short_call() 
     assert!(summary.contains(r#"outcome="nothing""#), "{summary}");
     assert!(messages(&server, ERIN, "inbox").is_empty());
 }
+
+#[test]
+fn reinvites_hold_and_resume_the_call_over_udp_and_tcp() {
+    let server = Server::demo();
+    for transport in ["u1", "t1"] {
+        let run = {
+            let _turn = sipp::media_turn();
+            sipp::run(
+                "media_reinvite.xml",
+                server.sip_media,
+                1,
+                20,
+                &["-t", transport],
+            )
+        };
+        run.assert_ok();
+        // RFC 3264 §8.4: the answer to a sendonly (hold) offer is recvonly, and sendrecv again
+        // when the caller resumes; the media server's SDP carries it in each 200.
+        let answers: Vec<&str> = run
+            .messages
+            .lines()
+            .map(str::trim)
+            .filter(|line| ["a=sendrecv", "a=recvonly", "a=sendonly"].contains(line))
+            .collect();
+        assert_eq!(
+            answers,
+            [
+                "a=sendrecv",
+                "a=sendrecv",
+                "a=sendonly",
+                "a=recvonly",
+                "a=sendrecv",
+                "a=sendrecv"
+            ],
+            "offers and answers in order"
+        );
+        let summary = server.wait_for_log("call ended outcome=");
+        assert!(summary.contains(r#"ended="hangup""#), "{summary}");
+    }
+}
