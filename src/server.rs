@@ -1,10 +1,10 @@
 //! Starts every listener from a [`Config`] and keeps their shared view of the directory and the
 //! site following the directory and config files, so changes need no restart.
 //!
-//! This is wiring only: it binds sockets (HTTPS, HTTP, DNS, the SIP call router and media server),
-//! loads files, publishes snapshots and hands the media server's calls to `um::voicemail`; each
-//! surface's behaviour lives in its own module. The library never prints: [`Running`] reports the bound
-//! addresses and `main` shows them.
+//! This is wiring only: it binds sockets (HTTPS, HTTP, DNS, the SIP call router and media
+//! server), loads files, publishes snapshots and hands the media server's calls to
+//! `um::voicemail`; each surface's behaviour lives in its own module. The library never prints:
+//! [`Running`] reports the bound addresses and `main` shows them.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -205,6 +205,8 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
     let (directory_tx, directory_rx) = watch::channel(directory.clone());
     let advertised = advertised_ip(&config);
     let mut sip_options = sip::Options::new(directory_rx.clone());
+    // The media server's calls in progress, and the router's INVITEs not yet acknowledged, are
+    // held to the same MaxCallsAllowed.
     sip_options.limits.max_calls = config.um.max_calls;
     sip_options.advertise = Some(Host::Ip(advertised));
     let (call_events, calls) = mpsc::channel(CALL_EVENT_QUEUE);

@@ -76,7 +76,7 @@ set -e
 
 # Every call writes its message after its BYE; wait for the last summary line (at most 60 s).
 for _ in $(seq 1 600); do
-    ended=$(grep -c 'call ended' "$tmp/data.err" || true)
+    ended=$(grep -c 'call ended outcome=' "$tmp/data.err" || true)
     [ "$ended" -ge "$CALLS" ] && break
     sleep 0.1
 done
@@ -123,7 +123,7 @@ print(f"umbox CPU: {cpu:.1f} s over {wall:.1f} s = {100 * cpu / wall:.0f}% of on
 print(f"umbox peak RSS (VmHWM): {int(peak) / 1024:.1f} MiB")
 outcomes, ends, lost = {}, {}, 0
 for line in open(f"{tmp}/data.err"):
-    if "call ended" not in line:
+    if "call ended outcome=" not in line:
         continue
     m = re.search(r'outcome="([^"]+)"', line)
     outcomes[m.group(1) if m else "?"] = outcomes.get(m.group(1) if m else "?", 0) + 1

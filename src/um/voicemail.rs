@@ -21,7 +21,7 @@ use bytes::Bytes;
 use ring::rand::SecureRandom;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
-use tracing::{field, info, info_span, warn, Instrument};
+use tracing::{debug, field, info, info_span, warn, Instrument};
 
 use crate::clock::Clock;
 use crate::directory::{Directory, Extension, Gateway, UmPolicy, User};
@@ -382,7 +382,7 @@ async fn handle_call(
         Err(reason) => {
             // Cancelled or never acknowledged: the caller reached the mailbox and left nothing.
             if let Some(reason) = reason {
-                info!(?reason, "call ended before the ACK");
+                debug!(?reason, "dialog over before the ACK");
             }
             drop(negotiated);
             Ok(Finished {

@@ -158,6 +158,8 @@ pub(crate) fn stored_recordings(data: &Path, address: &str) -> Vec<Vec<u8>> {
 /// Checks the one voice message a deposit left: class, subject, duration, caller, unread, and
 /// (after stopping the server) that its WAV holds exactly the audio sipp streamed.
 fn assert_one_voice_message(mut server: Server, user: (&str, &str), from: &str, number: &str) {
+    // 42,080 samples at 8 kHz: 5.26 s, whole seconds in PidTagVoiceMessageDuration.
+    let seconds = MESSAGE.len() / 8000;
     let found = messages(&server, user, "voicemail");
     assert_eq!(found.len(), 1, "one voice message");
     let message = &found[0];
@@ -165,12 +167,11 @@ fn assert_one_voice_message(mut server: Server, user: (&str, &str), from: &str, 
         text(message, "ItemClass"),
         "IPM.Note.Microsoft.Voicemail.UM.CA"
     );
-    // 42,080 samples at 8 kHz: 5.26 s, whole seconds in PidTagVoiceMessageDuration.
     assert_eq!(
         text(message, "Subject"),
-        format!("Voice Mail from {from} (5 seconds)")
+        format!("Voice Mail from {from} ({seconds} seconds)")
     );
-    assert_eq!(extended(message, "0x6801").as_deref(), Some("5"));
+    assert_eq!(extended(message, "0x6801"), Some(seconds.to_string()));
     assert_eq!(extended(message, "0x6802").as_deref(), Some(number));
     assert_eq!(text(message, "IsRead"), "false");
     assert_eq!(text(message, "HasAttachments"), "true");
@@ -358,4 +359,130 @@ fn a_direct_call_to_the_pilot_asks_for_the_extension_and_records_for_it() {
         "{summary}"
     );
     assert_one_voice_message(server, CAROL, "Bob Berg (+1 425 555 0102)", "+14255550102");
+}
+
+/// Runs `umbox <args>` against the server's data directory.
+fn admin_ok(server: &Server, args: &[&str]) {
+    let (ok, _, err) = server.admin(args);
+    assert!(ok, "{args:?}: {err}");
+}
+
+/// Adds the UM mailbox policy `policy` (`policy add NAME …`) and a user on it at `extension`,
+/// and waits for the server to pick them up.
+fn add_user_with_policy(server: &Server, address: &str, extension: &str, policy: &[&str]) {
+    admin_ok(server, policy);
+    let mut user = vec![
+        "user",
+        "add",
+        address,
+        "--name",
+        "Test User",
+        "--password",
+        "pw",
+    ];
+    user.extend(["--extension", extension, "--policy", policy[2]]);
+    admin_ok(server, &user);
+    server.wait_for_log("reloaded directory and configuration");
+}
+
+#[test]
+fn the_policy_maximum_cuts_the_message_and_the_media_server_hangs_up() {
+    const DAVE: (&str, &str) = ("dave@example.test", "pw");
+    let mut server = Server::demo_in(data_with_short_greetings(&[DAVE.0]));
+    let policy = ["policy", "add", "short", "--dial-plan", "default"];
+    let policy = [&policy[..], &["--max-message-seconds", "3"]].concat();
+    add_user_with_policy(&server, DAVE.0, "1034", &policy);
+    {
+        let _turn = sipp::media_turn();
+        let keys = ["-key", "mailbox", "1034"];
+        sipp::run("voicemail_max_length.xml", server.sip_media, 1, 40, &keys).assert_ok();
+    }
+    let summary = server.wait_for_log("call ended outcome=");
+    assert!(
+        summary.contains(r#"outcome="voice-message""#) && summary.contains(r#"ended="max-length""#),
+        "{summary}"
+    );
+    let found = messages(&server, DAVE, "voicemail");
+    assert_eq!(found.len(), 1);
+    let seconds: usize = extended(&found[0], "0x6801").unwrap().parse().unwrap();
+    server.stop();
+    // The maximum runs from the beep, the caller's silence included: the audio sipp started
+    // 2.5 s after the answer is cut about 3 s after the beep, so the message holds the first
+    // second or two of it, byte for byte.
+    let recordings = stored_recordings(&server.data, DAVE.0);
+    let recorded = wav::read(&recordings[0]).unwrap().data.to_vec();
+    assert!(
+        (8_000..=24_000).contains(&recorded.len()),
+        "{} bytes",
+        recorded.len()
+    );
+    assert!(
+        recorded == MESSAGE[..recorded.len()],
+        "not the start of the audio"
+    );
+    assert_eq!(seconds, recorded.len() / 8000);
+}
+
+#[test]
+fn a_policy_without_missed_call_notifications_leaves_nothing_for_a_short_call() {
+    const ERIN: (&str, &str) = ("erin@example.test", "pw");
+    let server = Server::demo();
+    let policy = ["policy", "add", "quiet", "--dial-plan", "default"];
+    let policy = [&policy[..], &["--no-missed-call-notifications"]].concat();
+    add_user_with_policy(&server, ERIN.0, "1045", &policy);
+    {
+        let _turn = sipp::media_turn();
+        let keys = ["-key", "mailbox", "1045"];
+        sipp::run(
+            "voicemail_greeting_hangup.xml",
+            server.sip_media,
+            1,
+            20,
+            &keys,
+        )
+        .assert_ok();
+    }
+    let summary = server.wait_for_log("call ended outcome=");
+    assert!(summary.contains(r#"outcome="nothing""#), "{summary}");
+    assert!(messages(&server, ERIN, "inbox").is_empty());
+}
+
+#[test]
+fn reinvites_hold_and_resume_the_call_over_udp_and_tcp() {
+    let server = Server::demo();
+    for transport in ["u1", "t1"] {
+        let run = {
+            let _turn = sipp::media_turn();
+            sipp::run(
+                "media_reinvite.xml",
+                server.sip_media,
+                1,
+                20,
+                &["-t", transport],
+            )
+        };
+        run.assert_ok();
+        // RFC 3264 §8.4: the answer to a sendonly (hold) offer is recvonly, and sendrecv again
+        // when the caller resumes; the media server's SDP carries it in each 200.
+        let answers: Vec<&str> = run
+            .messages
+            .lines()
+            .map(str::trim)
+            .filter(|line| ["a=sendrecv", "a=recvonly", "a=sendonly"].contains(line))
+            .collect();
+        assert_eq!(
+            answers,
+            [
+                "a=sendrecv",
+                "a=sendrecv",
+                "a=sendonly",
+                "a=recvonly",
+                "a=sendrecv",
+                "a=sendrecv"
+            ],
+            "offers and answers in order"
+        );
+        let summary = server.wait_for_log("call ended outcome=");
+        assert!(summary.contains(r#"ended="hangup""#), "{summary}");
+    }
 }
