@@ -405,7 +405,7 @@ fn the_policy_maximum_cuts_the_message_and_the_media_server_hangs_up() {
     let found = messages(&server, DAVE, "voicemail");
     assert_eq!(found.len(), 1);
     let seconds: usize = extended(&found[0], "0x6801").unwrap().parse().unwrap();
-    server.stop();
+    server.interrupt();
     // The maximum runs from the beep, the caller's silence included: the audio sipp started
     // 2.5 s after the answer is cut about 3 s after the beep, so the message holds the first
     // second or two of it, byte for byte.
