@@ -1,9 +1,19 @@
 //! The UM call pipeline end to end (issue 5, PROTOCOL-NOTES §4): the real `sipp` as the PBX
 //! calls the real binary's call router and media server, and the voicemail is read back over EWS
-//! (FindItem on the `voicemail` folder, GetFolder's UnreadCount) and, for the audio bytes, from
-//! the store the server leaves behind once it has stopped.
+//! while the server runs (FindItem on the `voicemail` folder, GetFolder's UnreadCount, GetItem
+//! with the duration property, GetAttachment for the WAV whose data chunk must be the streamed
+//! audio byte for byte) and again from the store the server leaves behind once it has stopped.
+//! The deposit test also opens a streaming subscription on `voicemail` and `inbox` before the
+//! call and reads GetStreamingEvents through `curl -N` until the NewMailEvent and the voicemail
+//! folder's ModifiedEvent (UnreadCount 1) arrive.
 
+use std::io::Read;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
 
 use umbox::media::g711::Law;
 use umbox::media::wav::{self, SampleFormat};
@@ -20,6 +30,7 @@ pub(crate) const ALICE: (&str, &str) = ("alice@example.test", "demo-alice");
 const BOB: (&str, &str) = ("bob@example.test", "demo-bob");
 
 const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+const MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
 
 /// A fresh data directory where `users` have a 0.3 s greeting of their own, so the caller's
 /// audio (sent 2.5 s after the answer by the scenarios) starts after the beep.
@@ -48,12 +59,16 @@ fn soap(body: &str) -> String {
     )
 }
 
+/// `user`'s credentials as curl's `-u` takes them.
+fn credentials(user: (&str, &str)) -> String {
+    format!("{}:{}", user.0, user.1)
+}
+
 /// Posts an EWS request as `user` and returns the parsed reply.
 fn ews(server: &Server, user: (&str, &str), body: &str) -> Element {
-    let credentials = format!("{}:{}", user.0, user.1);
     let reply = curl(&[
         "-u",
-        &credentials,
+        &credentials(user),
         "-H",
         "Content-Type: text/xml; charset=utf-8",
         "--data-binary",
@@ -66,11 +81,16 @@ fn ews(server: &Server, user: (&str, &str), body: &str) -> Element {
 
 /// Every descendant of `element` named `t:<name>`, in document order.
 fn all<'e>(element: &'e Element, name: &str, found: &mut Vec<&'e Element>) {
+    all_in(TYPES, element, name, found);
+}
+
+/// Every descendant of `element` named `name` in `namespace`, in document order.
+fn all_in<'e>(namespace: &str, element: &'e Element, name: &str, found: &mut Vec<&'e Element>) {
     for child in element.children() {
-        if child.is(TYPES, name) {
+        if child.is(namespace, name) {
             found.push(child);
         }
-        all(child, name, found);
+        all_in(namespace, child, name, found);
     }
 }
 
@@ -155,8 +175,202 @@ pub(crate) fn stored_recordings(data: &Path, address: &str) -> Vec<Vec<u8>> {
     recordings
 }
 
+/// The text of the first `m:<name>` in `element` (ResponseCode, SubscriptionId).
+fn message_text(element: &Element, name: &str) -> String {
+    let mut found = Vec::new();
+    all_in(MESSAGES, element, name, &mut found);
+    found
+        .first()
+        .map(|e| e.trimmed_text().to_owned())
+        .unwrap_or_else(|| panic!("no m:{name} in the reply"))
+}
+
+/// The `Id` attribute of the first `t:<name>` in `element`.
+fn id_of(element: &Element, name: &str) -> String {
+    first(element, name)
+        .and_then(|e| e.attribute("", "Id"))
+        .unwrap_or_else(|| panic!("no t:{name} Id in the reply"))
+        .to_owned()
+}
+
+/// The id of a distinguished folder, as events name it.
+fn folder_id(server: &Server, user: (&str, &str), folder: &str) -> String {
+    let reply = ews(
+        server,
+        user,
+        &format!(
+            r#"<m:GetFolder>
+  <m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>
+  <m:FolderIds><t:DistinguishedFolderId Id="{folder}"/></m:FolderIds>
+</m:GetFolder>"#
+        ),
+    );
+    id_of(&reply, "FolderId")
+}
+
+/// The voice message `item_id` read over EWS: GetItem with the duration (0x6801) and the
+/// attachment list, then GetAttachment. Returns (duration text, WAV file bytes).
+fn voice_message_over_ews(server: &Server, user: (&str, &str), item_id: &str) -> (String, Vec<u8>) {
+    let item = ews(
+        server,
+        user,
+        &format!(
+            r#"<m:GetItem>
+  <m:ItemShape>
+    <t:BaseShape>IdOnly</t:BaseShape>
+    <t:AdditionalProperties>
+      <t:FieldURI FieldURI="item:Attachments"/>
+      <t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/>
+    </t:AdditionalProperties>
+  </m:ItemShape>
+  <m:ItemIds><t:ItemId Id="{item_id}"/></m:ItemIds>
+</m:GetItem>"#
+        ),
+    );
+    assert_eq!(message_text(&item, "ResponseCode"), "NoError");
+    let duration = extended(&item, "0x6801").expect("the duration property");
+    let mut attachments = Vec::new();
+    all(&item, "FileAttachment", &mut attachments);
+    assert_eq!(attachments.len(), 1, "one attachment");
+    assert_eq!(text(attachments[0], "ContentType"), "audio/wav");
+    let attachment_id = id_of(attachments[0], "AttachmentId");
+    let reply = ews(
+        server,
+        user,
+        &format!(
+            r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{attachment_id}"/></m:AttachmentIds></m:GetAttachment>"#
+        ),
+    );
+    assert_eq!(message_text(&reply, "ResponseCode"), "NoError");
+    let content = base64::engine::general_purpose::STANDARD
+        .decode(text(&reply, "Content"))
+        .unwrap();
+    (duration, content)
+}
+
+/// Asserts that `file` is a µ-law WAV whose data chunk is exactly [`MESSAGE`].
+fn assert_is_the_message(file: &[u8], source: &str) {
+    let audio = wav::read(file).unwrap();
+    assert_eq!(audio.format, SampleFormat::G711(Law::Mu), "{source}");
+    assert_eq!(
+        audio.data.len(),
+        MESSAGE.len(),
+        "recorded length ({source})"
+    );
+    assert!(
+        audio.data == MESSAGE,
+        "the recording ({source}) differs from the streamed audio at byte {:?}",
+        audio.data.iter().zip(MESSAGE).position(|(a, b)| a != b)
+    );
+}
+
+/// A streaming subscription's open GetStreamingEvents connection, read by `curl -N`; the child
+/// is killed on drop.
+struct EventStream {
+    curl: Child,
+    bytes: mpsc::Receiver<Vec<u8>>,
+    buffer: Vec<u8>,
+}
+
+/// One event of a streamed notification: its element name, FolderId (folder events), and
+/// UnreadCount (a folder's ModifiedEvent).
+#[derive(Debug)]
+struct StreamedEvent {
+    kind: String,
+    folder: Option<String>,
+    unread: Option<String>,
+}
+
+impl EventStream {
+    /// Subscribes `user` (streaming) to NewMail, Created and Modified events on `voicemail`
+    /// and `inbox`, and opens GetStreamingEvents with a one-minute ConnectionTimeout.
+    fn open(server: &Server, user: (&str, &str)) -> EventStream {
+        let subscribed = ews(
+            server,
+            user,
+            r#"<m:Subscribe><m:StreamingSubscriptionRequest>
+  <t:FolderIds><t:DistinguishedFolderId Id="voicemail"/><t:DistinguishedFolderId Id="inbox"/></t:FolderIds>
+  <t:EventTypes><t:EventType>NewMailEvent</t:EventType><t:EventType>CreatedEvent</t:EventType><t:EventType>ModifiedEvent</t:EventType></t:EventTypes>
+</m:StreamingSubscriptionRequest></m:Subscribe>"#,
+        );
+        let id = message_text(&subscribed, "SubscriptionId");
+        let request = soap(&format!(
+            "<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{id}</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>"
+        ));
+        let mut curl = Command::new("curl")
+            .args(["-sk", "--no-buffer", "-N", "--max-time", "90"])
+            .args(["-u", &credentials(user)])
+            .args(["-H", "Content-Type: text/xml; charset=utf-8"])
+            .args(["--data-binary", &request])
+            .arg(server.https_url("/EWS/Exchange.asmx"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("curl is installed");
+        let mut stdout = curl.stdout.take().unwrap();
+        let (tx, bytes) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut block = [0u8; 8192];
+            while let Ok(n @ 1..) = stdout.read(&mut block) {
+                if tx.send(block[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        EventStream {
+            curl,
+            bytes,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Reads whole envelopes until `done` holds for the events seen so far, for at most 30 s.
+    fn until(&mut self, what: &str, done: impl Fn(&[StreamedEvent]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut events = Vec::new();
+        const END: &[u8] = b"</Envelope>";
+        while !done(&events) {
+            if let Some(at) = self.buffer.windows(END.len()).position(|w| w == END) {
+                let envelope: Vec<u8> = self.buffer.drain(..at + END.len()).collect();
+                let root = xml::parse(&envelope, &Limits::DEFAULT)
+                    .unwrap_or_else(|e| panic!("{e:?}: {}", String::from_utf8_lossy(&envelope)));
+                let mut notifications = Vec::new();
+                all_in(MESSAGES, &root, "Notification", &mut notifications);
+                // SubscriptionId, PreviousWatermark, MoreEvents, then the t:<Kind>Event elements.
+                let children = notifications.iter().flat_map(|n| n.children());
+                for event in children.filter(|e| e.name().ends_with("Event")) {
+                    events.push(StreamedEvent {
+                        kind: event.name().to_owned(),
+                        folder: first(event, "FolderId")
+                            .and_then(|f| f.attribute("", "Id"))
+                            .map(str::to_owned),
+                        unread: first(event, "UnreadCount").map(|u| u.trimmed_text().to_owned()),
+                    });
+                }
+                continue;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.bytes.recv_timeout(left) {
+                Ok(bytes) => self.buffer.extend_from_slice(&bytes),
+                Err(_) => panic!(
+                    "no {what} on the stream within 30 s; saw {events:?} and {}",
+                    String::from_utf8_lossy(&self.buffer)
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        let _ = self.curl.kill();
+        let _ = self.curl.wait();
+    }
+}
+
 /// Checks the one voice message a deposit left: class, subject, duration, caller, unread, and
-/// (after stopping the server) that its WAV holds exactly the audio sipp streamed.
+/// that its WAV holds exactly the audio sipp streamed, read over EWS and (after stopping the
+/// server) from the store.
 fn assert_one_voice_message(mut server: Server, user: (&str, &str), from: &str, number: &str) {
     // 42,080 samples at 8 kHz: 5.26 s, whole seconds in PidTagVoiceMessageDuration.
     let seconds = MESSAGE.len() / 8000;
@@ -177,24 +391,22 @@ fn assert_one_voice_message(mut server: Server, user: (&str, &str), from: &str, 
     assert_eq!(text(message, "HasAttachments"), "true");
     assert_eq!(counts(&server, user, "voicemail"), (1, 1));
     assert_eq!(counts(&server, user, "inbox"), (1, 1));
+    let (duration, file) = voice_message_over_ews(&server, user, &id_of(message, "ItemId"));
+    assert_eq!(duration, seconds.to_string());
+    assert_is_the_message(&file, "GetAttachment");
 
     server.interrupt();
     let recordings = stored_recordings(&server.data, user.0);
     assert_eq!(recordings.len(), 1);
-    let audio = wav::read(&recordings[0]).unwrap();
-    assert_eq!(audio.format, SampleFormat::G711(Law::Mu));
-    assert_eq!(audio.data.len(), MESSAGE.len(), "recorded length");
-    assert!(
-        audio.data == MESSAGE,
-        "the recording differs from the streamed audio at byte {:?}",
-        audio.data.iter().zip(MESSAGE).position(|(a, b)| a != b)
-    );
+    assert_is_the_message(&recordings[0], "store");
 }
 
 #[test]
 fn a_forwarded_call_ended_by_bye_becomes_a_sample_exact_voice_message() {
     let server = Server::demo_in(data_with_short_greetings(&[ALICE.0]));
     assert_eq!(counts(&server, ALICE, "voicemail"), (0, 0));
+    let voicemail = folder_id(&server, ALICE, "voicemail");
+    let mut stream = EventStream::open(&server, ALICE);
     {
         let _turn = sipp::media_turn();
         let keys = ["-key", "mailbox", "1001", "-key", "caller", "+14255550102"];
@@ -211,6 +423,15 @@ fn a_forwarded_call_ended_by_bye_becomes_a_sample_exact_voice_message() {
         summary.contains("mailbox=\"alice@example.test\""),
         "{summary}"
     );
+    let voicemail_unread = |e: &StreamedEvent| {
+        e.kind == "ModifiedEvent"
+            && e.folder.as_deref() == Some(voicemail.as_str())
+            && e.unread.as_deref() == Some("1")
+    };
+    stream.until("NewMailEvent and voicemail ModifiedEvent", |events| {
+        events.iter().any(|e| e.kind == "NewMailEvent") && events.iter().any(voicemail_unread)
+    });
+    drop(stream);
     assert_one_voice_message(server, ALICE, "Bob Berg (+1 425 555 0102)", "+14255550102");
 }
 
