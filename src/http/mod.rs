@@ -313,6 +313,11 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Body
         }
     };
 
+    match endpoint {
+        Endpoint::Ews => return ews_reply(services, snapshot, user, body).await,
+        Endpoint::UserPhoto => return status_only(StatusCode::METHOD_NOT_ALLOWED),
+        Endpoint::AutodiscoverXml | Endpoint::AutodiscoverSvc => {}
+    }
     let request = autodiscover::Request {
         body: &body,
         caller: &user,
@@ -320,13 +325,11 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Body
         site: &snapshot.site,
         now: services.clock.now(),
     };
-    let reply = match endpoint {
-        Endpoint::AutodiscoverXml => autodiscover::pox(&request),
-        Endpoint::AutodiscoverSvc => autodiscover::soap(&request),
-        Endpoint::Ews => {
-            return ews_reply(services, snapshot.clone(), user.clone(), body.clone()).await
-        }
-        Endpoint::UserPhoto => return status_only(StatusCode::METHOD_NOT_ALLOWED),
+    // Only the two Autodiscover endpoints get here (EWS and photos returned above).
+    let reply = if endpoint == Endpoint::AutodiscoverXml {
+        autodiscover::pox(&request)
+    } else {
+        autodiscover::soap(&request)
     };
     let mut response = Response::new(whole(reply.body));
     *response.status_mut() =

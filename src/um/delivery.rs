@@ -54,7 +54,7 @@ pub struct MissedCall {
 pub fn deliver(
     store: &dyn MailStore,
     recipient: &User,
-    message: &VoiceMessage,
+    message: VoiceMessage,
     now: SystemTime,
 ) -> Result<ChangeSet, store::Error> {
     let mailbox = MailboxId::new(&recipient.address);
@@ -106,7 +106,8 @@ pub fn deliver(
                 PropValue::Unicode("audio/wav".to_owned()),
             ),
         ],
-        content: message.wav.clone(),
+        // The recording moves into the store: no second copy of the audio per call.
+        content: message.wav,
     };
     store.apply(
         &mailbox,
@@ -347,7 +348,7 @@ mod tests {
             wav: b"RIFF....WAVE".to_vec(),
             received: now,
         };
-        let committed = deliver(&store, alice, &message, now).unwrap();
+        let committed = deliver(&store, alice, message, now).unwrap();
         assert!(!committed.events.is_empty());
 
         let voicemail = store
@@ -399,7 +400,7 @@ mod tests {
         deliver(
             &store,
             bob,
-            &VoiceMessage {
+            VoiceMessage {
                 caller: caller.clone(),
                 duration: Duration::from_secs(1),
                 call_id: "x".into(),

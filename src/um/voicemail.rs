@@ -657,7 +657,7 @@ impl Services {
                         wav,
                         received: now,
                     };
-                    delivery::deliver(store.as_ref(), &user, &message, now)
+                    delivery::deliver(store.as_ref(), &user, message, now)
                         .map(|_| Delivered::VoiceMessage)
                 }
                 None => {
