@@ -13,6 +13,15 @@
 //!
 //! Run by `scripts/bench/notify.sh`; durations are bounded by the arguments.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -27,17 +36,17 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::sync::watch;
 
-use umbox::clock::{Clock, SystemClock};
-use umbox::config::{Notifications, Raw};
-use umbox::directory::Directory;
-use umbox::ews::ids::IdCodec;
-use umbox::ews::photo::PhotoStore;
-use umbox::http::{self, Services, Snapshot};
-use umbox::notify::{
+use umbox_base::clock::{Clock, SystemClock};
+use umbox_base::config::{Notifications, Raw};
+use umbox_base::directory::Directory;
+use umbox_ews::ids::IdCodec;
+use umbox_ews::photo::PhotoStore;
+use umbox_http::{self as http, Services, Snapshot};
+use umbox_notify::{
     parse_watermark, EventType, Filter, Folders, Hub, NewKind, NewSubscription, RandomIds,
 };
-use umbox::store::props::{tags, PropKey, PropValue};
-use umbox::store::{
+use umbox_store::props::{tags, PropKey, PropValue};
+use umbox_store::{
     Change, DistinguishedFolder, Event, MailStore, MailboxId, Options, RedbStore, Seq,
 };
 
@@ -450,7 +459,7 @@ fn pull(subscriptions: usize, seconds: u64, clients: usize) {
                     let (id, mark) = &subs[i % subs.len()];
                     let body = envelope(&format!(
                         "<m:GetEvents><m:SubscriptionId>{id}</m:SubscriptionId><m:Watermark>{}</m:Watermark></m:GetEvents>",
-                        umbox::notify::watermark(*mark)
+                        umbox_notify::watermark(*mark)
                     ));
                     sender.ready().await.unwrap();
                     let response = sender.send_request(post(user, body)).await.unwrap();

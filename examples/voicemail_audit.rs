@@ -5,11 +5,20 @@
 //!
 //! Usage: `cargo run --release --example voicemail_audit -- DATA_DIR EXPECTED.ul ADDRESS...`
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use umbox::media::wav;
-use umbox::store::{self, DistinguishedFolder, MailStore, MailboxId, RedbStore};
+use umbox_media::wav;
+use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId, RedbStore};
 
 fn main() -> ExitCode {
     match run() {

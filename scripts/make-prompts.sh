@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the system voice prompts in prompts/ (8 kHz mono G.711 µ-law WAV) with espeak-ng and sox.
+# Regenerates the system voice prompts in crates/media/prompts/ (8 kHz mono G.711 µ-law WAV) with espeak-ng and sox.
 #
-# The files are committed and embedded in the binary by src/media/prompts.rs, so this only needs to run
+# The files are committed and embedded in the binary by crates/media/src/prompts.rs, so this only needs to run
 # when a text changes. Output is deterministic: sox runs without dither (-D), and leading and trailing
 # silence is trimmed so the player can put its own gaps between pieces.
 set -euo pipefail
@@ -41,7 +41,7 @@ for entry in "${prompts[@]}"; do
     text="${entry#*|}"
     espeak-ng -v "$voice" -s "$speed" -w "$work/$name.wav" "$text"
     # Resample to 8 kHz mono, normalise to -3 dBFS, trim silence at both ends, encode as µ-law.
-    sox -D "$work/$name.wav" -r 8000 -c 1 -e u-law -b 8 "prompts/$name.wav" \
+    sox -D "$work/$name.wav" -r 8000 -c 1 -e u-law -b 8 "crates/media/prompts/$name.wav" \
         gain -n -3 \
         silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse
 done

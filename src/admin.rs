@@ -1,7 +1,7 @@
 //! The admin command line for the directory: `umbox user|dialplan|policy|gateway …` and `umbox import`.
 //!
 //! Every command is a read-modify-write of the directory file under its lock
-//! ([`crate::directory::DirectoryFile::update`]), so a bad value names its field and changes nothing,
+//! ([`umbox_base::directory::DirectoryFile::update`]), so a bad value names its field and changes nothing,
 //! and a running server picks the change up without a restart. A user's photo (`--photo`) is
 //! checked before the directory changes and stored beside it in `<data>/photos/`. Commands return
 //! the text to show; this module never prints and never touches the mailbox store (the server
@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use crate::config::FieldError;
-use crate::directory::{
+use umbox_base::config::FieldError;
+use umbox_base::directory::{
     hash_password, DialPlan, Directory, DirectoryFile, Error, Extension, Gateway, Right, UmPolicy,
     User,
 };
-use crate::ews::photo::{PhotoError, PhotoStore};
+use umbox_ews::photo::{PhotoError, PhotoStore};
 
 /// Directory administration commands.
 #[derive(Debug, Clone, Subcommand)]

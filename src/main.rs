@@ -1,13 +1,16 @@
 //! The `umbox` command: parses the command line, installs logging, and calls the library.
 //! Errors become an exit code here and only here.
 
+// The command line speaks to its user here and only here.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use umbox::config::{self, Raw};
+use umbox_base::config::{self, Raw};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -141,7 +144,7 @@ fn serve(mut raw: Raw, config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         .build()?;
     runtime.block_on(async move {
         let options = umbox::server::Options { config, config_file, demo: args.demo };
-        let running = umbox::server::start(options, Arc::new(umbox::clock::SystemClock)).await?;
+        let running = umbox::server::start(options, Arc::new(umbox_base::clock::SystemClock)).await?;
         let b = running.bound;
         let base = running.site.https_base();
         println!("umbox serving {}", running.site.domains.join(", "));

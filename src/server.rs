@@ -16,20 +16,20 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-use crate::clock::Clock;
-use crate::config::{self, Config, Site};
-use crate::directory::{self, Directory, DirectoryFile};
-use crate::dns::{DnsServer, ZoneSet};
-use crate::ews::ids::IdCodec;
-use crate::http::{self, Snapshot};
-use crate::media::ports::{PortError, PortPool};
-use crate::media::prompts::{PromptError, Prompts};
-use crate::notify::{self, Hub};
-use crate::sip::wire::grammar::Host;
-use crate::sip::{self, Listener, Role};
-use crate::store::{self, MailStore, MailboxId, RedbStore};
-use crate::um::router::MediaServers;
-use crate::um::voicemail::{self, Services, Settings};
+use umbox_base::clock::Clock;
+use umbox_base::config::{self, Config, Site};
+use umbox_base::directory::{self, Directory, DirectoryFile};
+use umbox_dns::{DnsServer, ZoneSet};
+use umbox_ews::ids::IdCodec;
+use umbox_http::{self as http, Snapshot};
+use umbox_media::ports::{PortError, PortPool};
+use umbox_media::prompts::{PromptError, Prompts};
+use umbox_notify::{self as notify, Hub};
+use umbox_sip::wire::grammar::Host;
+use umbox_sip::{self as sip, Listener, Role};
+use umbox_store::{self as store, MailStore, MailboxId, RedbStore};
+use umbox_um::router::{DirectoryRouter, GatewayAllowList, MediaServers};
+use umbox_um::voicemail::{self, Services, Settings};
 
 /// How often the directory and config files are checked for changes.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
@@ -70,13 +70,13 @@ pub enum Error {
     Tls(#[from] http::tls::Error),
     /// The DNS server cannot start.
     #[error("dns: {0}")]
-    Dns(#[from] crate::dns::Error),
+    Dns(#[from] umbox_dns::Error),
     /// The mailbox store cannot be opened or a mailbox created.
     #[error("mailbox store: {0}")]
     Store(#[from] store::Error),
     /// The EWS id key cannot be read or created.
     #[error("{0}")]
-    IdKey(#[from] crate::ews::ids::KeyError),
+    IdKey(#[from] umbox_ews::ids::KeyError),
     /// The notification subscriptions cannot be loaded.
     #[error("notifications: {0}")]
     Notify(#[from] notify::Error),
@@ -204,7 +204,7 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
 
     let (directory_tx, directory_rx) = watch::channel(directory.clone());
     let advertised = advertised_ip(&config);
-    let mut sip_options = sip::Options::new(directory_rx.clone());
+    let mut sip_options = sip::Options::new(Arc::new(GatewayAllowList(directory_rx.clone())));
     // The media server's calls in progress, and the router's INVITEs not yet acknowledged, are
     // held to the same MaxCallsAllowed.
     sip_options.limits.max_calls = config.um.max_calls;
@@ -222,7 +222,10 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
         router_udp,
         router_tcp,
         Role::Router {
-            media_servers: MediaServers::single(Host::Ip(advertised), bound.sip_media.port()),
+            router: Arc::new(DirectoryRouter::new(
+                directory_rx.clone(),
+                MediaServers::single(Host::Ip(advertised), bound.sip_media.port()),
+            )),
         },
         sip_options,
     )?;
@@ -268,15 +271,16 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
         })
         .await??
     };
-    let push = http::client::PushClient::new(ids.clone(), &config.notifications)
-        .map_err(http::tls::Error::from)?;
+    let carrier =
+        http::client::PushClient::new(&config.notifications).map_err(http::tls::Error::from)?;
+    let push = umbox_ews::PushDelivery::new(ids.clone(), Arc::new(carrier));
     let services = Arc::new(http::Services::new(
         snapshot_rx.clone(),
         config.max_body_bytes,
         clock.clone(),
         shared_store,
         ids,
-        crate::ews::photo::PhotoStore::in_data_dir(&config.data_dir),
+        umbox_ews::photo::PhotoStore::in_data_dir(&config.data_dir),
         hub.clone(),
     ));
     tasks.spawn(hub.run(Arc::new(push)));

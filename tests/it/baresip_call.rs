@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use umbox::media::g711::Law;
-use umbox::media::wav;
+use umbox_media::g711::Law;
+use umbox_media::wav;
 
 use crate::harness::{temp_dir, Server};
 use crate::sipp;

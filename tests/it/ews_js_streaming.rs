@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use umbox::config::Notifications;
-use umbox::store::DistinguishedFolder;
+use umbox_base::config::Notifications;
+use umbox_store::DistinguishedFolder;
 
 use crate::inproc::InProcess;
 

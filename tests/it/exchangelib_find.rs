@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use umbox::store::props::{tags, FileTime, PropKey, PropValue};
-use umbox::store::{
+use umbox_store::props::{tags, FileTime, PropKey, PropValue};
+use umbox_store::{
     Change, DistinguishedFolder, FolderId, MailStore, MailboxId, Options, Outcome, RedbStore,
 };
 

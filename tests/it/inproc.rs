@@ -11,15 +11,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use umbox::clock::{Clock, SystemClock};
-use umbox::config::{Notifications, Raw};
-use umbox::directory::Directory;
-use umbox::ews::ids::IdCodec;
-use umbox::ews::photo::PhotoStore;
-use umbox::http::{self, Services, Snapshot};
-use umbox::notify::{Hub, RandomIds};
-use umbox::store::props::{tags, PropKey, PropValue};
-use umbox::store::{
+use umbox_base::clock::{Clock, SystemClock};
+use umbox_base::config::{Notifications, Raw};
+use umbox_base::directory::Directory;
+use umbox_ews::ids::IdCodec;
+use umbox_ews::photo::PhotoStore;
+use umbox_http::{self as http, Services, Snapshot};
+use umbox_notify::{Hub, RandomIds};
+use umbox_store::props::{tags, PropKey, PropValue};
+use umbox_store::{
     Change, DistinguishedFolder, ItemId, MailStore, MailboxId, Options, Outcome, RedbStore,
 };
 
@@ -86,7 +86,8 @@ impl InProcess {
             hub.clone(),
         )
         .with_write_stall_timeout(write_stall);
-        let push = http::client::PushClient::new(ids, &settings).unwrap();
+        let carrier = http::client::PushClient::new(&settings).unwrap();
+        let push = umbox_ews::PushDelivery::new(ids, Arc::new(carrier));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();

@@ -1,5 +1,13 @@
 //! Integration tests: the real `umbox` binary on loopback, driven by real clients.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr
+)]
+
 mod autodiscover_https;
 mod baresip_call;
 mod cli;

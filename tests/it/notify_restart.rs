@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use umbox::store::props::{tags, PropKey, PropValue};
-use umbox::store::{Change, DistinguishedFolder, MailStore, MailboxId, Options, RedbStore};
+use umbox_store::props::{tags, PropKey, PropValue};
+use umbox_store::{Change, DistinguishedFolder, MailStore, MailboxId, Options, RedbStore};
 
 use crate::harness::{curl, temp_dir, Server};
 use crate::notify_stream::{envelope, first_text};
@@ -49,8 +49,8 @@ fn deliver_offline(data: &Path, class: &str) {
 
 /// The event element names and UnreadCounts of a GetEvents answer, and its last watermark.
 fn events(document: &[u8]) -> (Vec<String>, String) {
-    let root = umbox::xml::parse(document, &umbox::xml::Limits::DEFAULT).unwrap();
-    fn notification(e: &umbox::xml::Element) -> Option<&umbox::xml::Element> {
+    let root = umbox_xml::parse(document, &umbox_xml::Limits::DEFAULT).unwrap();
+    fn notification(e: &umbox_xml::Element) -> Option<&umbox_xml::Element> {
         if e.name() == "Notification" {
             return Some(e);
         }

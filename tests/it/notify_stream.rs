@@ -7,10 +7,10 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use umbox::config::Notifications;
-use umbox::notify::{EventType, Filter, Folders, NewKind, NewSubscription};
-use umbox::store::{DistinguishedFolder, MailboxId};
-use umbox::xml;
+use umbox_base::config::Notifications;
+use umbox_notify::{EventType, Filter, Folders, NewKind, NewSubscription};
+use umbox_store::{DistinguishedFolder, MailboxId};
+use umbox_xml as xml;
 
 use crate::harness::{curl, temp_dir};
 use crate::inproc::InProcess;
@@ -235,7 +235,7 @@ fn a_client_that_never_reads_is_dropped_and_its_subscriptions_end() {
                 watermark: None,
                 kind: NewKind::Streaming,
             };
-            let now = umbox::clock::Clock::now(&umbox::clock::SystemClock);
+            let now = umbox_base::clock::Clock::now(&umbox_base::clock::SystemClock);
             server.hub.subscribe(request, now).unwrap().id.to_string()
         })
         .collect();

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use umbox::media::g711::Law;
-use umbox::media::wav::{self, SampleFormat};
-use umbox::store::{self, DistinguishedFolder, MailStore, MailboxId, RedbStore};
-use umbox::xml::{self, Element, Limits};
+use umbox_media::g711::Law;
+use umbox_media::wav::{self, SampleFormat};
+use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId, RedbStore};
+use umbox_xml::{self as xml, Element, Limits};
 
 use crate::harness::{curl, temp_dir, Server};
 use crate::sipp;

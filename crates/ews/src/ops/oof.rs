@@ -1,0 +1,530 @@
+//! Automatic replies (MS-OXWSOOF): GetUserOofSettings and SetUserOofSettings.
+//!
+//! A mailbox keeps its settings as named properties of umbox's own property set on its root
+//! folder, written through `MailStore::apply(Change::UpdateFolder)` like every other change, so
+//! they survive restarts and raise a folder ModifiedEvent. Only the mailbox the request acts for
+//! (the caller, or whom it impersonates) can be read or changed. Both responses carry a single
+//! `m:ResponseMessage`, not `m:ResponseMessages`.
+
+use std::time::SystemTime;
+
+use crate::codes::ResponseCode;
+use crate::error::{Error, Fault};
+use crate::soap::{M, T};
+use crate::{child, response_message, time, Request};
+use umbox_store::props::{
+    FileTime, Guid, NamedProperty, PropKey, PropName, PropTag, PropType, PropValue,
+};
+use umbox_store::{Change, DistinguishedFolder, MailboxId};
+use umbox_xml::{Element, Writer};
+
+/// umbox's property set for mailbox settings that MAPI keeps elsewhere (Exchange holds automatic
+/// replies in a hidden message of its own format).
+const UMBOX_SETTINGS: Guid = Guid(0xC42EAD88_3BBB_496E_9D91_45109CEB0286);
+
+/// Whether automatic replies are sent (MS-OXWSOOF OofState).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OofState {
+    /// Off.
+    Disabled,
+    /// On until turned off.
+    Enabled,
+    /// On during the Duration.
+    Scheduled,
+}
+
+/// Who outside the organisation gets the external reply (MS-OXWSOOF ExternalAudience).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExternalAudience {
+    /// Nobody outside.
+    None,
+    /// Senders in the mailbox's contacts.
+    Known,
+    /// Every outside sender.
+    All,
+}
+
+/// Stored as Int32: the position in each enum's list.
+macro_rules! wire_enum {
+    ($name:ident, $what:literal, [$($variant:ident),+]) => {
+        impl $name {
+            const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($variant)),+
+                }
+            }
+
+            fn parse(text: &str) -> Result<$name, Fault> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == text)
+                    .ok_or_else(|| Fault::schema(format!("{} {text:?} is not valid", $what)))
+            }
+
+            fn to_stored(self) -> i32 {
+                $name::ALL.iter().position(|v| *v == self).map_or(0, |i| i as i32)
+            }
+
+            fn from_stored(value: i32) -> Option<$name> {
+                usize::try_from(value).ok().and_then(|i| $name::ALL.get(i)).copied()
+            }
+        }
+    };
+}
+wire_enum!(OofState, "OofState", [Disabled, Enabled, Scheduled]);
+wire_enum!(ExternalAudience, "ExternalAudience", [None, Known, All]);
+
+/// A mailbox's automatic-reply settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OofSettings {
+    state: OofState,
+    external_audience: ExternalAudience,
+    /// Start and end of the scheduled period.
+    duration: Option<(SystemTime, SystemTime)>,
+    internal_reply: String,
+    external_reply: String,
+}
+
+impl OofSettings {
+    /// A mailbox that never set anything: off, replying to everyone once turned on (Exchange's
+    /// defaults).
+    const UNSET: OofSettings = OofSettings {
+        state: OofState::Disabled,
+        external_audience: ExternalAudience::All,
+        duration: None,
+        internal_reply: String::new(),
+        external_reply: String::new(),
+    };
+}
+
+/// The stored properties, in the order [`names`] lists them.
+const STATE: usize = 0;
+const AUDIENCE: usize = 1;
+const START: usize = 2;
+const END: usize = 3;
+const INTERNAL: usize = 4;
+const EXTERNAL: usize = 5;
+
+fn names() -> [(NamedProperty, PropType); 6] {
+    let named = |name: &str, prop_type| {
+        (
+            NamedProperty::new(UMBOX_SETTINGS, PropName::Name(name.to_owned())),
+            prop_type,
+        )
+    };
+    [
+        named("OofState", PropType::Int32),
+        named("OofExternalAudience", PropType::Int32),
+        named("OofStartTime", PropType::SystemTime),
+        named("OofEndTime", PropType::SystemTime),
+        named("OofInternalReply", PropType::Unicode),
+        named("OofExternalReply", PropType::Unicode),
+    ]
+}
+
+/// Reads the settings of `mailbox` from its root folder.
+fn load(request: &Request<'_>, mailbox: &MailboxId) -> Result<OofSettings, Error> {
+    let store = request.ctx.store;
+    let root = store.folder(
+        mailbox,
+        store.distinguished_folder(mailbox, DistinguishedFolder::Root)?,
+    )?;
+    let names = names();
+    let keys: Vec<NamedProperty> = names.iter().map(|(name, _)| name.clone()).collect();
+    let ids = store.named_property_ids(mailbox, &keys)?;
+    let value = |index: usize| -> Option<&PropValue> {
+        let id = (*ids.get(index)?)?;
+        let (_, prop_type) = names.get(index)?;
+        root.props.get(PropTag::new(id, *prop_type))
+    };
+    let int = |index| match value(index) {
+        Some(PropValue::Int32(v)) => Some(*v),
+        _ => None,
+    };
+    let when = |index| match value(index) {
+        Some(PropValue::SystemTime(t)) => t.to_system_time(),
+        _ => None,
+    };
+    let text = |index| match value(index) {
+        Some(PropValue::Unicode(v)) => v.clone(),
+        _ => String::new(),
+    };
+    let unset = OofSettings::UNSET;
+    Ok(OofSettings {
+        state: int(STATE)
+            .and_then(OofState::from_stored)
+            .unwrap_or(unset.state),
+        external_audience: int(AUDIENCE)
+            .and_then(ExternalAudience::from_stored)
+            .unwrap_or(unset.external_audience),
+        duration: when(START).zip(when(END)),
+        internal_reply: text(INTERNAL),
+        external_reply: text(EXTERNAL),
+    })
+}
+
+/// The mailbox a request's `t:Mailbox/t:Address` names, if the request may act on it.
+fn own_mailbox(request: &Request<'_>, op: &Element) -> Result<Result<MailboxId, Error>, Fault> {
+    let address = child(op, "Mailbox")
+        .and_then(|m| child(m, "Address"))
+        .map(Element::trimmed_text)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| Fault::schema(format!("{} needs Mailbox/Address", op.name())))?;
+    Ok(if request.user.has_address(address) {
+        Ok(request.mailbox.clone())
+    } else if request.ctx.directory.user_by_address(address).is_some() {
+        Err(Error::new(
+            ResponseCode::ErrorAccessDenied,
+            format!("the automatic replies of {address} belong to another user"),
+        ))
+    } else {
+        Err(Error::new(
+            ResponseCode::ErrorNonExistentMailbox,
+            format!("no mailbox has the address {address}"),
+        ))
+    })
+}
+
+/// GetUserOofSettingsRequest: `m:ResponseMessage`, then `t:OofSettings` and `m:AllowExternalOof`.
+pub(crate) fn get_user_oof_settings(
+    request: &Request<'_>,
+    op: &Element,
+    w: &mut Writer<'_>,
+) -> Result<(), Fault> {
+    let settings = own_mailbox(request, op)?.and_then(|mailbox| load(request, &mailbox));
+    w.start(M, "GetUserOofSettingsResponse");
+    match settings {
+        Ok(settings) => {
+            response_message(w, "ResponseMessage", Ok(|_: &mut Writer<'_>| {}));
+            write_settings(w, &settings);
+            // The organisation-wide switch for external replies; umbox has no such policy.
+            w.leaf(M, "AllowExternalOof", ExternalAudience::All.as_str());
+        }
+        Err(error) => response_message(w, "ResponseMessage", Err::<fn(&mut Writer<'_>), _>(error)),
+    }
+    w.end();
+    Ok(())
+}
+
+/// `t:OofSettings` (MS-OXWSOOF UserOofSettings), in schema order.
+fn write_settings(w: &mut Writer<'_>, settings: &OofSettings) {
+    w.start(T, "OofSettings");
+    w.leaf(T, "OofState", settings.state.as_str());
+    w.leaf(T, "ExternalAudience", settings.external_audience.as_str());
+    if let Some((start, end)) = settings.duration {
+        w.start(T, "Duration");
+        w.leaf(T, "StartTime", &time::format(start));
+        w.leaf(T, "EndTime", &time::format(end));
+        w.end();
+    }
+    for (name, reply) in [
+        ("InternalReply", &settings.internal_reply),
+        ("ExternalReply", &settings.external_reply),
+    ] {
+        w.start(T, name).leaf(T, "Message", reply).end();
+    }
+    w.end();
+}
+
+/// What a SetUserOofSettingsRequest changes; absent optional parts keep their stored values.
+#[derive(Debug)]
+struct OofUpdate {
+    state: OofState,
+    external_audience: ExternalAudience,
+    duration: Option<(SystemTime, SystemTime)>,
+    internal_reply: Option<String>,
+    external_reply: Option<String>,
+}
+
+impl OofUpdate {
+    fn parse(op: &Element) -> Result<OofUpdate, Fault> {
+        let settings = child(op, "UserOofSettings")
+            .ok_or_else(|| Fault::schema("SetUserOofSettingsRequest needs UserOofSettings"))?;
+        let required = |name: &str| {
+            child(settings, name)
+                .map(Element::trimmed_text)
+                .ok_or_else(|| Fault::schema(format!("UserOofSettings needs {name}")))
+        };
+        let duration = match child(settings, "Duration") {
+            None => None,
+            Some(duration) => {
+                let at = |name: &str| -> Result<SystemTime, Fault> {
+                    let text = child(duration, name)
+                        .map(Element::trimmed_text)
+                        .ok_or_else(|| Fault::schema(format!("Duration needs {name}")))?;
+                    time::parse(text).ok_or_else(|| {
+                        Fault::schema(format!("Duration {name} {text:?} is not a dateTime"))
+                    })
+                };
+                Some((at("StartTime")?, at("EndTime")?))
+            }
+        };
+        // ReplyBody's xml:lang only names the reply's culture; umbox sends replies as written.
+        let reply = |name: &str| {
+            child(settings, name).map(|r| {
+                child(r, "Message")
+                    .map(|m| m.text().to_owned())
+                    .unwrap_or_default()
+            })
+        };
+        Ok(OofUpdate {
+            state: OofState::parse(required("OofState")?)?,
+            external_audience: ExternalAudience::parse(required("ExternalAudience")?)?,
+            duration,
+            internal_reply: reply("InternalReply"),
+            external_reply: reply("ExternalReply"),
+        })
+    }
+
+    /// The property writes for this update, after checking it against what is stored.
+    fn changes(&self, stored: &OofSettings) -> Result<Vec<(PropKey, PropValue)>, Error> {
+        let duration = self.duration.or(stored.duration);
+        let valid = duration.is_some_and(|(start, end)| start < end);
+        if (self.duration.is_some() || self.state == OofState::Scheduled) && !valid {
+            return Err(Error::new(
+                ResponseCode::ErrorInvalidScheduledOofDuration,
+                "scheduled automatic replies need a Duration whose StartTime is before its EndTime",
+            ));
+        }
+        let names = names();
+        let key = |index: usize| {
+            names
+                .get(index)
+                .map(|(name, prop_type)| PropKey::Named(name.clone(), *prop_type))
+        };
+        let mut set = vec![
+            (key(STATE), PropValue::Int32(self.state.to_stored())),
+            (
+                key(AUDIENCE),
+                PropValue::Int32(self.external_audience.to_stored()),
+            ),
+        ];
+        if let Some((start, end)) = self.duration {
+            set.push((
+                key(START),
+                PropValue::SystemTime(FileTime::from_system_time(start)),
+            ));
+            set.push((
+                key(END),
+                PropValue::SystemTime(FileTime::from_system_time(end)),
+            ));
+        }
+        if let Some(reply) = &self.internal_reply {
+            set.push((key(INTERNAL), PropValue::Unicode(reply.clone())));
+        }
+        if let Some(reply) = &self.external_reply {
+            set.push((key(EXTERNAL), PropValue::Unicode(reply.clone())));
+        }
+        Ok(set
+            .into_iter()
+            .filter_map(|(key, value)| Some((key?, value)))
+            .collect())
+    }
+}
+
+/// SetUserOofSettingsRequest: stores the settings on the mailbox's root folder.
+pub(crate) fn set_user_oof_settings(
+    request: &Request<'_>,
+    op: &Element,
+    w: &mut Writer<'_>,
+) -> Result<(), Fault> {
+    let mailbox = own_mailbox(request, op)?;
+    let update = OofUpdate::parse(op)?;
+    let result = mailbox.and_then(|mailbox| {
+        let stored = load(request, &mailbox)?;
+        let set = update.changes(&stored)?;
+        let store = request.ctx.store;
+        let root = store.distinguished_folder(&mailbox, DistinguishedFolder::Root)?;
+        store.apply(
+            &mailbox,
+            Change::UpdateFolder {
+                folder: root,
+                set,
+                delete: Vec::new(),
+            },
+            request.ctx.now,
+        )?;
+        Ok(|_: &mut Writer<'_>| {})
+    });
+    w.start(M, "SetUserOofSettingsResponse");
+    response_message(w, "ResponseMessage", result);
+    w.end();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testkit::{all, describe, one, text, Kit};
+    use umbox_xml::Element;
+
+    fn get(kit: &Kit, caller: &str, impersonate: Option<&str>, address: &str) -> Element {
+        let (status, body) = kit.call_as(
+            caller,
+            "Exchange2016",
+            impersonate,
+            &format!(r#"<m:GetUserOofSettingsRequest><t:Mailbox><t:Address>{address}</t:Address></t:Mailbox></m:GetUserOofSettingsRequest>"#),
+        );
+        assert_eq!(status, 200, "{}", describe(&body));
+        one(&body, &["GetUserOofSettingsResponse"]).clone()
+    }
+
+    fn set(kit: &Kit, address: &str, settings: &str) -> Element {
+        let body = kit.call(&format!(
+            r#"<m:SetUserOofSettingsRequest><t:Mailbox><t:Address>{address}</t:Address></t:Mailbox><t:UserOofSettings>{settings}</t:UserOofSettings></m:SetUserOofSettingsRequest>"#
+        ));
+        one(&body, &["SetUserOofSettingsResponse", "ResponseMessage"]).clone()
+    }
+
+    const SCHEDULED: &str = "<t:OofState>Scheduled</t:OofState><t:ExternalAudience>Known</t:ExternalAudience>\
+        <t:Duration><t:StartTime>2026-11-24T08:00:00Z</t:StartTime><t:EndTime>2026-11-30T17:00:00+01:00</t:EndTime></t:Duration>\
+        <t:InternalReply><t:Message>Away &amp; back Monday</t:Message></t:InternalReply>\
+        <t:ExternalReply xml:lang=\"en-US\"><t:Message>Out of office</t:Message></t:ExternalReply>";
+
+    #[test]
+    fn settings_default_to_disabled_and_round_trip_durably() {
+        let mut kit = Kit::new();
+        let response = get(&kit, "alice@example.test", None, "alice@example.test");
+        let names: Vec<&str> = response.children().map(Element::name).collect();
+        assert_eq!(
+            names,
+            ["ResponseMessage", "OofSettings", "AllowExternalOof"]
+        );
+        assert_eq!(
+            one(&response, &["ResponseMessage"]).attribute("", "ResponseClass"),
+            Some("Success")
+        );
+        assert_eq!(text(&response, &["OofSettings", "OofState"]), "Disabled");
+        assert_eq!(text(&response, &["OofSettings", "ExternalAudience"]), "All");
+        assert!(all(&response, &["OofSettings", "Duration"]).is_empty());
+        assert_eq!(text(&response, &["AllowExternalOof"]), "All");
+
+        let message = set(&kit, "alice@example.test", SCHEDULED);
+        assert_eq!(
+            message.attribute("", "ResponseClass"),
+            Some("Success"),
+            "{}",
+            describe(&message)
+        );
+        kit.reopen();
+        let settings = one(
+            &get(&kit, "alice@example.test", None, "alice@example.test"),
+            &["OofSettings"],
+        )
+        .clone();
+        assert_eq!(text(&settings, &["OofState"]), "Scheduled");
+        assert_eq!(text(&settings, &["ExternalAudience"]), "Known");
+        assert_eq!(
+            text(&settings, &["Duration", "StartTime"]),
+            "2026-11-24T08:00:00Z"
+        );
+        assert_eq!(
+            text(&settings, &["Duration", "EndTime"]),
+            "2026-11-30T16:00:00Z"
+        );
+        assert_eq!(
+            text(&settings, &["InternalReply", "Message"]),
+            "Away & back Monday"
+        );
+        assert_eq!(
+            text(&settings, &["ExternalReply", "Message"]),
+            "Out of office"
+        );
+
+        // Parts left out keep their values; the state changes.
+        let message = set(
+            &kit,
+            "alice@example.test",
+            "<t:OofState>Enabled</t:OofState><t:ExternalAudience>None</t:ExternalAudience>",
+        );
+        assert_eq!(message.attribute("", "ResponseClass"), Some("Success"));
+        let settings = one(
+            &get(&kit, "alice@example.test", None, "alice@example.test"),
+            &["OofSettings"],
+        )
+        .clone();
+        assert_eq!(text(&settings, &["OofState"]), "Enabled");
+        assert_eq!(text(&settings, &["ExternalAudience"]), "None");
+        assert_eq!(
+            text(&settings, &["InternalReply", "Message"]),
+            "Away & back Monday"
+        );
+        // Bob's settings are untouched.
+        let bob = get(&kit, "bob@example.test", None, "bob@example.test");
+        assert_eq!(text(&bob, &["OofSettings", "OofState"]), "Disabled");
+    }
+
+    #[test]
+    fn only_ones_own_settings_are_reachable() {
+        let kit = Kit::new();
+        let denied = get(&kit, "bob@example.test", None, "alice@example.test");
+        assert_eq!(
+            text(&denied, &["ResponseMessage", "ResponseCode"]),
+            "ErrorAccessDenied"
+        );
+        assert!(all(&denied, &["OofSettings"]).is_empty());
+        let unknown = get(&kit, "bob@example.test", None, "carol@example.test");
+        assert_eq!(
+            text(&unknown, &["ResponseMessage", "ResponseCode"]),
+            "ErrorNonExistentMailbox"
+        );
+        let message = set(
+            &kit,
+            "bob@example.test",
+            "<t:OofState>Enabled</t:OofState><t:ExternalAudience>All</t:ExternalAudience>",
+        );
+        assert_eq!(text(&message, &["ResponseCode"]), "ErrorAccessDenied");
+        // Alice holds the impersonation right and may act as bob.
+        let impersonated = get(
+            &kit,
+            "alice@example.test",
+            Some("bob@example.test"),
+            "bob@example.test",
+        );
+        assert_eq!(
+            text(&impersonated, &["ResponseMessage", "ResponseCode"]),
+            "NoError"
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let kit = Kit::new();
+        let message = set(
+            &kit,
+            "alice@example.test",
+            "<t:OofState>Scheduled</t:OofState><t:ExternalAudience>All</t:ExternalAudience>",
+        );
+        assert_eq!(
+            text(&message, &["ResponseCode"]),
+            "ErrorInvalidScheduledOofDuration"
+        );
+        let backwards = "<t:OofState>Enabled</t:OofState><t:ExternalAudience>All</t:ExternalAudience><t:Duration>\
+            <t:StartTime>2026-11-30T00:00:00Z</t:StartTime><t:EndTime>2026-11-24T00:00:00Z</t:EndTime></t:Duration>";
+        assert_eq!(
+            text(
+                &set(&kit, "alice@example.test", backwards),
+                &["ResponseCode"]
+            ),
+            "ErrorInvalidScheduledOofDuration"
+        );
+        for settings in [
+            "<t:OofState>Sometimes</t:OofState><t:ExternalAudience>All</t:ExternalAudience>",
+            "<t:OofState>Enabled</t:OofState>",
+            "<t:OofState>Enabled</t:OofState><t:ExternalAudience>All</t:ExternalAudience><t:Duration><t:StartTime>soon</t:StartTime><t:EndTime>later</t:EndTime></t:Duration>",
+        ] {
+            let (status, body) = kit.call_as(
+                "alice@example.test",
+                "Exchange2016",
+                None,
+                &format!(r#"<m:SetUserOofSettingsRequest><t:Mailbox><t:Address>alice@example.test</t:Address></t:Mailbox><t:UserOofSettings>{settings}</t:UserOofSettings></m:SetUserOofSettingsRequest>"#),
+            );
+            assert_eq!(status, 500, "{settings}");
+            assert_eq!(text(&body, &["Fault", "detail", "ResponseCode"]), "ErrorSchemaValidation");
+        }
+        let settings = get(&kit, "alice@example.test", None, "alice@example.test");
+        assert_eq!(text(&settings, &["OofSettings", "OofState"]), "Disabled");
+    }
+}

@@ -1,0 +1,28 @@
+//! SIP for the unified messaging call pipeline: the call router's and the media server's
+//! signalling (RFC 3261 over UDP and TCP).
+//!
+//! Layers, outermost first; dependencies point inward:
+//! - `transport`: sockets and the one inbound funnel, `transport::inbound` (size caps,
+//!   per-source rate limit, access control, the summary log line). Bytes only.
+//! - [`wire`]: the one reader and writer of SIP text (pre-pass, grammar, Diversion/History-Info).
+//! - `endpoint`: the per-listener core: transaction matching, request checks, OPTIONS, and
+//!   dispatch to the router (`um::router`) or to [`dialog`]. Sans-IO: typed in, effects out.
+//! - [`transaction`]: RFC 3261 §17 state machines and timers A–L.
+//! - [`dialog`]: the media server's dialogs and the channel API UM code plugs into.
+//!
+//! [`Listener`] is the wiring entry point. This module never decides where a call goes
+//! (`um::router` does) and never touches media, mailboxes or the directory file.
+
+mod access;
+pub mod dialog;
+mod endpoint;
+mod listener;
+pub mod policy;
+pub mod transaction;
+mod transport;
+
+pub use access::Rate;
+pub use endpoint::Stats;
+pub use listener::{Limits, Listener, Options, Role};
+
+pub use umbox_sip_proto::{types, wire, Error};

@@ -1,0 +1,756 @@
+//! The voicemail media server's call handler (Exchange's Mailbox role, PROTOCOL-NOTES §4 steps
+//! 4 and 5): takes the calls the SIP media listener offers as [`DialogEvent`]s, answers them with
+//! `media` (greeting, beep, recording; a direct call to the pilot first asks for an extension),
+//! and once a call is over hands its recording to `um::delivery`, exactly once.
+//!
+//! [`serve`] owns one task per call and nothing else; a call's task decides the answer (488 for
+//! an unusable offer, 503 when no RTP ports are free, 404 for no mailbox), starts the session on
+//! the ACK, relays re-offers and hang-ups, sends the BYE when the recording ends on our side
+//! (`#`, silence, maximum length), and then writes the voice message or the missed-call
+//! notification with one store change on the blocking pool. The concurrent-call limit is the SIP
+//! listener's (`sip::Limits::max_calls`, 503 with Retry-After). Never sees bytes or SIP headers
+//! (the dialog layer hands it typed calls); never writes the store except through `um::delivery`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ring::rand::SecureRandom;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::{debug, field, info, info_span, warn, Instrument};
+
+use crate::caller_id;
+use crate::delivery::{self, MissedCall, VoiceMessage};
+use crate::router::{self, number_of, Called};
+use umbox_base::clock::Clock;
+use umbox_base::directory::{Directory, Extension, Gateway, UmPolicy, User};
+use umbox_media::g711::Law;
+use umbox_media::leg::MediaStats;
+use umbox_media::ports::PortPool;
+use umbox_media::prompts::Prompts;
+use umbox_media::recorder::{EndReason as RecordingEnd, Recording};
+use umbox_media::rtp::StreamIds;
+use umbox_media::{
+    self as media, dtmf, AbandonReason, CallPlan, DirectOutcome, DirectPlan, Greeting,
+    MailboxLookup, Negotiated, SessionContext, SessionHandle,
+};
+use umbox_sip::dialog::{DialogEvent, DialogHandle, EndReason, IncomingCall, InviteDecision};
+use umbox_sip::types::{CallId, StatusCode};
+use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId};
+
+/// Errors of a call after it was answered; logged on the call's span, never sent to the caller.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The media session could not start.
+    #[error("media: {0}")]
+    Media(#[from] media::Error),
+    /// The session's task ended without a result (it panicked).
+    #[error("media task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The recording could not be written as a WAV file.
+    #[error("wav: {0}")]
+    Wav(#[from] media::wav::WavError),
+    /// The voice message or notification could not be stored.
+    #[error("delivery: {0}")]
+    Store(#[from] store::Error),
+}
+
+impl Error {
+    /// The one mapping from a failed answer to the SIP status the caller gets: 488 for an offer
+    /// we cannot use (RFC 3264 §6), 503 when the port pool is empty, 500 otherwise.
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::Media(media::Error::Sdp(_)) => StatusCode::NotAcceptableHere,
+            Error::Media(media::Error::Ports(_)) => StatusCode::ServiceUnavailable,
+            Error::Media(_) | Error::Task(_) | Error::Wav(_) | Error::Store(_) => {
+                StatusCode::ServerInternalError
+            }
+        }
+    }
+}
+
+/// How calls are run, beyond each user's UM mailbox policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Silence (or no media at all) for this long ends a recording.
+    pub silence_timeout: Duration,
+    /// Extension entry on direct calls to the pilot number.
+    pub direct: DirectPlan,
+}
+
+impl Default for Settings {
+    /// Five seconds of silence, as `media::CallPlan::new`; three tries at an extension.
+    fn default() -> Settings {
+        Settings {
+            silence_timeout: Duration::from_secs(5),
+            direct: DirectPlan::default(),
+        }
+    }
+}
+
+/// What the call handler works with; built once by `server`.
+#[derive(Clone)]
+pub struct Services {
+    /// The directory as of the last reload.
+    pub directory: watch::Receiver<Arc<Directory>>,
+    /// The mailbox store (written only through `um::delivery`).
+    pub store: Arc<dyn MailStore>,
+    /// RTP/RTCP ports.
+    pub ports: PortPool,
+    /// The system prompts.
+    pub prompts: Arc<Prompts>,
+    /// The address written in our SDP answers.
+    pub media_ip: IpAddr,
+    /// Where users' own greetings live: `<folder>/<primary address>.wav`.
+    pub greetings: PathBuf,
+    /// When a message was received.
+    pub clock: Arc<dyn Clock>,
+    /// SSRCs and initial RTP numbers.
+    pub random: Arc<dyn SecureRandom + Send + Sync>,
+    /// Timeouts.
+    pub settings: Settings,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("media_ip", &self.media_ip)
+            .field("greetings", &self.greetings)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The folder of users' greetings inside the data directory.
+pub fn greetings_folder(data_dir: &Path) -> PathBuf {
+    data_dir.join("greetings")
+}
+
+/// What a call's task hears from the dialog layer after the INVITE.
+#[derive(Debug)]
+enum CallEvent {
+    Acked,
+    Reinvite {
+        sdp: Bytes,
+        reply: oneshot::Sender<InviteDecision>,
+    },
+    Ended(EndReason),
+}
+
+/// Runs the media server's calls until `events` closes; dropping the future abandons the calls
+/// in progress (their ports return to the pool, nothing is delivered).
+pub async fn serve(
+    services: Services,
+    mut events: mpsc::Receiver<DialogEvent>,
+    dialogs: DialogHandle,
+) {
+    let services = Arc::new(services);
+    let mut calls: HashMap<CallId, mpsc::UnboundedSender<CallEvent>> = HashMap::new();
+    let mut tasks = JoinSet::new();
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                match event {
+                    DialogEvent::Invite { call, reply } => {
+                        let (sender, receiver) = mpsc::unbounded_channel();
+                        // A second INVITE with a live Call-ID replaces the old task's channel,
+                        // which then sees its dialog gone and hangs up.
+                        calls.insert(call.call_id.clone(), sender);
+                        let services = services.clone();
+                        let dialogs = dialogs.clone();
+                        tasks.spawn(run_call(services, *call, reply, receiver, dialogs));
+                    }
+                    DialogEvent::Acked { call_id } => {
+                        forward(&calls, &call_id, CallEvent::Acked);
+                    }
+                    DialogEvent::Reinvite { call_id, sdp, reply } => {
+                        if let Some(CallEvent::Reinvite { reply, .. }) =
+                            forward(&calls, &call_id, CallEvent::Reinvite { sdp, reply })
+                        {
+                            let refusal = StatusCode::CallOrTransactionDoesNotExist;
+                            let _ = reply.send(InviteDecision::Reject(refusal));
+                        }
+                    }
+                    DialogEvent::Ended { call_id, reason } => {
+                        forward(&calls, &call_id, CallEvent::Ended(reason));
+                    }
+                }
+            }
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(error) = done {
+                    warn!(%error, "call task failed");
+                }
+                calls.retain(|_, sender| !sender.is_closed());
+            }
+        }
+    }
+}
+
+/// Hands `event` to its call; gives it back when the call is gone.
+fn forward(
+    calls: &HashMap<CallId, mpsc::UnboundedSender<CallEvent>>,
+    call_id: &CallId,
+    event: CallEvent,
+) -> Option<CallEvent> {
+    match calls.get(call_id) {
+        Some(sender) => sender.send(event).err().map(|e| e.0),
+        None => Some(event),
+    }
+}
+
+/// The mailbox a call records for.
+#[derive(Debug, Clone)]
+struct Mailbox {
+    user: User,
+    policy: UmPolicy,
+    extension: Extension,
+}
+
+impl Mailbox {
+    /// The UM-enabled mailbox of `address`: a user with a UM mailbox policy.
+    fn find(directory: &Directory, address: &str, extension: Extension) -> Option<Mailbox> {
+        let user = directory.user_by_address(address)?;
+        let policy = user
+            .um_policy
+            .as_deref()
+            .and_then(|name| directory.policies.iter().find(|p| p.name == name))?;
+        Some(Mailbox {
+            user: user.clone(),
+            policy: policy.clone(),
+            extension,
+        })
+    }
+}
+
+/// Who the call is for, once checked against the directory.
+enum Target {
+    Mailbox(Box<Mailbox>),
+    Direct,
+}
+
+/// An answered call waiting for its ACK.
+enum Ready {
+    Mailbox(Box<Mailbox>, CallPlan),
+    Direct,
+}
+
+/// How a call ended, for delivery and the summary line.
+struct Finished {
+    mailbox: Option<Mailbox>,
+    recording: Option<Recording>,
+    stats: MediaStats,
+    /// The peer sent BYE or CANCEL, or the dialog timed out: no BYE from us.
+    dialog_over: bool,
+    /// Why nothing was recorded on a direct call.
+    abandoned: Option<AbandonReason>,
+}
+
+/// What the store got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivered {
+    VoiceMessage,
+    MissedCall,
+    Nothing,
+}
+
+impl Delivered {
+    fn as_str(self) -> &'static str {
+        match self {
+            Delivered::VoiceMessage => "voice-message",
+            Delivered::MissedCall => "missed-call",
+            Delivered::Nothing => "nothing",
+        }
+    }
+}
+
+async fn run_call(
+    services: Arc<Services>,
+    call: IncomingCall,
+    reply: oneshot::Sender<InviteDecision>,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+    dialogs: DialogHandle,
+) {
+    let caller = number_of(&call.from.uri);
+    let span = info_span!(
+        "call",
+        call_id = %call.call_id,
+        caller = caller.as_deref().unwrap_or(""),
+        called = field::Empty,
+        mailbox = field::Empty,
+    );
+    if let Some(called) = number_of(&call.to.uri) {
+        span.record("called", called.as_str());
+    }
+    handle_call(services, call, caller, reply, events, dialogs)
+        .instrument(span)
+        .await;
+}
+
+async fn handle_call(
+    services: Arc<Services>,
+    call: IncomingCall,
+    caller: Option<String>,
+    reply: oneshot::Sender<InviteDecision>,
+    mut events: mpsc::UnboundedReceiver<CallEvent>,
+    dialogs: DialogHandle,
+) {
+    let directory = services.directory.borrow().clone();
+    let refuse = |reply: oneshot::Sender<InviteDecision>, status: StatusCode, why: &str| {
+        info!(status = status.code(), reason = why, "call refused");
+        let _ = reply.send(InviteDecision::Reject(status));
+    };
+    // The transport lets only gateways through; a gateway removed since is refused the same way.
+    let Some(gateway) = directory.gateway_by_address(call.source.ip()).cloned() else {
+        return refuse(reply, StatusCode::Forbidden, "not a gateway");
+    };
+    let called = match call.target() {
+        Some(target) => {
+            router::called_party(&directory, &gateway, &target).unwrap_or_else(|error| {
+                warn!(%error, "cannot resolve the called party");
+                None
+            })
+        }
+        None => None,
+    };
+    let target = match &called {
+        Some(Called::Mailbox { extension, address }) => {
+            match Mailbox::find(&directory, address, extension.clone()) {
+                Some(mailbox) => Target::Mailbox(Box::new(mailbox)),
+                None => return refuse(reply, StatusCode::NotFound, "no UM mailbox"),
+            }
+        }
+        Some(Called::Pilot { .. }) => Target::Direct,
+        None => return refuse(reply, StatusCode::NotFound, "no such extension"),
+    };
+    if let Target::Mailbox(mailbox) = &target {
+        tracing::Span::current().record("mailbox", mailbox.user.address.as_str());
+    }
+    let (negotiated, answer) =
+        match media::negotiate(&call.sdp_offer, services.media_ip, &services.ports) {
+            Ok(done) => done,
+            Err(error) => {
+                let error = Error::from(error);
+                return refuse(reply, error.status(), &error.to_string());
+            }
+        };
+    let law = negotiated.params().law;
+    let ready = match target {
+        Target::Mailbox(mailbox) => {
+            let plan = services.plan(&mailbox, law).await;
+            Ready::Mailbox(mailbox, plan)
+        }
+        Target::Direct => Ready::Direct,
+    };
+    if reply
+        .send(InviteDecision::Accept { sdp_answer: answer })
+        .is_err()
+    {
+        // The dialog layer gave up on the call meanwhile (CANCEL or its answer timeout).
+        return;
+    }
+
+    // Media starts on the ACK, so the caller hears the greeting from its first word.
+    let acked = loop {
+        match events.recv().await {
+            Some(CallEvent::Acked) => break Ok(()),
+            Some(CallEvent::Reinvite { reply, .. }) => {
+                // The dialog layer refuses a re-INVITE before the ACK itself (RFC 3261 §14.2).
+                let _ = reply.send(InviteDecision::Reject(StatusCode::RequestPending));
+            }
+            Some(CallEvent::Ended(reason)) => break Err(Some(reason)),
+            None => break Err(None),
+        }
+    };
+    let finished = match acked {
+        Ok(()) => {
+            let session = Session {
+                services: &services,
+                events: &mut events,
+            };
+            match ready {
+                Ready::Mailbox(mailbox, plan) => {
+                    session.voicemail(negotiated, *mailbox, plan).await
+                }
+                Ready::Direct => {
+                    let lookup = DirectLookup {
+                        services: services.clone(),
+                        directory: directory.clone(),
+                        dial_plan: gateway.dial_plan.clone(),
+                        law,
+                    };
+                    session.direct(negotiated, lookup).await
+                }
+            }
+        }
+        Err(reason) => {
+            // Cancelled or never acknowledged: the caller reached the mailbox and left nothing.
+            if let Some(reason) = reason {
+                debug!(?reason, "dialog over before the ACK");
+            }
+            drop(negotiated);
+            Ok(Finished {
+                mailbox: match ready {
+                    Ready::Mailbox(mailbox, _) => Some(*mailbox),
+                    Ready::Direct => None,
+                },
+                recording: None,
+                stats: MediaStats::default(),
+                dialog_over: true,
+                abandoned: None,
+            })
+        }
+    };
+    let finished = match finished {
+        Ok(finished) => finished,
+        Err(error) => {
+            warn!(%error, "call failed");
+            if let Err(error) = dialogs.hangup(&call.call_id).await {
+                info!(%error, "hang-up after a failure");
+            }
+            return;
+        }
+    };
+
+    let hangup = async {
+        if finished.dialog_over {
+            return;
+        }
+        // RFC 3261 §15.1.1: the recording ended on our side, so we end the dialog.
+        if let Err(error) = dialogs.hangup(&call.call_id).await {
+            info!(%error, "BYE not answered");
+        }
+    };
+    let deliver = services.deliver(&finished, &call, caller, &gateway, &directory);
+    let ((), delivered) = tokio::join!(hangup, deliver);
+    let seconds = finished
+        .recording
+        .as_ref()
+        .map_or(0, |recording| recording.duration().as_secs());
+    let ended = finished.recording.as_ref().map(|r| end_reason(r.ended));
+    match delivered {
+        Ok(delivered) => info!(
+            outcome = delivered.as_str(),
+            seconds,
+            ended = ended.unwrap_or("before-recording"),
+            abandoned = ?finished.abandoned,
+            received = finished.stats.received,
+            foreign = finished.stats.foreign,
+            lost = finished.stats.jitter.lost,
+            "call ended"
+        ),
+        Err(error) => warn!(%error, seconds, "call ended; delivery failed"),
+    }
+}
+
+fn end_reason(reason: RecordingEnd) -> &'static str {
+    match reason {
+        RecordingEnd::Pound => "pound",
+        RecordingEnd::Hangup => "hangup",
+        RecordingEnd::Silence => "silence",
+        RecordingEnd::MaxLength => "max-length",
+        RecordingEnd::MediaError => "media-error",
+    }
+}
+
+/// A running call's media and the events that steer it.
+struct Session<'a> {
+    services: &'a Services,
+    events: &'a mut mpsc::UnboundedReceiver<CallEvent>,
+}
+
+impl Session<'_> {
+    fn context(&self) -> Result<SessionContext, Error> {
+        Ok(SessionContext {
+            prompts: self.services.prompts.clone(),
+            ids: StreamIds::random(self.services.random.as_ref())?,
+        })
+    }
+
+    async fn voicemail(
+        mut self,
+        negotiated: Negotiated,
+        mailbox: Mailbox,
+        plan: CallPlan,
+    ) -> Result<Finished, Error> {
+        let (handle, task) = media::start_call(negotiated, self.context()?, plan)?;
+        let (recording, dialog_over) = self.supervise(handle, task).await;
+        let recording = recording?;
+        Ok(Finished {
+            mailbox: Some(mailbox),
+            stats: recording.stats,
+            recording: Some(recording),
+            dialog_over,
+            abandoned: None,
+        })
+    }
+
+    async fn direct(
+        mut self,
+        negotiated: Negotiated,
+        lookup: DirectLookup,
+    ) -> Result<Finished, Error> {
+        let plan = self.services.settings.direct;
+        let (handle, task) = media::start_direct_call(negotiated, self.context()?, plan, lookup)?;
+        let (outcome, dialog_over) = self.supervise(handle, task).await;
+        Ok(match outcome? {
+            DirectOutcome::Message {
+                mailbox, recording, ..
+            } => {
+                tracing::Span::current().record("mailbox", mailbox.user.address.as_str());
+                Finished {
+                    mailbox: Some(mailbox),
+                    stats: recording.stats,
+                    recording: Some(recording),
+                    dialog_over,
+                    abandoned: None,
+                }
+            }
+            DirectOutcome::Abandoned { reason, stats } => Finished {
+                mailbox: None,
+                recording: None,
+                stats,
+                dialog_over,
+                abandoned: Some(reason),
+            },
+        })
+    }
+
+    /// Relays re-offers and the end of the dialog to the session until its task ends; also
+    /// reports whether the dialog is already over (so no BYE is due from us).
+    async fn supervise<T>(
+        &mut self,
+        mut handle: SessionHandle,
+        mut task: JoinHandle<T>,
+    ) -> (Result<T, Error>, bool) {
+        let mut dialog_over = false;
+        let mut listening = true;
+        loop {
+            tokio::select! {
+                result = &mut task => return (result.map_err(Error::from), dialog_over),
+                event = self.events.recv(), if listening && !dialog_over => match event {
+                    Some(CallEvent::Reinvite { sdp, reply }) => {
+                        let decision = match handle.reoffer(&sdp) {
+                            Ok(sdp_answer) => InviteDecision::Accept { sdp_answer },
+                            Err(error) => {
+                                info!(%error, "re-offer refused");
+                                InviteDecision::Reject(StatusCode::NotAcceptableHere)
+                            }
+                        };
+                        let _ = reply.send(decision);
+                    }
+                    Some(CallEvent::Acked) => {}
+                    Some(CallEvent::Ended(_)) => {
+                        handle.hangup();
+                        dialog_over = true;
+                    }
+                    None => {
+                        // The handler is shutting down: stop the media; the BYE follows.
+                        handle.hangup();
+                        listening = false;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Finds the mailbox behind an extension typed on a direct call, in the gateway's dial plan.
+struct DirectLookup {
+    services: Arc<Services>,
+    directory: Arc<Directory>,
+    dial_plan: String,
+    law: Law,
+}
+
+impl MailboxLookup for DirectLookup {
+    type Mailbox = Mailbox;
+
+    async fn lookup(&self, extension: &dtmf::Extension) -> Option<(Mailbox, CallPlan)> {
+        let number = extension.as_str();
+        let user = self.directory.user_by_extension(&self.dial_plan, number)?;
+        let extension = Extension {
+            dial_plan: self.dial_plan.clone(),
+            number: number.to_owned(),
+        };
+        let mailbox = Mailbox::find(&self.directory, &user.address, extension)?;
+        let plan = self.services.plan(&mailbox, self.law).await;
+        Some((mailbox, plan))
+    }
+}
+
+impl Services {
+    /// The call plan of `mailbox`: its greeting, its policy's maximum length, our timeouts.
+    async fn plan(&self, mailbox: &Mailbox, law: Law) -> CallPlan {
+        let greeting = self.greeting(mailbox, law).await;
+        let mut plan = CallPlan::new(greeting);
+        plan.max_message = Duration::from_secs(u64::from(mailbox.policy.max_message_seconds));
+        plan.silence_timeout = self.settings.silence_timeout;
+        plan
+    }
+
+    /// The user's own greeting when a readable one is on file, else the system greeting naming
+    /// the extension.
+    async fn greeting(&self, mailbox: &Mailbox, law: Law) -> Greeting {
+        if let Some(path) = greeting_file(&self.greetings, &mailbox.user.address) {
+            match read_greeting(&path).await {
+                Ok(Some(bytes)) => match Greeting::from_wav(&bytes, law) {
+                    Ok(greeting) => return greeting,
+                    Err(error) => warn!(%error, path = %path.display(), "greeting not usable"),
+                },
+                Ok(None) => {}
+                Err(error) => warn!(%error, path = %path.display(), "greeting not readable"),
+            }
+        }
+        match dtmf::Extension::parse(&mailbox.extension.number) {
+            Some(extension) => Greeting::System(extension),
+            // An extension the prompts cannot speak: the beep alone.
+            None => Greeting::Custom {
+                law,
+                codes: Arc::from(&[][..]),
+            },
+        }
+    }
+
+    /// Writes what the call left: a voice message when the recording is long enough for the
+    /// policy, else a missed-call notification when the policy allows one. One store change,
+    /// on the blocking pool, after the call is over.
+    async fn deliver(
+        &self,
+        finished: &Finished,
+        call: &IncomingCall,
+        caller: Option<String>,
+        gateway: &Gateway,
+        directory: &Arc<Directory>,
+    ) -> Result<Delivered, Error> {
+        let Some(mailbox) = &finished.mailbox else {
+            return Ok(Delivered::Nothing);
+        };
+        let minimum = Duration::from_secs(u64::from(mailbox.policy.min_message_seconds));
+        let message = match &finished.recording {
+            Some(recording) if !recording.audio.is_empty() && recording.duration() >= minimum => {
+                Some((recording.to_wav()?, recording.duration()))
+            }
+            _ => None,
+        };
+        if message.is_none() && !mailbox.policy.allow_missed_call_notifications {
+            return Ok(Delivered::Nothing);
+        }
+        let store = self.store.clone();
+        let directory = directory.clone();
+        let user = mailbox.user.clone();
+        let dial_plan = gateway.dial_plan.clone();
+        let call_id = call.call_id.as_str().to_owned();
+        let now = self.clock.now();
+        let delivered = tokio::task::spawn_blocking(move || {
+            let mailbox_id = MailboxId::new(&user.address);
+            let contacts = store
+                .distinguished_folder(&mailbox_id, DistinguishedFolder::Contacts)
+                .and_then(|folder| store.items(&mailbox_id, folder))
+                .unwrap_or_else(|error| {
+                    warn!(%error, "contacts not read for caller id");
+                    Vec::new()
+                });
+            let caller = caller_id::resolve(&directory, &dial_plan, caller.as_deref(), &contacts);
+            match message {
+                Some((wav, duration)) => {
+                    let message = VoiceMessage {
+                        caller,
+                        duration,
+                        call_id,
+                        wav,
+                        received: now,
+                    };
+                    delivery::deliver(store.as_ref(), &user, message, now)
+                        .map(|_| Delivered::VoiceMessage)
+                }
+                None => {
+                    let missed = MissedCall {
+                        caller,
+                        call_id,
+                        received: now,
+                    };
+                    delivery::notify_missed_call(store.as_ref(), &user, &missed, now)
+                        .map(|_| Delivered::MissedCall)
+                }
+            }
+        })
+        .await??;
+        Ok(delivered)
+    }
+}
+
+/// `<folder>/<address>.wav`, for an address that is a plain file name (directory validation
+/// allows `/` in local parts, which must not reach a path).
+fn greeting_file(folder: &Path, address: &str) -> Option<PathBuf> {
+    let name = format!("{address}.wav");
+    let plain = !name.starts_with('.') && !name.contains(['/', '\\', '\0']);
+    plain.then(|| folder.join(name))
+}
+
+/// The greeting file's bytes; `None` when there is none. Files above the WAV size cap are refused
+/// before they are read.
+async fn read_greeting(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    let metadata = match tokio::fs::metadata(path).await {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let cap = u64::try_from(media::wav::MAX_WAV_BYTES).unwrap_or(u64::MAX);
+    if metadata.len() > cap {
+        return Err(std::io::Error::other("greeting file is too large"));
+    }
+    tokio::fs::read(path).await.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greeting_files_are_named_by_address_and_never_escape_their_folder() {
+        let folder = Path::new("/data/greetings");
+        assert_eq!(
+            greeting_file(folder, "alice@example.test"),
+            Some(PathBuf::from("/data/greetings/alice@example.test.wav"))
+        );
+        assert_eq!(greeting_file(folder, "a/../../etc@example.test"), None);
+        assert_eq!(greeting_file(folder, ".hidden@example.test"), None);
+    }
+
+    #[test]
+    fn answers_map_media_errors_to_sip_statuses() {
+        let sdp = media::sdp::SessionDescription::parse(b"garbage").unwrap_err();
+        assert_eq!(
+            Error::Media(media::Error::Sdp(sdp)).status(),
+            StatusCode::NotAcceptableHere
+        );
+        let ports = media::ports::PortError::Exhausted { start: 1, end: 2 };
+        assert_eq!(
+            Error::Media(media::Error::Ports(ports)).status(),
+            StatusCode::ServiceUnavailable
+        );
+        assert_eq!(
+            Error::Media(media::Error::Random).status(),
+            StatusCode::ServerInternalError
+        );
+    }
+
+    #[test]
+    fn a_mailbox_needs_a_um_policy() {
+        let mut directory = Directory::demo().unwrap();
+        let extension = Extension {
+            dial_plan: "default".into(),
+            number: "1001".into(),
+        };
+        let mailbox = Mailbox::find(&directory, "alice@example.test", extension.clone()).unwrap();
+        assert_eq!(mailbox.policy.name, "default");
+        directory.users[0].um_policy = None;
+        assert!(Mailbox::find(&directory, "alice@example.test", extension).is_none());
+    }
+}
