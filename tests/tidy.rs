@@ -1,20 +1,30 @@
-//! House rules checked by a test rather than by reviewers' memory (STYLE.md §2 rules 1, 17, 18).
+//! House rules checked by a test rather than by reviewers' memory (STYLE.md §2 rules 1, 17, 18,
+//! and the workspace rules of docs/ARCHITECTURE.md).
 
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr
+    clippy::indexing_slicing
 )]
 
 use std::path::{Path, PathBuf};
 
+/// Programs a test may spawn without `scripts/test` installing them: part of every Debian
+/// system (`sh` is essential).
+const BASE_SYSTEM_PROGRAMS: [&str; 1] = ["sh"];
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            if path.file_name().is_some_and(|n| n == "node_modules") {
+            if path
+                .file_name()
+                .is_some_and(|n| n == "node_modules" || n == ".venv")
+            {
                 continue;
             }
             rust_files(&path, out);
@@ -28,12 +38,63 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn every_source_file_opens_with_a_module_doc() {
+/// The workspace's crates: (directory name, crate directory).
+fn crates() -> Vec<(String, PathBuf)> {
+    let mut crates: Vec<_> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    crates.sort();
+    crates
+}
+
+/// Every library and binary source file, with the name the code map gives its module:
+/// `<crate dir>::<module path>` (`sip::endpoint`), or the root crate's `server`, `admin`.
+fn source_modules() -> Vec<(String, PathBuf)> {
+    let mut modules = Vec::new();
+    let mut add = |prefix: Option<&str>, src: &Path| {
+        let mut files = Vec::new();
+        rust_files(src, &mut files);
+        for file in files {
+            let rel = file.strip_prefix(src).unwrap();
+            let path = rel
+                .with_extension("")
+                .to_string_lossy()
+                .replace('/', "::")
+                .replace("::mod", "");
+            let name = match (prefix, path.as_str()) {
+                (Some(krate), "lib") => krate.to_owned(),
+                (Some(krate), _) => format!("{krate}::{path}"),
+                (None, _) => path,
+            };
+            modules.push((name, file));
+        }
+    };
+    add(None, &root().join("src"));
+    for (name, dir) in crates() {
+        add(Some(&name), &dir.join("src"));
+    }
+    modules
+}
+
+/// Every Rust file of the workspace: sources, tests, benches, examples.
+fn all_rust_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    rust_files(&root().join("src"), &mut files);
-    let missing: Vec<_> = files
-        .iter()
+    for dir in ["src", "tests", "benches", "examples"] {
+        rust_files(&root().join(dir), &mut files);
+    }
+    for (_, dir) in crates() {
+        rust_files(&dir, &mut files);
+    }
+    files
+}
+
+#[test]
+fn every_rust_file_opens_with_a_module_doc() {
+    let missing: Vec<_> = all_rust_files()
+        .into_iter()
         .filter(|f| !std::fs::read_to_string(f).unwrap().starts_with("//!"))
         .collect();
     assert!(
@@ -43,14 +104,31 @@ fn every_source_file_opens_with_a_module_doc() {
 }
 
 #[test]
+fn every_crate_says_what_it_owns_and_what_it_never_depends_on() {
+    let mut vague = Vec::new();
+    for (name, dir) in crates() {
+        let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+        let doc: String = lib
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if doc.len() < 120 || !doc.to_ascii_lowercase().contains("never") {
+            vague.push(name);
+        }
+    }
+    assert!(
+        vague.is_empty(),
+        "crates whose lib.rs doc does not say what they own and never do: {vague:?}"
+    );
+}
+
+#[test]
 fn no_ignored_or_should_panic_tests() {
-    let mut files = Vec::new();
-    rust_files(&root().join("src"), &mut files);
-    rust_files(&root().join("tests"), &mut files);
     let this = root().join("tests/tidy.rs");
-    let bad: Vec<_> = files
-        .iter()
-        .filter(|f| **f != this)
+    let bad: Vec<_> = all_rust_files()
+        .into_iter()
+        .filter(|f| *f != this)
         .filter(|f| {
             let text = std::fs::read_to_string(f).unwrap();
             text.contains("#[ignore") || text.contains("#[should_panic")
@@ -60,19 +138,16 @@ fn no_ignored_or_should_panic_tests() {
 }
 
 #[test]
-fn architecture_maps_every_module() {
+fn architecture_maps_every_crate_and_module() {
     let map = std::fs::read_to_string(root().join("docs/ARCHITECTURE.md")).unwrap();
-    let mut files = Vec::new();
-    rust_files(&root().join("src"), &mut files);
     let mut missing = Vec::new();
-    for file in files {
-        let rel = file.strip_prefix(root().join("src")).unwrap();
-        let module = rel
-            .with_extension("")
-            .to_string_lossy()
-            .replace('/', "::")
-            .replace("::mod", "");
-        if module == "lib" || module == "main" {
+    for (name, _) in crates() {
+        if !map.contains(&format!("`umbox-{name}`")) {
+            missing.push(format!("umbox-{name}"));
+        }
+    }
+    for (module, _) in source_modules() {
+        if module == "lib" || module == "main" || crates().iter().any(|(c, _)| *c == module) {
             continue;
         }
         if !map.contains(&format!("`{module}`")) {
@@ -81,6 +156,78 @@ fn architecture_maps_every_module() {
     }
     assert!(
         missing.is_empty(),
-        "modules missing from docs/ARCHITECTURE.md's code map: {missing:?}"
+        "crates and modules missing from docs/ARCHITECTURE.md's code map: {missing:?}"
+    );
+}
+
+/// The code before the first `#[cfg(test)]` of a file: what ships in the server. Files that
+/// exist only for tests (`tests.rs`, `*_tests.rs`, `testkit.rs`) ship nothing.
+fn shipped_code(file: &Path) -> String {
+    let name = file.file_name().unwrap().to_string_lossy();
+    if name == "tests.rs" || name.ends_with("_tests.rs") || name == "testkit.rs" {
+        return String::new();
+    }
+    let text = std::fs::read_to_string(file).unwrap();
+    match text.find("#[cfg(test)]") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+#[test]
+fn no_xml_is_built_with_format_outside_tests() {
+    // An XML element written by hand: `format!("<m:Foo>…")` or `write!(out, "<a …>")`. XML goes
+    // through `umbox_xml::Writer`, which escapes every value.
+    let mut bad = Vec::new();
+    for (module, file) in source_modules() {
+        if module.starts_with("testkit") {
+            continue;
+        }
+        for (n, line) in shipped_code(&file).lines().enumerate() {
+            let Some(at) = ["format!(", "write!(", "writeln!("]
+                .iter()
+                .find_map(|m| line.find(m))
+            else {
+                continue;
+            };
+            let rest = &line[at..];
+            let Some(quote) = rest.find('"') else {
+                continue;
+            };
+            let literal = &rest[quote + 1..];
+            let element = literal.starts_with('<')
+                && literal[1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '?')
+                && literal.contains('>');
+            if element {
+                bad.push(format!("{}:{}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "XML built with format!/write!: {bad:?}");
+}
+
+#[test]
+fn every_program_a_test_spawns_is_installed_by_scripts_test() {
+    let script = std::fs::read_to_string(root().join("scripts/test")).unwrap();
+    let mut missing = Vec::new();
+    for file in all_rust_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (at, _) in text.match_indices("Command::new(\"") {
+            let rest = &text[at + "Command::new(\"".len()..];
+            let program = &rest[..rest.find('"').unwrap()];
+            let installed = script.contains(&format!(" {program}:"))
+                || script.contains(&format!("\t{program}:"))
+                || BASE_SYSTEM_PROGRAMS.contains(&program);
+            if !installed && !missing.contains(&program.to_owned()) {
+                missing.push(program.to_owned());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "programs tests spawn that scripts/test does not install: {missing:?}"
     );
 }
