@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use umbox_base::config::{self, Raw};
+use umbox_base::config::{Overrides, Raw};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -90,16 +90,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut raw = match &cli.config {
-        Some(path) => Raw::load(path)?,
-        None => Raw::default(),
-    };
-    if let Some(data) = cli.data {
-        raw.data_dir = Some(data);
-    }
     match cli.command {
         Command::Admin(command) => {
-            let data_dir = raw.data_dir.unwrap_or_else(|| PathBuf::from("umbox-data"));
+            let raw = match &cli.config {
+                Some(path) => Raw::load(path)?,
+                None => Raw::default(),
+            };
+            let data_dir = cli
+                .data
+                .or(raw.data_dir)
+                .unwrap_or_else(|| PathBuf::from("umbox-data"));
             let text = umbox::admin::run(&data_dir, *command)?;
             print!("{text}");
             if !text.is_empty() && !text.ends_with('\n') {
@@ -107,28 +107,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Serve(args) => serve(raw, cli.config, args),
+        Command::Serve(args) => serve(cli.config, cli.data, args),
     }
 }
 
-fn serve(mut raw: Raw, config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
-    if args.demo && raw.domains.is_empty() {
-        raw.domains.push(config::DEMO_DOMAIN.to_owned());
-    }
+fn serve(
+    config_file: Option<PathBuf>,
+    data: Option<PathBuf>,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        data_dir: data,
+        demo: args.demo,
+        bind: args.bind,
+        https_port: args.https_port,
+        http_port: args.http_port,
+        dns_port: args.dns_port,
+        sip_router_port: args.sip_router_port,
+        sip_media_port: args.sip_media_port,
+        rtp_ports: args.rtp_ports,
+    };
+    let raw = match &config_file {
+        Some(path) => Raw::load(path)?,
+        None => Raw::default(),
+    };
+    let raw = overrides.apply(raw);
     if raw.domains.is_empty() {
         anyhow::bail!(
             "domains: no served domain; pass --config FILE (see docs/umbox.example.toml) or --demo"
         );
-    }
-    raw.listen.address = args.bind.or(raw.listen.address);
-    raw.listen.https_port = args.https_port.or(raw.listen.https_port);
-    raw.listen.http_port = args.http_port.or(raw.listen.http_port);
-    raw.listen.dns_port = args.dns_port.or(raw.listen.dns_port);
-    raw.listen.sip_router_port = args.sip_router_port.or(raw.listen.sip_router_port);
-    raw.listen.sip_media_port = args.sip_media_port.or(raw.listen.sip_media_port);
-    if let Some((min, max)) = args.rtp_ports {
-        raw.listen.rtp_port_min = Some(min);
-        raw.listen.rtp_port_max = Some(max);
     }
     let config = raw.validate()?;
 
@@ -143,7 +150,7 @@ fn serve(mut raw: Raw, config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let options = umbox::server::Options { config, config_file, demo: args.demo };
+        let options = umbox::server::Options { config, config_file, overrides };
         let running = umbox::server::start(options, Arc::new(umbox_base::clock::SystemClock)).await?;
         let b = running.bound;
         let base = running.site.https_base();

@@ -104,8 +104,9 @@ pub struct Options {
     pub config: Config,
     /// The file it came from, watched for changes to domains and public names.
     pub config_file: Option<PathBuf>,
-    /// Seed the demo directory when the data directory has none yet.
-    pub demo: bool,
+    /// The command line's overrides, applied again to the file at every reload; `demo` also
+    /// seeds the demo directory when the data directory has none yet.
+    pub overrides: config::Overrides,
 }
 
 /// Where a running server listens.
@@ -153,7 +154,7 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
     let config = options.config;
     create_data_dir(&config.data_dir)?;
     let directory_file = DirectoryFile::in_data_dir(&config.data_dir);
-    if options.demo && !directory_file.exists() {
+    if options.overrides.demo && !directory_file.exists() {
         let demo = Directory::demo()?;
         directory_file.update(move |d| {
             *d = demo;
@@ -289,6 +290,7 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
     let reloader = Reloader {
         config: config.clone(),
         config_file: options.config_file,
+        overrides: options.overrides,
         directory_file,
         bound,
         clock,
@@ -443,6 +445,7 @@ fn serial(now: SystemTime, previous: u32) -> u32 {
 struct Reloader {
     config: Config,
     config_file: Option<PathBuf>,
+    overrides: config::Overrides,
     directory_file: DirectoryFile,
     bound: Bound,
     clock: Arc<dyn Clock>,
@@ -502,7 +505,7 @@ impl Reloader {
             }
         };
         if let Some(path) = &self.config_file {
-            match config::Raw::load(path).and_then(config::Raw::validate) {
+            match self.overrides.load(Some(path)) {
                 Ok(new) => {
                     if new.listen != self.config.listen
                         || new.data_dir != self.config.data_dir

@@ -65,3 +65,28 @@ fn zone_follows_config_changes_without_restart() {
     assert!(dig(&server, &["corp.test", "SOA"]).contains("status: NOERROR"));
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// `serve --demo --config F --data D` with ports on the command line and no `domains` in F: a
+/// reload applies the command line again, so it serves the demo domain under F's new public host
+/// and warns about nothing (the flags did not "change" the listeners, and F is not "missing" a
+/// domain).
+#[test]
+fn a_reload_keeps_the_command_line_overrides() {
+    let data = temp_dir("reload-overrides");
+    let file = data.join("umbox.toml");
+    let public = |host: &str| format!("[public]\nhost = \"{host}\"\nhttps_port = 443\n");
+    std::fs::write(&file, public("mail.example.test")).unwrap();
+    let server = Server::demo_with_config(data.join("data"), file.clone());
+    let srv = dig(&server, &["_autodiscover._tcp.example.test", "SRV"]);
+    assert!(srv.contains("SRV\t0 0 443 mail.example.test."), "{srv}");
+
+    std::fs::write(&file, public("ews.example.test")).unwrap();
+    let lines = server.log_until("reloaded directory and configuration");
+    let warnings: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("not reloaded") || l.contains("next start"))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let srv = dig(&server, &["_autodiscover._tcp.example.test", "SRV"]);
+    assert!(srv.contains("SRV\t0 0 443 ews.example.test."), "{srv}");
+}

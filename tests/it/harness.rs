@@ -161,12 +161,23 @@ impl Server {
 
     /// Waits (at most 30 s) for a log line containing `needle`, e.g. the reload announcement.
     pub fn wait_for_log(&self, needle: &str) -> String {
+        self.log_until(needle).pop().unwrap_or_default()
+    }
+
+    /// Every log line up to and including the first containing `needle` (waiting at most 30 s).
+    pub fn log_until(&self, needle: &str) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut lines = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.log.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => continue,
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    lines.push(line);
+                    if found {
+                        return lines;
+                    }
+                }
                 Err(_) => panic!("no log line containing {needle:?} within 30 s"),
             }
         }

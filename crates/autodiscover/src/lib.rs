@@ -23,8 +23,8 @@ use umbox_xml::{self as xml, Element};
 
 pub use pox::{PoxAction, PoxErrorCode, ProtocolType};
 pub use settings::{
-    DomainSettingName, ExchangeVersion, ServerVersion, UserSettingName, ACTIVE_SYNC_PATH, EWS_PATH,
-    EWS_SUPPORTED_SCHEMAS, OWA_PATH, SERVER_VERSION, UM_PATH,
+    DomainSettingName, UserSettingName, ACTIVE_SYNC_PATH, EWS_PATH, EWS_SUPPORTED_SCHEMAS,
+    OWA_PATH, SERVER_VERSION_SCHEMA, UM_PATH,
 };
 pub use soap::{ErrorCode, FaultCode};
 

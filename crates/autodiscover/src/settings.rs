@@ -9,6 +9,7 @@ use std::borrow::Cow;
 
 use umbox_base::config::Site;
 use umbox_base::directory::User;
+use umbox_base::version::{ExchangeVersion, SERVER_BUILD};
 
 /// Path of the EWS endpoint (also the OOF and partner URL).
 pub const EWS_PATH: &str = "/EWS/Exchange.asmx";
@@ -114,63 +115,6 @@ impl DomainSettingName {
     }
 }
 
-/// Exchange schema versions as named by EWS `RequestServerVersion` and Autodiscover
-/// `RequestedServerVersion` (MS-OXWSCDATA ExchangeVersionType, MS-OXDSCLI ExchangeVersion).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ExchangeVersion {
-    /// `Exchange2007`.
-    Exchange2007,
-    /// `Exchange2007_SP1`.
-    Exchange2007Sp1,
-    /// `Exchange2010`.
-    Exchange2010,
-    /// `Exchange2010_SP1`.
-    Exchange2010Sp1,
-    /// `Exchange2010_SP2`.
-    Exchange2010Sp2,
-    /// `Exchange2013`.
-    Exchange2013,
-    /// `Exchange2013_SP1`.
-    Exchange2013Sp1,
-    /// `Exchange2015`: what Exchange 2016 servers report in the Autodiscover `ServerVersionInfo`.
-    Exchange2015,
-    /// `Exchange2016`.
-    Exchange2016,
-}
-
-impl ExchangeVersion {
-    /// The name as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExchangeVersion::Exchange2007 => "Exchange2007",
-            ExchangeVersion::Exchange2007Sp1 => "Exchange2007_SP1",
-            ExchangeVersion::Exchange2010 => "Exchange2010",
-            ExchangeVersion::Exchange2010Sp1 => "Exchange2010_SP1",
-            ExchangeVersion::Exchange2010Sp2 => "Exchange2010_SP2",
-            ExchangeVersion::Exchange2013 => "Exchange2013",
-            ExchangeVersion::Exchange2013Sp1 => "Exchange2013_SP1",
-            ExchangeVersion::Exchange2015 => "Exchange2015",
-            ExchangeVersion::Exchange2016 => "Exchange2016",
-        }
-    }
-
-    /// The version called `name`.
-    pub fn parse(name: &str) -> Option<ExchangeVersion> {
-        match name {
-            "Exchange2007" => Some(ExchangeVersion::Exchange2007),
-            "Exchange2007_SP1" => Some(ExchangeVersion::Exchange2007Sp1),
-            "Exchange2010" => Some(ExchangeVersion::Exchange2010),
-            "Exchange2010_SP1" => Some(ExchangeVersion::Exchange2010Sp1),
-            "Exchange2010_SP2" => Some(ExchangeVersion::Exchange2010Sp2),
-            "Exchange2013" => Some(ExchangeVersion::Exchange2013),
-            "Exchange2013_SP1" => Some(ExchangeVersion::Exchange2013Sp1),
-            "Exchange2015" => Some(ExchangeVersion::Exchange2015),
-            "Exchange2016" => Some(ExchangeVersion::Exchange2016),
-            _ => None,
-        }
-    }
-}
-
 /// The EWS schemas umbox serves, oldest first; exchangelib requires the newest to be one it knows.
 pub const EWS_SUPPORTED_SCHEMAS: &[ExchangeVersion] = &[
     ExchangeVersion::Exchange2007,
@@ -183,39 +127,8 @@ pub const EWS_SUPPORTED_SCHEMAS: &[ExchangeVersion] = &[
     ExchangeVersion::Exchange2016,
 ];
 
-/// The Exchange build umbox presents itself as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerVersion {
-    /// Major version (15 for Exchange 2013 and later).
-    pub major: u16,
-    /// Minor version (1 for Exchange 2016).
-    pub minor: u16,
-    /// Build number.
-    pub major_build: u16,
-    /// Revision.
-    pub minor_build: u16,
-    /// The `Version` of the Autodiscover `ServerVersionInfo` header for this build.
-    pub schema: ExchangeVersion,
-}
-
-/// Exchange 2016 CU23, a build clients know well.
-pub const SERVER_VERSION: ServerVersion = ServerVersion {
-    major: 15,
-    minor: 1,
-    major_build: 2507,
-    minor_build: 6,
-    schema: ExchangeVersion::Exchange2015,
-};
-
-impl ServerVersion {
-    /// The `15.01.2507.006` form of CasVersion, MailboxVersion and ExternalEwsVersion.
-    pub fn dotted(&self) -> String {
-        format!(
-            "{}.{:02}.{:04}.{:03}",
-            self.major, self.minor, self.major_build, self.minor_build
-        )
-    }
-}
+/// The `Version` of the Autodiscover `ServerVersionInfo` header: what Exchange 2016 servers report.
+pub const SERVER_VERSION_SCHEMA: ExchangeVersion = ExchangeVersion::Exchange2015;
 
 /// What this deployment advertises, computed once per request from the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,7 +147,7 @@ pub(super) struct Service {
     pub(super) deployment_id: String,
     /// The POX error `Id`: a hash of the server name, as Exchange computes it.
     pub(super) error_id: u32,
-    /// [`SERVER_VERSION`] in dotted form.
+    /// [`SERVER_BUILD`] in dotted form.
     pub(super) version: String,
     /// The `EwsSupportedSchemas` value.
     pub(super) ews_supported_schemas: String,
@@ -253,7 +166,7 @@ impl Service {
             active_sync_url: [base.as_str(), ACTIVE_SYNC_PATH].concat(),
             deployment_id: guid(deployment),
             error_id: u32::from_le_bytes([server[0], server[1], server[2], server[3]]),
-            version: SERVER_VERSION.dotted(),
+            version: SERVER_BUILD.dotted(),
             ews_supported_schemas: EWS_SUPPORTED_SCHEMAS
                 .iter()
                 .map(|v| v.as_str())
@@ -481,7 +394,7 @@ mod tests {
             service.um_url,
             "https://mail.example.test:8443/UnifiedMessaging/Service.asmx"
         );
-        assert_eq!(service.version, "15.01.2507.006");
+        assert_eq!(service.version, "15.01.2507.039");
         assert_eq!(
             service.ews_supported_schemas,
             "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, Exchange2013, \

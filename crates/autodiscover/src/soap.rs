@@ -13,12 +13,13 @@
 //! Never answers for a mailbox the caller may not query differently from an unknown one.
 
 use super::settings::{
-    DomainSettingName, ExchangeVersion, Service, SettingValue, UserSettingName, SERVER_VERSION,
+    DomainSettingName, Service, SettingValue, UserSettingName, SERVER_VERSION_SCHEMA,
 };
 use super::{
     clark_name, excerpt, reply, required_text, set_once, Error, Mailbox, Reply, Request,
     MAX_ADDRESS_LEN,
 };
+use umbox_base::version::{ExchangeVersion, SERVER_BUILD};
 use umbox_xml::{self as xml, ns, Element, Limits, Namespace, Writer};
 
 /// Autodiscover error codes (MS-OXDSCLI ErrorCode simple type).
@@ -637,19 +638,19 @@ fn write_response(
         .text(operation.response_action())
         .end();
     w.start(HEADER, "ServerVersionInfo").declare(HEADER);
-    w.leaf(HEADER, "MajorVersion", &SERVER_VERSION.major.to_string());
-    w.leaf(HEADER, "MinorVersion", &SERVER_VERSION.minor.to_string());
+    w.leaf(HEADER, "MajorVersion", &SERVER_BUILD.major.to_string());
+    w.leaf(HEADER, "MinorVersion", &SERVER_BUILD.minor.to_string());
     w.leaf(
         HEADER,
         "MajorBuildNumber",
-        &SERVER_VERSION.major_build.to_string(),
+        &SERVER_BUILD.major_build.to_string(),
     );
     w.leaf(
         HEADER,
         "MinorBuildNumber",
-        &SERVER_VERSION.minor_build.to_string(),
+        &SERVER_BUILD.minor_build.to_string(),
     );
-    w.leaf(HEADER, "Version", SERVER_VERSION.schema.as_str());
+    w.leaf(HEADER, "Version", SERVER_VERSION_SCHEMA.as_str());
     w.end().end();
     w.start(SOAP, "Body");
     w.start(BODY, operation.response_element()).declare(BODY);

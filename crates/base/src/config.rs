@@ -420,6 +420,64 @@ impl Config {
 /// The domain the demo directory lives in.
 pub const DEMO_DOMAIN: &str = "example.test";
 
+/// What the command line says over the configuration file. Applied to the file's contents at
+/// start and again at every reload, so a reload sees the configuration a restart with the same
+/// command line would.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--data`.
+    pub data_dir: Option<PathBuf>,
+    /// `--demo`: serve [`DEMO_DOMAIN`] when the file names no domain.
+    pub demo: bool,
+    /// `--bind`.
+    pub bind: Option<String>,
+    /// `--https-port`.
+    pub https_port: Option<u16>,
+    /// `--http-port`.
+    pub http_port: Option<u16>,
+    /// `--dns-port`.
+    pub dns_port: Option<u16>,
+    /// `--sip-router-port`.
+    pub sip_router_port: Option<u16>,
+    /// `--sip-media-port`.
+    pub sip_media_port: Option<u16>,
+    /// `--rtp-ports MIN-MAX`.
+    pub rtp_ports: Option<(u16, u16)>,
+}
+
+impl Overrides {
+    /// `raw` with every override in place.
+    pub fn apply(&self, mut raw: Raw) -> Raw {
+        if let Some(data) = &self.data_dir {
+            raw.data_dir = Some(data.clone());
+        }
+        if self.demo && raw.domains.is_empty() {
+            raw.domains.push(DEMO_DOMAIN.to_owned());
+        }
+        let listen = &mut raw.listen;
+        listen.address = self.bind.clone().or(listen.address.take());
+        listen.https_port = self.https_port.or(listen.https_port);
+        listen.http_port = self.http_port.or(listen.http_port);
+        listen.dns_port = self.dns_port.or(listen.dns_port);
+        listen.sip_router_port = self.sip_router_port.or(listen.sip_router_port);
+        listen.sip_media_port = self.sip_media_port.or(listen.sip_media_port);
+        if let Some((min, max)) = self.rtp_ports {
+            listen.rtp_port_min = Some(min);
+            listen.rtp_port_max = Some(max);
+        }
+        raw
+    }
+
+    /// The configuration `file` (or the defaults, without one) under these overrides, checked.
+    pub fn load(&self, file: Option<&Path>) -> Result<Config, Error> {
+        let raw = match file {
+            Some(path) => Raw::load(path)?,
+            None => Raw::default(),
+        };
+        self.apply(raw).validate()
+    }
+}
+
 impl Raw {
     /// Reads and parses a TOML file (unknown keys are refused).
     pub fn load(path: &Path) -> Result<Raw, Error> {

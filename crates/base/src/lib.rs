@@ -10,3 +10,4 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod fsio;
+pub mod version;

@@ -22,7 +22,6 @@ mod render;
 mod restriction;
 pub mod soap;
 pub mod time;
-pub mod version;
 mod view;
 
 use std::time::SystemTime;
@@ -33,11 +32,11 @@ use ids::IdCodec;
 use soap::M;
 use umbox_base::config::Site;
 use umbox_base::directory::{Directory, Right, User};
+use umbox_base::version::ExchangeVersion;
 use umbox_notify::push::{BoxFuture, Carrier, Deliver, DeliveryError, PushReply};
 use umbox_notify::{Hub, Notification};
 use umbox_store::{DistinguishedFolder, FolderId, MailStore, MailboxId};
 use umbox_xml::{ns, Element, Writer};
-use version::ExchangeVersion;
 
 pub use ops::subscriptions::{push_document, read_push_reply, EventStream};
 

@@ -3,7 +3,7 @@
 
 use crate::codes::ResponseCode;
 use crate::error::Fault;
-use crate::version::{ExchangeVersion, SERVER_BUILD};
+use umbox_base::version::{ExchangeVersion, SERVER_BUILD};
 use umbox_xml::{self as xml, ns, Element, Namespace, Writer};
 
 /// `s:` as written.

@@ -23,9 +23,9 @@ use crate::fields::{parse_bool, PSETID_APPOINTMENT};
 use crate::ops::convert_id::{reformat, IdFormat};
 use crate::ops::time_zones::{format_local, parse_in_zone, SerializableTimeZone};
 use crate::soap::{M, T};
-use crate::version::ExchangeVersion;
 use crate::{child, response_message, Request};
 use umbox_base::directory::User;
+use umbox_base::version::ExchangeVersion;
 use umbox_store::props::{
     property_sets, tags, NamedProperty, PropName, PropTag, PropType, PropValue, PropertyBag,
 };

@@ -12,8 +12,8 @@ use crate::codes::ResponseCode;
 use crate::error::{Error, Fault};
 use crate::fields::parse_bool;
 use crate::soap::M;
-use crate::version::ExchangeVersion;
 use crate::{child, response_message, Request};
+use umbox_base::version::ExchangeVersion;
 use umbox_store::MailboxId;
 use umbox_xml::{ns, Element, Namespace, Writer};
 

@@ -15,8 +15,8 @@ use crate::error::{notify_code, Error, Fault};
 use crate::fields::parse_bool;
 use crate::ids::IdCodec;
 use crate::soap::{self, M, T};
-use crate::version::ExchangeVersion;
 use crate::{child, response_message, time, Reply, Request};
+use umbox_base::version::ExchangeVersion;
 use umbox_notify::push::PushReply;
 use umbox_notify::{
     self as notify, Connection, Content, EventType, Filter, Folders, Frame, NewKind,

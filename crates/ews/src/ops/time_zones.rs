@@ -10,8 +10,8 @@ use crate::codes::ResponseCode;
 use crate::error::{Error, Fault};
 use crate::fields::parse_bool;
 use crate::soap::{M, T};
-use crate::version::ExchangeVersion;
 use crate::{child, response_message, time, Request};
+use umbox_base::version::ExchangeVersion;
 use umbox_xml::{Element, Writer};
 
 /// A day of the week (MS-OXWSCDATA DayOfWeekType, the single days).

@@ -3,8 +3,8 @@
 use crate::fields::{BaseShape, FieldUri, Shape};
 use crate::render::{extended_properties, owner_rights};
 use crate::soap::T;
-use crate::version::ExchangeVersion;
 use crate::Request;
+use umbox_base::version::ExchangeVersion;
 use umbox_store::props::tags;
 use umbox_store::Folder;
 use umbox_xml::Writer;

@@ -26,8 +26,8 @@ use crate::fields::{
 use crate::mime;
 use crate::render::{extended_properties, owner_rights};
 use crate::soap::T;
-use crate::version::ExchangeVersion;
 use crate::{child, time, Request};
+use umbox_base::version::ExchangeVersion;
 use umbox_store::props::{
     tags, FileTime, Guid, NamedProperty, PropKey, PropName, PropTag, PropType, PropValue,
     PropertyBag,

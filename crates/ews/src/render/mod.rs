@@ -107,7 +107,7 @@ pub(crate) fn owner_rights(w: &mut Writer<'_>, request: &Request<'_>) {
     ] {
         w.leaf(T, right, "true");
     }
-    if request.version >= crate::version::ExchangeVersion::Exchange2010Sp1 {
+    if request.version >= umbox_base::version::ExchangeVersion::Exchange2010Sp1 {
         w.leaf(T, "ViewPrivateItems", "true");
     }
     w.end();

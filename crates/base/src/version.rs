@@ -1,5 +1,7 @@
-//! EWS schema versions (`RequestServerVersion/@Version`, MS-OXWSCDATA ExchangeVersionType) and the
-//! `ServerVersionInfo` umbox reports.
+//! Exchange schema versions as EWS `RequestServerVersion` and Autodiscover
+//! `RequestedServerVersion` name them (MS-OXWSCDATA ExchangeVersionType, MS-OXDSCLI), and the one
+//! Exchange build umbox reports everywhere: EWS and Autodiscover `ServerVersionInfo`, and
+//! Autodiscover's CasVersion, MailboxVersion and ExternalEwsVersion.
 
 /// A requested EWS schema version, oldest first so versions compare by age.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,8 +67,8 @@ impl ExchangeVersion {
     }
 }
 
-/// The build umbox claims in `ServerVersionInfo`: Exchange 2016 CU-era numbers, so clients
-/// enable every feature of the schemas above.
+/// The build umbox claims: Exchange 2016 CU23 (with a security update) numbers, a build clients
+/// know well, so they enable every feature of the schemas above.
 pub const SERVER_BUILD: ServerBuild = ServerBuild {
     major: 15,
     minor: 1,
@@ -74,7 +76,7 @@ pub const SERVER_BUILD: ServerBuild = ServerBuild {
     minor_build: 39,
 };
 
-/// The four numbers of `ServerVersionInfo`.
+/// The four numbers of a build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerBuild {
     /// MajorVersion.
@@ -85,6 +87,17 @@ pub struct ServerBuild {
     pub major_build: u16,
     /// MinorBuildNumber.
     pub minor_build: u16,
+}
+
+impl ServerBuild {
+    /// The `15.01.2507.039` form of Autodiscover's CasVersion, MailboxVersion and
+    /// ExternalEwsVersion.
+    pub fn dotted(&self) -> String {
+        format!(
+            "{}.{:02}.{:04}.{:03}",
+            self.major, self.minor, self.major_build, self.minor_build
+        )
+    }
 }
 
 #[cfg(test)]
@@ -99,5 +112,6 @@ mod tests {
         assert!(ExchangeVersion::Exchange2010Sp2 < ExchangeVersion::Exchange2013);
         assert_eq!(ExchangeVersion::parse("Exchange2019"), None);
         assert_eq!(ExchangeVersion::parse("exchange2016"), None);
+        assert_eq!(SERVER_BUILD.dotted(), "15.01.2507.039");
     }
 }
