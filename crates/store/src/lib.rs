@@ -15,6 +15,7 @@
 
 mod change;
 mod encode;
+pub mod oxum;
 pub mod props;
 mod records;
 mod redb_store;

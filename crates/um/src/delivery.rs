@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::caller_id::{display_number, Caller};
 use umbox_base::directory::User;
+use umbox_store::oxum;
 use umbox_store::props::{
     property_sets, tags, FileTime, NamedProperty, PropKey, PropName, PropType, PropValue,
 };
@@ -18,9 +19,9 @@ use umbox_store::{
 use umbox_xml::{Namespace, Writer};
 
 /// The item class of a message left by a caller (MS-OXOUM 2.2.1: call answering).
-pub const VOICEMAIL_CLASS: &str = "IPM.Note.Microsoft.Voicemail.UM.CA";
+pub const VOICEMAIL_CLASS: &str = oxum::VOICE_MESSAGE.message_class;
 /// The item class of a missed-call notification.
-pub const MISSED_CALL_CLASS: &str = "IPM.Note.Microsoft.Missed.Voice";
+pub const MISSED_CALL_CLASS: &str = oxum::MISSED_CALL.message_class;
 /// The attachment's name; one audio file per message, so it is unique in the message.
 pub const AUDIO_FILE_NAME: &str = "audio.wav";
 
@@ -82,11 +83,11 @@ pub fn deliver(
         PropValue::Unicode(AUDIO_FILE_NAME.to_owned()),
     ));
     props.push((
-        header("X-VoiceMessageDuration"),
+        header(oxum::VOICE_MESSAGE_DURATION),
         PropValue::Unicode(seconds.to_string()),
     ));
     props.push((
-        header("X-AttachmentOrder"),
+        header(oxum::ATTACHMENT_ORDER),
         PropValue::Unicode(AUDIO_FILE_NAME.to_owned()),
     ));
     let text = format!("You received a voice mail from {who}. Duration: {seconds} seconds. The message is attached.");
@@ -167,12 +168,13 @@ fn caller_label(caller: &Caller) -> String {
     }
 }
 
-/// An Internet-header named property (PS_INTERNET_HEADERS), as Exchange stores X- headers.
-fn header(name: &str) -> PropKey {
+/// The Internet-header named property (PS_INTERNET_HEADERS) mirroring `header`, as Exchange
+/// stores X- headers.
+fn header(header: oxum::UmHeader) -> PropKey {
     PropKey::Named(
         NamedProperty::new(
             property_sets::INTERNET_HEADERS,
-            PropName::Name(name.to_ascii_lowercase()),
+            PropName::Name(header.name.to_ascii_lowercase()),
         ),
         PropType::Unicode,
     )
@@ -212,7 +214,10 @@ fn common_props(
             PropValue::Unicode(sender_name),
         ),
         (tags::CALL_ID.into(), PropValue::Unicode(call_id.to_owned())),
-        (header("X-CallID"), PropValue::Unicode(call_id.to_owned())),
+        (
+            header(oxum::CALL_ID),
+            PropValue::Unicode(call_id.to_owned()),
+        ),
     ];
     if !sender_address.is_empty() {
         props.push((
@@ -230,7 +235,7 @@ fn common_props(
             PropValue::Unicode(number.clone()),
         ));
         props.push((
-            header("X-CallingTelephoneNumber"),
+            header(oxum::CALLING_TELEPHONE_NUMBER),
             PropValue::Unicode(number.clone()),
         ));
     }
@@ -240,7 +245,7 @@ fn common_props(
             PropValue::Unicode(name.clone()),
         ));
         props.push((
-            header("X-VoiceMessageSenderName"),
+            header(oxum::VOICE_MESSAGE_SENDER_NAME),
             PropValue::Unicode(name.clone()),
         ));
     }

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
+use umbox_store::oxum;
 
 use base64::Engine;
 
@@ -2126,36 +2127,18 @@ pub(crate) fn mime(
 /// `Content-Class` and the X- headers of a voice, missed-call or fax item (MS-OXOUM §2.1.3).
 fn voice_headers(props: &dyn Props, headers: &mut Vec<(&'static str, String)>) {
     let class = text(props, t(tags::MESSAGE_CLASS)).unwrap_or_default();
-    let content_class = [
-        ("IPM.Note.Microsoft.Voicemail.UM.CA", "voice-ca"),
-        ("IPM.Note.Microsoft.Voicemail.UM", "voice"),
-        ("IPM.Note.Microsoft.Missed.Voice", "missedcall"),
-        ("IPM.Note.Microsoft.Fax.CA", "fax-ca"),
-    ]
-    .into_iter()
-    .find(|(prefix, _)| class.eq_ignore_ascii_case(prefix))
-    .map(|(_, value)| value);
-    let Some(content_class) = content_class else {
+    let Some(class) = oxum::UmClass::of_message_class(class) else {
         return;
     };
-    headers.push(("Content-Class", content_class.to_owned()));
-    if let Some(number) = text(props, t(tags::SENDER_TELEPHONE_NUMBER)) {
-        headers.push(("X-CallingTelephoneNumber", mime::unstructured(number)));
-    }
-    if let Some(seconds) = int(props, t(tags::VOICE_MESSAGE_DURATION)) {
-        headers.push(("X-VoiceMessageDuration", seconds.to_string()));
-    }
-    if let Some(name) = text(props, t(tags::VOICE_MESSAGE_SENDER_NAME)) {
-        headers.push(("X-VoiceMessageSenderName", mime::unstructured(name)));
-    }
-    if let Some(pages) = int(props, t(tags::FAX_NUMBER_OF_PAGES)) {
-        headers.push(("X-FaxNumberOfPages", pages.to_string()));
-    }
-    if let Some(order) = text(props, t(tags::VOICE_MESSAGE_ATTACHMENT_ORDER)) {
-        headers.push(("X-AttachmentOrder", mime::unstructured(order)));
-    }
-    if let Some(call_id) = text(props, t(tags::CALL_ID)) {
-        headers.push(("X-CallID", mime::unstructured(call_id)));
+    headers.push(("Content-Class", class.content_class.to_owned()));
+    for header in oxum::HEADERS {
+        let value = match header.tag.prop_type() {
+            PropType::Int32 => int(props, t(header.tag)).map(|n| n.to_string()),
+            _ => text(props, t(header.tag)).map(mime::unstructured),
+        };
+        if let Some(value) = value {
+            headers.push((header.name, value));
+        }
     }
 }
 

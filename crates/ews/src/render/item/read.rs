@@ -5,6 +5,7 @@
 //! to name a stored item's named properties ([`portable`]).
 
 use super::*;
+use umbox_store::oxum;
 
 /// Why an item element was refused: a schema violation fails the whole request, anything else
 /// only that item.
@@ -620,38 +621,28 @@ fn read_mime(bytes: &[u8], nested: bool) -> Result<Imported, Invalid> {
 /// The class and MS-OXOUM properties a voice, missed-call or fax message's headers carry
 /// (the inverse of [`voice_headers`]).
 fn voice_properties(parsed: &mime::Parsed, props: &mut Vec<(PropKey, PropValue)>) {
-    let class = match parsed
+    let Some(class) = parsed
         .header("Content-Class")
-        .map(|c| c.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("voice-ca") => "IPM.Note.Microsoft.Voicemail.UM.CA",
-        Some("voice") => "IPM.Note.Microsoft.Voicemail.UM",
-        Some("missedcall") => "IPM.Note.Microsoft.Missed.Voice",
-        Some("fax-ca") => "IPM.Note.Microsoft.Fax.CA",
-        _ => return,
+        .and_then(oxum::UmClass::of_content_class)
+    else {
+        return;
     };
     props.push((
         tags::MESSAGE_CLASS.into(),
-        PropValue::Unicode(class.to_owned()),
+        PropValue::Unicode(class.message_class.to_owned()),
     ));
-    for (name, tag) in [
-        ("X-CallingTelephoneNumber", tags::SENDER_TELEPHONE_NUMBER),
-        ("X-VoiceMessageSenderName", tags::VOICE_MESSAGE_SENDER_NAME),
-        ("X-AttachmentOrder", tags::VOICE_MESSAGE_ATTACHMENT_ORDER),
-        ("X-CallID", tags::CALL_ID),
-    ] {
-        if let Some(value) = parsed.header(name) {
-            props.push((tag.into(), PropValue::Unicode(mime::decode_words(value))));
-        }
-    }
-    for (name, tag) in [
-        ("X-VoiceMessageDuration", tags::VOICE_MESSAGE_DURATION),
-        ("X-FaxNumberOfPages", tags::FAX_NUMBER_OF_PAGES),
-    ] {
-        if let Some(value) = parsed.header(name).and_then(|v| v.trim().parse().ok()) {
-            props.push((tag.into(), PropValue::Int32(value)));
-        }
+    for header in oxum::HEADERS {
+        let Some(value) = parsed.header(header.name) else {
+            continue;
+        };
+        let value = match header.tag.prop_type() {
+            PropType::Int32 => match value.trim().parse() {
+                Ok(number) => PropValue::Int32(number),
+                Err(_) => continue,
+            },
+            _ => PropValue::Unicode(mime::decode_words(value)),
+        };
+        props.push((header.tag.into(), value));
     }
 }
 
