@@ -1,5 +1,5 @@
 //! exchangelib (PyPI), unmodified, against the real binary's EWS items and attachments:
-//! `tests/interop/exchangelib/test_items.py` with a direct endpoint (PROTOCOL-NOTES §6).
+//! `tests/interop/exchangelib/test_items.py` with a direct endpoint.
 
 use std::path::Path;
 use std::process::Command;

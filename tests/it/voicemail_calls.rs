@@ -1,4 +1,4 @@
-//! The UM call pipeline end to end (issue 5, PROTOCOL-NOTES §4): the real `sipp` as the PBX
+//! The UM call pipeline end to end: the real `sipp` as the PBX
 //! calls the real binary's call router and media server, and the voicemail is read back over EWS
 //! while the server runs (FindItem on the `voicemail` folder, GetFolder's UnreadCount, GetItem
 //! with the duration property, GetAttachment for the WAV whose data chunk must be the streamed

@@ -4,7 +4,8 @@
 //!
 //! Pure logic: request bytes, the authenticated caller, the directory and the site go in, a
 //! [`Reply`] comes out. Never does IO, never sees HTTP types, never fetches or follows a URL taken
-//! from a request (PROTOCOL-NOTES §5), and never tells a caller whether an address it may not
+//! from a request (the PrivExchange lesson: a server that fetches URLs for clients relays
+//! their attacks), and never tells a caller whether an address it may not
 //! query exists: unknown addresses, addresses in domains we do not serve and other users'
 //! addresses all get the same answer.
 //!

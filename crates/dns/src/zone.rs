@@ -23,7 +23,7 @@ const SOA_RETRY: i32 = 900;
 const SOA_EXPIRE: i32 = 604_800;
 
 /// The SRV records each zone publishes: owner labels below the apex, and which `Site` port they carry.
-/// Autodiscover SRV is what Outlook-style clients try after the well-known URLs (PROTOCOL-NOTES §1);
+/// Autodiscover SRV is what Outlook-style clients try after the well-known URLs (MS-OXDISCO §3.1.5);
 /// the SIP ones let a PBX or gateway find the call router (RFC 3263 §4.1).
 const SRV_RECORDS: [([&str; 2], SrvPort); 4] = [
     (["_autodiscover", "_tcp"], SrvPort::Https),

@@ -5,7 +5,7 @@
 //! sender, the DTMF deduplicator), all sized when the call is set up, so the packet loop does not
 //! allocate (STYLE rule 10). It sends one packet per 20 ms slot of a schedule fixed at the call's
 //! start; it accepts RTP only from the address and port the SDP named, dropping and counting the
-//! rest (no "RTP bleed", PROTOCOL-NOTES §5). It holds no call logic: a [`Phase`] decides what to
+//! rest (no "RTP bleed": media from a third party never reaches a recording). It holds no call logic: a [`Phase`] decides what to
 //! play and what received audio and keys mean. Never parses SDP. Entry points: [`Leg::run`],
 //! [`Leg::wait_for`].
 

@@ -1,5 +1,6 @@
 //! Who may talk to a SIP listener and how fast: per-source token buckets and scanner detection
-//! (PROTOCOL-NOTES §5). The gateway allow-list itself is the directory's.
+//! (SIP scanners such as friendly-scanner and sipvicious probe every public port). Which sources
+//! are trusted is the business side's answer (`policy::Peers`).
 //!
 //! Pure bookkeeping with the time passed in; the funnel (`sip::transport::inbound`) applies it.
 //! Never parses messages and never answers anyone.

@@ -34,7 +34,8 @@ pub use redb_store::RedbStore;
 /// The database file inside the data directory.
 pub const FILE_NAME: &str = "mailboxes.redb";
 
-/// The item-class prefix that puts an item in the voicemail search folder (PROTOCOL-NOTES §2).
+/// The item-class prefix that puts an item in the voicemail search folder (MS-OXOUM §2.1.3: every
+/// voice message class starts with it).
 pub const VOICEMAIL_CLASS_PREFIX: &str = "IPM.Note.Microsoft.Voicemail";
 
 /// A mailbox, named by its user's primary SMTP address, lower-cased (addresses compare

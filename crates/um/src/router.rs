@@ -1,5 +1,6 @@
 //! The call router's decision: which mailbox a call to a voicemail pilot is for, and which
-//! media server holds it (PROTOCOL-NOTES §4, steps 2 and 3).
+//! media server holds it (Exchange 2013 UM: the Call Router redirects, the Mailbox server's
+//! media server answers).
 //!
 //! Pure logic over typed values: a gateway, the directory and what the INVITE says about its
 //! target (Request-URI user, Diversion and History-Info entries parsed by `sip::wire`). Never

@@ -1,5 +1,5 @@
-//! The voicemail media server's call handler (Exchange's Mailbox role, PROTOCOL-NOTES §4 steps
-//! 4 and 5): takes the calls the SIP media listener offers as [`DialogEvent`]s, answers them with
+//! The voicemail media server's call handler (Exchange's Mailbox role: answer,
+//! greet, record, deliver): takes the calls the SIP media listener offers as [`DialogEvent`]s, answers them with
 //! `media` (greeting, beep, recording; a direct call to the pilot first asks for an extension),
 //! and once a call is over hands its recording to `um::delivery`, exactly once.
 //!

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""RTP from a third address (PROTOCOL-NOTES §5, "RTP bleed"): sends COUNT loud PCMU packets to
+"""RTP from a third address ("RTP bleed"): sends COUNT loud PCMU packets to
 HOST PORT from a port of its own, 20 ms apart, with an SSRC and numbers of their own.
 A media server that accepted them would put them in the recording."""
 import socket

@@ -2,13 +2,6 @@
 //! middle of a stream of deliveries: what `apply` acknowledged is there, whole, and nothing else
 //! is half-written.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr
-)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
