@@ -214,7 +214,7 @@ fn writer_role() {
 fn acknowledged_deliveries_survive_sigkill() {
     let dir = TestDir::new("crash");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "writer_role", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "durability::writer_role", "--nocapture", "--test-threads=1"])
         .env(WRITER_ENV, &dir.0)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
