@@ -563,12 +563,12 @@ fn pretty(document: &[u8], mask: bool) -> Result<String, String> {
             .map_err(|e| format!("not well-formed: {e}"))?;
         match event {
             Event::Text(t) => {
-                text.push_str(&t.decode().map_err(|e| e.to_string())?);
+                text.push_str(&t);
                 continue;
             }
             Event::GeneralRef(r) => {
                 text.push('&');
-                text.push_str(&r.decode().map_err(|e| e.to_string())?);
+                text.push_str(&r);
                 text.push(';');
                 continue;
             }
@@ -581,10 +581,10 @@ fn pretty(document: &[u8], mask: bool) -> Result<String, String> {
         }
         text.clear();
         let event = match event {
-            Event::Start(start) if mask && start.local_name().as_ref() == b"Error" => {
+            Event::Start(start) if mask && start.local_name().as_ref() == "Error" => {
                 Event::Start(masked(&start)?)
             }
-            Event::Empty(start) if mask && start.local_name().as_ref() == b"Error" => {
+            Event::Empty(start) if mask && start.local_name().as_ref() == "Error" => {
                 Event::Empty(masked(&start)?)
             }
             Event::Eof => break,
@@ -604,7 +604,7 @@ fn masked(start: &BytesStart<'_>) -> Result<BytesStart<'static>, String> {
     for attribute in start.attributes() {
         let attribute = attribute.map_err(|e| e.to_string())?;
         match attribute.key.as_ref() {
-            b"Time" | b"Id" => masked.push_attribute((attribute.key.as_ref(), b"*".as_slice())),
+            "Time" | "Id" => masked.push_attribute((attribute.key.as_ref(), "*")),
             _ => masked.push_attribute(attribute),
         }
     }

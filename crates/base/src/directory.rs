@@ -11,7 +11,8 @@ use std::fs::{File, OpenOptions};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 use serde::{Deserialize, Serialize};
 
@@ -550,11 +551,10 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
     }
     let mut salt = [0u8; 16];
     getrandom(&mut salt)?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Hash(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Hash(e.to_string()))
+    let hash: PasswordHash = Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map_err(|e| Error::Hash(e.to_string()))?;
+    Ok(hash.to_string())
 }
 
 /// Fills `buf` from the operating system's random source.
@@ -716,6 +716,21 @@ const HEADER: &str =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Directory files written before the argon2 0.6 upgrade keep working: this PHC string was
+    /// made by argon2 0.5 (Argon2id, m=19456, t=2, p=1) for the password "old-secret".
+    #[test]
+    fn hashes_from_argon2_0_5_still_verify() {
+        let mut user = Directory::demo().unwrap().users.remove(0);
+        user.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$dW1ib3gtZml4ZWQtc2FsdA$WE6u8cPiIpXcn0lLd0XwRE1Tm2sYG6od918dC0N8KcU".to_owned();
+        assert!(user.verify_password("old-secret"));
+        assert!(!user.verify_password("old-secret "));
+        let fresh = hash_password("old-secret").unwrap();
+        assert!(
+            fresh.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{fresh}"
+        );
+    }
 
     #[test]
     fn demo_directory_is_valid_and_passwords_verify() {

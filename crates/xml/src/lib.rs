@@ -224,6 +224,11 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, Error> {
     config.check_comments = true;
     config.expand_empty_elements = false;
     config.trim_text(false);
+    // quick-xml enforces our cap on the bindings in scope while it reads a start tag, before
+    // any of its attributes are kept; its error is reported as ours below.
+    reader
+        .resolver_mut()
+        .set_max_namespace_bindings(limits.max_namespace_declarations);
 
     let mut tree = TreeBuilder::new(limits);
     let mut first_event = true;
@@ -232,6 +237,13 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, Error> {
         let syntax = |reason: String| Error::Syntax { position, reason };
         let (resolved, event) = match reader.read_resolved_event() {
             Ok(next) => next,
+            Err(quick_xml::Error::Namespace(quick_xml::name::NamespaceError::TooManyBindings(
+                _,
+            ))) => {
+                return Err(Error::TooManyNamespaces {
+                    limit: limits.max_namespace_declarations,
+                });
+            }
             Err(e) => {
                 let position = reader.error_position();
                 return Err(Error::Syntax {
@@ -246,7 +258,7 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, Error> {
                 // Limits first, so an oversized document costs no attribute work.
                 tree.admit(position)?;
                 let (attributes, declarations) = read_attributes(&reader, start, limits, position)?;
-                let name = utf8(start.local_name().into_inner(), position)?.to_owned();
+                let name = start.local_name().into_inner().to_owned();
                 let element = Element {
                     namespace,
                     name,
@@ -262,19 +274,19 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, Error> {
             // quick-xml has already checked that the name matches the open tag.
             Event::End(_) => tree.close(position)?,
             Event::Text(text) => {
-                let content = text.xml10_content().map_err(|e| syntax(e.to_string()))?;
+                let content = text.xml10_content();
                 tree.character_data(&content, true, position)?;
             }
             Event::CData(data) => {
-                let content = data.xml10_content().map_err(|e| syntax(e.to_string()))?;
+                let content = data.xml10_content();
                 tree.character_data(&content, false, position)?;
             }
             Event::GeneralRef(reference) => {
-                let name = reference.decode().map_err(|e| syntax(e.to_string()))?;
+                let name: &str = &reference;
                 let mut buf = [0u8; 4];
                 let replacement: &str = match reference.resolve_char_ref() {
                     Ok(Some(c)) => c.encode_utf8(&mut buf),
-                    Ok(None) => quick_xml::escape::resolve_predefined_entity(&name)
+                    Ok(None) => quick_xml::escape::resolve_predefined_entity(name)
                         .ok_or_else(|| syntax(format!("undeclared entity &{name};")))?,
                     Err(e) => return Err(syntax(e.to_string())),
                 };
@@ -294,23 +306,13 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, Error> {
 /// The namespace URI a name resolved to; an undeclared prefix is not namespace-well-formed.
 fn namespace_of(resolved: ResolveResult<'_>, position: u64) -> Result<String, Error> {
     match resolved {
-        ResolveResult::Bound(ns) => Ok(utf8(ns.into_inner(), position)?.to_owned()),
+        ResolveResult::Bound(ns) => Ok(ns.into_inner().to_owned()),
         ResolveResult::Unbound => Ok(String::new()),
         ResolveResult::Unknown(prefix) => Err(Error::Syntax {
             position,
-            reason: format!(
-                "undeclared namespace prefix {:?}",
-                String::from_utf8_lossy(&prefix)
-            ),
+            reason: format!("undeclared namespace prefix {prefix:?}"),
         }),
     }
-}
-
-fn utf8(bytes: &[u8], position: u64) -> Result<&str, Error> {
-    std::str::from_utf8(bytes).map_err(|e| Error::Syntax {
-        position,
-        reason: e.to_string(),
-    })
 }
 
 /// Assembles the tree from parse events and keeps the counts the limits apply to.
@@ -449,18 +451,15 @@ fn read_attributes(
             declarations += 1;
             continue;
         }
-        let (resolved, local) = reader.resolve_attribute(key);
+        let (resolved, local) = reader.resolver().resolve_attribute(key);
         let namespace = match resolved {
-            ResolveResult::Bound(ns) => utf8(ns.into_inner(), position)?.to_owned(),
+            ResolveResult::Bound(ns) => ns.into_inner().to_owned(),
             ResolveResult::Unbound => String::new(),
             ResolveResult::Unknown(prefix) => {
-                return Err(syntax(format!(
-                    "undeclared namespace prefix {:?}",
-                    String::from_utf8_lossy(&prefix)
-                )))
+                return Err(syntax(format!("undeclared namespace prefix {prefix:?}")))
             }
         };
-        let raw = utf8(&attribute.value, position)?;
+        let raw: &str = &attribute.value;
         if raw.contains('<') {
             return Err(syntax("'<' in an attribute value".to_owned()));
         }
@@ -479,7 +478,7 @@ fn read_attributes(
         }
         attributes.push(Attr {
             namespace,
-            name: utf8(local.into_inner(), position)?.to_owned(),
+            name: local.into_inner().to_owned(),
             value: value.into_owned(),
         });
     }
@@ -602,8 +601,8 @@ impl<'b> Writer<'b> {
             qualified("xmlns", namespace.prefix)
         };
         pending.push_attribute(Attribute {
-            key: QName(key.as_bytes()),
-            value: into_bytes(escape(namespace.uri, true)),
+            key: QName(&key),
+            value: escape(namespace.uri, true),
         });
         self.bindings.push(namespace);
         self
@@ -629,8 +628,8 @@ impl<'b> Writer<'b> {
         };
         let key = qualified(namespace.prefix, local);
         pending.push_attribute(Attribute {
-            key: QName(key.as_bytes()),
-            value: into_bytes(escape(value, true)),
+            key: QName(&key),
+            value: escape(value, true),
         });
         // An unprefixed attribute is in no namespace whatever the default namespace is.
         if !namespace.prefix.is_empty() {
@@ -746,13 +745,6 @@ fn qualified(prefix: &str, local: &'static str) -> Cow<'static, str> {
         Cow::Borrowed(local)
     } else {
         Cow::Owned([prefix, ":", local].concat())
-    }
-}
-
-fn into_bytes(text: Cow<'_, str>) -> Cow<'_, [u8]> {
-    match text {
-        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
     }
 }
 

@@ -2,7 +2,6 @@
 //! middle of a stream of deliveries: what `apply` acknowledged is there, whole, and nothing else
 //! is half-written.
 
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -214,7 +213,12 @@ fn writer_role() {
 fn acknowledged_deliveries_survive_sigkill() {
     let dir = TestDir::new("crash");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "durability::writer_role", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "durability::writer_role",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(WRITER_ENV, &dir.0)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -15,8 +15,8 @@ use umbox_store::props::{
     property_sets, tags, NamedProperty, PropKey, PropName, PropType, PropValue,
 };
 use umbox_store::{
-    Change, DistinguishedFolder, MailStore, MailboxId, NewAttachment, Options, Outcome,
-    RedbStore, Seq, Traversal,
+    Change, DistinguishedFolder, MailStore, MailboxId, NewAttachment, Options, Outcome, RedbStore,
+    Seq, Traversal,
 };
 
 const WRITE_ENV: &str = "UMBOX_WRITE_STORE_FIXTURE";
@@ -111,15 +111,16 @@ fn dump(store: &RedbStore) -> String {
         .distinguished_folder(&alice, DistinguishedFolder::Root)
         .unwrap();
     let mut folders = vec![store.folder(&alice, root).unwrap()];
-    folders.extend(
-        store
-            .child_folders(&alice, root, Traversal::Deep)
-            .unwrap(),
-    );
+    folders.extend(store.child_folders(&alice, root, Traversal::Deep).unwrap());
     for folder in folders {
         writeln!(out, "folder {folder:?}").unwrap();
         for item in store.items(&alice, folder.id).unwrap() {
-            writeln!(out, "  item {:?} {:?} {:?}", item.id, item.change_key, item.props).unwrap();
+            writeln!(
+                out,
+                "  item {:?} {:?} {:?}",
+                item.id, item.change_key, item.props
+            )
+            .unwrap();
             for info in &item.attachments {
                 let attachment = store.attachment(&alice, info.id).unwrap();
                 let digest = ring::digest::digest(&ring::digest::SHA256, &attachment.content);
