@@ -73,6 +73,12 @@ impl Error {
         }
     }
 
+    /// The same answer again (code and message), for each entry that one shared failure applies
+    /// to, such as a parent id every attachment of a request names.
+    pub fn again(&self) -> Error {
+        Error::new(self.response_code(), self.to_string())
+    }
+
     /// The one mapping from errors to response codes.
     pub fn response_code(&self) -> ResponseCode {
         match self {

@@ -280,10 +280,10 @@ impl Request<'_> {
 
 /// Writes one `m:…ResponseMessage`: ResponseClass, MessageText/ResponseCode/DescriptiveLinkKey,
 /// and on success whatever `payload` writes.
-pub(crate) fn response_message(
+pub(crate) fn response_message<E: std::borrow::Borrow<Error>>(
     w: &mut Writer<'_>,
     name: &'static str,
-    result: Result<impl FnOnce(&mut Writer<'_>), Error>,
+    result: Result<impl FnOnce(&mut Writer<'_>), E>,
 ) {
     match result {
         Ok(payload) => {
@@ -293,7 +293,7 @@ pub(crate) fn response_message(
             w.end();
         }
         Err(error) => {
-            error_message_start(w, name, &error);
+            error_message_start(w, name, error.borrow());
             w.end();
         }
     }

@@ -365,7 +365,11 @@ pub(crate) fn get_user_availability(
             .and_then(|user| Ok((user, events(request, user, &options)?)));
         match found {
             Ok((user, events)) => {
-                response_message(w, "ResponseMessage", Ok(|_: &mut Writer<'_>| {}));
+                response_message(
+                    w,
+                    "ResponseMessage",
+                    Ok::<_, Error>(|_: &mut Writer<'_>| {}),
+                );
                 let view = if user.address.eq_ignore_ascii_case(&request.user.address) {
                     options.view
                 } else {

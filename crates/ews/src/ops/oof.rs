@@ -198,7 +198,11 @@ pub(crate) fn get_user_oof_settings(
     w.start(M, "GetUserOofSettingsResponse");
     match settings {
         Ok(settings) => {
-            response_message(w, "ResponseMessage", Ok(|_: &mut Writer<'_>| {}));
+            response_message(
+                w,
+                "ResponseMessage",
+                Ok::<_, Error>(|_: &mut Writer<'_>| {}),
+            );
             write_settings(w, &settings);
             // The organisation-wide switch for external replies; umbox has no such policy.
             w.leaf(M, "AllowExternalOof", ExternalAudience::All.as_str());

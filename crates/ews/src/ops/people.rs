@@ -370,7 +370,7 @@ fn write_resolution(
                 "no results were found",
             )),
         ),
-        1 => response_message(w, "ResolveNamesResponseMessage", Ok(set)),
+        1 => response_message(w, "ResolveNamesResponseMessage", Ok::<_, Error>(set)),
         _ => warning_message(
             w,
             "ResolveNamesResponseMessage",

@@ -1,16 +1,16 @@
-//! Test fixture for EWS operations: a temporary store holding the demo directory's mailboxes, a
-//! fixed clock and id key, and [`Kit::call`], which sends one operation through
-//! `crate::handle` exactly as the HTTP layer does and parses the reply.
+//! The one test kit of EWS: a temporary store holding the demo directory's mailboxes, a fixed
+//! clock and id key; [`Kit::request`] for unit tests of an operation's typed `run`, and
+//! [`Kit::call`], which sends one operation through `crate::handle` exactly as the HTTP layer
+//! does and parses the reply.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::ids::IdCodec;
-use crate::{handle, Context, Limits};
+use crate::{handle, Context, Limits, Request};
 use umbox_base::clock::FixedClock;
 use umbox_base::config::{Notifications, Site};
 use umbox_base::directory::{Directory, Right};
+use umbox_base::version::ExchangeVersion;
 use umbox_notify::{Hub, RandomIds};
 use umbox_store::props::{NamedProperty, PropKey, PropValue};
 use umbox_store::{
@@ -35,32 +35,26 @@ pub(crate) fn scratch_hub(store: &RedbStore) -> Hub {
     .unwrap()
 }
 
-/// A store in a fresh temporary folder with alice's and bob's mailboxes.
+/// A store in a fresh temporary folder with the demo directory's mailboxes, a notification hub
+/// over it, and the site, id key and limits of a request.
 pub(crate) struct Kit {
-    dir: PathBuf,
-    /// Always `Some` except while [`Kit::reopen`] swaps it.
+    /// Always `Some` except while [`Kit::reopen`] swaps it (dropped before `dir`).
     store: Option<RedbStore>,
+    hub: Option<Hub>,
+    dir: umbox_testkit::TempDir,
     pub(crate) directory: Directory,
+    pub(crate) site: Site,
     pub(crate) ids: IdCodec,
-}
-
-impl Drop for Kit {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    pub(crate) limits: Limits,
+    /// The time every request is made at.
+    pub(crate) now: SystemTime,
 }
 
 impl Kit {
     /// The demo directory, where alice also holds the impersonation right.
     pub(crate) fn new() -> Kit {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "umbox-ews-ops-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = RedbStore::open(&dir, umbox_store::Options::default()).unwrap();
+        let dir = umbox_testkit::temp_dir("ews-ops");
+        let store = RedbStore::open(dir.path(), umbox_store::Options::default()).unwrap();
         let mut directory = Directory::demo().unwrap();
         directory.users[0].rights.push(Right::Impersonation);
         for user in &directory.users {
@@ -69,10 +63,21 @@ impl Kit {
                 .unwrap();
         }
         Kit {
-            dir,
+            hub: Some(scratch_hub(&store)),
             store: Some(store),
+            dir,
             directory,
+            site: Site {
+                domains: vec!["example.test".to_owned()],
+                public_host: "mail.example.test".to_owned(),
+                https_port: 443,
+                sip_port: 5060,
+                sips_port: 5061,
+                addresses: Vec::new(),
+            },
             ids: IdCodec::from_key(b"umbox test key"),
+            limits: Limits::default(),
+            now: now(),
         }
     }
 
@@ -81,34 +86,49 @@ impl Kit {
         self.store.as_ref().unwrap()
     }
 
+    /// The notification hub.
+    pub(crate) fn hub(&self) -> &Hub {
+        self.hub.as_ref().unwrap()
+    }
+
     /// Closes and reopens the store, as a restart does.
     pub(crate) fn reopen(&mut self) {
+        self.hub = None;
         self.store = None;
-        self.store = Some(RedbStore::open(&self.dir, umbox_store::Options::default()).unwrap());
+        let store = RedbStore::open(self.dir.path(), umbox_store::Options::default()).unwrap();
+        self.hub = Some(scratch_hub(&store));
+        self.store = Some(store);
+    }
+
+    /// What the HTTP layer hands EWS for a request from `caller`.
+    pub(crate) fn context(&self, caller: &str) -> Context<'_> {
+        Context {
+            caller: self.directory.user_by_address(caller).unwrap(),
+            directory: &self.directory,
+            site: &self.site,
+            store: self.store(),
+            ids: &self.ids,
+            now: self.now,
+            limits: self.limits,
+            notify: self.hub(),
+        }
+    }
+
+    /// A request from `caller` on their own mailbox at Exchange2016, as `handle` makes it after
+    /// reading the envelope: what the typed steps of an operation run with.
+    pub(crate) fn request(&self, caller: &str) -> Request<'_> {
+        let ctx = self.context(caller);
+        Request {
+            ctx,
+            user: ctx.caller,
+            mailbox: MailboxId::new(&ctx.caller.address),
+            version: ExchangeVersion::Exchange2016,
+        }
     }
 
     /// Sends `body` (a whole SOAP envelope) as `caller`; returns the HTTP status and the text.
     pub(crate) fn raw(&self, caller: &str, body: &str) -> (u16, String) {
-        let site = Site {
-            domains: vec!["example.test".to_owned()],
-            public_host: "mail.example.test".to_owned(),
-            https_port: 443,
-            sip_port: 5060,
-            sips_port: 5061,
-            addresses: Vec::new(),
-        };
-        let notify = scratch_hub(self.store());
-        let ctx = Context {
-            caller: self.directory.user_by_address(caller).unwrap(),
-            directory: &self.directory,
-            site: &site,
-            store: self.store(),
-            ids: &self.ids,
-            now: now(),
-            limits: Limits::default(),
-            notify: &notify,
-        };
-        let reply = handle(body.as_bytes(), ctx);
+        let reply = handle(body.as_bytes(), self.context(caller));
         (reply.status, String::from_utf8(reply.body).unwrap())
     }
 
