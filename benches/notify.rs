@@ -23,7 +23,6 @@
 )]
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,21 +33,13 @@ use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use tokio::sync::watch;
-
+use umbox::server::{Builder, Options, Running};
 use umbox_base::clock::{Clock, SystemClock};
-use umbox_base::config::{Notifications, Raw};
+use umbox_base::config::{Notifications, Overrides};
 use umbox_base::directory::Directory;
-use umbox_ews::ids::IdCodec;
-use umbox_ews::photo::PhotoStore;
-use umbox_http::{self as http, Services, Snapshot};
-use umbox_notify::{
-    parse_watermark, EventType, Filter, Folders, Hub, NewKind, NewSubscription, RandomIds,
-};
+use umbox_notify::{parse_watermark, EventType, Filter, Folders, Hub, NewKind, NewSubscription};
 use umbox_store::props::{tags, PropKey, PropValue};
-use umbox_store::{
-    Change, DistinguishedFolder, Event, MailStore, MailboxId, Options, RedbStore, Seq,
-};
+use umbox_store::{Change, DistinguishedFolder, Event, MailStore, MailboxId, Seq};
 
 const PER_USER: usize = 200;
 const PASSWORD: &str = "demo-alice";
@@ -88,27 +79,26 @@ fn rss_kib() -> u64 {
 
 struct Server {
     runtime: tokio::runtime::Runtime,
+    running: Option<Running>,
     store: Arc<dyn MailStore>,
     hub: Hub,
     https: std::net::SocketAddr,
     users: Vec<String>,
-    _snapshot: watch::Sender<Arc<Snapshot>>,
-    data: std::path::PathBuf,
+    /// The data directory, removed when the server is dropped.
+    _data: umbox_testkit::TempDir,
 }
 
 impl Server {
-    /// Serves `users` users (alice's password) with limits raised for the load.
+    /// Serves `users` users (alice's password) with limits raised for the load: the server
+    /// `umbox serve` runs, wired by the same builder.
     fn start(users: usize) -> Server {
-        let data = std::env::temp_dir().join(format!("umbox-bench-notify-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&data);
-        let text = format!(
-            "data_dir = {:?}\ndomains = [\"example.test\"]\n",
-            data.display().to_string()
-        );
-        let config = Raw::parse(&text, Path::new("bench.toml"))
-            .unwrap()
-            .validate()
-            .unwrap();
+        let data = umbox_testkit::temp_dir("bench-notify");
+        let mut config = umbox_testkit::loopback_config(data.path());
+        config.notifications = Notifications {
+            max_subscriptions_per_user: 1_000_000,
+            max_connections_per_user: 10_000,
+            ..Notifications::default()
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -125,54 +115,22 @@ impl Server {
             names.push(user.address.clone());
             directory.users.push(user);
         }
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store: Arc<dyn MailStore> =
-            Arc::new(RedbStore::open(&data, Options::default()).unwrap());
-        for user in &directory.users {
-            store
-                .ensure_mailbox(&MailboxId::new(&user.address), clock.now())
-                .unwrap();
-        }
-        let settings = Notifications {
-            max_subscriptions_per_user: 1_000_000,
-            max_connections_per_user: 10_000,
-            ..Notifications::default()
+        let options = Options {
+            config,
+            config_file: None,
+            overrides: Overrides::default(),
         };
-        let ids = IdCodec::load_or_create(&data).unwrap();
-        let hub = Hub::open(
-            store.clone(),
-            settings.clone(),
-            clock.clone(),
-            Arc::new(RandomIds::default()),
-        )
-        .unwrap();
-        let tls = http::tls::server_config(&config).unwrap();
-        let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot {
-            directory: Arc::new(directory),
-            site: Arc::new(config.site(0, 5060)),
-        }));
-        let services = Services::new(
-            snapshot,
-            config.max_body_bytes,
-            clock,
-            store.clone(),
-            ids,
-            PhotoStore::in_data_dir(&data),
-            hub.clone(),
-        );
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        let running = runtime
+            .block_on(Builder::new(options).directory(directory).start())
             .unwrap();
-        let https = listener.local_addr().unwrap();
-        runtime.spawn(http::serve_https(listener, tls, Arc::new(services)));
         Server {
+            https: running.bound.https,
+            store: running.store(),
+            hub: running.hub().clone(),
+            running: Some(running),
             runtime,
-            store,
-            hub,
-            https,
             users: names,
-            _snapshot: snapshot_tx,
-            data,
+            _data: data,
         }
     }
 
@@ -197,7 +155,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.data);
+        if let Some(running) = self.running.take() {
+            self.runtime.block_on(running.shutdown());
+        }
     }
 }
 

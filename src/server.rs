@@ -125,19 +125,39 @@ pub struct Bound {
 }
 
 /// A started server; dropping it stops every listener.
-#[derive(Debug)]
 pub struct Running {
     /// The bound addresses.
     pub bound: Bound,
     /// The site as first published.
     pub site: Site,
+    store: Arc<dyn MailStore>,
+    hub: Hub,
     tasks: JoinSet<()>,
     dns: DnsServer,
     router: Listener,
     media: Listener,
 }
 
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("bound", &self.bound)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Running {
+    /// The mailbox store the server writes through (tests and benchmarks change mailboxes with
+    /// it while clients watch, as delivery does).
+    pub fn store(&self) -> Arc<dyn MailStore> {
+        self.store.clone()
+    }
+
+    /// The notification hub.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
     /// Stops every listener.
     pub async fn shutdown(mut self) {
         self.router.shutdown().await;
@@ -149,18 +169,83 @@ impl Running {
     }
 }
 
-/// Binds every listener and starts serving.
+/// Binds every listener and starts serving: [`Builder`] with its defaults.
 pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, Error> {
+    Builder::new(options).clock(clock).start().await
+}
+
+/// The one way a server is wired, for `umbox serve`, the tests that run it in their own process
+/// and the benchmarks: every listener, the store, the notification hub and the reloader.
+pub struct Builder {
+    options: Options,
+    clock: Arc<dyn Clock>,
+    directory: Option<Directory>,
+    write_stall_timeout: Option<Duration>,
+}
+
+impl Builder {
+    /// A server for `options` on the system clock.
+    pub fn new(options: Options) -> Builder {
+        Builder {
+            options,
+            clock: Arc::new(umbox_base::clock::SystemClock),
+            directory: None,
+            write_stall_timeout: None,
+        }
+    }
+
+    /// Stamps every change with `clock`.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Builder {
+        self.clock = clock;
+        self
+    }
+
+    /// Writes `directory` to the data directory's directory file before starting (it is then
+    /// served and reloaded as any other).
+    pub fn directory(mut self, directory: Directory) -> Builder {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// Drops HTTPS connections whose writes make no progress for `limit` (default
+    /// `http::WRITE_STALL_TIMEOUT`).
+    pub fn write_stall_timeout(mut self, limit: Duration) -> Builder {
+        self.write_stall_timeout = Some(limit);
+        self
+    }
+
+    /// Binds every listener and starts serving.
+    pub async fn start(self) -> Result<Running, Error> {
+        let Builder {
+            options,
+            clock,
+            directory,
+            write_stall_timeout,
+        } = self;
+        wire(options, clock, directory, write_stall_timeout).await
+    }
+}
+
+async fn wire(
+    options: Options,
+    clock: Arc<dyn Clock>,
+    given: Option<Directory>,
+    write_stall_timeout: Option<Duration>,
+) -> Result<Running, Error> {
     let config = options.config;
     create_data_dir(&config.data_dir)?;
     let directory_file = DirectoryFile::in_data_dir(&config.data_dir);
-    if options.overrides.demo && !directory_file.exists() {
-        let demo = Directory::demo()?;
+    let seed = match given {
+        Some(directory) => Some(directory),
+        None if options.overrides.demo && !directory_file.exists() => Some(Directory::demo()?),
+        None => None,
+    };
+    if let Some(seed) = seed {
         directory_file.update(move |d| {
-            *d = demo;
+            *d = seed;
             Ok(())
         })?;
-        info!(path = %directory_file.path().display(), "seeded the demo directory");
+        info!(path = %directory_file.path().display(), "seeded the directory");
     }
     let directory = Arc::new(directory_file.load()?);
     let tls = http::tls::server_config(&config)?;
@@ -275,16 +360,20 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
     let carrier =
         http::client::PushClient::new(&config.notifications).map_err(http::tls::Error::from)?;
     let push = umbox_ews::PushDelivery::new(ids.clone(), Arc::new(carrier));
-    let services = Arc::new(http::Services::new(
+    let mut services = http::Services::new(
         snapshot_rx.clone(),
         config.max_body_bytes,
         clock.clone(),
-        shared_store,
+        shared_store.clone(),
         ids,
         umbox_ews::photo::PhotoStore::in_data_dir(&config.data_dir),
         hub.clone(),
-    ));
-    tasks.spawn(hub.run(Arc::new(push)));
+    );
+    if let Some(limit) = write_stall_timeout {
+        services = services.with_write_stall_timeout(limit);
+    }
+    let services = Arc::new(services);
+    tasks.spawn(hub.clone().run(Arc::new(push)));
     tasks.spawn(http::serve_https(https, tls, services));
     tasks.spawn(http::serve_redirect(plain, snapshot_rx));
     let reloader = Reloader {
@@ -312,6 +401,8 @@ pub async fn start(options: Options, clock: Arc<dyn Clock>) -> Result<Running, E
     Ok(Running {
         bound,
         site,
+        store: shared_store,
+        hub,
         tasks,
         dns,
         router,

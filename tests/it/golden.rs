@@ -211,13 +211,9 @@ fn run_ews(world: &World, case: &Case) -> Result<Outcome, String> {
         .directory
         .user_by_address(caller_address)
         .ok_or_else(|| format!("caller {caller_address} is not in the test directory"))?;
-    let dir = std::env::temp_dir().join(format!(
-        "umbox-golden-ews-{}-{}",
-        std::process::id(),
-        case.name
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = RedbStore::open(&dir, Options::default()).map_err(|e| e.to_string())?;
+    let scratch = umbox_testkit::temp_dir(&format!("golden-ews-{}", case.name));
+    let dir = scratch.path();
+    let store = RedbStore::open(dir, Options::default()).map_err(|e| e.to_string())?;
     seed_ews(&store, world.now)?;
     let ids = ews::ids::IdCodec::from_key(b"umbox golden fixtures");
     let notify = umbox_notify::Hub::open(
@@ -254,7 +250,7 @@ fn run_ews(world: &World, case: &Case) -> Result<Outcome, String> {
     let reply = ews::handle(&request, ctx);
     drop(notify);
     drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(scratch);
     let root = xml::parse(&reply.body, &Limits::DEFAULT)
         .map_err(|e| format!("reply does not parse: {e}"))?;
     let message = root.children().last().and_then(first_child);

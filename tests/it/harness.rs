@@ -25,13 +25,10 @@ pub struct Server {
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-/// A fresh, empty directory under the system temp dir.
+/// A fresh, empty directory under the system temp dir, kept after the test (a server's data
+/// directory outlives the `Server` that used it across a restart); tests remove it when done.
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("umbox-it-{}-{tag}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    umbox_testkit::temp_dir(&format!("it-{tag}")).keep()
 }
 
 pub fn umbox() -> Command {

@@ -5,30 +5,24 @@
 //! operation makes them yet.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-
+use umbox::server::{Builder, Options, Running};
 use umbox_base::clock::{Clock, SystemClock};
-use umbox_base::config::{Notifications, Raw};
+use umbox_base::config::{Notifications, Overrides};
 use umbox_base::directory::Directory;
-use umbox_ews::ids::IdCodec;
-use umbox_ews::photo::PhotoStore;
-use umbox_http::{self as http, Services, Snapshot};
-use umbox_notify::{Hub, RandomIds};
+use umbox_notify::Hub;
 use umbox_store::props::{tags, PropKey, PropValue};
-use umbox_store::{
-    Change, DistinguishedFolder, ItemId, MailStore, MailboxId, Options, Outcome, RedbStore,
-};
+use umbox_store::{Change, DistinguishedFolder, ItemId, MailStore, MailboxId, Outcome};
 
 use crate::harness::temp_dir;
 
 /// A running in-process server; stopped and its data removed on drop.
 pub struct InProcess {
     runtime: Option<tokio::runtime::Runtime>,
-    _snapshot: watch::Sender<Arc<Snapshot>>,
+    running: Option<Running>,
     pub https: SocketAddr,
     pub store: Arc<dyn MailStore>,
     pub hub: Hub,
@@ -40,66 +34,32 @@ impl InProcess {
     /// `write_stall` are dropped.
     pub fn start(settings: Notifications, write_stall: Duration) -> InProcess {
         let data = temp_dir("inproc");
-        let text = format!(
-            "data_dir = {:?}\ndomains = [\"example.test\"]\n",
-            data.display().to_string()
-        );
-        let config = Raw::parse(&text, Path::new("inproc.toml"))
-            .unwrap()
-            .validate()
-            .unwrap();
+        let mut config = umbox_testkit::loopback_config(&data);
+        config.notifications = settings;
+        let options = Options {
+            config,
+            config_file: None,
+            overrides: Overrides::default(),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let directory = Arc::new(Directory::demo().unwrap());
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store: Arc<dyn MailStore> =
-            Arc::new(RedbStore::open(&data, Options::default()).unwrap());
-        for user in &directory.users {
-            store
-                .ensure_mailbox(&MailboxId::new(&user.address), clock.now())
-                .unwrap();
-        }
-        let ids = IdCodec::load_or_create(&data).unwrap();
-        let hub = Hub::open(
-            store.clone(),
-            settings.clone(),
-            clock.clone(),
-            Arc::new(RandomIds::default()),
-        )
-        .unwrap();
-        let tls = http::tls::server_config(&config).unwrap();
-        let site = config.site(0, 5060);
-        let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot {
-            directory,
-            site: Arc::new(site),
-        }));
-        let services = Services::new(
-            snapshot,
-            config.max_body_bytes,
-            clock,
-            store.clone(),
-            ids.clone(),
-            PhotoStore::in_data_dir(&data),
-            hub.clone(),
-        )
-        .with_write_stall_timeout(write_stall);
-        let carrier = http::client::PushClient::new(&settings).unwrap();
-        let push = umbox_ews::PushDelivery::new(ids, Arc::new(carrier));
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        let running = runtime
+            .block_on(
+                Builder::new(options)
+                    .directory(Directory::demo().unwrap())
+                    .write_stall_timeout(write_stall)
+                    .start(),
+            )
             .unwrap();
-        let https = listener.local_addr().unwrap();
-        runtime.spawn(http::serve_https(listener, tls, Arc::new(services)));
-        runtime.spawn(hub.clone().run(Arc::new(push)));
         InProcess {
             runtime: Some(runtime),
-            _snapshot: snapshot_tx,
-            https,
-            store,
-            hub,
+            https: running.bound.https,
+            store: running.store(),
+            hub: running.hub().clone(),
+            running: Some(running),
             data,
         }
     }
@@ -151,6 +111,9 @@ impl InProcess {
 impl Drop for InProcess {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
+            if let Some(running) = self.running.take() {
+                runtime.block_on(running.shutdown());
+            }
             runtime.shutdown_timeout(Duration::from_secs(5));
         }
         let _ = std::fs::remove_dir_all(&self.data);

@@ -763,8 +763,8 @@ mod tests {
 
     #[test]
     fn update_is_all_or_nothing() {
-        let dir = std::env::temp_dir().join(format!("umbox-dir-test-{}", std::process::id()));
-        let file = DirectoryFile::in_data_dir(&dir);
+        let scratch = tempfile::tempdir().unwrap();
+        let file = DirectoryFile::in_data_dir(scratch.path());
         let demo = Directory::demo().unwrap();
         let saved = demo.clone();
         file.update(move |d| {
@@ -780,6 +780,5 @@ mod tests {
         assert!(err.is_err());
         assert_eq!(std::fs::read(file.path()).unwrap(), before);
         assert_eq!(file.load().unwrap(), demo);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

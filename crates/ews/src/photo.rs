@@ -310,17 +310,14 @@ mod tests {
         0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 0xFF, 0xD9,
     ];
 
-    fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("umbox-photo-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    fn temp_dir(tag: &str) -> umbox_testkit::TempDir {
+        umbox_testkit::temp_dir(&format!("photo-{tag}"))
     }
 
     #[test]
     fn photos_are_checked_stored_and_served() {
         let dir = temp_dir("serve");
-        let photos = PhotoStore::in_data_dir(&dir);
+        let photos = PhotoStore::in_data_dir(dir.path());
         let directory = Directory::demo().unwrap();
         assert!(matches!(
             PhotoStore::check(b"GIF89a"),
@@ -358,10 +355,10 @@ mod tests {
             (reply.status, reply.content_type, reply.body),
             (200, Some("image/png"), png)
         );
-        assert!(!dir.join("photos/alice@example.test.jpg").exists());
+        assert!(!dir.path().join("photos/alice@example.test.jpg").exists());
         assert_eq!(
             photos.path("/etc/x@y", ImageKind::Png),
-            dir.join("photos/%2Fetc%2Fx@y.png")
+            dir.path().join("photos/%2Fetc%2Fx@y.png")
         );
 
         for (bad, status) in [
@@ -378,6 +375,5 @@ mod tests {
                 "{bad:?}"
             );
         }
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

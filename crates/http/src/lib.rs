@@ -712,8 +712,9 @@ mod tests {
 
     #[test]
     fn a_user_over_the_ews_concurrency_limit_is_told_to_back_off() {
-        let dir = std::env::temp_dir().join(format!("umbox-http-slots-{}", std::process::id()));
-        let store = umbox_store::RedbStore::open(&dir, umbox_store::Options::default()).unwrap();
+        let scratch = umbox_testkit::temp_dir("http-slots");
+        let dir = scratch.path();
+        let store = umbox_store::RedbStore::open(dir, umbox_store::Options::default()).unwrap();
         let site = umbox_base::config::Site {
             domains: vec!["example.test".into()],
             public_host: "mail.example.test".into(),
@@ -740,7 +741,7 @@ mod tests {
             Arc::new(umbox_base::clock::SystemClock),
             Arc::new(store),
             IdCodec::from_key(b"k"),
-            PhotoStore::in_data_dir(&dir),
+            PhotoStore::in_data_dir(dir),
             notify,
         );
         let limit = services.ews_limits.concurrent_requests_per_user;
@@ -758,7 +759,6 @@ mod tests {
             text.contains("ErrorServerBusy") && text.contains("BackOffMilliseconds"),
             "{text}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -2,8 +2,7 @@
 //! against a recount after each change, ids of moved and copied items, attachments, conflicts,
 //! named properties and the change log.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::encode::tests::Rng;
@@ -13,28 +12,15 @@ use super::props::{
 use super::*;
 
 /// A fresh directory under the system temp dir, removed when dropped.
-pub(crate) struct TestDir(PathBuf);
+pub(crate) struct TestDir(tempfile::TempDir);
 
 impl TestDir {
     pub(crate) fn new() -> TestDir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "umbox-store-unit-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        TestDir(path)
+        TestDir(tempfile::tempdir().unwrap())
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path()
     }
 }
 

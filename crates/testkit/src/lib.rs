@@ -15,6 +15,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 pub use tempfile::TempDir;
 use umbox_base::clock::{Clock, ManualClock};
+use umbox_base::config::{Config, Overrides, Raw};
 use umbox_store::props::{tags, PropKey, PropValue};
 use umbox_store::{
     Change, DistinguishedFolder, FolderId, ItemId, MailStore, MailboxId, Options, Outcome,
@@ -34,6 +35,23 @@ pub fn temp_dir(tag: &str) -> TempDir {
         .prefix(&format!("umbox-{tag}-"))
         .tempdir()
         .unwrap()
+}
+
+/// The configuration of a whole server serving example.test from `data` with every listener on
+/// an ephemeral port of 127.0.0.1, for tests and benchmarks that run the server in their process.
+pub fn loopback_config(data: &Path) -> Config {
+    let overrides = Overrides {
+        data_dir: Some(data.to_path_buf()),
+        demo: true,
+        bind: Some("127.0.0.1".to_owned()),
+        https_port: Some(0),
+        http_port: Some(0),
+        dns_port: Some(0),
+        sip_router_port: Some(0),
+        sip_media_port: Some(0),
+        rtp_ports: Some((0, 0)),
+    };
+    overrides.apply(Raw::default()).validate().unwrap()
 }
 
 /// Two mailboxes (alice's and bob's) in a fresh redb store with a hand-moved clock: the

@@ -321,20 +321,10 @@ mod tests {
     use umbox_base::directory::Directory;
     use umbox_store::RedbStore;
 
-    fn store() -> (RedbStore, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "umbox-delivery-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        ));
-        let store = RedbStore::open(&dir, store::Options::default()).unwrap();
+    fn store() -> (RedbStore, umbox_testkit::TempDir) {
+        let dir = umbox_testkit::temp_dir("delivery");
+        let store = RedbStore::open(dir.path(), store::Options::default()).unwrap();
         (store, dir)
-    }
-
-    fn rand_suffix() -> u64 {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        N.fetch_add(1, Ordering::Relaxed)
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! is half-written.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,23 +21,12 @@ const ACKS_BEFORE_KILL: usize = 40;
 /// The writer's upper bound, far above what the parent waits for, so the kill lands mid-stream.
 const WRITER_ITERATIONS: u64 = 100_000;
 
-struct TestDir(PathBuf);
-
-impl TestDir {
-    fn new(name: &str) -> TestDir {
-        let path = std::env::temp_dir().join(format!(
-            "umbox-store-durability-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        TestDir(path)
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory under the system temp dir, removed when dropped.
+fn test_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("umbox-store-durability-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn at(seconds: u64) -> SystemTime {
@@ -133,9 +122,9 @@ fn assert_delivery(store: &RedbStore, item: ItemId, n: u64) {
 
 #[test]
 fn everything_survives_a_clean_restart_and_numbering_continues() {
-    let dir = TestDir::new("restart");
+    let dir = test_dir("restart");
     let (items, last_seq, folder_before) = {
-        let store = RedbStore::open(&dir.0, Options::default()).unwrap();
+        let store = RedbStore::open(dir.path(), Options::default()).unwrap();
         store.ensure_mailbox(&mailbox(), at(0)).unwrap();
         let items: Vec<(ItemId, u64)> = (1..=5).map(|n| (delivery(&store, n).0, n)).collect();
         store
@@ -158,7 +147,7 @@ fn everything_survives_a_clean_restart_and_numbering_continues() {
             store.folder(&mailbox(), voicemail).unwrap(),
         )
     };
-    let store = RedbStore::open(&dir.0, Options::default()).unwrap();
+    let store = RedbStore::open(dir.path(), Options::default()).unwrap();
     assert!(store
         .ensure_mailbox(&mailbox(), at(20))
         .unwrap()
@@ -211,7 +200,7 @@ fn writer_role() {
 
 #[test]
 fn acknowledged_deliveries_survive_sigkill() {
-    let dir = TestDir::new("crash");
+    let dir = test_dir("crash");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -219,7 +208,7 @@ fn acknowledged_deliveries_survive_sigkill() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(WRITER_ENV, &dir.0)
+        .env(WRITER_ENV, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -247,7 +236,7 @@ fn acknowledged_deliveries_survive_sigkill() {
     );
     assert!(!status.success(), "the writer was killed, not finished");
 
-    let store = RedbStore::open(&dir.0, Options::default()).unwrap();
+    let store = RedbStore::open(dir.path(), Options::default()).unwrap();
     for (n, item, _) in &acked {
         assert_delivery(&store, *item, *n);
     }

@@ -241,8 +241,8 @@ fn scenario(name: &str) -> PathBuf {
 /// `-i 127.0.0.2`, `-key name value`, …). Blocking: call from `spawn_blocking`.
 pub fn sipp(scenario_name: &str, target: SocketAddr, calls: u32, extra: &[String]) -> SippRun {
     let n = RUN.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("umbox-sipp-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = umbox_testkit::temp_dir(&format!("sipp-{n}"));
+    let dir = scratch.path();
     let errors = dir.join("errors.log");
     let messages = dir.join("messages.log");
     let has_local_ip = extra.iter().any(|a| a == "-i");
@@ -260,7 +260,7 @@ pub fn sipp(scenario_name: &str, target: SocketAddr, calls: u32, extra: &[String
     if !has_local_ip {
         command.args(["-i", "127.0.0.1"]);
     }
-    command.arg(target.to_string()).current_dir(&dir);
+    command.arg(target.to_string()).current_dir(dir);
     let output = command
         .output()
         .expect("sipp runs (apt-get install sip-tester)");
@@ -271,7 +271,6 @@ pub fn sipp(scenario_name: &str, target: SocketAddr, calls: u32, extra: &[String
         errors: read(&errors),
         messages: read(&messages),
     };
-    let _ = std::fs::remove_dir_all(&dir);
     run
 }
 
