@@ -1,12 +1,12 @@
 //! The per-listener core: matches requests and responses to transactions, checks what a request
 //! asks for (Max-Forwards, Require, method, body type, call limit), answers OPTIONS and CANCEL,
-//! and hands the rest to the transaction user: the call router (`um::router`, for the 5060
-//! listener) or the dialogs (`sip::dialog`, for the media listener).
+//! and hands the rest to the transaction user: the call router (a `policy::InviteRouter`, for
+//! the 5060 listener) or the dialogs (`sip::dialog`, for the media listener).
 //!
 //! Sans-IO: typed messages and the time in; bytes go out through [`Outbound`], which never
 //! blocks, so the core runs under one short lock and keeps message order. Never reads sockets
-//! (`sip::transport` does), never parses bytes (`sip::wire` does) and never decides where a
-//! call goes (`um::router` does).
+//! (`sip::transport` does), never parses bytes (`sip-proto::wire` does) and never decides where
+//! a call goes (the `InviteRouter` does).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -4,14 +4,17 @@
 //! Layers, outermost first; dependencies point inward:
 //! - `transport`: sockets and the one inbound funnel, `transport::inbound` (size caps,
 //!   per-source rate limit, access control, the summary log line). Bytes only.
-//! - [`wire`]: the one reader and writer of SIP text (pre-pass, grammar, Diversion/History-Info).
+//! - [`wire`] and [`types`] (re-exported from `umbox-sip-proto`): the one reader and writer of
+//!   SIP text and its typed values.
 //! - `endpoint`: the per-listener core: transaction matching, request checks, OPTIONS, and
-//!   dispatch to the router (`um::router`) or to [`dialog`]. Sans-IO: typed in, effects out.
+//!   dispatch to the [`policy::InviteRouter`] or to [`dialog`]. Sans-IO: typed in, effects out.
 //! - [`transaction`]: RFC 3261 §17 state machines and timers A–L.
 //! - [`dialog`]: the media server's dialogs and the channel API UM code plugs into.
 //!
-//! [`Listener`] is the wiring entry point. This module never decides where a call goes
-//! (`um::router` does) and never touches media, mailboxes or the directory file.
+//! [`Listener`] is the wiring entry point; [`policy`] holds the traits through which the business
+//! side (`umbox-um`) says which sources are served and where a call goes. This crate never
+//! decides either itself, never touches media, mailboxes or the directory, and never depends on
+//! `umbox-um`, `umbox-ews`, `umbox-store` or `umbox-base`.
 
 mod access;
 pub mod dialog;

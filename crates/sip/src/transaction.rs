@@ -3,8 +3,8 @@
 //!
 //! Sans-IO: each machine is told what happened and the time (`tokio::time::Instant`, so tests
 //! can pause and advance it) and answers with the bytes to (re)send and whether it ended.
-//! Never parses bytes (`sip::wire` does) and never decides where a call goes (`um::router`
-//! does); `sip::endpoint` owns the tables that match messages to machines.
+//! Never parses bytes (`sip-proto::wire` does) and never decides where a call goes (the
+//! `policy::InviteRouter` does); `sip::endpoint` owns the tables that match messages to machines.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,5 +1,6 @@
-//! XML for every SOAP and POX surface (Autodiscover now, EWS next): a hardened reader that turns a
-//! request body into a small element tree, and the one writer through which all XML output goes.
+//! XML for every SOAP and POX surface (Autodiscover, EWS, push notifications): a hardened reader
+//! that turns a request body into a small element tree, and the one writer through which all XML
+//! output goes.
 //!
 //! Never builds XML by hand outside [`Writer`], never resolves a DTD or an entity beyond the five
 //! predefined ones and character references, never reads or writes anything but memory.

@@ -2,7 +2,7 @@
 //! whom it was meant for.
 //!
 //! Parses one list element at a time (the pre-pass has split the comma lists); deciding which
-//! entry names the original called party is routing logic and lives in `um::router`.
+//! entry names the original called party is routing logic and lives in `um::router` (`umbox-um`).
 
 use std::cmp::Ordering;
 use std::fmt;

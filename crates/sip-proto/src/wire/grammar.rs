@@ -2,8 +2,8 @@
 //! Via, CSeq, and their rendering back to text.
 //!
 //! Pure functions over one already unfolded header value; never sees a whole message (the
-//! pre-pass and `sip::wire` do), never allocates more than the values it returns. Rendering of
-//! these values (their `Display`) is part of the one SIP writer, `sip::wire`.
+//! pre-pass and `wire` do), never allocates more than the values it returns. Rendering of
+//! these values (their `Display`) is part of the one SIP writer, `wire`.
 //!
 //! rsip 0.4's typed headers are not used for these values: it rejects IPv6 references
 //! (`[::1]`), loses Via parameters written with spaces around `;`/`=`, mis-splits quoted display
