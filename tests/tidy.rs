@@ -231,3 +231,108 @@ fn every_program_a_test_spawns_is_installed_by_scripts_test() {
         "programs tests spawn that scripts/test does not install: {missing:?}"
     );
 }
+
+/// The workspace crates each crate depends on (normal dependencies, from its Cargo.toml).
+fn internal_dependencies(crate_dir: &Path) -> Vec<String> {
+    let manifest: toml::Table = std::fs::read_to_string(crate_dir.join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    manifest
+        .get("dependencies")
+        .and_then(toml::Value::as_table)
+        .map(|deps| {
+            deps.keys()
+                .filter_map(|name| name.strip_prefix("umbox-"))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_sip_crates_know_nothing_of_the_business_side() {
+    for sip in ["sip", "sip-proto"] {
+        let deps = internal_dependencies(&root().join("crates").join(sip));
+        let forbidden: Vec<_> = deps
+            .iter()
+            .filter(|d| !["sip-proto", "xml"].contains(&d.as_str()))
+            .collect();
+        assert!(
+            forbidden.is_empty(),
+            "umbox-{sip} depends on {forbidden:?}: the SIP crates define traits that um implements"
+        );
+    }
+}
+
+#[test]
+fn crate_dependencies_point_inward_without_cycles() {
+    let graph: Vec<(String, Vec<String>)> = crates()
+        .into_iter()
+        .map(|(name, dir)| {
+            let deps = internal_dependencies(&dir);
+            (name, deps)
+        })
+        .collect();
+    // Depth-first search for a back edge.
+    fn visit(
+        node: &str,
+        graph: &[(String, Vec<String>)],
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.iter().any(|d| d == node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        let deps = graph
+            .iter()
+            .find(|(name, _)| name == node)
+            .map(|(_, deps)| deps.clone())
+            .unwrap_or_default();
+        for dep in deps {
+            if let Some(cycle) = visit(&dep, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.push(node.to_owned());
+        None
+    }
+    let mut done = Vec::new();
+    for (name, _) in &graph {
+        let cycle = visit(name, &graph, &mut Vec::new(), &mut done);
+        assert!(cycle.is_none(), "dependency cycle: {cycle:?}");
+    }
+    // The test kit is for tests only.
+    for (name, deps) in &graph {
+        assert!(
+            !deps.iter().any(|d| d == "testkit"),
+            "umbox-{name} depends on the test kit outside its dev-dependencies"
+        );
+    }
+}
+
+#[test]
+fn no_source_cites_notes_outside_the_repository() {
+    // Protocol facts are stated where they are used, or cited by RFC / Microsoft spec.
+    let this = root().join("tests/tidy.rs");
+    let citing: Vec<_> = all_rust_files()
+        .into_iter()
+        .filter(|f| *f != this)
+        .filter(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .contains("PROTOCOL-NOTES")
+        })
+        .collect();
+    assert!(
+        citing.is_empty(),
+        "cites a notes file not in the repository: {citing:?}"
+    );
+}
