@@ -10,10 +10,10 @@ use umbox_media::g711::Law;
 use umbox_media::wav;
 
 use crate::harness::{temp_dir, Server};
-use crate::sipp;
 use crate::voicemail_calls::{
     counts, data_with_short_greetings, extended, messages, stored_recordings, text, ALICE, MESSAGE,
 };
+use umbox_testkit::sipp;
 
 /// Leading silence in baresip's file: it sends from the answer on, and the greeting (about
 /// 1.1 s) must be over before the message starts.

@@ -26,5 +26,4 @@ mod inproc;
 mod notify_restart;
 mod notify_stream;
 mod server_version;
-mod sipp;
 mod voicemail_calls;

@@ -21,7 +21,7 @@ use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId, Redb
 use umbox_xml::{self as xml, Element, Limits};
 
 use crate::harness::{curl, temp_dir, Server};
-use crate::sipp;
+use umbox_testkit::sipp;
 
 /// What sipp streams: `tests/interop/audio/message.ul`, 5.26 s of µ-law speech.
 pub(crate) const MESSAGE: &[u8] = include_bytes!("../interop/audio/message.ul");

@@ -1,5 +1,7 @@
 //! The test kit every umbox crate's tests share: scratch directories, the paths of the
-//! workspace's fixtures and interop material, and a store with two mailboxes ([`Mailboxes`]).
+//! workspace's fixtures and interop material, a store with two mailboxes ([`Mailboxes`]), the
+//! configuration of a whole server on loopback ([`loopback_config`]) and the sipp runner
+//! ([`sipp`]).
 //!
 //! It builds on `umbox-base` and `umbox-store` only, so those two crates' own tests use
 //! `tempfile` directly instead (a crate cannot be tested through a kit that depends on it).
@@ -8,6 +10,8 @@
 //! or the server, and never holds protocol logic: tests drive the real code with it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod sipp;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -6,9 +6,6 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, UdpSocket};
@@ -18,6 +15,7 @@ use umbox_base::directory::Directory;
 use umbox_sip::dialog::{DialogEvent, DialogHandle, EndReason, IncomingCall, InviteDecision};
 use umbox_sip::types::{CallId, StatusCode};
 use umbox_sip::{Limits, Listener, Options, Role};
+use umbox_testkit::sipp;
 use umbox_um::router::{self, Called, DirectoryRouter, GatewayAllowList, MediaServers};
 
 /// The SDP the test handler answers every offer with.
@@ -201,89 +199,19 @@ pub async fn next(seen: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
         .expect("handler alive")
 }
 
-/// One finished sipp run.
-#[derive(Debug)]
-pub struct SippRun {
-    /// Exit status (0: every call succeeded).
-    pub status: i32,
-    /// Its screen output.
-    pub stdout: String,
-    /// Unexpected messages it logged (`-trace_err`).
-    pub errors: String,
-    /// Messages it sent and received (`-trace_msg`).
-    pub messages: String,
-}
-
-impl SippRun {
-    /// Panics with everything sipp said unless every call succeeded cleanly.
-    pub fn assert_ok(&self) {
-        assert!(
-            self.status == 0 && self.errors.trim().is_empty(),
-            "sipp failed with {}\n--- errors\n{}\n--- messages\n{}\n--- screen\n{}",
-            self.status,
-            self.errors,
-            self.messages,
-            self.stdout
-        );
-    }
-}
-
-static RUN: AtomicU32 = AtomicU32::new(0);
-
-fn scenario(name: &str) -> PathBuf {
-    umbox_testkit::workspace_root()
-        .join("tests/interop/sipp")
-        .join(name)
-}
-
-/// Runs `sipp -sf tests/interop/sipp/<scenario>` against `target` until `calls` calls are
-/// done, with a 20 s global timeout that counts as failure. `extra` adds arguments (`-t t1`,
-/// `-i 127.0.0.2`, `-key name value`, …). Blocking: call from `spawn_blocking`.
-pub fn sipp(scenario_name: &str, target: SocketAddr, calls: u32, extra: &[String]) -> SippRun {
-    let n = RUN.fetch_add(1, Ordering::Relaxed);
-    let scratch = umbox_testkit::temp_dir(&format!("sipp-{n}"));
-    let dir = scratch.path();
-    let errors = dir.join("errors.log");
-    let messages = dir.join("messages.log");
-    let has_local_ip = extra.iter().any(|a| a == "-i");
-    let mut command = Command::new("sipp");
-    command
-        .arg("-sf")
-        .arg(scenario(scenario_name))
-        .args(["-m", &calls.to_string()])
-        .args(["-timeout", "20s", "-timeout_error", "-nostdin"])
-        .args(["-trace_err", "-error_file"])
-        .arg(&errors)
-        .args(["-trace_msg", "-message_file"])
-        .arg(&messages)
-        .args(extra);
-    if !has_local_ip {
-        command.args(["-i", "127.0.0.1"]);
-    }
-    command.arg(target.to_string()).current_dir(dir);
-    let output = command
-        .output()
-        .expect("sipp runs (apt-get install sip-tester)");
-    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
-    let run = SippRun {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        errors: read(&errors),
-        messages: read(&messages),
-    };
-    run
-}
-
-/// [`sipp`] on a blocking thread.
+/// A sipp run (20 s timeout) on a blocking thread.
 pub async fn run_sipp(
     scenario_name: &str,
     target: SocketAddr,
     calls: u32,
     extra: &[&str],
-) -> SippRun {
+) -> sipp::Run {
     let name = scenario_name.to_owned();
     let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || sipp(&name, target, calls, &extra))
-        .await
-        .unwrap()
+    tokio::task::spawn_blocking(move || {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        sipp::run(&name, target, calls, 20, &extra)
+    })
+    .await
+    .unwrap()
 }

@@ -1,13 +1,13 @@
 //! Runs the real `sipp` (Debian sip-tester) as the PBX/gateway with the scenarios of
 //! `tests/interop/sipp/`, from `tests/interop` so their relative media files
-//! (`audio/message.ul`) resolve.
+//! (`audio/message.ul`) resolve. The one sipp runner of every crate's tests.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::harness::temp_dir;
+use crate::{temp_dir, workspace_root};
 
 /// sipp binds its media socket from port 6000 up (and a video one two above it); runs that
 /// stream media take turns so two of them never race for the same pair.
@@ -69,10 +69,10 @@ pub fn run(
     timeout_seconds: u32,
     extra: &[&str],
 ) -> Run {
-    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    let interop = workspace_root().join("tests/interop");
     let logs = temp_dir("sipp");
-    let errors = logs.join("errors.log");
-    let messages = logs.join("messages.log");
+    let errors = logs.path().join("errors.log");
+    let messages = logs.path().join("messages.log");
     let mut command = Command::new("sipp");
     command
         .arg("-sf")
@@ -99,6 +99,5 @@ pub fn run(
         errors: read(&errors),
         messages: read(&messages),
     };
-    let _ = std::fs::remove_dir_all(&logs);
     run
 }
