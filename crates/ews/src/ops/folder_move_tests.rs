@@ -14,38 +14,66 @@ fn alice() -> MailboxId {
     MailboxId::new(ALICE)
 }
 
-/// Creates a plain folder through the store.
-fn new_folder(kit: &Kit, parent: FolderId, name: &str) -> FolderId {
-    let change = Change::CreateFolder {
-        parent,
-        props: vec![(tags::DISPLAY_NAME.into(), PropValue::Unicode(name.into()))],
-    };
-    match kit.store().apply(&alice(), change, super::testkit::now()) {
-        Ok(set) => match set.outcome {
+/// Folder helpers of these tests and of the unit tests in `folders.rs`, all on alice's mailbox.
+impl Kit {
+    /// Creates a plain folder named `name` under `parent` through the store.
+    pub(crate) fn new_subfolder(&self, parent: FolderId, name: &str) -> FolderId {
+        let change = Change::CreateFolder {
+            parent,
+            props: vec![(tags::DISPLAY_NAME.into(), PropValue::Unicode(name.into()))],
+        };
+        match self
+            .store()
+            .apply(&alice(), change, self.now)
+            .unwrap()
+            .outcome
+        {
             Outcome::Folder { folder, .. } => folder,
-            other => panic!("{other:?}"),
-        },
-        Err(error) => panic!("{error}"),
+            other => panic!("unexpected outcome {other:?}"),
+        }
     }
-}
 
-/// Creates an unread item of `class` in `folder`.
-fn new_item(kit: &Kit, folder: FolderId, class: &str) {
-    let change = Change::CreateItem {
-        folder,
-        props: vec![
-            (tags::MESSAGE_CLASS.into(), PropValue::Unicode(class.into())),
-            (tags::MESSAGE_FLAGS.into(), PropValue::Int32(0)),
-        ],
-        attachments: Vec::new(),
-    };
-    kit.store()
-        .apply(&alice(), change, super::testkit::now())
-        .unwrap();
-}
+    /// Creates an unread item of `class` in `folder` through the store.
+    pub(crate) fn new_unread_item_in(&self, folder: FolderId, class: &str) {
+        let change = Change::CreateItem {
+            folder,
+            props: vec![
+                (tags::MESSAGE_CLASS.into(), PropValue::Unicode(class.into())),
+                (tags::MESSAGE_FLAGS.into(), PropValue::Int32(0)),
+            ],
+            attachments: Vec::new(),
+        };
+        self.store().apply(&alice(), change, self.now).unwrap();
+    }
 
-fn folder_id(kit: &Kit, folder: FolderId) -> String {
-    format!(r#"<t:FolderId Id="{}"/>"#, kit.ids.folder(&alice(), folder))
+    /// `t:FolderId` naming `folder`, for a request body.
+    pub(crate) fn folder_id_element(&self, folder: FolderId) -> String {
+        format!(
+            r#"<t:FolderId Id="{}"/>"#,
+            self.ids.folder(&alice(), folder)
+        )
+    }
+
+    /// (TotalCount, UnreadCount, ChildFolderCount) as the store keeps them.
+    pub(crate) fn folder_counts(&self, folder: FolderId) -> (u64, u64, u64) {
+        let folder = self.store().folder(&alice(), folder).unwrap();
+        (
+            folder.total_count,
+            folder.unread_count,
+            folder.child_folder_count,
+        )
+    }
+
+    /// The parent of `folder`.
+    pub(crate) fn folder_parent(&self, folder: FolderId) -> Option<FolderId> {
+        self.store().folder(&alice(), folder).unwrap().parent
+    }
+
+    /// Fails unless the store finds alice's mailbox consistent (counts, parents, search folders).
+    pub(crate) fn assert_mailbox_consistent(&self) {
+        let report = self.store().verify(&alice()).unwrap();
+        assert!(report.problems.is_empty(), "{:#?}", report.problems);
+    }
 }
 
 /// The ResponseCode of each response message of `response`.
@@ -60,39 +88,20 @@ fn codes(body: &Element, response: &str) -> Vec<String> {
     .collect()
 }
 
-/// (TotalCount, UnreadCount, ChildFolderCount) as the store keeps them.
-fn counts(kit: &Kit, folder: FolderId) -> (u64, u64, u64) {
-    let folder = kit.store().folder(&alice(), folder).unwrap();
-    (
-        folder.total_count,
-        folder.unread_count,
-        folder.child_folder_count,
-    )
-}
-
-fn parent(kit: &Kit, folder: FolderId) -> Option<FolderId> {
-    kit.store().folder(&alice(), folder).unwrap().parent
-}
-
-fn assert_consistent(kit: &Kit) {
-    let report = kit.store().verify(&alice()).unwrap();
-    assert!(report.problems.is_empty(), "{:#?}", report.problems);
-}
-
 #[test]
 fn move_folder_keeps_the_id_and_refuses_bad_moves() {
     let kit = Kit::new();
     let inbox = kit.folder(ALICE, D::Inbox);
     let junk = kit.folder(ALICE, D::JunkEmail);
     let voicemail = kit.folder(ALICE, D::Voicemail);
-    let projects = new_folder(&kit, inbox, "Projects");
-    let old = new_folder(&kit, projects, "Old");
-    new_item(&kit, old, VOICE);
-    new_item(&kit, projects, "IPM.Note");
+    let projects = kit.new_subfolder(inbox, "Projects");
+    let old = kit.new_subfolder(projects, "Old");
+    kit.new_unread_item_in(old, VOICE);
+    kit.new_unread_item_in(projects, "IPM.Note");
 
     let body = kit.call(&format!(
         r#"<m:MoveFolder><m:ToFolderId><t:DistinguishedFolderId Id="junkemail"/></m:ToFolderId><m:FolderIds>{}<t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:MoveFolder>"#,
-        folder_id(&kit, projects)
+        kit.folder_id_element(projects)
     ));
     assert_eq!(
         codes(&body, "MoveFolderResponse"),
@@ -126,18 +135,18 @@ fn move_folder_keeps_the_id_and_refuses_bad_moves() {
         )
     );
     assert_eq!(folder.parent, Some(junk));
-    assert_eq!(counts(&kit, inbox).2, 0);
-    assert_eq!(counts(&kit, junk).2, 1);
-    assert_eq!(counts(&kit, projects), (1, 1, 1));
-    assert_eq!(counts(&kit, voicemail), (1, 1, 0));
+    assert_eq!(kit.folder_counts(inbox).2, 0);
+    assert_eq!(kit.folder_counts(junk).2, 1);
+    assert_eq!(kit.folder_counts(projects), (1, 1, 1));
+    assert_eq!(kit.folder_counts(voicemail), (1, 1, 0));
 
     // Into itself or its own subtree, into a search folder, onto a taken name, a missing target.
-    new_folder(&kit, inbox, "Old");
+    kit.new_subfolder(inbox, "Old");
     let body = kit.call(&format!(
         r#"<m:MoveFolder><m:ToFolderId>{}</m:ToFolderId><m:FolderIds>{}{}</m:FolderIds></m:MoveFolder>"#,
-        folder_id(&kit, old),
-        folder_id(&kit, projects),
-        folder_id(&kit, old),
+        kit.folder_id_element(old),
+        kit.folder_id_element(projects),
+        kit.folder_id_element(old),
     ));
     assert_eq!(
         codes(&body, "MoveFolderResponse"),
@@ -145,22 +154,22 @@ fn move_folder_keeps_the_id_and_refuses_bad_moves() {
     );
     let body = kit.call(&format!(
         r#"<m:MoveFolder><m:ToFolderId><t:DistinguishedFolderId Id="voicemail"/></m:ToFolderId><m:FolderIds>{}</m:FolderIds></m:MoveFolder>"#,
-        folder_id(&kit, old),
+        kit.folder_id_element(old),
     ));
     assert_eq!(codes(&body, "MoveFolderResponse"), ["ErrorMoveCopyFailed"]);
     let body = kit.call(&format!(
         r#"<m:MoveFolder><m:ToFolderId><t:DistinguishedFolderId Id="inbox"/></m:ToFolderId><m:FolderIds>{}</m:FolderIds></m:MoveFolder>"#,
-        folder_id(&kit, old),
+        kit.folder_id_element(old),
     ));
     assert_eq!(codes(&body, "MoveFolderResponse"), ["ErrorFolderExists"]);
     let body = kit.call(&format!(
         r#"<m:MoveFolder><m:ToFolderId>{}</m:ToFolderId><m:FolderIds>{}</m:FolderIds></m:MoveFolder>"#,
-        folder_id(&kit, FolderId(999_999)),
-        folder_id(&kit, old),
+        kit.folder_id_element(FolderId(999_999)),
+        kit.folder_id_element(old),
     ));
     assert_eq!(codes(&body, "MoveFolderResponse"), ["ErrorFolderNotFound"]);
-    assert_eq!(parent(&kit, old), Some(projects));
-    assert_consistent(&kit);
+    assert_eq!(kit.folder_parent(old), Some(projects));
+    kit.assert_mailbox_consistent();
 
     // Malformed requests are faults.
     for operation in [
@@ -179,14 +188,14 @@ fn copy_folder_copies_the_subtree_under_new_ids() {
     let inbox = kit.folder(ALICE, D::Inbox);
     let deleted = kit.folder(ALICE, D::DeletedItems);
     let voicemail = kit.folder(ALICE, D::Voicemail);
-    let projects = new_folder(&kit, inbox, "Projects");
-    let old = new_folder(&kit, projects, "Old");
-    new_item(&kit, old, VOICE);
+    let projects = kit.new_subfolder(inbox, "Projects");
+    let old = kit.new_subfolder(projects, "Old");
+    kit.new_unread_item_in(old, VOICE);
 
     let body = kit.call(&format!(
         r#"<m:CopyFolder><m:ToFolderId><t:DistinguishedFolderId Id="deleteditems"/></m:ToFolderId><m:FolderIds>{}{}</m:FolderIds></m:CopyFolder>"#,
-        folder_id(&kit, projects),
-        folder_id(&kit, projects),
+        kit.folder_id_element(projects),
+        kit.folder_id_element(projects),
     ));
     assert_eq!(
         codes(&body, "CopyFolderResponse"),
@@ -209,12 +218,16 @@ fn copy_folder_copies_the_subtree_under_new_ids() {
         .open_folder(copy.attribute("", "Id").unwrap())
         .unwrap();
     assert_ne!(copy, projects);
-    assert_eq!(parent(&kit, copy), Some(deleted));
-    assert_eq!(parent(&kit, projects), Some(inbox), "the original stays");
-    assert_eq!(counts(&kit, copy), (0, 0, 1));
-    assert_eq!(counts(&kit, deleted).2, 1);
+    assert_eq!(kit.folder_parent(copy), Some(deleted));
     assert_eq!(
-        counts(&kit, voicemail),
+        kit.folder_parent(projects),
+        Some(inbox),
+        "the original stays"
+    );
+    assert_eq!(kit.folder_counts(copy), (0, 0, 1));
+    assert_eq!(kit.folder_counts(deleted).2, 1);
+    assert_eq!(
+        kit.folder_counts(voicemail),
         (2, 2, 0),
         "the copied voicemail is listed"
     );
@@ -242,14 +255,14 @@ fn copy_folder_copies_the_subtree_under_new_ids() {
     // Copying a distinguished folder or into its own subtree is refused.
     let body = kit.call(&format!(
         r#"<m:CopyFolder><m:ToFolderId>{}</m:ToFolderId><m:FolderIds><t:DistinguishedFolderId Id="inbox"/>{}</m:FolderIds></m:CopyFolder>"#,
-        folder_id(&kit, old),
-        folder_id(&kit, projects),
+        kit.folder_id_element(old),
+        kit.folder_id_element(projects),
     ));
     assert_eq!(
         codes(&body, "CopyFolderResponse"),
         ["ErrorInvalidOperation", "ErrorMoveCopyFailed"]
     );
-    assert_consistent(&kit);
+    kit.assert_mailbox_consistent();
 }
 
 #[test]
@@ -258,14 +271,14 @@ fn delete_folder_to_deleted_items_moves_then_deletes_for_good() {
     let inbox = kit.folder(ALICE, D::Inbox);
     let deleted = kit.folder(ALICE, D::DeletedItems);
     let voicemail = kit.folder(ALICE, D::Voicemail);
-    let projects = new_folder(&kit, inbox, "Projects");
-    let old = new_folder(&kit, projects, "Old");
-    new_item(&kit, old, VOICE);
-    new_item(&kit, projects, "IPM.Note");
+    let projects = kit.new_subfolder(inbox, "Projects");
+    let old = kit.new_subfolder(projects, "Old");
+    kit.new_unread_item_in(old, VOICE);
+    kit.new_unread_item_in(projects, "IPM.Note");
     let delete = |folder| {
         kit.call(&format!(
             r#"<m:DeleteFolder DeleteType="MoveToDeletedItems"><m:FolderIds>{}</m:FolderIds></m:DeleteFolder>"#,
-            folder_id(&kit, folder)
+            kit.folder_id_element(folder)
         ))
     };
 
@@ -273,27 +286,27 @@ fn delete_folder_to_deleted_items_moves_then_deletes_for_good() {
         codes(&delete(projects), "DeleteFolderResponse"),
         ["NoError"]
     );
-    assert_eq!(parent(&kit, projects), Some(deleted));
-    assert_eq!(counts(&kit, inbox).2, 0);
-    assert_eq!(counts(&kit, deleted).2, 1);
-    assert_eq!(counts(&kit, voicemail), (1, 1, 0));
+    assert_eq!(kit.folder_parent(projects), Some(deleted));
+    assert_eq!(kit.folder_counts(inbox).2, 0);
+    assert_eq!(kit.folder_counts(deleted).2, 1);
+    assert_eq!(kit.folder_counts(voicemail), (1, 1, 0));
 
     // Below Deleted Items, moving there means deleting, as Exchange does.
     assert_eq!(codes(&delete(old), "DeleteFolderResponse"), ["NoError"]);
     assert!(kit.store().folder(&alice(), old).is_err());
-    assert_eq!(counts(&kit, voicemail), (0, 0, 0));
-    assert_eq!(counts(&kit, projects), (1, 1, 0));
+    assert_eq!(kit.folder_counts(voicemail), (0, 0, 0));
+    assert_eq!(kit.folder_counts(projects), (1, 1, 0));
     assert_eq!(
         codes(&delete(projects), "DeleteFolderResponse"),
         ["NoError"]
     );
     assert!(kit.store().folder(&alice(), projects).is_err());
-    assert_eq!(counts(&kit, deleted), (0, 0, 0));
+    assert_eq!(kit.folder_counts(deleted), (0, 0, 0));
     assert_eq!(
         codes(&delete(projects), "DeleteFolderResponse"),
         ["ErrorFolderNotFound"]
     );
-    assert_consistent(&kit);
+    kit.assert_mailbox_consistent();
 }
 
 #[test]
@@ -302,36 +315,36 @@ fn empty_folder_to_deleted_items_moves_subfolders_too() {
     let inbox = kit.folder(ALICE, D::Inbox);
     let deleted = kit.folder(ALICE, D::DeletedItems);
     let voicemail = kit.folder(ALICE, D::Voicemail);
-    let a = new_folder(&kit, inbox, "A");
-    let b = new_folder(&kit, inbox, "B");
-    new_item(&kit, a, VOICE);
-    new_item(&kit, inbox, "IPM.Note");
+    let a = kit.new_subfolder(inbox, "A");
+    let b = kit.new_subfolder(inbox, "B");
+    kit.new_unread_item_in(a, VOICE);
+    kit.new_unread_item_in(inbox, "IPM.Note");
     let empty = r#"<m:EmptyFolder DeleteType="MoveToDeletedItems" DeleteSubFolders="true"><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:EmptyFolder>"#;
 
     assert_eq!(codes(&kit.call(empty), "EmptyFolderResponse"), ["NoError"]);
-    assert_eq!(counts(&kit, inbox), (0, 0, 0));
-    assert_eq!(counts(&kit, deleted), (1, 1, 2));
+    assert_eq!(kit.folder_counts(inbox), (0, 0, 0));
+    assert_eq!(kit.folder_counts(deleted), (1, 1, 2));
     assert_eq!(
-        (parent(&kit, a), parent(&kit, b)),
+        (kit.folder_parent(a), kit.folder_parent(b)),
         (Some(deleted), Some(deleted))
     );
-    assert_eq!(counts(&kit, a), (1, 1, 0));
-    assert_eq!(counts(&kit, voicemail), (1, 1, 0));
+    assert_eq!(kit.folder_counts(a), (1, 1, 0));
+    assert_eq!(kit.folder_counts(voicemail), (1, 1, 0));
 
     // A subfolder whose name Deleted Items already holds stays, and says why.
-    let again = new_folder(&kit, inbox, "A");
+    let again = kit.new_subfolder(inbox, "A");
     assert_eq!(
         codes(&kit.call(empty), "EmptyFolderResponse"),
         ["ErrorFolderExists"]
     );
-    assert_eq!(parent(&kit, again), Some(inbox));
+    assert_eq!(kit.folder_parent(again), Some(inbox));
 
     // Emptying Deleted Items itself deletes its subfolders for good.
     let body = kit.call(
         r#"<m:EmptyFolder DeleteType="MoveToDeletedItems" DeleteSubFolders="true"><m:FolderIds><t:DistinguishedFolderId Id="deleteditems"/></m:FolderIds></m:EmptyFolder>"#,
     );
     assert_eq!(codes(&body, "EmptyFolderResponse"), ["NoError"]);
-    assert_eq!(counts(&kit, deleted), (0, 0, 0));
-    assert_eq!(counts(&kit, voicemail), (0, 0, 0));
-    assert_consistent(&kit);
+    assert_eq!(kit.folder_counts(deleted), (0, 0, 0));
+    assert_eq!(kit.folder_counts(voicemail), (0, 0, 0));
+    kit.assert_mailbox_consistent();
 }

@@ -95,6 +95,14 @@ macro_rules! operations {
 }
 
 operations! {
+    "GetFolder" => GetFolder(folders::GetFolder),
+    "FindFolder" => FindFolder(folders::FindFolder),
+    "CreateFolder" => CreateFolder(folders::CreateFolder),
+    "UpdateFolder" => UpdateFolder(folders::UpdateFolder),
+    "DeleteFolder" => DeleteFolder(folders::DeleteFolder),
+    "EmptyFolder" => EmptyFolder(folders::EmptyFolder),
+    "MoveFolder" => MoveFolder(folders::MoveFolder),
+    "CopyFolder" => CopyFolder(folders::CopyFolder),
     "GetAttachment" => GetAttachment(attachments::GetAttachment),
     "CreateAttachment" => CreateAttachment(attachments::CreateAttachment),
     "DeleteAttachment" => DeleteAttachment(attachments::DeleteAttachment),
@@ -117,14 +125,6 @@ pub(crate) fn dispatch(
 /// The operations not yet written as an [`EwsOperation`].
 fn legacy_dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) -> Result<(), Fault> {
     match op.name() {
-        "GetFolder" => folders::get_folder(request, op, w),
-        "FindFolder" => folders::find_folder(request, op, w),
-        "CreateFolder" => folders::create_folder(request, op, w),
-        "UpdateFolder" => folders::update_folder(request, op, w),
-        "DeleteFolder" => folders::delete_folder(request, op, w),
-        "EmptyFolder" => folders::empty_folder(request, op, w),
-        "MoveFolder" => folders::move_folder(request, op, w),
-        "CopyFolder" => folders::copy_folder(request, op, w),
         "FindItem" => find_item::find_item(request, op, w),
         "SyncFolderItems" => sync::sync_folder_items(request, op, w),
         "SyncFolderHierarchy" => sync::sync_folder_hierarchy(request, op, w),
