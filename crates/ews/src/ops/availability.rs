@@ -17,6 +17,7 @@
 //! clock in the requester's `TimeZone`, which also carries the default working hours (08:00–17:00,
 //! Monday to Friday): users have no working-hours settings of their own yet.
 
+use super::EwsOperation;
 use crate::codes::ResponseCode;
 use crate::error::{Error, Fault};
 use crate::fields::{parse_bool, PSETID_APPOINTMENT};
@@ -97,7 +98,7 @@ impl Lid {
 
 /// A free/busy status (MS-OXWSCDATA LegacyFreeBusyType).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum BusyType {
+pub(crate) enum BusyType {
     /// Available.
     Free,
     /// Working, away from the usual place (Exchange2013 and later).
@@ -160,15 +161,21 @@ impl BusyType {
 
 /// The views a client may request (MS-OXWSFB FreeBusyViewType, without None).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum View {
+pub(crate) enum View {
+    /// MergedFreeBusy only.
     MergedOnly,
+    /// The events with their times and status.
     FreeBusy,
+    /// FreeBusy and MergedFreeBusy.
     FreeBusyMerged,
+    /// The events with their subjects and locations.
     Detailed,
+    /// Detailed and MergedFreeBusy.
     DetailedMerged,
 }
 
 impl View {
+    /// Every view a client may request.
     const ALL: [View; 5] = [
         View::MergedOnly,
         View::FreeBusy,
@@ -177,6 +184,7 @@ impl View {
         View::DetailedMerged,
     ];
 
+    /// The schema's name of the view.
     fn as_str(self) -> &'static str {
         match self {
             View::MergedOnly => "MergedOnly",
@@ -187,6 +195,7 @@ impl View {
         }
     }
 
+    /// Whether the view carries MergedFreeBusy.
     fn merged(self) -> bool {
         matches!(
             self,
@@ -194,10 +203,12 @@ impl View {
         )
     }
 
+    /// Whether the view lists the events.
     fn events(self) -> bool {
         self != View::MergedOnly
     }
 
+    /// Whether the events carry their details.
     fn details(self) -> bool {
         matches!(self, View::Detailed | View::DetailedMerged)
     }
@@ -213,16 +224,22 @@ impl View {
 }
 
 /// What the request asks for, checked.
-struct Options {
-    zone: SerializableTimeZone,
-    /// UTC seconds, start < end.
-    start: i64,
-    end: i64,
-    interval_minutes: i64,
-    view: View,
+#[derive(Debug)]
+pub(crate) struct Options {
+    /// The requester's zone: times are read and written in it.
+    pub(crate) zone: SerializableTimeZone,
+    /// The window's start in UTC seconds, before `end`.
+    pub(crate) start: i64,
+    /// The window's end in UTC seconds.
+    pub(crate) end: i64,
+    /// The length of one MergedFreeBusy digit.
+    pub(crate) interval_minutes: i64,
+    /// The view asked for.
+    pub(crate) view: View,
 }
 
 impl Options {
+    /// Reads `t:TimeZone` and `t:FreeBusyViewOptions`.
     fn parse(op: &Element) -> Result<Options, Fault> {
         if child(op, "SuggestionsViewOptions").is_some() {
             return Err(Fault::new(
@@ -299,92 +316,156 @@ impl Options {
 }
 
 /// One appointment as free/busy sees it.
-struct Event {
+#[derive(Debug)]
+pub(crate) struct Event {
+    /// Start in UTC seconds.
     start: i64,
+    /// End in UTC seconds.
     end: i64,
+    /// Its status, as the requester's version can be told.
     busy: BusyType,
+    /// The calendar item, for the details.
     item: Item,
+    /// PidLidLocation.
     location: Option<String>,
+    /// Whether it is a meeting rather than an appointment.
     is_meeting: bool,
+    /// PidLidRecurring.
     is_recurring: bool,
+    /// PidLidReminderSet.
     is_reminder_set: bool,
 }
 
 /// GetUserAvailabilityRequest: one `m:FreeBusyResponse` per `t:MailboxData`, in request order.
-pub(crate) fn get_user_availability(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let options = Options::parse(op)?;
-    let mailboxes = child(op, "MailboxDataArray")
-        .ok_or_else(|| Fault::schema("GetUserAvailabilityRequest needs MailboxDataArray"))?;
-    let addresses = mailboxes
-        .children()
-        .map(|data| {
-            if data.name() != "MailboxData" {
-                return Err(Fault::schema(format!("{} is not MailboxData", data.name())));
-            }
-            if let Some(attendee) = child(data, "AttendeeType").map(Element::trimmed_text) {
-                if !["Organizer", "Required", "Optional", "Room", "Resource"].contains(&attendee) {
-                    return Err(Fault::schema(format!(
-                        "AttendeeType {attendee:?} is not valid"
-                    )));
-                }
-            }
-            child(data, "ExcludeConflicts")
-                .map(|e| parse_bool(e.trimmed_text()))
-                .transpose()?;
-            child(data, "Email")
-                .and_then(|e| child(e, "Address"))
-                .map(Element::trimmed_text)
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| Fault::schema("MailboxData needs Email/Address"))
-        })
-        .collect::<Result<Vec<_>, Fault>>()?;
-    if addresses.is_empty() || addresses.len() > MAX_MAILBOXES {
-        return Err(Fault::new(
-            ResponseCode::ErrorInvalidRequest,
-            format!("ask about 1 to {MAX_MAILBOXES} mailboxes"),
-        ));
+#[derive(Debug)]
+pub(crate) struct GetUserAvailability {
+    /// The window, zone, interval and view asked for.
+    pub(crate) options: Options,
+    /// Each `t:MailboxData`'s `Email/Address`, in request order.
+    pub(crate) addresses: Vec<String>,
+}
+
+/// The free/busy view of one mailbox.
+#[derive(Debug)]
+pub(crate) struct FreeBusy {
+    /// The view answered: the one asked for, without details unless the calendar is the
+    /// requester's own.
+    view: View,
+    /// MergedFreeBusy, when the view is merged: one digit per interval.
+    merged: Option<String>,
+    /// The events listed (CalendarEventArray), by start time: none for a merged-only view or a
+    /// user without a mailbox yet.
+    events: Vec<Event>,
+}
+
+/// For each mailbox asked about, in request order, its free/busy view or why not.
+pub(crate) struct GetUserAvailabilityResponse {
+    /// The requester's zone, which every time and the working hours are written in.
+    zone: SerializableTimeZone,
+    /// One per mailbox.
+    free_busy: Vec<Result<FreeBusy, Error>>,
+}
+
+impl EwsOperation for GetUserAvailability {
+    type Response = GetUserAvailabilityResponse;
+
+    fn parse(_: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let options = Options::parse(op)?;
+        let mailboxes = child(op, "MailboxDataArray")
+            .ok_or_else(|| Fault::schema("GetUserAvailabilityRequest needs MailboxDataArray"))?;
+        let addresses = mailboxes
+            .children()
+            .map(mailbox_address)
+            .collect::<Result<Vec<_>, Fault>>()?;
+        if addresses.is_empty() || addresses.len() > MAX_MAILBOXES {
+            return Err(Fault::new(
+                ResponseCode::ErrorInvalidRequest,
+                format!("ask about 1 to {MAX_MAILBOXES} mailboxes"),
+            ));
+        }
+        Ok(GetUserAvailability { options, addresses })
     }
-    w.start(M, "GetUserAvailabilityResponse")
-        .start(M, "FreeBusyResponseArray");
-    for address in addresses {
-        w.start(M, "FreeBusyResponse");
-        let found = request
-            .ctx
-            .directory
-            .user_by_address(address)
-            .ok_or_else(|| {
-                Error::new(
-                    ResponseCode::ErrorMailRecipientNotFound,
-                    format!("no mailbox has the address {address}"),
-                )
-            })
-            .and_then(|user| Ok((user, events(request, user, &options)?)));
-        match found {
-            Ok((user, events)) => {
-                response_message(
-                    w,
-                    "ResponseMessage",
-                    Ok::<_, Error>(|_: &mut Writer<'_>| {}),
-                );
+
+    fn run(self, request: &Request<'_>) -> Result<GetUserAvailabilityResponse, Fault> {
+        let options = &self.options;
+        let free_busy = self
+            .addresses
+            .iter()
+            .map(|address| {
+                let user = request
+                    .ctx
+                    .directory
+                    .user_by_address(address)
+                    .ok_or_else(|| {
+                        Error::new(
+                            ResponseCode::ErrorMailRecipientNotFound,
+                            format!("no mailbox has the address {address}"),
+                        )
+                    })?;
+                let events = events(request, user, options)?;
                 let view = if user.address.eq_ignore_ascii_case(&request.user.address) {
                     options.view
                 } else {
                     options.view.without_details()
                 };
-                write_view(w, request, &options, view, events.as_deref());
-            }
-            Err(error) => {
-                response_message(w, "ResponseMessage", Err::<fn(&mut Writer<'_>), _>(error))
-            }
-        }
-        w.end();
+                Ok(FreeBusy {
+                    view,
+                    merged: view.merged().then(|| merged(options, events.as_deref())),
+                    events: events.filter(|_| view.events()).unwrap_or_default(),
+                })
+            })
+            .collect();
+        Ok(GetUserAvailabilityResponse {
+            zone: self.options.zone,
+            free_busy,
+        })
     }
-    w.end().end();
-    Ok(())
+
+    fn write(response: &GetUserAvailabilityResponse, request: &Request<'_>, w: &mut Writer<'_>) {
+        w.start(M, "GetUserAvailabilityResponse")
+            .start(M, "FreeBusyResponseArray");
+        for result in &response.free_busy {
+            w.start(M, "FreeBusyResponse");
+            match result {
+                Ok(free_busy) => {
+                    response_message(
+                        w,
+                        "ResponseMessage",
+                        Ok::<_, Error>(|_: &mut Writer<'_>| {}),
+                    );
+                    write_view(w, request, &response.zone, free_busy);
+                }
+                Err(error) => {
+                    response_message(w, "ResponseMessage", Err::<fn(&mut Writer<'_>), _>(error))
+                }
+            }
+            w.end();
+        }
+        w.end().end();
+    }
+}
+
+/// The address a `t:MailboxData` asks about, its other parts checked against the schema.
+fn mailbox_address(data: &Element) -> Result<String, Fault> {
+    if data.name() != "MailboxData" {
+        return Err(Fault::schema(format!("{} is not MailboxData", data.name())));
+    }
+    if let Some(attendee) = child(data, "AttendeeType").map(Element::trimmed_text) {
+        if !["Organizer", "Required", "Optional", "Room", "Resource"].contains(&attendee) {
+            return Err(Fault::schema(format!(
+                "AttendeeType {attendee:?} is not valid"
+            )));
+        }
+    }
+    child(data, "ExcludeConflicts")
+        .map(|e| parse_bool(e.trimmed_text()))
+        .transpose()?;
+    child(data, "Email")
+        .and_then(|e| child(e, "Address"))
+        .map(Element::trimmed_text)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| Fault::schema("MailboxData needs Email/Address"))
 }
 
 /// The user's appointments overlapping the window, by start time; `None` when the user has no
@@ -459,29 +540,21 @@ fn events(
 fn write_view(
     w: &mut Writer<'_>,
     request: &Request<'_>,
-    options: &Options,
-    view: View,
-    events: Option<&[Event]>,
+    zone: &SerializableTimeZone,
+    free_busy: &FreeBusy,
 ) {
+    let view = free_busy.view;
     w.start(M, "FreeBusyView");
     w.leaf(T, "FreeBusyViewType", view.as_str());
-    if view.merged() {
-        w.leaf(T, "MergedFreeBusy", &merged(options, events));
+    if let Some(merged) = &free_busy.merged {
+        w.leaf(T, "MergedFreeBusy", merged);
     }
-    if let Some(events) = events.filter(|e| view.events() && !e.is_empty()) {
+    if !free_busy.events.is_empty() {
         w.start(T, "CalendarEventArray");
-        for event in events {
+        for event in &free_busy.events {
             w.start(T, "CalendarEvent");
-            w.leaf(
-                T,
-                "StartTime",
-                &format_local(options.zone.to_local(event.start)),
-            );
-            w.leaf(
-                T,
-                "EndTime",
-                &format_local(options.zone.to_local(event.end)),
-            );
+            w.leaf(T, "StartTime", &format_local(zone.to_local(event.start)));
+            w.leaf(T, "EndTime", &format_local(zone.to_local(event.end)));
             w.leaf(T, "BusyType", event.busy.as_str());
             if view.details() {
                 write_details(w, request, event);
@@ -491,7 +564,7 @@ fn write_view(
         w.end();
     }
     w.start(T, "WorkingHours");
-    options.zone.write(w);
+    zone.write(w);
     w.start(T, "WorkingPeriodArray").start(T, "WorkingPeriod");
     w.leaf(T, "DayOfWeek", WORK_DAYS);
     w.leaf(T, "StartTimeInMinutes", &WORK_START_MINUTES.to_string());
@@ -552,8 +625,12 @@ fn merged(options: &Options, events: Option<&[Event]>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{BusyType, GetUserAvailability, Options, View};
+    use crate::codes::ResponseCode;
     use crate::fields::PSETID_APPOINTMENT;
     use crate::ops::testkit::{all, describe, one, text, Kit};
+    use crate::ops::time_zones::SerializableTimeZone;
+    use crate::ops::EwsOperation;
     use umbox_store::props::{property_sets, tags, FileTime, PropValue};
     use umbox_store::DistinguishedFolder;
     use umbox_xml::Element;
@@ -646,6 +723,73 @@ mod tests {
                 "FreeBusyResponse",
             ],
         )
+    }
+
+    /// UTC seconds of a dateTime.
+    fn utc(text: &str) -> i64 {
+        crate::ops::time_zones::seconds(crate::time::parse(text).unwrap())
+    }
+
+    /// Each mailbox is answered on its own: an unknown address fails alone, the requester's own
+    /// calendar is shown in detail and another's without.
+    #[test]
+    fn run_answers_each_mailbox_on_its_own() {
+        let kit = Kit::new();
+        calendar(&kit);
+        let alice = kit.request("alice@example.test");
+        let free_busy = GetUserAvailability {
+            options: Options {
+                zone: SerializableTimeZone::UTC,
+                start: utc("2026-11-24T08:00:00Z"),
+                end: utc("2026-11-24T14:00:00Z"),
+                interval_minutes: 60,
+                view: View::DetailedMerged,
+            },
+            addresses: [
+                "alice@example.test",
+                "carol@example.test",
+                "bob@example.test",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        }
+        .run(&alice)
+        .unwrap()
+        .free_busy;
+
+        let own = free_busy[0].as_ref().unwrap();
+        assert_eq!(own.view, View::DetailedMerged);
+        assert_eq!(own.merged.as_deref(), Some("002100"));
+        let shown: Vec<_> = own
+            .events
+            .iter()
+            .map(|e| (e.start, e.busy, e.item.props.unicode(tags::SUBJECT)))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    utc("2026-11-24T10:00:00Z"),
+                    BusyType::Busy,
+                    Some("Planning")
+                ),
+                (
+                    utc("2026-11-24T10:30:00Z"),
+                    BusyType::Tentative,
+                    Some("Lunch?")
+                ),
+            ]
+        );
+        assert!(own.events[0].is_reminder_set);
+        assert_eq!(own.events[0].location.as_deref(), Some("Room 1"));
+
+        let code = free_busy[1].as_ref().err().unwrap().response_code();
+        assert_eq!(code, ResponseCode::ErrorMailRecipientNotFound);
+
+        let other = free_busy[2].as_ref().unwrap();
+        assert_eq!(other.view, View::FreeBusyMerged);
+        assert_eq!(other.merged.as_deref(), Some("000000"));
+        assert!(other.events.is_empty());
     }
 
     #[test]

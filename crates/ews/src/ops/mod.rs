@@ -106,6 +106,10 @@ operations! {
     "GetAttachment" => GetAttachment(attachments::GetAttachment),
     "CreateAttachment" => CreateAttachment(attachments::CreateAttachment),
     "DeleteAttachment" => DeleteAttachment(attachments::DeleteAttachment),
+    "ResolveNames" => ResolveNames(people::ResolveNames),
+    "GetUserOofSettingsRequest" => GetUserOofSettings(oof::GetUserOofSettings),
+    "SetUserOofSettingsRequest" => SetUserOofSettings(oof::SetUserOofSettings),
+    "GetUserAvailabilityRequest" => GetUserAvailability(availability::GetUserAvailability),
 }
 
 /// Runs the operation `op` and writes its response element.
@@ -128,10 +132,6 @@ fn legacy_dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) -> R
         "FindItem" => find_item::find_item(request, op, w),
         "SyncFolderItems" => sync::sync_folder_items(request, op, w),
         "SyncFolderHierarchy" => sync::sync_folder_hierarchy(request, op, w),
-        "ResolveNames" => people::resolve_names(request, op, w),
-        "GetUserOofSettingsRequest" => oof::get_user_oof_settings(request, op, w),
-        "SetUserOofSettingsRequest" => oof::set_user_oof_settings(request, op, w),
-        "GetUserAvailabilityRequest" => availability::get_user_availability(request, op, w),
         "ConvertId" => convert_id::convert_id(request, op, w),
         "GetServerTimeZones" => time_zones::get_server_time_zones(request, op, w),
         "GetItem" => items::get_item(request, op, w),

@@ -8,6 +8,7 @@
 
 use std::time::SystemTime;
 
+use super::EwsOperation;
 use crate::codes::ResponseCode;
 use crate::error::{Error, Fault};
 use crate::soap::{M, T};
@@ -24,7 +25,7 @@ const UMBOX_SETTINGS: Guid = Guid(0xC42EAD88_3BBB_496E_9D91_45109CEB0286);
 
 /// Whether automatic replies are sent (MS-OXWSOOF OofState).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OofState {
+pub(crate) enum OofState {
     /// Off.
     Disabled,
     /// On until turned off.
@@ -35,7 +36,7 @@ enum OofState {
 
 /// Who outside the organisation gets the external reply (MS-OXWSOOF ExternalAudience).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ExternalAudience {
+pub(crate) enum ExternalAudience {
     /// Nobody outside.
     None,
     /// Senders in the mailbox's contacts.
@@ -48,14 +49,17 @@ enum ExternalAudience {
 macro_rules! wire_enum {
     ($name:ident, $what:literal, [$($variant:ident),+]) => {
         impl $name {
+            /// Every value, in stored order.
             const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// The schema's name of the value.
             fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => stringify!($variant)),+
                 }
             }
 
+            /// Reads the schema's name of a value.
             fn parse(text: &str) -> Result<$name, Fault> {
                 $name::ALL
                     .iter()
@@ -64,10 +68,12 @@ macro_rules! wire_enum {
                     .ok_or_else(|| Fault::schema(format!("{} {text:?} is not valid", $what)))
             }
 
+            /// The Int32 stored for the value.
             fn to_stored(self) -> i32 {
                 $name::ALL.iter().position(|v| *v == self).map_or(0, |i| i as i32)
             }
 
+            /// The value a stored Int32 stands for, if any.
             fn from_stored(value: i32) -> Option<$name> {
                 usize::try_from(value).ok().and_then(|i| $name::ALL.get(i)).copied()
             }
@@ -79,12 +85,16 @@ wire_enum!(ExternalAudience, "ExternalAudience", [None, Known, All]);
 
 /// A mailbox's automatic-reply settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct OofSettings {
+pub(crate) struct OofSettings {
+    /// Whether replies are sent.
     state: OofState,
+    /// Who outside gets the external reply.
     external_audience: ExternalAudience,
     /// Start and end of the scheduled period.
     duration: Option<(SystemTime, SystemTime)>,
+    /// The reply to senders inside the organisation.
     internal_reply: String,
+    /// The reply to senders outside.
     external_reply: String,
 }
 
@@ -188,30 +198,57 @@ fn own_mailbox(request: &Request<'_>, op: &Element) -> Result<Result<MailboxId, 
     })
 }
 
-/// GetUserOofSettingsRequest: `m:ResponseMessage`, then `t:OofSettings` and `m:AllowExternalOof`.
-pub(crate) fn get_user_oof_settings(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let settings = own_mailbox(request, op)?.and_then(|mailbox| load(request, &mailbox));
-    w.start(M, "GetUserOofSettingsResponse");
-    match settings {
-        Ok(settings) => {
-            response_message(
-                w,
-                "ResponseMessage",
-                Ok::<_, Error>(|_: &mut Writer<'_>| {}),
-            );
-            write_settings(w, &settings);
-            // The organisation-wide switch for external replies; umbox has no such policy.
-            w.leaf(M, "AllowExternalOof", ExternalAudience::All.as_str());
-        }
-        Err(error) => response_message(w, "ResponseMessage", Err::<fn(&mut Writer<'_>), _>(error)),
-    }
-    w.end();
-    Ok(())
+/// The element name of the single response message of both operations.
+const RESPONSE_MESSAGE: &str = "ResponseMessage";
+
+/// GetUserOofSettingsRequest: the settings of the mailbox the request acts for.
+#[derive(Debug)]
+pub(crate) struct GetUserOofSettings {
+    /// The mailbox `t:Mailbox/t:Address` names, or why the request may not read it.
+    pub(crate) mailbox: Result<MailboxId, Error>,
 }
+
+/// The stored settings, or why they were not read.
+pub(crate) struct GetUserOofSettingsResponse {
+    /// As stored, with the defaults for what was never set.
+    settings: Result<OofSettings, Error>,
+}
+
+impl EwsOperation for GetUserOofSettings {
+    type Response = GetUserOofSettingsResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        Ok(GetUserOofSettings {
+            mailbox: own_mailbox(request, op)?,
+        })
+    }
+
+    fn run(self, request: &Request<'_>) -> Result<GetUserOofSettingsResponse, Fault> {
+        Ok(GetUserOofSettingsResponse {
+            settings: self.mailbox.and_then(|mailbox| load(request, &mailbox)),
+        })
+    }
+
+    /// `m:ResponseMessage`, then `t:OofSettings` and `m:AllowExternalOof`.
+    fn write(response: &GetUserOofSettingsResponse, _: &Request<'_>, w: &mut Writer<'_>) {
+        w.start(M, "GetUserOofSettingsResponse");
+        match &response.settings {
+            Ok(settings) => {
+                response_message(w, RESPONSE_MESSAGE, Ok::<_, Error>(no_payload));
+                write_settings(w, settings);
+                // The organisation-wide switch for external replies; umbox has no such policy.
+                w.leaf(M, "AllowExternalOof", ExternalAudience::All.as_str());
+            }
+            Err(error) => {
+                response_message(w, RESPONSE_MESSAGE, Err::<fn(&mut Writer<'_>), _>(error))
+            }
+        }
+        w.end();
+    }
+}
+
+/// The payload of a successful `m:ResponseMessage`, which carries nothing inside it.
+fn no_payload(_: &mut Writer<'_>) {}
 
 /// `t:OofSettings` (MS-OXWSOOF UserOofSettings), in schema order.
 fn write_settings(w: &mut Writer<'_>, settings: &OofSettings) {
@@ -235,15 +272,21 @@ fn write_settings(w: &mut Writer<'_>, settings: &OofSettings) {
 
 /// What a SetUserOofSettingsRequest changes; absent optional parts keep their stored values.
 #[derive(Debug)]
-struct OofUpdate {
-    state: OofState,
-    external_audience: ExternalAudience,
-    duration: Option<(SystemTime, SystemTime)>,
-    internal_reply: Option<String>,
-    external_reply: Option<String>,
+pub(crate) struct OofUpdate {
+    /// The new state.
+    pub(crate) state: OofState,
+    /// The new external audience.
+    pub(crate) external_audience: ExternalAudience,
+    /// The new scheduled period, if given.
+    pub(crate) duration: Option<(SystemTime, SystemTime)>,
+    /// The new internal reply, if given.
+    pub(crate) internal_reply: Option<String>,
+    /// The new external reply, if given.
+    pub(crate) external_reply: Option<String>,
 }
 
 impl OofUpdate {
+    /// Reads `t:UserOofSettings`.
     fn parse(op: &Element) -> Result<OofUpdate, Fault> {
         let settings = child(op, "UserOofSettings")
             .ok_or_else(|| Fault::schema("SetUserOofSettingsRequest needs UserOofSettings"))?;
@@ -330,39 +373,124 @@ impl OofUpdate {
 }
 
 /// SetUserOofSettingsRequest: stores the settings on the mailbox's root folder.
-pub(crate) fn set_user_oof_settings(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let mailbox = own_mailbox(request, op)?;
-    let update = OofUpdate::parse(op)?;
-    let result = mailbox.and_then(|mailbox| {
-        let stored = load(request, &mailbox)?;
-        let set = update.changes(&stored)?;
-        let store = request.ctx.store;
-        let root = store.distinguished_folder(&mailbox, DistinguishedFolder::Root)?;
-        store.apply(
-            &mailbox,
-            Change::UpdateFolder {
-                folder: root,
-                set,
-                delete: Vec::new(),
-            },
-            request.ctx.now,
-        )?;
-        Ok(|_: &mut Writer<'_>| {})
-    });
-    w.start(M, "SetUserOofSettingsResponse");
-    response_message(w, "ResponseMessage", result);
-    w.end();
-    Ok(())
+#[derive(Debug)]
+pub(crate) struct SetUserOofSettings {
+    /// The mailbox `t:Mailbox/t:Address` names, or why the request may not change it.
+    pub(crate) mailbox: Result<MailboxId, Error>,
+    /// What changes.
+    pub(crate) update: OofUpdate,
+}
+
+/// Whether the settings were stored, or why not.
+pub(crate) struct SetUserOofSettingsResponse {
+    /// `Ok` once stored.
+    stored: Result<(), Error>,
+}
+
+impl EwsOperation for SetUserOofSettings {
+    type Response = SetUserOofSettingsResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let mailbox = own_mailbox(request, op)?;
+        Ok(SetUserOofSettings {
+            mailbox,
+            update: OofUpdate::parse(op)?,
+        })
+    }
+
+    fn run(self, request: &Request<'_>) -> Result<SetUserOofSettingsResponse, Fault> {
+        let stored = self.mailbox.and_then(|mailbox| {
+            let stored = load(request, &mailbox)?;
+            let set = self.update.changes(&stored)?;
+            let store = request.ctx.store;
+            let root = store.distinguished_folder(&mailbox, DistinguishedFolder::Root)?;
+            store.apply(
+                &mailbox,
+                Change::UpdateFolder {
+                    folder: root,
+                    set,
+                    delete: Vec::new(),
+                },
+                request.ctx.now,
+            )?;
+            Ok(())
+        });
+        Ok(SetUserOofSettingsResponse { stored })
+    }
+
+    fn write(response: &SetUserOofSettingsResponse, _: &Request<'_>, w: &mut Writer<'_>) {
+        w.start(M, "SetUserOofSettingsResponse");
+        response_message(
+            w,
+            RESPONSE_MESSAGE,
+            response.stored.as_ref().map(|()| no_payload),
+        );
+        w.end();
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::ops::testkit::{all, describe, one, text, Kit};
-    use umbox_xml::Element;
+
+    const ALICE: &str = "alice@example.test";
+
+    fn update(state: OofState, duration: Option<(SystemTime, SystemTime)>) -> OofUpdate {
+        OofUpdate {
+            state,
+            external_audience: ExternalAudience::Known,
+            duration,
+            internal_reply: Some("Away".to_owned()),
+            external_reply: None,
+        }
+    }
+
+    /// `run` reads and stores the settings of the mailbox it is given, and a mailbox refused in
+    /// parse, or settings refused in run, change nothing.
+    #[test]
+    fn run_reads_and_stores_the_settings_of_the_mailbox_given() {
+        let kit = Kit::new();
+        let request = kit.request(ALICE);
+        let alice = || Ok(request.mailbox.clone());
+        let denied = || Err(Error::new(ResponseCode::ErrorAccessDenied, "not yours"));
+        let get = |mailbox| {
+            GetUserOofSettings { mailbox }
+                .run(&request)
+                .unwrap()
+                .settings
+        };
+        let set = |mailbox, update| {
+            SetUserOofSettings { mailbox, update }
+                .run(&request)
+                .unwrap()
+                .stored
+        };
+        assert_eq!(get(alice()).unwrap(), OofSettings::UNSET);
+        let code = get(denied()).unwrap_err().response_code();
+        assert_eq!(code, ResponseCode::ErrorAccessDenied);
+
+        let start = time::parse("2026-11-24T08:00:00Z").unwrap();
+        let end = time::parse("2026-11-30T16:00:00Z").unwrap();
+        set(alice(), update(OofState::Scheduled, Some((start, end)))).unwrap();
+        let scheduled = OofSettings {
+            state: OofState::Scheduled,
+            external_audience: ExternalAudience::Known,
+            duration: Some((start, end)),
+            internal_reply: "Away".to_owned(),
+            external_reply: String::new(),
+        };
+        assert_eq!(get(alice()).unwrap(), scheduled);
+
+        let code = set(denied(), update(OofState::Enabled, None))
+            .unwrap_err()
+            .response_code();
+        assert_eq!(code, ResponseCode::ErrorAccessDenied);
+        let backwards = update(OofState::Enabled, Some((end, start)));
+        let code = set(alice(), backwards).unwrap_err().response_code();
+        assert_eq!(code, ResponseCode::ErrorInvalidScheduledOofDuration);
+        assert_eq!(get(alice()).unwrap(), scheduled);
+    }
 
     fn get(kit: &Kit, caller: &str, impersonate: Option<&str>, address: &str) -> Element {
         let (status, body) = kit.call_as(

@@ -14,6 +14,7 @@
 //! PidLidEmail2EmailAddress, PidLidEmail3EmailAddress (PSETID_Address 0x8083, 0x8093, 0x80A3,
 //! Unicode). A contact without an e-mail address cannot stand for a mailbox and is not offered.
 
+use super::EwsOperation;
 use crate::codes::ResponseCode;
 use crate::error::{Error, Fault};
 use crate::fields::{parse_bool, PSETID_ADDRESS};
@@ -49,14 +50,19 @@ const DIRECTORY_PHONE_KEYS: [&str; 3] = ["OtherTelephone", "BusinessPhone2", "Ho
 
 /// Where to look, in order (MS-OXWSRSLV ResolveNamesSearchScopeType).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
+pub(crate) enum Scope {
+    /// The directory only.
     ActiveDirectory,
+    /// The directory, then the user's contacts (the default).
     ActiveDirectoryContacts,
+    /// The user's contacts only.
     Contacts,
+    /// The user's contacts, then the directory.
     ContactsActiveDirectory,
 }
 
 impl Scope {
+    /// The `SearchScope` attribute's value.
     fn parse(text: &str) -> Result<Scope, Fault> {
         Ok(match text {
             "ActiveDirectory" => Scope::ActiveDirectory,
@@ -67,14 +73,17 @@ impl Scope {
         })
     }
 
+    /// Whether the directory is searched.
     fn directory(self) -> bool {
         self != Scope::Contacts
     }
 
+    /// Whether the user's contacts are searched.
     fn contacts(self) -> bool {
         self != Scope::ActiveDirectory
     }
 
+    /// Whether contacts are listed before directory users.
     fn contacts_first(self) -> bool {
         self == Scope::ContactsActiveDirectory
     }
@@ -82,7 +91,7 @@ impl Scope {
 
 /// What an entry asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Query {
+pub(crate) enum Query {
     /// `SMTP:addr`: exactly that address.
     Smtp(String),
     /// `sip:uri`: exactly that SIP URI.
@@ -92,6 +101,7 @@ enum Query {
 }
 
 impl Query {
+    /// Reads the text of an `UnresolvedEntry`.
     fn parse(entry: &str) -> Query {
         let entry = entry.trim();
         let prefixed = |prefix: &str| {
@@ -127,22 +137,28 @@ impl Query {
 
 /// A contact from the user's folders.
 #[derive(Debug)]
-struct Contact {
+pub(crate) struct Contact {
+    /// The contact item as stored.
     item: Item,
+    /// Its display name, else the address it stands for.
     display_name: String,
     /// The address the resolution stands for: the first that matched, else the first.
     address: String,
+    /// Its e-mail addresses, in PidLidEmail1…3 order.
     emails: Vec<String>,
 }
 
-/// One candidate.
+/// One candidate: a directory user (owned, so that a response outlives the request) or a contact.
 #[derive(Debug)]
-enum Candidate<'a> {
-    Directory(&'a User),
+pub(crate) enum Candidate {
+    /// A mailbox of the directory.
+    Directory(User),
+    /// A contact of the user's folders.
     Contact(Contact),
 }
 
-impl Candidate<'_> {
+impl Candidate {
+    /// The name candidates are sorted and shown by.
     fn display_name(&self) -> &str {
         match self {
             Candidate::Directory(user) => &user.display_name,
@@ -151,86 +167,165 @@ impl Candidate<'_> {
     }
 }
 
+/// The element name of every response message of ResolveNames.
+const RESPONSE_MESSAGE: &str = "ResolveNamesResponseMessage";
+
 /// ResolveNames: one response message per `UnresolvedEntry` (the schema allows one; exchangelib
 /// sends several), in request order.
-pub(crate) fn resolve_names(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let full = parse_bool(
-        op.attribute("", "ReturnFullContactData")
-            .ok_or_else(|| Fault::schema("ResolveNames needs ReturnFullContactData"))?,
-    )?;
-    let scope = op
-        .attribute("", "SearchScope")
-        .map(Scope::parse)
-        .transpose()?
-        .unwrap_or(Scope::ActiveDirectoryContacts);
-    if let Some(shape) = op.attribute("", "ContactDataShape") {
-        // The shape only trims store contacts' properties; umbox returns the same few for all.
-        if request.version < ExchangeVersion::Exchange2010Sp2
-            || !["IdOnly", "Default", "AllProperties"].contains(&shape)
-        {
-            return Err(Fault::schema(format!(
-                "ContactDataShape {shape:?} is not valid in {}",
-                request.version.as_str()
-            )));
-        }
-    }
-    let mut entries = Vec::new();
-    for element in op.children() {
-        match (element.namespace() == ns::EWS_MESSAGES, element.name()) {
-            (true, "UnresolvedEntry") => entries.push(element.trimmed_text()),
-            (true, "ParentFolderIds") => {}
-            _ => {
+#[derive(Debug)]
+pub(crate) struct ResolveNames {
+    /// ReturnFullContactData: each resolution also carries a `t:Contact`.
+    pub(crate) full_contact_data: bool,
+    /// Where to look, and in which order.
+    pub(crate) scope: Scope,
+    /// The contact folders searched: `ParentFolderIds` as opened, or `None` for the mailbox's
+    /// Contacts folder. A folder that does not open fails every entry when contacts are searched.
+    pub(crate) folders: Option<Result<Vec<FolderId>, Error>>,
+    /// Each `UnresolvedEntry`, in request order.
+    pub(crate) queries: Vec<Query>,
+}
+
+/// The candidates found for one entry.
+#[derive(Debug)]
+pub(crate) struct Resolution {
+    /// The candidates shown, in scope order: at least one, at most [`MAX_CANDIDATES`].
+    candidates: Vec<Candidate>,
+    /// Whether `candidates` holds every match (IncludesLastItemInRange).
+    complete: bool,
+}
+
+/// For each entry, in request order, its candidates or why there are none.
+pub(crate) struct ResolveNamesResponse {
+    /// Whether each resolution carries a `t:Contact`, as asked.
+    full_contact_data: bool,
+    /// One per entry.
+    resolutions: Vec<Result<Resolution, Error>>,
+}
+
+impl EwsOperation for ResolveNames {
+    type Response = ResolveNamesResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let full_contact_data = parse_bool(
+            op.attribute("", "ReturnFullContactData")
+                .ok_or_else(|| Fault::schema("ResolveNames needs ReturnFullContactData"))?,
+        )?;
+        let scope = op
+            .attribute("", "SearchScope")
+            .map(Scope::parse)
+            .transpose()?
+            .unwrap_or(Scope::ActiveDirectoryContacts);
+        if let Some(shape) = op.attribute("", "ContactDataShape") {
+            // The shape only trims store contacts' properties; umbox returns the same few for all.
+            if request.version < ExchangeVersion::Exchange2010Sp2
+                || !["IdOnly", "Default", "AllProperties"].contains(&shape)
+            {
                 return Err(Fault::schema(format!(
-                    "unexpected element {} in ResolveNames",
-                    element.name()
-                )))
+                    "ContactDataShape {shape:?} is not valid in {}",
+                    request.version.as_str()
+                )));
             }
         }
+        let mut entries = Vec::new();
+        for element in op.children() {
+            match (element.namespace() == ns::EWS_MESSAGES, element.name()) {
+                (true, "UnresolvedEntry") => entries.push(element.trimmed_text()),
+                (true, "ParentFolderIds") => {}
+                _ => {
+                    return Err(Fault::schema(format!(
+                        "unexpected element {} in ResolveNames",
+                        element.name()
+                    )))
+                }
+            }
+        }
+        if entries.is_empty() || entries.iter().any(|e| e.is_empty()) {
+            return Err(Fault::schema(
+                "ResolveNames needs a non-empty UnresolvedEntry",
+            ));
+        }
+        let folders = child(op, "ParentFolderIds")
+            .map(|ids| ids.children().map(|id| request.folder_id(id)).collect());
+        Ok(ResolveNames {
+            full_contact_data,
+            scope,
+            folders,
+            queries: entries.into_iter().map(Query::parse).collect(),
+        })
     }
-    if entries.is_empty() || entries.iter().any(|e| e.is_empty()) {
-        return Err(Fault::schema(
-            "ResolveNames needs a non-empty UnresolvedEntry",
+
+    fn run(self, request: &Request<'_>) -> Result<ResolveNamesResponse, Fault> {
+        let contacts = if self.scope.contacts() {
+            let folders = self.folders.unwrap_or_else(|| {
+                request
+                    .ctx
+                    .store
+                    .distinguished_folder(&request.mailbox, DistinguishedFolder::Contacts)
+                    .map(|f| vec![f])
+                    .map_err(Error::from)
+            });
+            folders.and_then(|f| contact_items(request, &f))
+        } else {
+            Ok(Vec::new())
+        };
+        let resolutions = self
+            .queries
+            .iter()
+            .map(|query| {
+                let contacts = contacts.as_ref().map_err(Error::again)?;
+                resolution(candidates(request, query, self.scope, contacts))
+            })
+            .collect();
+        Ok(ResolveNamesResponse {
+            full_contact_data: self.full_contact_data,
+            resolutions,
+        })
+    }
+
+    fn write(response: &ResolveNamesResponse, request: &Request<'_>, w: &mut Writer<'_>) {
+        w.start(M, "ResolveNamesResponse")
+            .start(M, "ResponseMessages");
+        let full = response.full_contact_data;
+        for result in &response.resolutions {
+            match result {
+                // More than one candidate still answers, as a warning carrying all of them.
+                Ok(found) if found.candidates.len() > 1 => warning_message(
+                    w,
+                    RESPONSE_MESSAGE,
+                    &Error::new(
+                        ResponseCode::ErrorNameResolutionMultipleResults,
+                        "multiple results were found",
+                    ),
+                    |w: &mut Writer<'_>| write_resolution_set(w, request, found, full),
+                ),
+                other => response_message(
+                    w,
+                    RESPONSE_MESSAGE,
+                    other.as_ref().map(|found| {
+                        move |w: &mut Writer<'_>| write_resolution_set(w, request, found, full)
+                    }),
+                ),
+            }
+        }
+        w.end().end();
+    }
+}
+
+/// The answer for one entry's candidates: none is ErrorNameResolutionNoResults, more than
+/// [`MAX_CANDIDATES`] are cut to that many.
+fn resolution(mut candidates: Vec<Candidate>) -> Result<Resolution, Error> {
+    if candidates.is_empty() {
+        return Err(Error::new(
+            ResponseCode::ErrorNameResolutionNoResults,
+            "no results were found",
         ));
     }
-    let folders: Result<Vec<FolderId>, Error> = match child(op, "ParentFolderIds") {
-        Some(ids) => ids.children().map(|id| request.folder_id(id)).collect(),
-        None => request
-            .ctx
-            .store
-            .distinguished_folder(&request.mailbox, DistinguishedFolder::Contacts)
-            .map(|f| vec![f])
-            .map_err(Error::from),
-    };
-    let contacts = if scope.contacts() {
-        folders.and_then(|f| contact_items(request, &f))
-    } else {
-        Ok(Vec::new())
-    };
-    w.start(M, "ResolveNamesResponse")
-        .start(M, "ResponseMessages");
-    for entry in entries {
-        let query = Query::parse(entry);
-        match &contacts {
-            Err(error) => {
-                let error = Error::new(error.response_code(), error.to_string());
-                response_message(
-                    w,
-                    "ResolveNamesResponseMessage",
-                    Err::<fn(&mut Writer<'_>), _>(error),
-                );
-            }
-            Ok(contacts) => {
-                let candidates = candidates(request, &query, scope, contacts);
-                write_resolution(w, request, &candidates, full);
-            }
-        }
-    }
-    w.end().end();
-    Ok(())
+    let complete = candidates.len() <= MAX_CANDIDATES;
+    candidates.truncate(MAX_CANDIDATES);
+    Ok(Resolution {
+        candidates,
+        complete,
+    })
 }
 
 /// The contact items of `folders`, with their addresses read.
@@ -276,13 +371,13 @@ fn contact_items(
 }
 
 /// Every candidate for `query` in `scope`'s order, each source sorted by display name.
-fn candidates<'a>(
-    request: &Request<'a>,
+fn candidates(
+    request: &Request<'_>,
     query: &Query,
     scope: Scope,
     contacts: &[(Item, Vec<String>)],
-) -> Vec<Candidate<'a>> {
-    let mut directory: Vec<Candidate<'a>> = Vec::new();
+) -> Vec<Candidate> {
+    let mut directory: Vec<Candidate> = Vec::new();
     if scope.directory() {
         for user in &request.ctx.directory.users {
             let mut addresses: Vec<&str> = vec![user.address.as_str()];
@@ -290,11 +385,11 @@ fn candidates<'a>(
             let local = user.address.split('@').next().unwrap_or_default();
             let names = [user.display_name.as_str(), local];
             if query.matches(&names, &addresses, user.sip_uri.as_deref()) {
-                directory.push(Candidate::Directory(user));
+                directory.push(Candidate::Directory(user.clone()));
             }
         }
     }
-    let mut store: Vec<Candidate<'a>> = Vec::new();
+    let mut store: Vec<Candidate> = Vec::new();
     for (item, emails) in contacts {
         let text = |tag| item.props.unicode(tag).unwrap_or_default();
         let display_name = text(tags::DISPLAY_NAME);
@@ -332,59 +427,32 @@ fn candidates<'a>(
     }
 }
 
-/// The response message for one entry.
-fn write_resolution(
+/// `m:ResolutionSet` of one entry.
+fn write_resolution_set(
     w: &mut Writer<'_>,
     request: &Request<'_>,
-    candidates: &[Candidate<'_>],
-    full: bool,
+    resolution: &Resolution,
+    full_contact_data: bool,
 ) {
-    let set = |w: &mut Writer<'_>| {
-        let shown = candidates.get(..MAX_CANDIDATES).unwrap_or(candidates);
-        w.start(M, "ResolutionSet")
-            .attribute("TotalItemsInView", &shown.len().to_string())
-            .attribute(
-                "IncludesLastItemInRange",
-                if shown.len() == candidates.len() {
-                    "true"
-                } else {
-                    "false"
-                },
-            );
-        for candidate in shown {
-            w.start(T, "Resolution");
-            write_mailbox(w, request, candidate);
-            if full {
-                write_contact(w, candidate);
-            }
-            w.end();
+    w.start(M, "ResolutionSet")
+        .attribute("TotalItemsInView", &resolution.candidates.len().to_string())
+        .attribute(
+            "IncludesLastItemInRange",
+            if resolution.complete { "true" } else { "false" },
+        );
+    for candidate in &resolution.candidates {
+        w.start(T, "Resolution");
+        write_mailbox(w, request, candidate);
+        if full_contact_data {
+            write_contact(w, candidate);
         }
         w.end();
-    };
-    match candidates.len() {
-        0 => response_message(
-            w,
-            "ResolveNamesResponseMessage",
-            Err::<fn(&mut Writer<'_>), _>(Error::new(
-                ResponseCode::ErrorNameResolutionNoResults,
-                "no results were found",
-            )),
-        ),
-        1 => response_message(w, "ResolveNamesResponseMessage", Ok::<_, Error>(set)),
-        _ => warning_message(
-            w,
-            "ResolveNamesResponseMessage",
-            &Error::new(
-                ResponseCode::ErrorNameResolutionMultipleResults,
-                "multiple results were found",
-            ),
-            set,
-        ),
     }
+    w.end();
 }
 
 /// `t:Mailbox` (EmailAddressType): Name, EmailAddress, RoutingType, MailboxType, ItemId.
-fn write_mailbox(w: &mut Writer<'_>, request: &Request<'_>, candidate: &Candidate<'_>) {
+fn write_mailbox(w: &mut Writer<'_>, request: &Request<'_>, candidate: &Candidate) {
     w.start(T, "Mailbox");
     match candidate {
         Candidate::Directory(user) => {
@@ -428,7 +496,8 @@ struct ContactData<'a> {
     surname: &'a str,
 }
 
-fn write_contact(w: &mut Writer<'_>, candidate: &Candidate<'_>) {
+/// `t:Contact` of a candidate: the directory's or the contact item's data.
+fn write_contact(w: &mut Writer<'_>, candidate: &Candidate) {
     let data = match candidate {
         Candidate::Directory(user) => directory_contact(user),
         Candidate::Contact(contact) => {
@@ -536,6 +605,9 @@ fn directory_contact(user: &User) -> ContactData<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::testkit::Kit;
+
+    const ALICE: &str = "alice@example.test";
 
     #[test]
     fn queries_match_like_ambiguous_name_resolution() {
@@ -565,6 +637,107 @@ mod tests {
                 "{miss}"
             );
         }
+    }
+
+    /// The addresses of a resolution's candidates, in order.
+    fn addresses(resolution: &Resolution) -> Vec<&str> {
+        resolution
+            .candidates
+            .iter()
+            .map(|candidate| match candidate {
+                Candidate::Directory(user) => user.address.as_str(),
+                Candidate::Contact(contact) => contact.address.as_str(),
+            })
+            .collect()
+    }
+
+    /// ResolveNames without full contact data.
+    fn resolve_names(
+        scope: Scope,
+        folders: Option<Result<Vec<FolderId>, Error>>,
+        entries: &[&str],
+    ) -> ResolveNames {
+        ResolveNames {
+            full_contact_data: false,
+            scope,
+            folders,
+            queries: entries.iter().map(|e| Query::parse(e)).collect(),
+        }
+    }
+
+    /// Each entry is answered on its own: one without candidates fails alone, and a contact
+    /// folder that does not open fails only the entries that search contacts.
+    #[test]
+    fn run_answers_each_entry_on_its_own() {
+        let kit = Kit::new();
+        let request = kit.request(ALICE);
+        super::handle_tests::add_contact(&kit, "Bobby Tables", "bobby@elsewhere.test");
+
+        let resolutions = resolve_names(
+            Scope::ActiveDirectoryContacts,
+            None,
+            &["bob", "nobody", "SMTP:alice@example.test"],
+        )
+        .run(&request)
+        .unwrap()
+        .resolutions;
+        let bob = resolutions[0].as_ref().unwrap();
+        assert_eq!(addresses(bob), ["bob@example.test", "bobby@elsewhere.test"]);
+        assert!(bob.complete);
+        let Candidate::Contact(contact) = &bob.candidates[1] else {
+            panic!("{bob:?}")
+        };
+        assert_eq!(contact.display_name, "Bobby Tables");
+        assert_eq!(contact.emails, ["bobby@elsewhere.test"]);
+        let nobody = resolutions[1].as_ref().err().unwrap();
+        assert_eq!(
+            nobody.response_code(),
+            ResponseCode::ErrorNameResolutionNoResults
+        );
+        assert_eq!(addresses(resolutions[2].as_ref().unwrap()), [ALICE]);
+
+        // Listed folders replace the Contacts folder: the inbox holds no contacts.
+        let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
+        let resolutions = resolve_names(Scope::Contacts, Some(Ok(vec![inbox])), &["bob"])
+            .run(&request)
+            .unwrap()
+            .resolutions;
+        let code = resolutions[0].as_ref().err().unwrap().response_code();
+        assert_eq!(code, ResponseCode::ErrorNameResolutionNoResults);
+
+        let unopened = || Some(Err(Error::new(ResponseCode::ErrorFolderNotFound, "gone")));
+        let resolutions = resolve_names(
+            Scope::ActiveDirectoryContacts,
+            unopened(),
+            &["bob", "alice"],
+        )
+        .run(&request)
+        .unwrap()
+        .resolutions;
+        for result in &resolutions {
+            let error = result.as_ref().err().unwrap();
+            assert_eq!(error.response_code(), ResponseCode::ErrorFolderNotFound);
+            assert_eq!(error.to_string(), "gone");
+        }
+        let resolutions = resolve_names(Scope::ActiveDirectory, unopened(), &["bob"])
+            .run(&request)
+            .unwrap()
+            .resolutions;
+        assert_eq!(
+            addresses(resolutions[0].as_ref().unwrap()),
+            ["bob@example.test"]
+        );
+    }
+
+    /// IncludesLastItemInRange is false once the candidates are cut to Exchange's limit.
+    #[test]
+    fn more_candidates_than_exchange_returns_are_cut() {
+        let kit = Kit::new();
+        let user = &kit.directory.users[0];
+        let many = (0..=MAX_CANDIDATES).map(|_| Candidate::Directory(user.clone()));
+        let cut = resolution(many.collect()).unwrap();
+        assert_eq!(cut.candidates.len(), MAX_CANDIDATES);
+        assert!(!cut.complete);
     }
 }
 
@@ -601,7 +774,8 @@ mod handle_tests {
         .collect()
     }
 
-    fn add_contact(kit: &Kit, name: &str, email: &str) {
+    /// Stores a contact named `name` with one address in alice's Contacts folder.
+    pub(super) fn add_contact(kit: &Kit, name: &str, email: &str) {
         kit.create_item(
             "alice@example.test",
             DistinguishedFolder::Contacts,
