@@ -98,6 +98,11 @@ operations! {
     "GetAttachment" => GetAttachment(attachments::GetAttachment),
     "CreateAttachment" => CreateAttachment(attachments::CreateAttachment),
     "DeleteAttachment" => DeleteAttachment(attachments::DeleteAttachment),
+    "ConvertId" => ConvertId(convert_id::ConvertId),
+    "GetServerTimeZones" => GetServerTimeZones(time_zones::GetServerTimeZones),
+    "Subscribe" => Subscribe(subscriptions::Subscribe),
+    "Unsubscribe" => Unsubscribe(subscriptions::Unsubscribe),
+    "GetEvents" => GetEvents(subscriptions::GetEvents),
 }
 
 /// Runs the operation `op` and writes its response element.
@@ -132,8 +137,6 @@ fn legacy_dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) -> R
         "GetUserOofSettingsRequest" => oof::get_user_oof_settings(request, op, w),
         "SetUserOofSettingsRequest" => oof::set_user_oof_settings(request, op, w),
         "GetUserAvailabilityRequest" => availability::get_user_availability(request, op, w),
-        "ConvertId" => convert_id::convert_id(request, op, w),
-        "GetServerTimeZones" => time_zones::get_server_time_zones(request, op, w),
         "GetItem" => items::get_item(request, op, w),
         "CreateItem" => items::create_item(request, op, w),
         "UpdateItem" => items::update_item(request, op, w),
@@ -142,9 +145,6 @@ fn legacy_dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) -> R
         "CopyItem" => items::copy_item(request, op, w),
         "SendItem" => items::send_item(request, op, w),
         "MarkAllItemsAsRead" => items::mark_all_items_as_read(request, op, w),
-        "Subscribe" => subscriptions::subscribe(request, op, w),
-        "Unsubscribe" => subscriptions::unsubscribe(request, op, w),
-        "GetEvents" => subscriptions::get_events(request, op, w),
         other => Err(Fault::new(
             ResponseCode::ErrorInvalidRequest,
             format!("the operation {other} is not supported by this server"),
