@@ -8,6 +8,7 @@
 
 use base64::Engine;
 
+use super::EwsOperation;
 use crate::codes::ResponseCode;
 use crate::error::{Error, Fault};
 use crate::fields::parse_bool;
@@ -111,61 +112,145 @@ pub(crate) fn reformat(ews_id: &str, format: IdFormat) -> Option<String> {
         .map(|bytes| format.encode(&bytes))
 }
 
-/// ConvertId: one response message per source id, in request order.
-pub(crate) fn convert_id(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    if request.version < ExchangeVersion::Exchange2007Sp1 {
-        return Err(Fault::new(
-            ResponseCode::ErrorInvalidServerVersion,
-            "ConvertId is part of the Exchange2007_SP1 schema and later",
-        ));
-    }
-    let destination = IdFormat::parse(op.attribute("", "DestinationFormat").unwrap_or_default())?;
-    let sources =
-        child(op, "SourceIds").ok_or_else(|| Fault::schema("ConvertId needs SourceIds"))?;
-    let sources: Vec<&Element> = sources.children().collect();
-    if sources.is_empty() {
-        return Err(Fault::schema("SourceIds is empty"));
-    }
-    // Formats and flags are schema types: check them all before answering any.
-    let sources = sources
-        .into_iter()
-        .map(|source| {
-            if source.namespace() != ns::EWS_TYPES {
-                return Err(Fault::schema(format!(
-                    "{} is not an alternate id",
-                    source.name()
-                )));
-            }
-            let format = IdFormat::parse(source.attribute("", "Format").unwrap_or_default())?;
-            let archive = source
-                .attribute("", "IsArchive")
-                .map(parse_bool)
-                .transpose()?
-                .unwrap_or(false);
-            Ok((source, format, archive))
+/// ConvertId: each source id spelled in the destination format, one response message each in
+/// request order.
+#[derive(Debug)]
+pub(crate) struct ConvertId {
+    /// The format every id is converted to.
+    pub(crate) destination: IdFormat,
+    /// The source ids, or why one is refused before it is read (public folder and archive ids,
+    /// as umbox has neither).
+    pub(crate) sources: Vec<Result<AlternateId, Error>>,
+}
+
+/// A `t:AlternateId`: an id of a primary mailbox, as the client sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AlternateId {
+    /// The format `id` is spelled in.
+    pub(crate) format: IdFormat,
+    /// The id.
+    pub(crate) id: String,
+    /// The mailbox the client says the id belongs to (an address, any case).
+    pub(crate) mailbox: String,
+}
+
+/// A source id spelled in the destination format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConvertedId {
+    /// The id in the destination format.
+    pub(crate) id: String,
+    /// The mailbox the id belongs to.
+    pub(crate) mailbox: MailboxId,
+}
+
+/// Each id converted, or why not.
+pub(crate) struct ConvertIdResponse {
+    destination: IdFormat,
+    converted: Vec<Result<ConvertedId, Error>>,
+}
+
+impl EwsOperation for ConvertId {
+    type Response = ConvertIdResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        if request.version < ExchangeVersion::Exchange2007Sp1 {
+            return Err(Fault::new(
+                ResponseCode::ErrorInvalidServerVersion,
+                "ConvertId is part of the Exchange2007_SP1 schema and later",
+            ));
+        }
+        let destination =
+            IdFormat::parse(op.attribute("", "DestinationFormat").unwrap_or_default())?;
+        let sources =
+            child(op, "SourceIds").ok_or_else(|| Fault::schema("ConvertId needs SourceIds"))?;
+        // Formats and flags are schema types: a bad one faults the whole request, so every source
+        // is read before any is answered.
+        let sources = sources
+            .children()
+            .map(alternate_id)
+            .collect::<Result<Vec<_>, Fault>>()?;
+        if sources.is_empty() {
+            return Err(Fault::schema("SourceIds is empty"));
+        }
+        Ok(ConvertId {
+            destination,
+            sources,
         })
-        .collect::<Result<Vec<_>, Fault>>()?;
-    w.start(M, "ConvertIdResponse").start(M, "ResponseMessages");
-    for (source, format, archive) in sources {
-        let result = convert_one(request, source, format, archive).map(|id| {
-            move |w: &mut Writer<'_>| {
-                w.start(M, "AlternateId")
-                    .declare(XSI)
-                    .attribute_ns(XSI, "type", "t:AlternateIdType")
-                    .attribute("Format", destination.as_str())
-                    .attribute("Id", &destination.encode(&id.bytes))
-                    .attribute("Mailbox", id.mailbox.as_str())
-                    .end();
-            }
-        });
-        response_message(w, "ConvertIdResponseMessage", result);
     }
-    w.end().end();
-    Ok(())
+
+    fn run(self, request: &Request<'_>) -> Result<ConvertIdResponse, Fault> {
+        let converted = self
+            .sources
+            .into_iter()
+            .map(|source| {
+                let opened = open(request, &source?)?;
+                Ok(ConvertedId {
+                    id: self.destination.encode(&opened.bytes),
+                    mailbox: opened.mailbox,
+                })
+            })
+            .collect();
+        Ok(ConvertIdResponse {
+            destination: self.destination,
+            converted,
+        })
+    }
+
+    fn write(response: &ConvertIdResponse, _: &Request<'_>, w: &mut Writer<'_>) {
+        w.start(M, "ConvertIdResponse").start(M, "ResponseMessages");
+        for result in &response.converted {
+            let payload = result.as_ref().map(|converted| {
+                move |w: &mut Writer<'_>| {
+                    w.start(M, "AlternateId")
+                        .declare(XSI)
+                        .attribute_ns(XSI, "type", "t:AlternateIdType")
+                        .attribute("Format", response.destination.as_str())
+                        .attribute("Id", &converted.id)
+                        .attribute("Mailbox", converted.mailbox.as_str())
+                        .end();
+                }
+            });
+            response_message(w, "ConvertIdResponseMessage", payload);
+        }
+        w.end().end();
+    }
+}
+
+/// Reads one source id (an AlternateIdBaseType). Schema violations fault the request; public
+/// folder and archive ids are refused on their own, as umbox has neither.
+fn alternate_id(source: &Element) -> Result<Result<AlternateId, Error>, Fault> {
+    if source.namespace() != ns::EWS_TYPES {
+        return Err(Fault::schema(format!(
+            "{} is not an alternate id",
+            source.name()
+        )));
+    }
+    let format = IdFormat::parse(source.attribute("", "Format").unwrap_or_default())?;
+    let archive = source
+        .attribute("", "IsArchive")
+        .map(parse_bool)
+        .transpose()?
+        .unwrap_or(false);
+    if source.name() != "AlternateId" {
+        return Ok(Err(Error::new(
+            ResponseCode::ErrorInvalidRequest,
+            format!("{}: umbox has no public folders", source.name()),
+        )));
+    }
+    if archive {
+        return Ok(Err(Error::new(
+            ResponseCode::ErrorInvalidRequest,
+            "umbox has no archive mailboxes",
+        )));
+    }
+    Ok(Ok(AlternateId {
+        format,
+        id: source.attribute("", "Id").unwrap_or_default().to_owned(),
+        mailbox: source
+            .attribute("", "Mailbox")
+            .unwrap_or_default()
+            .to_owned(),
+    }))
 }
 
 /// A source id whose seal opened.
@@ -174,28 +259,10 @@ struct OpenedId {
     mailbox: MailboxId,
 }
 
-/// Opens one `t:AlternateId` given in `format`; public folder and archive ids fail, as umbox has
-/// neither.
-fn convert_one(
-    request: &Request<'_>,
-    source: &Element,
-    format: IdFormat,
-    archive: bool,
-) -> Result<OpenedId, Error> {
-    if source.name() != "AlternateId" {
-        return Err(Error::new(
-            ResponseCode::ErrorInvalidRequest,
-            format!("{}: umbox has no public folders", source.name()),
-        ));
-    }
-    if archive {
-        return Err(Error::new(
-            ResponseCode::ErrorInvalidRequest,
-            "umbox has no archive mailboxes",
-        ));
-    }
-    let id = source.attribute("", "Id").unwrap_or_default();
-    if id.is_empty() {
+/// Opens one source id: it must be well-formed in its format, its seal must open, and its
+/// mailbox must be the one the client names.
+fn open(request: &Request<'_>, source: &AlternateId) -> Result<OpenedId, Error> {
+    if source.id.is_empty() {
         return Err(Error::new(
             ResponseCode::ErrorInvalidIdEmpty,
             "the id is empty",
@@ -204,10 +271,10 @@ fn convert_one(
     let malformed = || {
         Error::new(
             ResponseCode::ErrorInvalidIdMalformed,
-            format!("the id is not a valid {}", format.as_str()),
+            format!("the id is not a valid {}", source.format.as_str()),
         )
     };
-    let bytes = format.decode(id).ok_or_else(malformed)?;
+    let bytes = source.format.decode(&source.id).ok_or_else(malformed)?;
     let canonical = IdFormat::EwsId.encode(&bytes);
     let ids = request.ctx.ids;
     let mailbox = ids
@@ -216,7 +283,7 @@ fn convert_one(
         .or_else(|_| ids.open_folder(&canonical).map(|(m, _)| m))
         .or_else(|_| ids.open_attachment(&canonical).map(|(m, _)| m))
         .map_err(|_| malformed())?;
-    let named = source.attribute("", "Mailbox").unwrap_or_default();
+    let named = source.mailbox.as_str();
     let same_mailbox = named.eq_ignore_ascii_case(mailbox.as_str())
         || request
             .ctx
@@ -235,6 +302,10 @@ fn convert_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::testkit::Kit;
+    use umbox_store::DistinguishedFolder;
+
+    const ALICE: &str = "alice@example.test";
 
     #[test]
     fn formats_round_trip_bytes() {
@@ -253,6 +324,61 @@ mod tests {
             assert_eq!(IdFormat::HexEntryId.decode(bad), None, "{bad}");
         }
         assert!(IdFormat::parse("Base64").is_err());
+    }
+
+    fn alternate(format: IdFormat, id: &str, mailbox: &str) -> Result<AlternateId, Error> {
+        Ok(AlternateId {
+            format,
+            id: id.to_owned(),
+            mailbox: mailbox.to_owned(),
+        })
+    }
+
+    /// Each source id is converted or refused on its own, in request order.
+    #[test]
+    fn run_converts_each_id_on_its_own() {
+        let kit = Kit::new();
+        let request = kit.request(ALICE);
+        let alice = MailboxId::new(ALICE);
+        let inbox = kit
+            .ids
+            .folder(&alice, kit.folder(ALICE, DistinguishedFolder::Inbox));
+        let refused = Error::new(ResponseCode::ErrorInvalidRequest, "refused in parse");
+        let response = ConvertId {
+            destination: IdFormat::HexEntryId,
+            sources: vec![
+                alternate(IdFormat::EwsId, &inbox, "Alice@Example.test"),
+                alternate(IdFormat::EwsId, &inbox, "bob@example.test"),
+                Err(refused),
+                alternate(IdFormat::OwaId, "", ALICE),
+                alternate(IdFormat::HexEntryId, "ABC", ALICE),
+            ],
+        }
+        .run(&request)
+        .unwrap();
+        assert_eq!(response.destination, IdFormat::HexEntryId);
+        let converted = response.converted[0].as_ref().unwrap();
+        let bytes = IdFormat::EwsId.decode(&inbox).unwrap();
+        assert_eq!(
+            converted,
+            &ConvertedId {
+                id: IdFormat::HexEntryId.encode(&bytes),
+                mailbox: alice,
+            }
+        );
+        let codes: Vec<_> = response.converted[1..]
+            .iter()
+            .map(|r| r.as_ref().unwrap_err().response_code())
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ResponseCode::ErrorInvalidIdMalformed,
+                ResponseCode::ErrorInvalidRequest,
+                ResponseCode::ErrorInvalidIdEmpty,
+                ResponseCode::ErrorInvalidIdMalformed,
+            ]
+        );
     }
 }
 

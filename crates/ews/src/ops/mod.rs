@@ -110,6 +110,11 @@ operations! {
     "GetUserOofSettingsRequest" => GetUserOofSettings(oof::GetUserOofSettings),
     "SetUserOofSettingsRequest" => SetUserOofSettings(oof::SetUserOofSettings),
     "GetUserAvailabilityRequest" => GetUserAvailability(availability::GetUserAvailability),
+    "ConvertId" => ConvertId(convert_id::ConvertId),
+    "GetServerTimeZones" => GetServerTimeZones(time_zones::GetServerTimeZones),
+    "Subscribe" => Subscribe(subscriptions::Subscribe),
+    "Unsubscribe" => Unsubscribe(subscriptions::Unsubscribe),
+    "GetEvents" => GetEvents(subscriptions::GetEvents),
 }
 
 /// Runs the operation `op` and writes its response element.
@@ -132,8 +137,6 @@ fn legacy_dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) -> R
         "FindItem" => find_item::find_item(request, op, w),
         "SyncFolderItems" => sync::sync_folder_items(request, op, w),
         "SyncFolderHierarchy" => sync::sync_folder_hierarchy(request, op, w),
-        "ConvertId" => convert_id::convert_id(request, op, w),
-        "GetServerTimeZones" => time_zones::get_server_time_zones(request, op, w),
         "GetItem" => items::get_item(request, op, w),
         "CreateItem" => items::create_item(request, op, w),
         "UpdateItem" => items::update_item(request, op, w),
@@ -142,9 +145,6 @@ fn legacy_dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) -> R
         "CopyItem" => items::copy_item(request, op, w),
         "SendItem" => items::send_item(request, op, w),
         "MarkAllItemsAsRead" => items::mark_all_items_as_read(request, op, w),
-        "Subscribe" => subscriptions::subscribe(request, op, w),
-        "Unsubscribe" => subscriptions::unsubscribe(request, op, w),
-        "GetEvents" => subscriptions::get_events(request, op, w),
         other => Err(Fault::new(
             ResponseCode::ErrorInvalidRequest,
             format!("the operation {other} is not supported by this server"),

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use super::EwsOperation;
 use crate::codes::ResponseCode;
 use crate::error::{notify_code, Error, Fault};
 use crate::fields::parse_bool;
@@ -19,10 +20,10 @@ use crate::{child, response_message, time, Reply, Request};
 use umbox_base::version::ExchangeVersion;
 use umbox_notify::push::PushReply;
 use umbox_notify::{
-    self as notify, Connection, Content, EventType, Filter, Folders, Frame, NewKind,
-    NewSubscription, Notification, SubscriptionId,
+    self as notify, Connection, Content, EventType, EventTypes, Filter, Folders, Frame, NewKind,
+    NewSubscription, Notification, Opened, SubscriptionId,
 };
-use umbox_store::{Event, LoggedEvent, MailboxId};
+use umbox_store::{Event, LoggedEvent, MailboxId, Seq};
 use umbox_xml::{self as xml, ns, Element, Namespace, Writer};
 
 /// The SOAP envelope namespace as the default namespace, for streamed envelopes.
@@ -56,212 +57,352 @@ fn minutes(
     }
 }
 
-fn subscription_id_text(op: &Element) -> Result<&str, Fault> {
-    child(op, "SubscriptionId")
+/// The `m:SubscriptionId` of Unsubscribe and GetEvents: missing is a schema fault, an id umbox
+/// did not issue is that entry's error.
+fn subscription_id(op: &Element) -> Result<Result<SubscriptionId, Error>, Fault> {
+    let text = child(op, "SubscriptionId")
         .map(Element::trimmed_text)
-        .ok_or_else(|| Fault::schema(format!("{} needs SubscriptionId", op.name())))
+        .ok_or_else(|| Fault::schema(format!("{} needs SubscriptionId", op.name())))?;
+    Ok(SubscriptionId::parse(text).map_err(Error::from))
 }
 
-/// Subscribe: one response message with the new SubscriptionId and, for pull and push, its
-/// starting Watermark.
-pub(crate) fn subscribe(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let mut kinds = op.children().filter(|c| {
-        c.namespace() == ns::EWS_MESSAGES
-            && matches!(
-                c.name(),
-                "PullSubscriptionRequest"
-                    | "PushSubscriptionRequest"
-                    | "StreamingSubscriptionRequest"
-            )
-    });
-    let (Some(body), None) = (kinds.next(), kinds.next()) else {
-        return Err(Fault::schema(
-            "Subscribe needs exactly one of PullSubscriptionRequest, PushSubscriptionRequest, StreamingSubscriptionRequest",
-        ));
-    };
-    let kind = match body.name() {
-        "PullSubscriptionRequest" => NewKind::Pull {
-            timeout: minutes(body, "Timeout", 1..=1440)?,
-        },
-        "PushSubscriptionRequest" => NewKind::Push {
-            status_frequency: minutes(body, "StatusFrequency", 1..=1440)?,
-            url: child(body, "URL")
-                .map(|u| u.trimmed_text().to_owned())
-                .ok_or_else(|| Fault::schema("PushSubscriptionRequest needs URL"))?,
-        },
-        _ => {
-            if request.version < ExchangeVersion::Exchange2010Sp1 {
-                return Err(Fault::schema(format!(
-                    "StreamingSubscriptionRequest needs Exchange2010_SP1 or later, not {}",
-                    request.version.as_str()
-                )));
-            }
-            NewKind::Streaming
-        }
-    };
-    let event_types = child(body, "EventTypes")
-        .ok_or_else(|| Fault::schema("the subscription needs EventTypes"))?;
-    let types = event_types
-        .children()
-        .map(|t| {
-            EventType::parse(t.trimmed_text())
-                .ok_or_else(|| Fault::schema(format!("unknown EventType {:?}", t.trimmed_text())))
-        })
-        .collect::<Result<notify::EventTypes, Fault>>()?;
-    if types.is_empty() {
-        return Err(Fault::schema("EventTypes is empty"));
-    }
-    let all_folders = body
-        .attribute("", "SubscribeToAllFolders")
-        .map(parse_bool)
-        .transpose()?
-        .unwrap_or(false);
-    let folder_ids: Vec<&Element> = child(body, "FolderIds")
-        .map(|f| f.children().collect())
-        .unwrap_or_default();
-    let streaming = kind == NewKind::Streaming;
-    let watermark = child(body, "Watermark").map(Element::trimmed_text);
+/// A watermark umbox issued, or ErrorInvalidWatermark.
+fn watermark(text: &str) -> Result<Seq, Error> {
+    notify::parse_watermark(text).map_err(Error::from)
+}
 
-    let result = (|| -> Result<notify::Subscribed, Error> {
-        let folders = match (all_folders, folder_ids.is_empty()) {
-            (true, true) => Folders::All,
-            (false, false) => Folders::Only(
-                folder_ids
-                    .iter()
-                    .map(|id| request.folder_id(id))
-                    .collect::<Result<_, _>>()?,
-            ),
-            (true, false) => {
-                return Err(Error::new(
-                    ResponseCode::ErrorInvalidRequest,
-                    "FolderIds and SubscribeToAllFolders exclude each other",
-                ))
-            }
-            (false, true) => {
-                return Err(Error::new(
-                    ResponseCode::ErrorInvalidRequest,
-                    "name FolderIds or set SubscribeToAllFolders",
-                ))
-            }
-        };
-        let watermark = match watermark {
-            Some(_) if streaming => {
-                return Err(Error::new(
-                    ResponseCode::ErrorInvalidRequest,
-                    "streaming subscriptions take no Watermark",
-                ))
-            }
-            Some(text) => Some(notify::parse_watermark(text)?),
-            None => None,
-        };
+/// Subscribe: a new pull, push or streaming subscription on the request's mailbox.
+#[derive(Debug)]
+pub(crate) struct Subscribe {
+    /// The kind of subscription and its parameters, checked against the schema.
+    pub(crate) kind: NewKind,
+    /// The event types reported (never empty).
+    pub(crate) types: EventTypes,
+    /// The folders watched, or why the request does not name them properly.
+    pub(crate) folders: Result<Folders, Error>,
+    /// Where a pull or push subscription starts (`None`: at the log's end), or why the given
+    /// watermark is refused.
+    pub(crate) watermark: Result<Option<Seq>, Error>,
+}
+
+/// A subscription as Subscribe answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SubscriptionStart {
+    /// The new id.
+    pub(crate) id: SubscriptionId,
+    /// The watermark a pull or push subscription starts after; `None` for a streaming one, which
+    /// a client never resumes by watermark.
+    pub(crate) watermark: Option<Seq>,
+}
+
+/// The subscription made, or why not.
+pub(crate) struct SubscribeResponse {
+    started: Result<SubscriptionStart, Error>,
+}
+
+impl Subscribe {
+    /// Hands the checked subscription to the hub.
+    fn start(self, request: &Request<'_>) -> Result<SubscriptionStart, Error> {
+        let streaming = self.kind == NewKind::Streaming;
+        // Folders are checked before the watermark, so a request wrong in both reports its
+        // folders.
+        let folders = self.folders?;
+        let watermark = self.watermark?;
         let new = NewSubscription {
             caller: caller(request),
             mailbox: request.mailbox.clone(),
-            filter: Filter { folders, types },
+            filter: Filter {
+                folders,
+                types: self.types,
+            },
             watermark,
-            kind,
+            kind: self.kind,
         };
-        Ok(request.ctx.notify.subscribe(new, request.ctx.now)?)
-    })();
-    w.start(M, "SubscribeResponse").start(M, "ResponseMessages");
-    response_message(
-        w,
-        "SubscribeResponseMessage",
-        result.map(|subscribed| {
+        let subscribed = request.ctx.notify.subscribe(new, request.ctx.now)?;
+        Ok(SubscriptionStart {
+            id: subscribed.id,
+            watermark: (!streaming).then_some(subscribed.watermark),
+        })
+    }
+}
+
+/// The folders a subscription names: all of them (`SubscribeToAllFolders`) or those in
+/// `FolderIds`, exactly one of the two.
+fn watched_folders(
+    request: &Request<'_>,
+    all_folders: bool,
+    folder_ids: &[&Element],
+) -> Result<Folders, Error> {
+    match (all_folders, folder_ids.is_empty()) {
+        (true, true) => Ok(Folders::All),
+        (false, false) => Ok(Folders::Only(
+            folder_ids
+                .iter()
+                .map(|id| request.folder_id(id))
+                .collect::<Result<_, _>>()?,
+        )),
+        (true, false) => Err(Error::new(
+            ResponseCode::ErrorInvalidRequest,
+            "FolderIds and SubscribeToAllFolders exclude each other",
+        )),
+        (false, true) => Err(Error::new(
+            ResponseCode::ErrorInvalidRequest,
+            "name FolderIds or set SubscribeToAllFolders",
+        )),
+    }
+}
+
+impl EwsOperation for Subscribe {
+    type Response = SubscribeResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let mut kinds = op.children().filter(|c| {
+            c.namespace() == ns::EWS_MESSAGES
+                && matches!(
+                    c.name(),
+                    "PullSubscriptionRequest"
+                        | "PushSubscriptionRequest"
+                        | "StreamingSubscriptionRequest"
+                )
+        });
+        let (Some(body), None) = (kinds.next(), kinds.next()) else {
+            return Err(Fault::schema(
+                "Subscribe needs exactly one of PullSubscriptionRequest, PushSubscriptionRequest, StreamingSubscriptionRequest",
+            ));
+        };
+        let kind = match body.name() {
+            "PullSubscriptionRequest" => NewKind::Pull {
+                timeout: minutes(body, "Timeout", 1..=1440)?,
+            },
+            "PushSubscriptionRequest" => NewKind::Push {
+                status_frequency: minutes(body, "StatusFrequency", 1..=1440)?,
+                url: child(body, "URL")
+                    .map(|u| u.trimmed_text().to_owned())
+                    .ok_or_else(|| Fault::schema("PushSubscriptionRequest needs URL"))?,
+            },
+            _ => {
+                if request.version < ExchangeVersion::Exchange2010Sp1 {
+                    return Err(Fault::schema(format!(
+                        "StreamingSubscriptionRequest needs Exchange2010_SP1 or later, not {}",
+                        request.version.as_str()
+                    )));
+                }
+                NewKind::Streaming
+            }
+        };
+        let event_types = child(body, "EventTypes")
+            .ok_or_else(|| Fault::schema("the subscription needs EventTypes"))?;
+        let types = event_types
+            .children()
+            .map(|t| {
+                EventType::parse(t.trimmed_text()).ok_or_else(|| {
+                    Fault::schema(format!("unknown EventType {:?}", t.trimmed_text()))
+                })
+            })
+            .collect::<Result<EventTypes, Fault>>()?;
+        if types.is_empty() {
+            return Err(Fault::schema("EventTypes is empty"));
+        }
+        let all_folders = body
+            .attribute("", "SubscribeToAllFolders")
+            .map(parse_bool)
+            .transpose()?
+            .unwrap_or(false);
+        let folder_ids: Vec<&Element> = child(body, "FolderIds")
+            .map(|f| f.children().collect())
+            .unwrap_or_default();
+        let watermark = match child(body, "Watermark").map(Element::trimmed_text) {
+            Some(_) if kind == NewKind::Streaming => Err(Error::new(
+                ResponseCode::ErrorInvalidRequest,
+                "streaming subscriptions take no Watermark",
+            )),
+            Some(text) => watermark(text).map(Some),
+            None => Ok(None),
+        };
+        Ok(Subscribe {
+            folders: watched_folders(request, all_folders, &folder_ids),
+            kind,
+            types,
+            watermark,
+        })
+    }
+
+    fn run(self, request: &Request<'_>) -> Result<SubscribeResponse, Fault> {
+        Ok(SubscribeResponse {
+            started: self.start(request),
+        })
+    }
+
+    fn write(response: &SubscribeResponse, _: &Request<'_>, w: &mut Writer<'_>) {
+        w.start(M, "SubscribeResponse").start(M, "ResponseMessages");
+        let payload = response.started.as_ref().map(|started| {
             move |w: &mut Writer<'_>| {
-                w.leaf(M, "SubscriptionId", &subscribed.id.to_string());
-                if !streaming {
-                    w.leaf(M, "Watermark", &notify::watermark(subscribed.watermark));
+                w.leaf(M, "SubscriptionId", &started.id.to_string());
+                if let Some(seq) = started.watermark {
+                    w.leaf(M, "Watermark", &notify::watermark(seq));
                 }
             }
-        }),
-    );
-    w.end().end();
-    Ok(())
+        });
+        response_message(w, "SubscribeResponseMessage", payload);
+        w.end().end();
+    }
 }
 
 /// Unsubscribe: ends a pull or streaming subscription of the caller.
-pub(crate) fn unsubscribe(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let text = subscription_id_text(op)?;
-    let result = SubscriptionId::parse(text)
-        .and_then(|id| request.ctx.notify.unsubscribe(&caller(request), id))
-        .map_err(Error::from)
-        .map(|()| |_: &mut Writer<'_>| {});
-    w.start(M, "UnsubscribeResponse")
-        .start(M, "ResponseMessages");
-    response_message(w, "UnsubscribeResponseMessage", result);
-    w.end().end();
-    Ok(())
+#[derive(Debug)]
+pub(crate) struct Unsubscribe {
+    /// The subscription, or why its id is not one.
+    pub(crate) id: Result<SubscriptionId, Error>,
 }
 
-/// GetEvents: the pull subscription's events after Watermark (at most 50), or a StatusEvent.
-pub(crate) fn get_events(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let id = subscription_id_text(op)?;
-    let watermark = child(op, "Watermark")
-        .map(Element::trimmed_text)
-        .ok_or_else(|| Fault::schema("GetEvents needs Watermark"))?;
-    let result = SubscriptionId::parse(id)
-        .and_then(|id| {
-            let after = notify::parse_watermark(watermark)?;
+/// Whether the subscription ended.
+pub(crate) struct UnsubscribeResponse {
+    ended: Result<(), Error>,
+}
+
+impl EwsOperation for Unsubscribe {
+    type Response = UnsubscribeResponse;
+
+    fn parse(_: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        Ok(Unsubscribe {
+            id: subscription_id(op)?,
+        })
+    }
+
+    fn run(self, request: &Request<'_>) -> Result<UnsubscribeResponse, Fault> {
+        let ended = self.id.and_then(|id| {
+            request
+                .ctx
+                .notify
+                .unsubscribe(&caller(request), id)
+                .map_err(Error::from)
+        });
+        Ok(UnsubscribeResponse { ended })
+    }
+
+    fn write(response: &UnsubscribeResponse, _: &Request<'_>, w: &mut Writer<'_>) {
+        w.start(M, "UnsubscribeResponse")
+            .start(M, "ResponseMessages");
+        let payload = response.ended.as_ref().map(|&()| |_: &mut Writer<'_>| {});
+        response_message(w, "UnsubscribeResponseMessage", payload);
+        w.end().end();
+    }
+}
+
+/// GetEvents: the pull subscription's events after a watermark (at most 50), or a StatusEvent.
+#[derive(Debug)]
+pub(crate) struct GetEvents {
+    /// The subscription, or why its id is not one.
+    pub(crate) id: Result<SubscriptionId, Error>,
+    /// The watermark the events follow, or why it is not one.
+    pub(crate) after: Result<Seq, Error>,
+}
+
+/// The notification read, or why not.
+pub(crate) struct GetEventsResponse {
+    notification: Result<Notification, Error>,
+}
+
+impl EwsOperation for GetEvents {
+    type Response = GetEventsResponse;
+
+    fn parse(_: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let id = subscription_id(op)?;
+        let after = child(op, "Watermark")
+            .map(Element::trimmed_text)
+            .ok_or_else(|| Fault::schema("GetEvents needs Watermark"))?;
+        Ok(GetEvents {
+            id,
+            after: watermark(after),
+        })
+    }
+
+    fn run(self, request: &Request<'_>) -> Result<GetEventsResponse, Fault> {
+        // The id is checked before the watermark, so a request wrong in both reports its id.
+        let notification = self.id.and_then(|id| {
+            let after = self.after?;
             request
                 .ctx
                 .notify
                 .get_events(&caller(request), id, after, request.ctx.now)
-        })
-        .map_err(Error::from)
-        .map(|notification| {
-            let ids = request.ctx.ids;
-            move |w: &mut Writer<'_>| write_notification(w, ids, &notification)
+                .map_err(Error::from)
         });
-    w.start(M, "GetEventsResponse").start(M, "ResponseMessages");
-    response_message(w, "GetEventsResponseMessage", result);
-    w.end().end();
-    Ok(())
+        Ok(GetEventsResponse { notification })
+    }
+
+    fn write(response: &GetEventsResponse, request: &Request<'_>, w: &mut Writer<'_>) {
+        w.start(M, "GetEventsResponse").start(M, "ResponseMessages");
+        let payload = response.notification.as_ref().map(|notification| {
+            let ids = request.ctx.ids;
+            move |w: &mut Writer<'_>| write_notification(w, ids, notification)
+        });
+        response_message(w, "GetEventsResponseMessage", payload);
+        w.end().end();
+    }
 }
 
-/// GetStreamingEvents: opens a connection and answers with a stream of envelopes. Refused ids are
-/// reported in the first envelope (ErrorSubscriptionIds); when none can be streamed, that envelope
-/// is the whole answer.
-pub(crate) fn get_streaming_events(request: &Request<'_>, op: &Element) -> Result<Reply, Fault> {
-    let ids: Vec<String> = child(op, "SubscriptionIds")
-        .ok_or_else(|| Fault::schema("GetStreamingEvents needs SubscriptionIds"))?
-        .children()
-        .map(|id| id.trimmed_text().to_owned())
-        .collect();
-    if ids.is_empty() {
-        return Err(Fault::schema("SubscriptionIds is empty"));
+/// GetStreamingEvents: a connection carrying the caller's streaming subscriptions until
+/// `timeout`.
+///
+/// It takes the parse and run steps of an [`EwsOperation`] but is not one, and is not in the
+/// `operations!` list: its answer is not one response element inside the usual envelope but
+/// envelopes of its own, the first at once and the rest as the connection produces them, so
+/// `crate::handle` asks `ops::open_stream` for it before dispatching, and
+/// [`StreamOpened::into_reply`] takes the place of `write`.
+#[derive(Debug)]
+pub(crate) struct GetStreamingEvents {
+    /// The subscription ids as sent (never empty); the hub reports the ones it refuses by their
+    /// text, in request order.
+    pub(crate) ids: Vec<String>,
+    /// How long the connection stays open.
+    pub(crate) timeout: Duration,
+}
+
+/// What GetStreamingEvents opened: a connection (when some id could be streamed) and the ids
+/// refused, or why no connection could open at all.
+pub(crate) struct StreamOpened {
+    opened: Result<Opened, Error>,
+}
+
+impl GetStreamingEvents {
+    /// Reads the typed request; only a request that breaks the schema fails.
+    pub(crate) fn parse(op: &Element) -> Result<Self, Fault> {
+        let ids: Vec<String> = child(op, "SubscriptionIds")
+            .ok_or_else(|| Fault::schema("GetStreamingEvents needs SubscriptionIds"))?
+            .children()
+            .map(|id| id.trimmed_text().to_owned())
+            .collect();
+        if ids.is_empty() {
+            return Err(Fault::schema("SubscriptionIds is empty"));
+        }
+        let timeout = minutes(op, "ConnectionTimeout", 1..=30)?;
+        Ok(GetStreamingEvents { ids, timeout })
     }
-    let timeout = minutes(op, "ConnectionTimeout", 1..=30)?;
-    let mut stream = EventStream {
-        connection: None,
-        ids: request.ctx.ids.clone(),
-        version: request.version,
-    };
-    let (first, connection) = match request.ctx.notify.connect(&caller(request), &ids, timeout) {
-        Err(error) => (
-            stream.envelope(|w| {
-                response_message(
-                    w,
-                    MESSAGE,
-                    Err::<fn(&mut Writer<'_>), _>(Error::from(error)),
-                )
-            }),
-            None,
-        ),
-        Ok(opened) => {
-            let first = match opened.rejected.first() {
+
+    /// Opens the connection.
+    pub(crate) fn run(self, request: &Request<'_>) -> StreamOpened {
+        let opened = request
+            .ctx
+            .notify
+            .connect(&caller(request), &self.ids, self.timeout)
+            .map_err(Error::from);
+        StreamOpened { opened }
+    }
+}
+
+impl StreamOpened {
+    /// The reply: refused ids are reported in the first envelope (ErrorSubscriptionIds); when
+    /// none can be streamed, that envelope is the whole answer.
+    pub(crate) fn into_reply(self, request: &Request<'_>) -> Reply {
+        let mut stream = EventStream {
+            connection: None,
+            ids: request.ctx.ids.clone(),
+            version: request.version,
+        };
+        let first = match &self.opened {
+            Err(error) => stream
+                .envelope(|w| response_message(w, MESSAGE, Err::<fn(&mut Writer<'_>), _>(error))),
+            Ok(opened) => match opened.rejected.first() {
                 None => Vec::new(),
                 Some((_, error)) => {
                     let code = notify_code(error);
@@ -273,17 +414,24 @@ pub(crate) fn get_streaming_events(request: &Request<'_>, op: &Element) -> Resul
                     );
                     stream.envelope(|w| error_with_ids(w, code, &message, &rejected))
                 }
-            };
-            (first, opened.connection)
+            },
+        };
+        stream.connection = self.opened.ok().and_then(|opened| opened.connection);
+        let stream = stream.connection.is_some().then_some(stream);
+        Reply {
+            status: 200,
+            body: first,
+            stream,
         }
-    };
-    stream.connection = connection;
-    let stream = stream.connection.is_some().then_some(stream);
-    Ok(Reply {
-        status: 200,
-        body: first,
-        stream,
-    })
+    }
+}
+
+/// GetStreamingEvents from the operation element to the reply: what `ops::open_stream` answers
+/// with.
+pub(crate) fn get_streaming_events(request: &Request<'_>, op: &Element) -> Result<Reply, Fault> {
+    Ok(GetStreamingEvents::parse(op)?
+        .run(request)
+        .into_reply(request))
 }
 
 /// The response message name of every streamed envelope.
@@ -578,94 +726,171 @@ pub fn read_push_reply(body: &[u8]) -> Result<PushReply, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{handle, Context, Limits};
-    use umbox_base::clock::Clock;
-    use umbox_base::directory::Directory;
-    use umbox_notify::{Hub, RandomIds};
-    use umbox_testkit::Mailboxes;
+    use crate::handle;
+    use crate::ops::testkit::{describe, envelope, Kit};
+    use umbox_store::props::{tags, PropKey, PropValue};
+    use umbox_store::{DistinguishedFolder, ItemId, MailStore};
 
-    /// Two mailboxes and a notification hub over them.
-    struct Fixture {
-        boxes: Mailboxes,
-        hub: Hub,
-    }
-
-    impl std::ops::Deref for Fixture {
-        type Target = Mailboxes;
-        fn deref(&self) -> &Mailboxes {
-            &self.boxes
-        }
-    }
-
-    impl Fixture {
-        fn new() -> Fixture {
-            let boxes = Mailboxes::new();
-            let hub = Hub::open(
-                boxes.store.clone(),
-                umbox_base::config::Notifications::default(),
-                boxes.clock.clone(),
-                std::sync::Arc::new(RandomIds::default()),
-            )
-            .unwrap();
-            Fixture { boxes, hub }
-        }
-    }
-    use umbox_store::DistinguishedFolder;
-
+    const ALICE: &str = "alice@example.test";
     const VOICE: &str = "IPM.Note.Microsoft.Voicemail.UM.CA";
 
-    struct Ews {
-        f: Fixture,
-        directory: Directory,
-        ids: IdCodec,
-        site: umbox_base::config::Site,
+    /// Delivers a message of `class` to alice's inbox, unread.
+    fn deliver(kit: &Kit, class: &str) -> ItemId {
+        let class = (
+            PropKey::from(tags::MESSAGE_CLASS),
+            PropValue::Unicode(class.into()),
+        );
+        kit.create_item(ALICE, DistinguishedFolder::Inbox, vec![class], &[])
     }
 
-    impl Ews {
-        fn new() -> Ews {
-            Ews::with(Fixture::new())
-        }
+    /// `handle`'s whole reply to `operation` from alice at Exchange2013, stream included
+    /// (`Kit::call_as` keeps only the document).
+    fn reply(kit: &Kit, operation: &str) -> Reply {
+        let body = envelope("Exchange2013", "", operation);
+        handle(body.as_bytes(), kit.context(ALICE))
+    }
 
-        fn with(f: Fixture) -> Ews {
-            let site = umbox_base::config::Site {
-                domains: vec!["example.test".into()],
-                public_host: "mail.example.test".into(),
-                https_port: 443,
-                sip_port: 5060,
-                sips_port: 5061,
-                addresses: vec![],
-            };
-            Ews {
-                f,
-                directory: Directory::demo().unwrap(),
-                ids: IdCodec::from_key(b"test key"),
-                site,
+    /// The event types the typed tests subscribe to.
+    fn new_mail() -> EventTypes {
+        [EventType::NewMail].into_iter().collect()
+    }
+
+    /// A pull subscription with a ten-minute timeout on `folders`, starting at `watermark`.
+    fn pull_request(
+        folders: Result<Folders, Error>,
+        watermark: Result<Option<Seq>, Error>,
+    ) -> Subscribe {
+        Subscribe {
+            kind: NewKind::Pull {
+                timeout: Duration::from_secs(600),
+            },
+            types: new_mail(),
+            folders,
+            watermark,
+        }
+    }
+
+    /// Subscribe, GetEvents and Unsubscribe on typed values: a refused folder or watermark is the
+    /// answer and subscribes nothing; the subscription made reports what arrives and then ends.
+    #[test]
+    fn pull_subscriptions_run_on_typed_values() {
+        let kit = Kit::new();
+        let request = kit.request(ALICE);
+        let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
+        let started = pull_request(Ok(Folders::Only(vec![inbox])), Ok(None))
+            .run(&request)
+            .unwrap()
+            .started
+            .unwrap();
+        let start = started.watermark.unwrap();
+        let no_folder = Error::new(ResponseCode::ErrorFolderNotFound, "no such folder");
+        let refused = pull_request(Err(no_folder), watermark("bogus").map(Some))
+            .run(&request)
+            .unwrap()
+            .started
+            .unwrap_err();
+        assert_eq!(refused.response_code(), ResponseCode::ErrorFolderNotFound);
+        let refused = pull_request(Ok(Folders::All), watermark("bogus").map(Some))
+            .run(&request)
+            .unwrap()
+            .started
+            .unwrap_err();
+        assert_eq!(refused.response_code(), ResponseCode::ErrorInvalidWatermark);
+        assert_eq!(kit.hub().subscription_count(), 1);
+
+        let item = deliver(&kit, "IPM.Note");
+        let events = |after| {
+            GetEvents {
+                id: Ok(started.id),
+                after,
             }
-        }
+            .run(&request)
+            .unwrap()
+            .notification
+        };
+        let notification = events(Ok(start)).unwrap();
+        assert_eq!(notification.previous, start);
+        let Content::Events(got) = &notification.content else {
+            panic!("expected events, got {:?}", notification.content);
+        };
+        let got: Vec<_> = got.iter().map(|(t, e)| (*t, e.event.clone())).collect();
+        assert!(
+            matches!(got.as_slice(), [(EventType::NewMail, Event::NewMail { item: new, .. })] if *new == item),
+            "{got:?}"
+        );
+        let bad_watermark = events(watermark("bogus")).unwrap_err();
+        assert_eq!(
+            bad_watermark.response_code(),
+            ResponseCode::ErrorInvalidWatermark
+        );
 
-        fn call_as(&self, user: &str, version: &str, body: &str) -> Reply {
-            let caller = self.directory.user_by_address(user).unwrap();
-            let ctx = Context {
-                caller,
-                directory: &self.directory,
-                site: &self.site,
-                store: self.f.store.as_ref(),
-                ids: &self.ids,
-                now: self.f.clock.now(),
-                limits: Limits::default(),
-                notify: &self.f.hub,
-            };
-            let document = format!(
-                r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="{version}"/></s:Header><s:Body>{body}</s:Body></s:Envelope>"#
-            );
-            handle(document.as_bytes(), ctx)
-        }
+        let ended = |id| Unsubscribe { id }.run(&request).unwrap().ended;
+        assert!(ended(Ok(started.id)).is_ok());
+        let again = ended(Ok(started.id)).unwrap_err();
+        assert_eq!(
+            again.response_code(),
+            ResponseCode::ErrorSubscriptionNotFound
+        );
+        let malformed = ended(SubscriptionId::parse("%%").map_err(Error::from)).unwrap_err();
+        assert_eq!(
+            malformed.response_code(),
+            ResponseCode::ErrorInvalidSubscription
+        );
+        let gone = events(Ok(start)).unwrap_err();
+        assert_eq!(
+            gone.response_code(),
+            ResponseCode::ErrorSubscriptionNotFound
+        );
+    }
 
-        fn call(&self, body: &str) -> Element {
-            let reply = self.call_as("alice@example.test", "Exchange2013", body);
-            assert!(reply.stream.is_none());
-            parse(&reply.body)
+    /// GetStreamingEvents on typed values: the ids that can be streamed share one connection and
+    /// each refused id is named with its error; a streaming subscription has no watermark.
+    #[test]
+    fn streaming_connections_carry_the_good_ids_and_name_the_others() {
+        let kit = Kit::new();
+        let request = kit.request(ALICE);
+        let streaming = Subscribe {
+            kind: NewKind::Streaming,
+            types: new_mail(),
+            folders: Ok(Folders::All),
+            watermark: Ok(None),
         }
+        .run(&request)
+        .unwrap()
+        .started
+        .unwrap();
+        assert_eq!(streaming.watermark, None);
+        let opened = GetStreamingEvents {
+            ids: vec![streaming.id.to_string(), "%%".to_owned()],
+            timeout: Duration::from_secs(60),
+        }
+        .run(&request)
+        .opened
+        .unwrap();
+        let carried: Vec<_> = opened
+            .connection
+            .as_ref()
+            .unwrap()
+            .subscriptions()
+            .collect();
+        assert_eq!(carried, [streaming.id]);
+        assert!(
+            matches!(opened.rejected.as_slice(), [(id, notify::Error::MalformedId)] if id == "%%"),
+            "{:?}",
+            opened.rejected
+        );
+        let none = GetStreamingEvents {
+            ids: vec!["AAAAAAAAAAAAAAAAAAAAAA==".to_owned()],
+            timeout: Duration::from_secs(60),
+        }
+        .run(&request)
+        .opened
+        .unwrap();
+        assert!(none.connection.is_none());
+        assert!(matches!(
+            none.rejected.as_slice(),
+            [(_, notify::Error::NotFound(_))]
+        ));
     }
 
     fn parse(bytes: &[u8]) -> Element {
@@ -692,14 +917,10 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn fault_code(reply: &Reply) -> String {
-        assert_eq!(
-            reply.status,
-            500,
-            "{}",
-            String::from_utf8_lossy(&reply.body)
-        );
-        code(&parse(&reply.body))
+    /// The ResponseCode of a SOAP fault, as `Kit::call_as` returns it.
+    fn fault_code((status, body): (u16, Element)) -> String {
+        assert_eq!(status, 500, "{}", describe(&body));
+        code(&body)
     }
 
     fn pull(folders: &str) -> String {
@@ -729,13 +950,13 @@ mod tests {
 
     #[test]
     fn pull_on_the_voicemail_folder_through_ews() {
-        let ews = Ews::new();
-        let subscribed = ews.call(&pull(r#"<t:DistinguishedFolderId Id="voicemail"/>"#));
+        let kit = Kit::new();
+        let subscribed = kit.call(&pull(r#"<t:DistinguishedFolderId Id="voicemail"/>"#));
         assert_eq!(code(&subscribed), "NoError");
         let id = text(&subscribed, "SubscriptionId").to_owned();
         let watermark = text(&subscribed, "Watermark").to_owned();
-        let item = ews.f.deliver(VOICE);
-        let got = ews.call(&get_events(&id, &watermark));
+        let item = deliver(&kit, VOICE);
+        let got = kit.call(&get_events(&id, &watermark));
         assert_eq!(code(&got), "NoError");
         assert_eq!(
             events(&got),
@@ -753,16 +974,16 @@ mod tests {
             .attribute("", "Id")
             .unwrap();
         assert_eq!(
-            ews.ids.open_item(item_id).unwrap(),
-            (ews.f.alice.clone(), item)
+            kit.ids.open_item(item_id).unwrap(),
+            (MailboxId::new(ALICE), item)
         );
-        let voicemail = ews.f.folder(DistinguishedFolder::Voicemail);
+        let voicemail = kit.folder(ALICE, DistinguishedFolder::Voicemail);
         let modified = find(&got, "ModifiedEvent").unwrap();
         let folder_id = find(modified, "FolderId")
             .unwrap()
             .attribute("", "Id")
             .unwrap();
-        assert_eq!(ews.ids.open_folder(folder_id).unwrap().1, voicemail);
+        assert_eq!(kit.ids.open_folder(folder_id).unwrap().1, voicemail);
         // Element order of MS-OXWSNTIF ModifiedEventType.
         let order: Vec<_> = modified.children().map(|c| c.name().to_owned()).collect();
         assert_eq!(
@@ -781,43 +1002,44 @@ mod tests {
             .children()
             .rfind(|c| c.name() == "ModifiedEvent")
             .unwrap();
-        let idle = ews.call(&get_events(&id, text(last, "Watermark")));
+        let idle = kit.call(&get_events(&id, text(last, "Watermark")));
         assert_eq!(events(&idle), vec![("StatusEvent".to_owned(), None)]);
         // Unsubscribe ends it.
-        let gone = ews.call(&format!(
+        let gone = kit.call(&format!(
             "<m:Unsubscribe><m:SubscriptionId>{id}</m:SubscriptionId></m:Unsubscribe>"
         ));
         assert_eq!(code(&gone), "NoError");
         assert_eq!(
-            code(&ews.call(&get_events(&id, &watermark))),
+            code(&kit.call(&get_events(&id, &watermark))),
             "ErrorSubscriptionNotFound"
         );
     }
 
     #[test]
     fn bad_input_gets_the_right_codes() {
-        let ews = Ews::new();
+        let mut kit = Kit::new();
         let inbox = r#"<t:DistinguishedFolderId Id="inbox"/>"#;
-        let subscribed = ews.call(&pull(inbox));
+        let subscribed = kit.call(&pull(inbox));
         let id = text(&subscribed, "SubscriptionId").to_owned();
         let watermark = text(&subscribed, "Watermark").to_owned();
         // Ids: malformed, unknown, someone else's; a watermark that is not one.
         assert_eq!(
-            code(&ews.call(&get_events("%%%", &watermark))),
+            code(&kit.call(&get_events("%%%", &watermark))),
             "ErrorInvalidSubscription"
         );
         assert_eq!(
-            code(&ews.call(&get_events("AAAAAAAAAAAAAAAAAAAAAA==", &watermark))),
+            code(&kit.call(&get_events("AAAAAAAAAAAAAAAAAAAAAA==", &watermark))),
             "ErrorSubscriptionNotFound"
         );
-        let bob = ews.call_as(
+        let (_, bob) = kit.call_as(
             "bob@example.test",
             "Exchange2013",
+            None,
             &get_events(&id, &watermark),
         );
-        assert_eq!(code(&parse(&bob.body)), "ErrorSubscriptionAccessDenied");
+        assert_eq!(code(&bob), "ErrorSubscriptionAccessDenied");
         assert_eq!(
-            code(&ews.call(&get_events(&id, "bogus"))),
+            code(&kit.call(&get_events(&id, "bogus"))),
             "ErrorInvalidWatermark"
         );
         // Timeouts and event types outside the schema are faults.
@@ -827,20 +1049,20 @@ mod tests {
                 &format!("<t:Timeout>{timeout}</t:Timeout>"),
             );
             assert_eq!(
-                fault_code(&ews.call_as("alice@example.test", "Exchange2013", &body)),
+                fault_code(kit.call_as(ALICE, "Exchange2013", None, &body)),
                 "ErrorSchemaValidation"
             );
         }
         let body = pull(inbox).replace("NewMailEvent", "StatusEvent");
         assert_eq!(
-            fault_code(&ews.call_as("alice@example.test", "Exchange2013", &body)),
+            fault_code(kit.call_as(ALICE, "Exchange2013", None, &body)),
             "ErrorSchemaValidation"
         );
         // conversationhistory does not exist before Exchange2013.
         let history = pull(r#"<t:DistinguishedFolderId Id="conversationhistory"/>"#);
-        let old = ews.call_as("alice@example.test", "Exchange2010_SP2", &history);
-        assert_eq!(code(&parse(&old.body)), "ErrorFolderNotFound");
-        assert_eq!(code(&ews.call(&history)), "NoError");
+        let (_, old) = kit.call_as(ALICE, "Exchange2010_SP2", None, &history);
+        assert_eq!(code(&old), "ErrorFolderNotFound");
+        assert_eq!(code(&kit.call(&history)), "NoError");
         // Push URLs that are malformed or point inside.
         for url in [
             "http://127.0.0.1:8080/",
@@ -852,39 +1074,39 @@ mod tests {
                 "<m:Subscribe><m:PushSubscriptionRequest SubscribeToAllFolders=\"true\"><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes><t:StatusFrequency>1</t:StatusFrequency><t:URL>{url}</t:URL></m:PushSubscriptionRequest></m:Subscribe>"
             );
             assert_eq!(
-                code(&ews.call(&body)),
+                code(&kit.call(&body)),
                 "ErrorInvalidPushSubscriptionUrl",
                 "{url}"
             );
         }
         // A push subscription ends only by its client's answer, not by Unsubscribe.
-        let push = ews.call(
+        let push = kit.call(
             "<m:Subscribe><m:PushSubscriptionRequest SubscribeToAllFolders=\"true\"><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes><t:StatusFrequency>1</t:StatusFrequency><t:URL>https://push.example.com/listener</t:URL></m:PushSubscriptionRequest></m:Subscribe>",
         );
         let push_id = text(&push, "SubscriptionId").to_owned();
         let unsubscribe = format!(
             "<m:Unsubscribe><m:SubscriptionId>{push_id}</m:SubscriptionId></m:Unsubscribe>"
         );
-        assert_eq!(code(&ews.call(&unsubscribe)), "ErrorInvalidSubscription");
+        assert_eq!(code(&kit.call(&unsubscribe)), "ErrorInvalidSubscription");
         // An idle pull subscription expires after its Timeout (10 minutes here).
-        ews.f.clock.advance(Duration::from_secs(11 * 60));
+        kit.now += Duration::from_secs(11 * 60);
         assert_eq!(
-            code(&ews.call(&get_events(&id, &watermark))),
+            code(&kit.call(&get_events(&id, &watermark))),
             "ErrorExpiredSubscription"
         );
         assert_eq!(
-            code(&ews.call(&get_events(&id, &watermark))),
+            code(&kit.call(&get_events(&id, &watermark))),
             "ErrorSubscriptionNotFound"
         );
         // Streaming needs Exchange2010_SP1.
         let streaming = "<m:Subscribe><m:StreamingSubscriptionRequest SubscribeToAllFolders=\"true\"><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>";
         assert_eq!(
-            fault_code(&ews.call_as("alice@example.test", "Exchange2010", streaming)),
+            fault_code(kit.call_as(ALICE, "Exchange2010", None, streaming)),
             "ErrorSchemaValidation"
         );
-        let stream_id = text(&ews.call(streaming), "SubscriptionId").to_owned();
+        let stream_id = text(&kit.call(streaming), "SubscriptionId").to_owned();
         assert_eq!(
-            code(&ews.call(&get_events(&stream_id, &watermark))),
+            code(&kit.call(&get_events(&stream_id, &watermark))),
             "ErrorInvalidPullSubscriptionId"
         );
     }
@@ -913,25 +1135,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn streaming_through_ews() {
-        let ews = Ews::new();
+        let kit = Kit::new();
         let streaming = "<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>";
-        let subscribed = ews.call(streaming);
+        let subscribed = kit.call(streaming);
         assert!(find(&subscribed, "Watermark").is_none());
         let id = text(&subscribed, "SubscriptionId").to_owned();
         // Out-of-range timeouts are faults; ids that cannot be streamed are named.
         for minutes in ["0", "31"] {
-            let reply = ews.call_as(
-                "alice@example.test",
-                "Exchange2013",
-                &get_streaming(&[&id], minutes),
-            );
-            assert_eq!(fault_code(&reply), "ErrorSchemaValidation");
+            let reply = kit.call_as(ALICE, "Exchange2013", None, &get_streaming(&[&id], minutes));
+            assert_eq!(fault_code(reply), "ErrorSchemaValidation");
         }
-        let refused = ews.call_as(
-            "alice@example.test",
-            "Exchange2013",
-            &get_streaming(&["AAAAAAAAAAAAAAAAAAAAAA=="], "1"),
-        );
+        let refused = reply(&kit, &get_streaming(&["AAAAAAAAAAAAAAAAAAAAAA=="], "1"));
         assert!(refused.stream.is_none());
         let only = chunk(&refused.body);
         assert_eq!(code(&only), "ErrorSubscriptionNotFound");
@@ -943,12 +1157,8 @@ mod tests {
             "AAAAAAAAAAAAAAAAAAAAAA=="
         );
 
-        let mut reply = ews.call_as(
-            "alice@example.test",
-            "Exchange2013",
-            &get_streaming(&[&id, "%%"], "1"),
-        );
-        let first = chunk(&reply.body);
+        let mut streamed = reply(&kit, &get_streaming(&[&id, "%%"], "1"));
+        let first = chunk(&streamed.body);
         assert_eq!(code(&first), "ErrorInvalidSubscription");
         assert_eq!(
             text(
@@ -957,8 +1167,8 @@ mod tests {
             ),
             "%%"
         );
-        let stream = reply.stream.as_mut().unwrap();
-        let item = ews.f.deliver("IPM.Note");
+        let stream = streamed.stream.as_mut().unwrap();
+        let item = deliver(&kit, "IPM.Note");
         let envelope = chunk(&stream.next_chunk().await.unwrap());
         assert_eq!(text(&envelope, "ConnectionStatus"), "OK");
         let new_mail = find(&envelope, "NewMailEvent").unwrap();
@@ -966,7 +1176,7 @@ mod tests {
             .unwrap()
             .attribute("", "Id")
             .unwrap();
-        assert_eq!(ews.ids.open_item(item_id).unwrap().1, item);
+        assert_eq!(kit.ids.open_item(item_id).unwrap().1, item);
         assert_eq!(text(&envelope, "SubscriptionId"), id);
         let heartbeat = chunk(&stream.next_chunk().await.unwrap());
         assert_eq!(text(&heartbeat, "ConnectionStatus"), "OK");
@@ -978,15 +1188,15 @@ mod tests {
 
     #[test]
     fn push_documents_and_replies() {
-        let ews = Ews::new();
-        let f = &ews.f;
-        let start = f.store.log_bounds(&f.alice).unwrap().latest;
-        f.deliver("IPM.Note");
-        let entries = f.store.changes_since(&f.alice, start, 10).unwrap();
+        let kit = Kit::new();
+        let alice = MailboxId::new(ALICE);
+        let start = kit.store().log_bounds(&alice).unwrap().latest;
+        deliver(&kit, "IPM.Note");
+        let entries = kit.store().changes_since(&alice, start, 10).unwrap();
         let sub = SubscriptionId::parse("AAAAAAAAAAAAAAAAAAAAAA==").unwrap();
         let notification = Notification {
             subscription: sub,
-            mailbox: f.alice.clone(),
+            mailbox: alice,
             previous: start,
             more: false,
             content: Content::Events(
@@ -996,7 +1206,7 @@ mod tests {
                     .collect(),
             ),
         };
-        let document = push_document(&ews.ids, &notification);
+        let document = push_document(&kit.ids, &notification);
         let parsed = parse(&document);
         let message = find(&parsed, "SendNotificationResponseMessage").unwrap();
         assert_eq!(message.attribute("", "ResponseClass"), Some("Success"));

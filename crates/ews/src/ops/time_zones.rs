@@ -6,6 +6,7 @@
 //! saving rules in force from a year on. It is never consulted to interpret times a client sends;
 //! clients describe their own zone in each request. Never touches the store.
 
+use super::EwsOperation;
 use crate::codes::ResponseCode;
 use crate::error::{Error, Fault};
 use crate::fields::parse_bool;
@@ -242,51 +243,80 @@ const DAYLIGHT_SAVING: i32 = 60;
 
 /// GetServerTimeZones (Exchange2010 and later): every zone, or those named in `Ids` in request
 /// order; full definitions unless `ReturnFullTimeZoneData` is false.
-pub(crate) fn get_server_time_zones(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    if request.version < ExchangeVersion::Exchange2010 {
-        return Err(Fault::new(
-            ResponseCode::ErrorInvalidServerVersion,
-            "GetServerTimeZones is part of the Exchange2010 schema and later",
-        ));
-    }
-    let full = op
-        .attribute("", "ReturnFullTimeZoneData")
-        .map(parse_bool)
-        .transpose()?
-        .unwrap_or(true);
-    let zones: Result<Vec<&Zone>, Error> = match child(op, "Ids") {
-        None => Ok(ZONES.iter().collect()),
-        Some(ids) => ids
-            .children()
-            .map(|id| {
-                let name = id.trimmed_text();
-                ZONES.iter().find(|z| z.id == name).ok_or_else(|| {
-                    Error::new(
-                        ResponseCode::ErrorTimeZone,
-                        format!("no time zone has the id {name:?}"),
-                    )
-                })
-            })
-            .collect(),
-    };
-    w.start(M, "GetServerTimeZonesResponse")
-        .start(M, "ResponseMessages");
-    let payload = zones.map(|zones| {
-        move |w: &mut Writer<'_>| {
-            w.start(M, "TimeZoneDefinitions");
-            for zone in zones {
-                write_definition(w, zone, full);
-            }
-            w.end();
+#[derive(Debug)]
+pub(crate) struct GetServerTimeZones {
+    /// Whether each zone is written with its periods and transitions, or only its id and name.
+    pub(crate) full: bool,
+    /// The Windows ids asked for; `None` asks for every zone.
+    pub(crate) ids: Option<Vec<String>>,
+}
+
+/// The zones asked for, or why not: the answer is one response message, so one unknown id fails
+/// it whole.
+pub(crate) struct GetServerTimeZonesResponse {
+    full: bool,
+    zones: Result<Vec<&'static Zone>, Error>,
+}
+
+impl EwsOperation for GetServerTimeZones {
+    type Response = GetServerTimeZonesResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        if request.version < ExchangeVersion::Exchange2010 {
+            return Err(Fault::new(
+                ResponseCode::ErrorInvalidServerVersion,
+                "GetServerTimeZones is part of the Exchange2010 schema and later",
+            ));
         }
-    });
-    response_message(w, "GetServerTimeZonesResponseMessage", payload);
-    w.end().end();
-    Ok(())
+        let full = op
+            .attribute("", "ReturnFullTimeZoneData")
+            .map(parse_bool)
+            .transpose()?
+            .unwrap_or(true);
+        let ids = child(op, "Ids").map(|ids| {
+            ids.children()
+                .map(|id| id.trimmed_text().to_owned())
+                .collect()
+        });
+        Ok(GetServerTimeZones { full, ids })
+    }
+
+    fn run(self, _: &Request<'_>) -> Result<GetServerTimeZonesResponse, Fault> {
+        let zones = match self.ids {
+            None => Ok(ZONES.iter().collect()),
+            Some(ids) => ids
+                .iter()
+                .map(|id| {
+                    ZONES.iter().find(|z| z.id == id).ok_or_else(|| {
+                        Error::new(
+                            ResponseCode::ErrorTimeZone,
+                            format!("no time zone has the id {id:?}"),
+                        )
+                    })
+                })
+                .collect(),
+        };
+        Ok(GetServerTimeZonesResponse {
+            full: self.full,
+            zones,
+        })
+    }
+
+    fn write(response: &GetServerTimeZonesResponse, _: &Request<'_>, w: &mut Writer<'_>) {
+        w.start(M, "GetServerTimeZonesResponse")
+            .start(M, "ResponseMessages");
+        let payload = response.zones.as_ref().map(|zones| {
+            move |w: &mut Writer<'_>| {
+                w.start(M, "TimeZoneDefinitions");
+                for zone in zones {
+                    write_definition(w, zone, response.full);
+                }
+                w.end();
+            }
+        });
+        response_message(w, "GetServerTimeZonesResponseMessage", payload);
+        w.end().end();
+    }
 }
 
 /// `t:TimeZoneDefinition` (MS-OXWSGTZ TimeZoneDefinitionType): one standard period, one daylight
@@ -683,6 +713,7 @@ fn number(parent: &Element, name: &str) -> Result<i32, Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::testkit::Kit;
     use umbox_xml::ns;
 
     fn element(xml: &str) -> Element {
@@ -728,6 +759,30 @@ mod tests {
                 daylight: to_time(start, -DAYLIGHT_SAVING),
             },
         }
+    }
+
+    /// Ids are looked up in request order; one unknown id fails the one response message.
+    #[test]
+    fn run_lists_every_zone_or_the_named_ones() {
+        let kit = Kit::new();
+        let request = kit.request("alice@example.test");
+        let zones = |ids: Option<&[&str]>| {
+            let ids = ids.map(|ids| ids.iter().map(|id| (*id).to_owned()).collect());
+            let response = GetServerTimeZones { full: false, ids }
+                .run(&request)
+                .unwrap();
+            assert!(!response.full);
+            response
+                .zones
+                .map(|zones| zones.iter().map(|z| z.id).collect::<Vec<_>>())
+        };
+        assert_eq!(zones(None).unwrap().len(), ZONES.len());
+        assert_eq!(
+            zones(Some(&["UTC", "Pacific Standard Time"])).unwrap(),
+            ["UTC", "Pacific Standard Time"]
+        );
+        let unknown = zones(Some(&["UTC", "Mars Standard Time"])).unwrap_err();
+        assert_eq!(unknown.response_code(), ResponseCode::ErrorTimeZone);
     }
 
     #[test]
