@@ -98,6 +98,9 @@ operations! {
     "GetAttachment" => GetAttachment(attachments::GetAttachment),
     "CreateAttachment" => CreateAttachment(attachments::CreateAttachment),
     "DeleteAttachment" => DeleteAttachment(attachments::DeleteAttachment),
+    "FindItem" => FindItem(find_item::FindItem),
+    "SyncFolderItems" => SyncFolderItems(sync::SyncFolderItems),
+    "SyncFolderHierarchy" => SyncFolderHierarchy(sync::SyncFolderHierarchy),
 }
 
 /// Runs the operation `op` and writes its response element.
@@ -125,9 +128,6 @@ fn legacy_dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) -> R
         "EmptyFolder" => folders::empty_folder(request, op, w),
         "MoveFolder" => folders::move_folder(request, op, w),
         "CopyFolder" => folders::copy_folder(request, op, w),
-        "FindItem" => find_item::find_item(request, op, w),
-        "SyncFolderItems" => sync::sync_folder_items(request, op, w),
-        "SyncFolderHierarchy" => sync::sync_folder_hierarchy(request, op, w),
         "ResolveNames" => people::resolve_names(request, op, w),
         "GetUserOofSettingsRequest" => oof::get_user_oof_settings(request, op, w),
         "SetUserOofSettingsRequest" => oof::set_user_oof_settings(request, op, w),
