@@ -2,190 +2,98 @@
 //! `ews::handle` over a real store: paging, restrictions, sort orders, the voicemail search
 //! folder, SyncState round trips, and the folder counts after every change.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::ids::IdCodec;
-use crate::{handle, Context, Limits};
-use umbox_base::config::Site;
-use umbox_base::directory::Directory;
+use crate::ops::testkit::{describe, Kit};
+use crate::Limits;
 use umbox_store::props::{
     property_sets, tags, FileTime, NamedProperty, PropKey, PropName, PropType, PropValue,
 };
-use umbox_store::{
-    Change, DistinguishedFolder, FolderId, ItemId, MailStore, MailboxId, Options, Outcome,
-    RedbStore,
-};
-use umbox_xml::{self as xml, ns, Element};
+use umbox_store::{Change, DistinguishedFolder, FolderId, ItemId, MailStore, MailboxId, Outcome};
+use umbox_xml::Element;
 
 const ALICE: &str = "alice@example.test";
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn alice() -> MailboxId {
+    MailboxId::new(ALICE)
 }
 
-struct Fixture {
-    _dir: TempDir,
-    store: RedbStore,
-    directory: Directory,
-    site: Site,
-    ids: IdCodec,
-    mailbox: MailboxId,
-    limits: Limits,
-}
-
+/// `seconds` after 2026-01-01T00:00:00Z: the times the test items carry (the kit's clock is later).
 fn at(seconds: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_767_225_600 + seconds)
 }
 
-/// A parsed response: its HTTP status and document.
-struct Response {
-    status: u16,
-    root: Element,
-    text: String,
-}
-
-impl Response {
-    /// Every element named `name` in the document, in document order.
-    fn all(&self, name: &str) -> Vec<&Element> {
-        let mut out = Vec::new();
-        descendants(&self.root, name, &mut out);
-        out
-    }
-
-    fn one(&self, name: &str) -> &Element {
-        let all = self.all(name);
-        assert_eq!(all.len(), 1, "one {name} in {}", self.text);
-        all[0]
-    }
-
-    /// The ResponseCode of each response message, in order.
-    fn codes(&self) -> Vec<String> {
-        self.all("ResponseCode")
-            .iter()
-            .map(|c| c.text().to_owned())
-            .collect()
-    }
-
-    fn texts(&self, name: &str) -> Vec<String> {
-        self.all(name).iter().map(|e| e.text().to_owned()).collect()
-    }
-}
-
-fn descendants<'e>(element: &'e Element, name: &str, out: &mut Vec<&'e Element>) {
+/// Every element named `name` below `element`, in document order.
+fn named<'e>(element: &'e Element, name: &str) -> Vec<&'e Element> {
+    let mut out = Vec::new();
     for child in element.children() {
         if child.name() == name {
             out.push(child);
         }
-        descendants(child, name, out);
+        out.extend(named(child, name));
     }
+    out
 }
 
-impl Fixture {
-    fn new() -> Fixture {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "umbox-ews-find-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        let store = RedbStore::open(&path, Options::default()).unwrap();
-        let mailbox = MailboxId::new(ALICE);
-        store.ensure_mailbox(&mailbox, at(0)).unwrap();
-        Fixture {
-            _dir: TempDir(path),
-            store,
-            directory: Directory::demo().unwrap(),
-            site: Site {
-                domains: vec!["example.test".into()],
-                public_host: "mail.example.test".into(),
-                https_port: 443,
-                sip_port: 5060,
-                sips_port: 5061,
-                addresses: Vec::new(),
-            },
-            ids: IdCodec::from_key(b"find tests"),
-            mailbox,
-            limits: Limits::default(),
-        }
-    }
+/// The one element named `name` below `body`.
+fn one_named<'e>(body: &'e Element, name: &str) -> &'e Element {
+    let all = named(body, name);
+    assert_eq!(all.len(), 1, "one {name} in {}", describe(body));
+    all[0]
+}
 
-    fn call_as(&self, version: &str, operation: &str) -> Response {
-        let body = format!(
-            r#"<s:Envelope xmlns:s="{}" xmlns:m="{}" xmlns:t="{}"><s:Header><t:RequestServerVersion Version="{version}"/></s:Header><s:Body>{operation}</s:Body></s:Envelope>"#,
-            ns::SOAP_ENVELOPE,
-            ns::EWS_MESSAGES,
-            ns::EWS_TYPES
-        );
-        let notify = crate::ops::testkit::scratch_hub(&self.store);
-        let ctx = Context {
-            caller: self.directory.user_by_address(ALICE).unwrap(),
-            directory: &self.directory,
-            site: &self.site,
-            store: &self.store,
-            ids: &self.ids,
-            now: at(3600),
-            limits: self.limits,
-            notify: &notify,
-        };
-        let reply = handle(body.as_bytes(), ctx);
-        let text = String::from_utf8(reply.body).unwrap();
-        let root = xml::parse(text.as_bytes(), &xml::Limits::DEFAULT).unwrap();
-        Response {
-            status: reply.status,
-            root,
-            text,
-        }
-    }
+/// The texts of the elements named `name` below `body`.
+fn texts(body: &Element, name: &str) -> Vec<String> {
+    named(body, name)
+        .iter()
+        .map(|e| e.text().to_owned())
+        .collect()
+}
 
-    fn call(&self, operation: &str) -> Response {
-        self.call_as("Exchange2013", operation)
-    }
+/// The ResponseCode of each response message (or of the fault), in order.
+fn codes(body: &Element) -> Vec<String> {
+    texts(body, "ResponseCode")
+}
 
-    fn folder(&self, which: DistinguishedFolder) -> FolderId {
-        self.store
-            .distinguished_folder(&self.mailbox, which)
-            .unwrap()
-    }
+/// Applies `change` to alice's mailbox at the kit's time.
+fn apply(kit: &Kit, change: Change) -> Outcome {
+    kit.store()
+        .apply(&alice(), change, kit.now)
+        .unwrap()
+        .outcome
+}
 
-    fn folder_id(&self, folder: FolderId) -> String {
-        format!(
-            r#"<t:FolderId Id="{}"/>"#,
-            self.ids.folder(&self.mailbox, folder)
-        )
-    }
-
-    fn apply(&self, change: Change) -> Outcome {
-        self.store
-            .apply(&self.mailbox, change, at(60))
-            .unwrap()
-            .outcome
-    }
-
-    fn create_item(&self, folder: FolderId, props: Vec<(PropKey, PropValue)>) -> ItemId {
-        match self.apply(Change::CreateItem {
+/// Creates an item in any folder of alice's (`Kit::create_item` takes distinguished folders).
+fn create_item(kit: &Kit, folder: FolderId, props: Vec<(PropKey, PropValue)>) -> ItemId {
+    match apply(
+        kit,
+        Change::CreateItem {
             folder,
             props,
             attachments: Vec::new(),
-        }) {
-            Outcome::Item { item, .. } => item,
-            other => panic!("{other:?}"),
-        }
+        },
+    ) {
+        Outcome::Item { item, .. } => item,
+        other => panic!("{other:?}"),
     }
+}
 
-    /// (TotalCount, UnreadCount, ChildFolderCount) as the store reports them, checked against a
-    /// recount of the whole mailbox.
-    fn counts(&self, folder: FolderId) -> (u64, u64, u64) {
-        let report = self.store.verify(&self.mailbox).unwrap();
-        assert!(report.problems.is_empty(), "{:?}", report.problems);
-        let f = self.store.folder(&self.mailbox, folder).unwrap();
-        (f.total_count, f.unread_count, f.child_folder_count)
-    }
+/// Alice's `folder` as a `t:FolderId`.
+fn folder_id(kit: &Kit, folder: FolderId) -> String {
+    format!(r#"<t:FolderId Id="{}"/>"#, kit.ids.folder(&alice(), folder))
+}
+
+/// (TotalCount, UnreadCount, ChildFolderCount) as the store reports them, checked against a
+/// recount of the whole mailbox.
+fn counts(kit: &Kit, folder: FolderId) -> (u64, u64, u64) {
+    let report = kit.store().verify(&alice()).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let folder = kit.store().folder(&alice(), folder).unwrap();
+    (
+        folder.total_count,
+        folder.unread_count,
+        folder.child_folder_count,
+    )
 }
 
 fn text(value: &str) -> PropValue {
@@ -217,8 +125,8 @@ fn find_item(parent: &str, shape: &str, rest: &str) -> String {
 const INBOX: &str = r#"<t:DistinguishedFolderId Id="inbox"/>"#;
 const VOICEMAIL: &str = r#"<t:DistinguishedFolderId Id="voicemail"/>"#;
 
-fn root_folder(response: &Response) -> (String, String, String) {
-    let root = response.one("RootFolder");
+fn root_folder(response: &Element) -> (String, String, String) {
+    let root = one_named(response, "RootFolder");
     let attribute = |name| root.attribute("", name).unwrap_or_default().to_owned();
     (
         attribute("IndexedPagingOffset"),
@@ -229,29 +137,30 @@ fn root_folder(response: &Response) -> (String, String, String) {
 
 #[test]
 fn find_item_pages_through_500_items_from_either_end_and_by_fraction() {
-    let f = Fixture::new();
-    let inbox = f.folder(DistinguishedFolder::Inbox);
+    let kit = Kit::new();
+    let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
     for n in 0..500 {
-        f.create_item(
+        create_item(
+            &kit,
             inbox,
             message(&format!("Item {n:03}"), "IPM.Note", n % 2 == 0, n),
         );
     }
-    assert_eq!(f.counts(inbox), (500, 250, 0));
+    assert_eq!(counts(&kit, inbox), (500, 250, 0));
     let mut seen = Vec::new();
     let mut offset = 0;
     for page in 0..5 {
-        let r = f.call(&find_item(
+        let r = kit.call(&find_item(
             INBOX,
             "Default",
             &format!(r#"<m:IndexedPageItemView MaxEntriesReturned="120" Offset="{offset}" BasePoint="Beginning"/>"#),
         ));
-        assert_eq!(r.codes(), ["NoError"], "{}", r.text);
+        assert_eq!(codes(&r), ["NoError"], "{}", describe(&r));
         let (next, total, last) = root_folder(&r);
         assert_eq!(total, "500");
         assert_eq!(last, if page == 4 { "true" } else { "false" });
         offset = next.parse().unwrap();
-        seen.extend(r.texts("Subject"));
+        seen.extend(texts(&r, "Subject"));
         if last == "true" {
             break;
         }
@@ -260,59 +169,59 @@ fn find_item_pages_through_500_items_from_either_end_and_by_fraction() {
     let expected: Vec<String> = (0..500).map(|n| format!("Item {n:03}")).collect();
     assert_eq!(seen, expected, "every item once, in store order");
 
-    let r = f.call(&find_item(
+    let r = kit.call(&find_item(
         INBOX,
         "IdOnly",
         r#"<m:IndexedPageItemView MaxEntriesReturned="10" Offset="5" BasePoint="End"/>"#,
     ));
-    assert_eq!(r.all("ItemId").len(), 10);
-    assert!(r.all("Subject").is_empty(), "IdOnly has no subject");
+    assert_eq!(named(&r, "ItemId").len(), 10);
+    assert!(named(&r, "Subject").is_empty(), "IdOnly has no subject");
     assert_eq!(root_folder(&r), ("15".into(), "500".into(), "false".into()));
 
-    let r = f.call(&find_item(
+    let r = kit.call(&find_item(
         INBOX,
         "Default",
         r#"<m:FractionalPageItemView MaxEntriesReturned="3" Numerator="1" Denominator="2"/>"#,
     ));
-    assert_eq!(r.texts("Subject"), ["Item 250", "Item 251", "Item 252"]);
-    let root = r.one("RootFolder");
+    assert_eq!(texts(&r, "Subject"), ["Item 250", "Item 251", "Item 252"]);
+    let root = one_named(&r, "RootFolder");
     assert_eq!(root.attribute("", "NumeratorOffset"), Some("253"));
     assert_eq!(root.attribute("", "AbsoluteDenominator"), Some("500"));
     assert_eq!(root.attribute("", "IncludesLastItemInRange"), Some("false"));
 
-    let r = f.call(&find_item(
+    let r = kit.call(&find_item(
         INBOX,
         "IdOnly",
         r#"<m:FractionalPageItemView MaxEntriesReturned="3" Numerator="3" Denominator="2"/>"#,
     ));
-    assert_eq!(r.codes(), ["ErrorInvalidFractionalPagingParameters"]);
+    assert_eq!(codes(&r), ["ErrorInvalidFractionalPagingParameters"]);
 }
 
 #[test]
 fn find_item_refuses_pages_over_the_find_count_limit() {
-    let mut f = Fixture::new();
-    f.limits = Limits {
+    let mut kit = Kit::new();
+    kit.limits = Limits {
         find_count: 3,
         ..Limits::default()
     };
-    let inbox = f.folder(DistinguishedFolder::Inbox);
+    let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
     for n in 0..4 {
-        f.create_item(inbox, message(&format!("m{n}"), "IPM.Note", false, n));
+        create_item(&kit, inbox, message(&format!("m{n}"), "IPM.Note", false, n));
     }
-    let r = f.call(&find_item(INBOX, "IdOnly", ""));
-    assert_eq!(r.codes(), ["ErrorExceededFindCountLimit"]);
-    let r = f.call(&find_item(
+    let r = kit.call(&find_item(INBOX, "IdOnly", ""));
+    assert_eq!(codes(&r), ["ErrorExceededFindCountLimit"]);
+    let r = kit.call(&find_item(
         INBOX,
         "IdOnly",
         r#"<m:IndexedPageItemView MaxEntriesReturned="3" Offset="0" BasePoint="Beginning"/>"#,
     ));
-    assert_eq!(r.codes(), ["NoError"]);
+    assert_eq!(codes(&r), ["NoError"]);
     assert_eq!(root_folder(&r), ("3".into(), "4".into(), "false".into()));
 }
 
 /// Items for the restriction and sort tests, in the inbox; returns the inbox.
-fn seed_for_queries(f: &Fixture) -> FolderId {
-    let inbox = f.folder(DistinguishedFolder::Inbox);
+fn seed_for_queries(kit: &Kit) -> FolderId {
+    let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
     let color = NamedProperty::new(
         property_sets::PUBLIC_STRINGS,
         PropName::Name("Color".into()),
@@ -328,16 +237,16 @@ fn seed_for_queries(f: &Fixture) -> FolderId {
         PropKey::Named(color.clone(), PropType::Unicode),
         text("Red"),
     ));
-    f.create_item(inbox, voicemail);
+    create_item(kit, inbox, voicemail);
     let mut note = message("Lunch on Friday?", "IPM.Note", true, 10);
     note.push((tags::IMPORTANCE.into(), PropValue::Int32(2)));
     note.push((tags::CLIENT_SUBMIT_TIME.into(), time(5)));
     note.push((PropKey::Named(color, PropType::Unicode), text("blue")));
-    f.create_item(inbox, note);
+    create_item(kit, inbox, note);
     let mut late = message("Café menu", "IPM.Note", false, 20);
     // Submitted after it arrived: only a comparison of the two properties finds it.
     late.push((tags::CLIENT_SUBMIT_TIME.into(), time(25)));
-    f.create_item(inbox, late);
+    create_item(kit, inbox, late);
     let mut second = message(
         "Voice Mail from Bob Berg",
         "IPM.Note.Microsoft.Voicemail.UM",
@@ -345,24 +254,24 @@ fn seed_for_queries(f: &Fixture) -> FolderId {
         40,
     );
     second.push((tags::VOICE_MESSAGE_DURATION.into(), PropValue::Int32(40)));
-    f.create_item(inbox, second);
+    create_item(kit, inbox, second);
     inbox
 }
 
-fn subjects_where(f: &Fixture, restriction: &str) -> Vec<String> {
-    let r = f.call(&find_item(
+fn subjects_where(kit: &Kit, restriction: &str) -> Vec<String> {
+    let r = kit.call(&find_item(
         INBOX,
         "Default",
         &format!("<m:Restriction>{restriction}</m:Restriction>"),
     ));
-    assert_eq!(r.codes(), ["NoError"], "{}", r.text);
-    r.texts("Subject")
+    assert_eq!(codes(&r), ["NoError"], "{}", describe(&r));
+    texts(&r, "Subject")
 }
 
 #[test]
 fn restrictions_compare_typed_values() {
-    let f = Fixture::new();
-    seed_for_queries(&f);
+    let kit = Kit::new();
+    seed_for_queries(&kit);
     let field = |uri: &str| format!(r#"<t:FieldURI FieldURI="{uri}"/>"#);
     let constant = |value: &str| {
         format!(r#"<t:FieldURIOrConstant><t:Constant Value="{value}"/></t:FieldURIOrConstant>"#)
@@ -370,7 +279,7 @@ fn restrictions_compare_typed_values() {
     // Strings compare ignoring case.
     assert_eq!(
         subjects_where(
-            &f,
+            &kit,
             &format!(
                 "<t:IsEqualTo>{}{}</t:IsEqualTo>",
                 field("item:Subject"),
@@ -382,7 +291,7 @@ fn restrictions_compare_typed_values() {
     // message:IsRead comes from PidTagMessageFlags.
     assert_eq!(
         subjects_where(
-            &f,
+            &kit,
             &format!(
                 "<t:IsEqualTo>{}{}</t:IsEqualTo>",
                 field("message:IsRead"),
@@ -394,7 +303,7 @@ fn restrictions_compare_typed_values() {
     // Times.
     assert_eq!(
         subjects_where(
-            &f,
+            &kit,
             &format!(
                 "<t:IsGreaterThanOrEqualTo>{}{}</t:IsGreaterThanOrEqualTo>",
                 field("item:DateTimeReceived"),
@@ -409,7 +318,7 @@ fn restrictions_compare_typed_values() {
     // Importance constants are names.
     assert_eq!(
         subjects_where(
-            &f,
+            &kit,
             &format!(
                 "<t:IsEqualTo>{}{}</t:IsEqualTo>",
                 field("item:Importance"),
@@ -421,7 +330,7 @@ fn restrictions_compare_typed_values() {
     // Two properties of one item.
     assert_eq!(
         subjects_where(
-            &f,
+            &kit,
             &format!(
                 "<t:IsGreaterThan>{}<t:FieldURIOrConstant>{}</t:FieldURIOrConstant></t:IsGreaterThan>",
                 field("item:DateTimeSent"),
@@ -434,7 +343,7 @@ fn restrictions_compare_typed_values() {
     let duration = r#"<t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/>"#;
     assert_eq!(
         subjects_where(
-            &f,
+            &kit,
             &format!(
                 "<t:And><t:IsLessThan>{duration}{}</t:IsLessThan><t:Not><t:IsEqualTo>{}{}</t:IsEqualTo></t:Not></t:And>",
                 constant("100"),
@@ -446,7 +355,7 @@ fn restrictions_compare_typed_values() {
     );
     assert_eq!(
         subjects_where(
-            &f,
+            &kit,
             &format!(
                 "<t:Or><t:IsEqualTo>{duration}{}</t:IsEqualTo><t:IsEqualTo>{}{}</t:IsEqualTo></t:Or>",
                 constant("40"),
@@ -460,14 +369,14 @@ fn restrictions_compare_typed_values() {
     let color = r#"<t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="Color" PropertyType="String"/>"#;
     assert_eq!(
         subjects_where(
-            &f,
+            &kit,
             &format!("<t:IsEqualTo>{color}{}</t:IsEqualTo>", constant("BLUE"))
         ),
         ["Lunch on Friday?"]
     );
     assert_eq!(
         subjects_where(
-            &f,
+            &kit,
             &format!(
                 "<t:IsNotEqualTo>{color}{}</t:IsNotEqualTo>",
                 constant("blue")
@@ -480,17 +389,17 @@ fn restrictions_compare_typed_values() {
         ]
     );
     assert_eq!(
-        subjects_where(&f, &format!("<t:Exists>{color}</t:Exists>")),
+        subjects_where(&kit, &format!("<t:Exists>{color}</t:Exists>")),
         ["Voice Mail from +1 425 555 0102", "Lunch on Friday?"]
     );
     // A name the mailbox never used matches nothing, and is no error.
     let unknown = r#"<t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="Never" PropertyType="String"/>"#;
-    assert!(subjects_where(&f, &format!("<t:Exists>{unknown}</t:Exists>")).is_empty());
+    assert!(subjects_where(&kit, &format!("<t:Exists>{unknown}</t:Exists>")).is_empty());
     // Excludes: unread items have no MSGFLAG_READ bit.
     let flags = r#"<t:ExtendedFieldURI PropertyTag="0x0E07" PropertyType="Integer"/>"#;
     assert_eq!(
         subjects_where(
-            &f,
+            &kit,
             &format!(r#"<t:Excludes>{flags}<t:Bitmask Value="0x1"/></t:Excludes>"#)
         ),
         ["Voice Mail from +1 425 555 0102", "Café menu"]
@@ -499,11 +408,11 @@ fn restrictions_compare_typed_values() {
 
 #[test]
 fn contains_follows_containment_mode_and_comparison() {
-    let f = Fixture::new();
-    seed_for_queries(&f);
+    let kit = Kit::new();
+    seed_for_queries(&kit);
     let contains = |mode: &str, comparison: &str, uri: &str, value: &str| {
         subjects_where(
-            &f,
+            &kit,
             &format!(
                 r#"<t:Contains ContainmentMode="{mode}" ContainmentComparison="{comparison}"><t:FieldURI FieldURI="{uri}"/><t:Constant Value="{value}"/></t:Contains>"#
             ),
@@ -558,79 +467,89 @@ fn contains_follows_containment_mode_and_comparison() {
 
 #[test]
 fn unsupported_paths_and_bad_constants_are_refused_per_message() {
-    let f = Fixture::new();
-    seed_for_queries(&f);
+    let kit = Kit::new();
+    seed_for_queries(&kit);
     let two_folders = format!("{INBOX}{VOICEMAIL}");
-    let r = f.call(&find_item(
+    let r = kit.call(&find_item(
         &two_folders,
         "IdOnly",
         r#"<m:Restriction><t:Contains><t:FieldURI FieldURI="item:Body"/><t:Constant Value="x"/></t:Contains></m:Restriction>"#,
     ));
     assert_eq!(
-        r.codes(),
+        codes(&r),
         [
             "ErrorUnsupportedPathForQuery",
             "ErrorUnsupportedPathForQuery"
         ]
     );
-    let r = f.call(&find_item(
+    let r = kit.call(&find_item(
         INBOX,
         "IdOnly",
         r#"<m:SortOrder><t:FieldOrder Order="Ascending"><t:FieldURI FieldURI="message:ToRecipients"/></t:FieldOrder></m:SortOrder>"#,
     ));
-    assert_eq!(r.codes(), ["ErrorUnsupportedPathForSortGroup"]);
-    let r = f.call(&find_item(
+    assert_eq!(codes(&r), ["ErrorUnsupportedPathForSortGroup"]);
+    let r = kit.call(&find_item(
         INBOX,
         "IdOnly",
         r#"<m:Restriction><t:IsEqualTo><t:FieldURI FieldURI="item:Size"/><t:FieldURIOrConstant><t:Constant Value="big"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction>"#,
     ));
-    assert_eq!(r.codes(), ["ErrorInvalidValueForProperty"]);
-    let r = f.call(&find_item(
+    assert_eq!(codes(&r), ["ErrorInvalidValueForProperty"]);
+    let r = kit.call(&find_item(
         INBOX,
         "IdOnly",
         r#"<m:Restriction><t:Excludes><t:FieldURI FieldURI="item:Subject"/><t:Bitmask Value="1"/></t:Excludes></m:Restriction>"#,
     ));
-    assert_eq!(r.codes(), ["ErrorUnsupportedPathForQuery"]);
+    assert_eq!(codes(&r), ["ErrorUnsupportedPathForQuery"]);
     // A folder path in an item restriction.
-    let r = f.call(&find_item(
+    let r = kit.call(&find_item(
         INBOX,
         "IdOnly",
         r#"<m:Restriction><t:Exists><t:FieldURI FieldURI="folder:DisplayName"/></t:Exists></m:Restriction>"#,
     ));
-    assert_eq!(r.codes(), ["ErrorUnsupportedPathForQuery"]);
+    assert_eq!(codes(&r), ["ErrorUnsupportedPathForQuery"]);
     // Item bodies are GetItem's.
-    let r = f.call(
+    let r = kit.call(
         r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Body"/></t:AdditionalProperties></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#,
     );
-    assert_eq!(r.codes(), ["ErrorInvalidPropertyRequest"]);
+    assert_eq!(codes(&r), ["ErrorInvalidPropertyRequest"]);
     // Malformed restrictions are schema faults.
-    let r = f.call(&find_item(
-        INBOX,
-        "IdOnly",
-        r#"<m:Restriction><t:Not/></m:Restriction>"#,
-    ));
-    assert_eq!(r.status, 500);
-    assert!(r.text.contains("ErrorSchemaValidation"), "{}", r.text);
-    let r = f.call(&find_item(
-        INBOX,
-        "IdOnly",
-        r#"<m:CalendarView StartDate="2026-01-01T00:00:00Z" EndDate="2026-02-01T00:00:00Z"/>"#,
-    ));
-    assert_eq!(r.status, 500);
+    let (status, r) = kit.call_as(
+        ALICE,
+        "Exchange2016",
+        None,
+        &find_item(
+            INBOX,
+            "IdOnly",
+            r#"<m:Restriction><t:Not/></m:Restriction>"#,
+        ),
+    );
+    assert_eq!(status, 500);
+    assert_eq!(codes(&r), ["ErrorSchemaValidation"]);
+    let (status, _) = kit.call_as(
+        ALICE,
+        "Exchange2016",
+        None,
+        &find_item(
+            INBOX,
+            "IdOnly",
+            r#"<m:CalendarView StartDate="2026-01-01T00:00:00Z" EndDate="2026-02-01T00:00:00Z"/>"#,
+        ),
+    );
+    assert_eq!(status, 500);
 }
 
 #[test]
 fn sort_orders_use_several_keys_and_are_stable() {
-    let f = Fixture::new();
-    seed_for_queries(&f);
+    let kit = Kit::new();
+    seed_for_queries(&kit);
     let sorted = |keys: &str| {
-        let r = f.call(&find_item(
+        let r = kit.call(&find_item(
             INBOX,
             "Default",
             &format!("<m:SortOrder>{keys}</m:SortOrder>"),
         ));
-        assert_eq!(r.codes(), ["NoError"], "{}", r.text);
-        r.texts("Subject")
+        assert_eq!(codes(&r), ["NoError"], "{}", describe(&r));
+        texts(&r, "Subject")
     };
     assert_eq!(
         sorted(
@@ -671,11 +590,12 @@ fn sort_orders_use_several_keys_and_are_stable() {
 
 #[test]
 fn the_voicemail_search_folder_lists_voice_items_of_every_folder() {
-    let f = Fixture::new();
-    let inbox = seed_for_queries(&f);
-    let voicemail = f.folder(DistinguishedFolder::Voicemail);
-    let junk = f.folder(DistinguishedFolder::JunkEmail);
-    f.create_item(
+    let kit = Kit::new();
+    let inbox = seed_for_queries(&kit);
+    let voicemail = kit.folder(ALICE, DistinguishedFolder::Voicemail);
+    let junk = kit.folder(ALICE, DistinguishedFolder::JunkEmail);
+    create_item(
+        &kit,
         junk,
         message(
             "Voice Mail in junk",
@@ -684,36 +604,35 @@ fn the_voicemail_search_folder_lists_voice_items_of_every_folder() {
             50,
         ),
     );
-    assert_eq!(f.counts(voicemail), (3, 2, 0));
-    let r = f.call(&find_item(
+    assert_eq!(counts(&kit, voicemail), (3, 2, 0));
+    let r = kit.call(&find_item(
         VOICEMAIL,
         "Default",
         r#"<m:Restriction><t:IsEqualTo><t:FieldURI FieldURI="message:IsRead"/><t:FieldURIOrConstant><t:Constant Value="false"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:SortOrder><t:FieldOrder Order="Descending"><t:FieldURI FieldURI="item:DateTimeReceived"/></t:FieldOrder></m:SortOrder>"#,
     ));
     assert_eq!(
-        r.texts("Subject"),
+        texts(&r, "Subject"),
         ["Voice Mail in junk", "Voice Mail from +1 425 555 0102"]
     );
-    assert_eq!(r.texts("IsRead"), ["false", "false"]);
+    assert_eq!(texts(&r, "IsRead"), ["false", "false"]);
     // Each item's ParentFolderId is its real folder.
-    let r = f.call(
+    let r = kit.call(
         r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:ParentFolderId"/></t:AdditionalProperties></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="voicemail"/></m:ParentFolderIds></m:FindItem>"#,
     );
-    let parents: Vec<_> = r
-        .all("ParentFolderId")
+    let parents: Vec<_> = named(&r, "ParentFolderId")
         .iter()
         .map(|p| p.attribute("", "Id").unwrap().to_owned())
         .collect();
     let (inbox_id, junk_id) = (
-        f.ids.folder(&f.mailbox, inbox),
-        f.ids.folder(&f.mailbox, junk),
+        kit.ids.folder(&alice(), inbox),
+        kit.ids.folder(&alice(), junk),
     );
     assert_eq!(parents, [inbox_id.clone(), inbox_id, junk_id]);
     // Associated and soft-deleted items: umbox keeps none.
-    let r = f.call(
+    let r = kit.call(
         r#"<m:FindItem Traversal="Associated"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="voicemail"/></m:ParentFolderIds></m:FindItem>"#,
     );
-    assert_eq!(r.codes(), ["NoError"]);
+    assert_eq!(codes(&r), ["NoError"]);
     assert_eq!(root_folder(&r), ("0".into(), "0".into(), "true".into()));
 }
 
@@ -723,11 +642,11 @@ fn create_folder(parent: &str, folders: &str) -> String {
     )
 }
 
-fn created_ids(f: &Fixture, r: &Response) -> Vec<FolderId> {
-    r.all("FolderId")
+fn created_ids(kit: &Kit, r: &Element) -> Vec<FolderId> {
+    named(r, "FolderId")
         .iter()
         .map(|id| {
-            f.ids
+            kit.ids
                 .open_folder(id.attribute("", "Id").unwrap())
                 .unwrap()
                 .1
@@ -737,15 +656,15 @@ fn created_ids(f: &Fixture, r: &Response) -> Vec<FolderId> {
 
 #[test]
 fn create_update_and_delete_folders_keep_counts() {
-    let f = Fixture::new();
-    let root = f.folder(DistinguishedFolder::MsgFolderRoot);
-    let (_, _, children) = f.counts(root);
-    let r = f.call(&create_folder(
+    let kit = Kit::new();
+    let root = kit.folder(ALICE, DistinguishedFolder::MsgFolderRoot);
+    let (_, _, children) = counts(&kit, root);
+    let r = kit.call(&create_folder(
         r#"<t:DistinguishedFolderId Id="msgfolderroot"/>"#,
         r#"<t:Folder><t:DisplayName>Projects</t:DisplayName></t:Folder><t:CalendarFolder><t:DisplayName>Shifts</t:DisplayName><t:ExtendedProperty><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="Team" PropertyType="String"/><t:Value>Support</t:Value></t:ExtendedProperty></t:CalendarFolder><t:Folder><t:DisplayName>projects</t:DisplayName></t:Folder><t:SearchFolder><t:DisplayName>Unread</t:DisplayName></t:SearchFolder>"#,
     ));
     assert_eq!(
-        r.codes(),
+        codes(&r),
         [
             "NoError",
             "NoError",
@@ -753,50 +672,51 @@ fn create_update_and_delete_folders_keep_counts() {
             "ErrorInvalidRequest"
         ],
         "{}",
-        r.text
+        describe(&r)
     );
-    assert_eq!(r.all("Folder").len(), 1);
-    assert_eq!(r.all("CalendarFolder").len(), 1);
-    let created = created_ids(&f, &r);
+    assert_eq!(named(&r, "Folder").len(), 1);
+    assert_eq!(named(&r, "CalendarFolder").len(), 1);
+    let created = created_ids(&kit, &r);
     let (projects, shifts) = (created[0], created[1]);
-    assert_eq!(f.counts(root), (0, 0, children + 2));
-    let folder = f.store.folder(&f.mailbox, projects).unwrap();
+    assert_eq!(counts(&kit, root), (0, 0, children + 2));
+    let folder = kit.store().folder(&alice(), projects).unwrap();
     assert_eq!(
         folder.props.unicode(tags::CONTAINER_CLASS),
         Some("IPF.Note")
     );
-    let folder = f.store.folder(&f.mailbox, shifts).unwrap();
+    let folder = kit.store().folder(&alice(), shifts).unwrap();
     assert_eq!(
         folder.props.unicode(tags::CONTAINER_CLASS),
         Some("IPF.Appointment")
     );
 
     // A subfolder with an item, to see the counts move.
-    let r = f.call(&create_folder(
-        &f.folder_id(projects),
+    let r = kit.call(&create_folder(
+        &folder_id(&kit, projects),
         r#"<t:Folder><t:DisplayName>Old</t:DisplayName></t:Folder>"#,
     ));
-    let old = created_ids(&f, &r)[0];
-    f.create_item(old, message("old note", "IPM.Note", false, 1));
-    f.create_item(
+    let old = created_ids(&kit, &r)[0];
+    create_item(&kit, old, message("old note", "IPM.Note", false, 1));
+    create_item(
+        &kit,
         old,
         message("Voice Mail kept", "IPM.Note.Microsoft.Voicemail", false, 2),
     );
-    let voicemail = f.folder(DistinguishedFolder::Voicemail);
-    assert_eq!(f.counts(projects), (0, 0, 1));
-    assert_eq!(f.counts(voicemail), (1, 1, 0));
+    let voicemail = kit.folder(ALICE, DistinguishedFolder::Voicemail);
+    assert_eq!(counts(&kit, projects), (0, 0, 1));
+    assert_eq!(counts(&kit, voicemail), (1, 1, 0));
 
     // Rename, set and delete an extended property, and refuse read-only fields.
     let team = r#"<t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="Team" PropertyType="String"/>"#;
-    let r = f.call(&format!(
+    let r = kit.call(&format!(
         r#"<m:UpdateFolder><m:FolderChanges><t:FolderChange>{}<t:Updates><t:SetFolderField><t:FieldURI FieldURI="folder:DisplayName"/><t:Folder><t:DisplayName>Archive</t:DisplayName></t:Folder></t:SetFolderField><t:SetFolderField>{team}<t:Folder><t:ExtendedProperty>{team}<t:Value>Ops</t:Value></t:ExtendedProperty></t:Folder></t:SetFolderField></t:Updates></t:FolderChange><t:FolderChange>{}<t:Updates><t:DeleteFolderField>{team}</t:DeleteFolderField></t:Updates></t:FolderChange><t:FolderChange>{}<t:Updates><t:SetFolderField><t:FieldURI FieldURI="folder:TotalCount"/><t:Folder><t:TotalCount>5</t:TotalCount></t:Folder></t:SetFolderField></t:Updates></t:FolderChange><t:FolderChange>{}<t:Updates><t:SetFolderField><t:FieldURI FieldURI="folder:DisplayName"/><t:Folder><t:DisplayName>Shifts</t:DisplayName></t:Folder></t:SetFolderField></t:Updates></t:FolderChange></m:FolderChanges></m:UpdateFolder>"#,
-        f.folder_id(projects),
-        f.folder_id(shifts),
-        f.folder_id(projects),
-        f.folder_id(projects),
+        folder_id(&kit, projects),
+        folder_id(&kit, shifts),
+        folder_id(&kit, projects),
+        folder_id(&kit, projects),
     ));
     assert_eq!(
-        r.codes(),
+        codes(&r),
         [
             "NoError",
             "NoError",
@@ -804,16 +724,16 @@ fn create_update_and_delete_folders_keep_counts() {
             "ErrorFolderExists"
         ],
         "{}",
-        r.text
+        describe(&r)
     );
-    let r = f.call(&format!(
+    let r = kit.call(&format!(
         r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape><t:AdditionalProperties>{team}</t:AdditionalProperties></m:FolderShape><m:FolderIds>{}{}</m:FolderIds></m:GetFolder>"#,
-        f.folder_id(projects),
-        f.folder_id(shifts)
+        folder_id(&kit, projects),
+        folder_id(&kit, shifts)
     ));
-    assert_eq!(r.texts("DisplayName"), ["Archive", "Shifts"]);
+    assert_eq!(texts(&r, "DisplayName"), ["Archive", "Shifts"]);
     assert_eq!(
-        r.texts("Value"),
+        texts(&r, "Value"),
         ["Ops"],
         "set on Archive, deleted from Shifts"
     );
@@ -825,134 +745,136 @@ fn create_update_and_delete_folders_keep_counts() {
             r#"<t:FolderChange>{folder}<t:Updates><t:DeleteFolderField><t:FieldURI FieldURI="folder:PermissionSet"/></t:DeleteFolderField><t:DeleteFolderField><t:FieldURI FieldURI="folder:DistinguishedFolderId"/></t:DeleteFolderField></t:Updates></t:FolderChange>"#
         )
     };
-    let r = f.call(&format!(
+    let r = kit.call(&format!(
         "<m:UpdateFolder><m:FolderChanges>{}{}</m:FolderChanges></m:UpdateFolder>",
-        clear(&f.folder_id(projects)),
+        clear(&folder_id(&kit, projects)),
         clear(INBOX)
     ));
     assert_eq!(
-        r.codes(),
+        codes(&r),
         ["NoError", "ErrorInvalidPropertyDelete"],
         "{}",
-        r.text
+        describe(&r)
     );
-    let r = f.call_as("Exchange2016", &format!(
+    let r = kit.call(&format!(
         r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="folder:DistinguishedFolderId"/></t:AdditionalProperties></m:FolderShape><m:FolderIds>{INBOX}{}</m:FolderIds></m:GetFolder>"#,
-        f.folder_id(projects)
+        folder_id(&kit, projects)
     ));
-    assert_eq!(r.texts("DistinguishedFolderId"), ["inbox"]);
+    assert_eq!(texts(&r, "DistinguishedFolderId"), ["inbox"]);
 
     // Distinguished folders stay; a folder with contents goes with them.
-    let r = f.call(&format!(
+    let r = kit.call(&format!(
         r#"<m:DeleteFolder DeleteType="HardDelete"><m:FolderIds><t:DistinguishedFolderId Id="inbox"/><t:DistinguishedFolderId Id="voicemail"/>{}</m:FolderIds></m:DeleteFolder>"#,
-        f.folder_id(projects)
+        folder_id(&kit, projects)
     ));
     assert_eq!(
-        r.codes(),
+        codes(&r),
         [
             "ErrorDeleteDistinguishedFolder",
             "ErrorDeleteDistinguishedFolder",
             "NoError"
         ]
     );
-    assert_eq!(f.counts(root), (0, 0, children + 1));
+    assert_eq!(counts(&kit, root), (0, 0, children + 1));
     assert_eq!(
-        f.counts(voicemail),
+        counts(&kit, voicemail),
         (0, 0, 0),
         "the voicemail below the deleted folder is gone"
     );
-    let r = f.call(&format!(
+    let r = kit.call(&format!(
         r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>{}</m:FolderIds></m:GetFolder>"#,
-        f.folder_id(old)
+        folder_id(&kit, old)
     ));
-    assert_eq!(r.codes(), ["ErrorFolderNotFound"]);
+    assert_eq!(codes(&r), ["ErrorFolderNotFound"]);
     // MoveToDeletedItems moves the folder there (folder_move_tests covers the details).
-    let r = f.call(&format!(
+    let r = kit.call(&format!(
         r#"<m:DeleteFolder DeleteType="MoveToDeletedItems"><m:FolderIds>{}</m:FolderIds></m:DeleteFolder>"#,
-        f.folder_id(shifts)
+        folder_id(&kit, shifts)
     ));
-    assert_eq!(r.codes(), ["NoError"]);
-    let deleted = f.folder(DistinguishedFolder::DeletedItems);
+    assert_eq!(codes(&r), ["NoError"]);
+    let deleted = kit.folder(ALICE, DistinguishedFolder::DeletedItems);
     assert_eq!(
-        f.store.folder(&f.mailbox, shifts).unwrap().parent,
+        kit.store().folder(&alice(), shifts).unwrap().parent,
         Some(deleted)
     );
 }
 
 #[test]
 fn empty_folder_deletes_or_moves_items_and_keeps_counts() {
-    let f = Fixture::new();
-    let inbox = f.folder(DistinguishedFolder::Inbox);
-    let deleted = f.folder(DistinguishedFolder::DeletedItems);
-    let voicemail = f.folder(DistinguishedFolder::Voicemail);
-    f.create_item(inbox, message("note", "IPM.Note", false, 1));
-    f.create_item(
+    let kit = Kit::new();
+    let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
+    let deleted = kit.folder(ALICE, DistinguishedFolder::DeletedItems);
+    let voicemail = kit.folder(ALICE, DistinguishedFolder::Voicemail);
+    create_item(&kit, inbox, message("note", "IPM.Note", false, 1));
+    create_item(
+        &kit,
         inbox,
         message("Voice Mail", "IPM.Note.Microsoft.Voicemail", false, 2),
     );
-    let r = f.call(&create_folder(
+    let r = kit.call(&create_folder(
         INBOX,
         r#"<t:Folder><t:DisplayName>Sub</t:DisplayName></t:Folder>"#,
     ));
-    let sub = created_ids(&f, &r)[0];
-    f.create_item(sub, message("in sub", "IPM.Note", true, 3));
-    assert_eq!(f.counts(inbox), (2, 2, 1));
-    assert_eq!(f.counts(voicemail), (1, 1, 0));
+    let sub = created_ids(&kit, &r)[0];
+    create_item(&kit, sub, message("in sub", "IPM.Note", true, 3));
+    assert_eq!(counts(&kit, inbox), (2, 2, 1));
+    assert_eq!(counts(&kit, voicemail), (1, 1, 0));
 
-    let r = f.call(r#"<m:EmptyFolder DeleteType="HardDelete" DeleteSubFolders="false"><m:FolderIds><t:DistinguishedFolderId Id="voicemail"/><t:DistinguishedFolderId Id="msgfolderroot"/></m:FolderIds></m:EmptyFolder>"#);
-    assert_eq!(r.codes(), ["ErrorCannotEmptyFolder", "NoError"]);
-    let r = f.call(r#"<m:EmptyFolder DeleteType="HardDelete" DeleteSubFolders="true"><m:FolderIds><t:DistinguishedFolderId Id="msgfolderroot"/></m:FolderIds></m:EmptyFolder>"#);
+    let r = kit.call(r#"<m:EmptyFolder DeleteType="HardDelete" DeleteSubFolders="false"><m:FolderIds><t:DistinguishedFolderId Id="voicemail"/><t:DistinguishedFolderId Id="msgfolderroot"/></m:FolderIds></m:EmptyFolder>"#);
+    assert_eq!(codes(&r), ["ErrorCannotEmptyFolder", "NoError"]);
+    let r = kit.call(r#"<m:EmptyFolder DeleteType="HardDelete" DeleteSubFolders="true"><m:FolderIds><t:DistinguishedFolderId Id="msgfolderroot"/></m:FolderIds></m:EmptyFolder>"#);
     assert_eq!(
-        r.codes(),
+        codes(&r),
         ["ErrorCannotEmptyFolder"],
         "distinguished subfolders stay"
     );
 
-    let r = f.call(r#"<m:EmptyFolder DeleteType="MoveToDeletedItems" DeleteSubFolders="false"><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:EmptyFolder>"#);
-    assert_eq!(r.codes(), ["NoError"]);
-    assert_eq!(f.counts(inbox), (0, 0, 1));
-    assert_eq!(f.counts(deleted), (2, 2, 0));
+    let r = kit.call(r#"<m:EmptyFolder DeleteType="MoveToDeletedItems" DeleteSubFolders="false"><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:EmptyFolder>"#);
+    assert_eq!(codes(&r), ["NoError"]);
+    assert_eq!(counts(&kit, inbox), (0, 0, 1));
+    assert_eq!(counts(&kit, deleted), (2, 2, 0));
     assert_eq!(
-        f.counts(voicemail),
+        counts(&kit, voicemail),
         (1, 1, 0),
         "a moved voicemail is still one"
     );
-    assert_eq!(f.counts(sub), (1, 0, 0));
+    assert_eq!(counts(&kit, sub), (1, 0, 0));
 
-    let r = f.call(r#"<m:EmptyFolder DeleteType="HardDelete" DeleteSubFolders="true"><m:FolderIds><t:DistinguishedFolderId Id="inbox"/><t:DistinguishedFolderId Id="deleteditems"/></m:FolderIds></m:EmptyFolder>"#);
-    assert_eq!(r.codes(), ["NoError", "NoError"]);
-    assert_eq!(f.counts(inbox), (0, 0, 0));
-    assert_eq!(f.counts(deleted), (0, 0, 0));
-    assert_eq!(f.counts(voicemail), (0, 0, 0));
+    let r = kit.call(r#"<m:EmptyFolder DeleteType="HardDelete" DeleteSubFolders="true"><m:FolderIds><t:DistinguishedFolderId Id="inbox"/><t:DistinguishedFolderId Id="deleteditems"/></m:FolderIds></m:EmptyFolder>"#);
+    assert_eq!(codes(&r), ["NoError", "NoError"]);
+    assert_eq!(counts(&kit, inbox), (0, 0, 0));
+    assert_eq!(counts(&kit, deleted), (0, 0, 0));
+    assert_eq!(counts(&kit, voicemail), (0, 0, 0));
 }
 
 #[test]
 fn conversation_history_is_found_by_name_before_exchange_2013() {
-    let f = Fixture::new();
+    let kit = Kit::new();
     let find = r#"<m:FindFolder Traversal="Shallow"><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:ParentFolderIds><t:DistinguishedFolderId Id="msgfolderroot"/></m:ParentFolderIds></m:FindFolder>"#;
-    let r = f.call_as("Exchange2010", find);
+    let (_, r) = kit.call_as(ALICE, "Exchange2010", None, find);
     assert!(
-        r.texts("DisplayName")
-            .contains(&"Conversation History".to_owned()),
+        texts(&r, "DisplayName").contains(&"Conversation History".to_owned()),
         "{}",
-        r.text
+        describe(&r)
     );
     let get = r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="conversationhistory"/></m:FolderIds></m:GetFolder>"#;
     assert_eq!(
-        f.call_as("Exchange2010", get).codes(),
+        codes(&kit.call_as(ALICE, "Exchange2010", None, get).1),
         ["ErrorFolderNotFound"]
     );
-    let r = f.call_as("Exchange2013", get);
-    assert_eq!(r.codes(), ["NoError"]);
-    assert_eq!(r.texts("DisplayName"), ["Conversation History"]);
+    let (_, r) = kit.call_as(ALICE, "Exchange2013", None, get);
+    assert_eq!(codes(&r), ["NoError"]);
+    assert_eq!(texts(&r, "DisplayName"), ["Conversation History"]);
     // FindFolder takes a restriction on folder properties too.
-    let r = f.call_as(
+    let (_, r) = kit.call_as(
+        ALICE,
         "Exchange2010",
+        None,
         r#"<m:FindFolder Traversal="Deep"><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="folder:DisplayName"/></t:AdditionalProperties></m:FolderShape><m:Restriction><t:IsEqualTo><t:FieldURI FieldURI="folder:DisplayName"/><t:FieldURIOrConstant><t:Constant Value="conversation history"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds><t:DistinguishedFolderId Id="root"/></m:ParentFolderIds></m:FindFolder>"#,
     );
-    assert_eq!(r.texts("DisplayName"), ["Conversation History"]);
+    assert_eq!(texts(&r, "DisplayName"), ["Conversation History"]);
     assert_eq!(
-        r.one("RootFolder").attribute("", "TotalItemsInView"),
+        one_named(&r, "RootFolder").attribute("", "TotalItemsInView"),
         Some("1")
     );
 }
@@ -967,8 +889,8 @@ fn sync_items(folder: &str, state: Option<&str>, max: usize, ignore: &str) -> St
 }
 
 /// The changes of a sync response as (kind, subject or item number, IsRead).
-fn changes(f: &Fixture, r: &Response) -> Vec<(String, String)> {
-    r.one("Changes")
+fn changes(kit: &Kit, r: &Element) -> Vec<(String, String)> {
+    one_named(r, "Changes")
         .children()
         .map(|change| {
             let what = match change.name() {
@@ -979,7 +901,7 @@ fn changes(f: &Fixture, r: &Response) -> Vec<(String, String)> {
                         .unwrap()
                         .attribute("", "Id")
                         .unwrap();
-                    let number = f.ids.open_item(id).unwrap().1 .0.to_string();
+                    let number = kit.ids.open_item(id).unwrap().1 .0.to_string();
                     match change.children().nth(1) {
                         Some(read) => format!("{number} {}", read.text()),
                         None => number,
@@ -993,74 +915,87 @@ fn changes(f: &Fixture, r: &Response) -> Vec<(String, String)> {
 }
 
 fn r_subject(change: &Element) -> String {
-    let mut out = Vec::new();
-    descendants(change, "Subject", &mut out);
-    out.first().map(|s| s.text().to_owned()).unwrap_or_default()
+    texts(change, "Subject")
+        .into_iter()
+        .next()
+        .unwrap_or_default()
 }
 
-fn state(r: &Response) -> String {
-    r.one("SyncState").text().to_owned()
+fn state(r: &Element) -> String {
+    one_named(r, "SyncState").text().to_owned()
 }
 
 #[test]
 fn sync_folder_items_reports_each_kind_of_change_once() {
-    let f = Fixture::new();
-    let inbox = f.folder(DistinguishedFolder::Inbox);
+    let kit = Kit::new();
+    let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
     let items: Vec<ItemId> = (0..5)
-        .map(|n| f.create_item(inbox, message(&format!("m{n}"), "IPM.Note", false, n)))
+        .map(|n| create_item(&kit, inbox, message(&format!("m{n}"), "IPM.Note", false, n)))
         .collect();
 
     // The first sync pages through everything as creations.
-    let r = f.call(&sync_items(INBOX, None, 2, ""));
-    assert_eq!(r.codes(), ["NoError"], "{}", r.text);
+    let r = kit.call(&sync_items(INBOX, None, 2, ""));
+    assert_eq!(codes(&r), ["NoError"], "{}", describe(&r));
     assert_eq!(
-        changes(&f, &r),
+        changes(&kit, &r),
         [
             ("Create".into(), "m0".into()),
             ("Create".into(), "m1".into())
         ]
     );
-    assert_eq!(r.texts("IncludesLastItemInRange"), ["false"]);
-    let r = f.call(&sync_items(INBOX, Some(&state(&r)), 512, ""));
-    assert_eq!(changes(&f, &r).len(), 3);
-    assert_eq!(r.texts("IncludesLastItemInRange"), ["true"]);
+    assert_eq!(texts(&r, "IncludesLastItemInRange"), ["false"]);
+    let r = kit.call(&sync_items(INBOX, Some(&state(&r)), 512, ""));
+    assert_eq!(changes(&kit, &r).len(), 3);
+    assert_eq!(texts(&r, "IncludesLastItemInRange"), ["true"]);
     let synced = state(&r);
-    let r = f.call(&sync_items(INBOX, Some(&synced), 512, ""));
-    assert!(changes(&f, &r).is_empty());
+    let r = kit.call(&sync_items(INBOX, Some(&synced), 512, ""));
+    assert!(changes(&kit, &r).is_empty());
     assert_eq!(state(&r), synced, "no change, same state");
 
     // One change of each kind; several changes to one item come as one.
-    f.apply(Change::SetReadFlag {
-        items: vec![items[0]],
-        read: true,
-    });
-    f.apply(Change::UpdateItem {
-        item: items[1],
-        expected: None,
-        set: vec![(tags::SUBJECT.into(), text("m1 edited"))],
-        delete: vec![],
-    });
-    f.apply(Change::UpdateItem {
-        item: items[2],
-        expected: None,
-        set: vec![
-            (tags::SUBJECT.into(), text("m2 read")),
-            (
-                tags::MESSAGE_FLAGS.into(),
-                PropValue::Int32(tags::MSGFLAG_READ),
-            ),
-        ],
-        delete: vec![],
-    });
-    f.apply(Change::DeleteItem { item: items[3] });
-    let new = f.create_item(inbox, message("m5", "IPM.Note", false, 5));
-    f.apply(Change::SetReadFlag {
-        items: vec![new],
-        read: true,
-    });
-    let r = f.call(&sync_items(INBOX, Some(&synced), 512, ""));
+    apply(
+        &kit,
+        Change::SetReadFlag {
+            items: vec![items[0]],
+            read: true,
+        },
+    );
+    apply(
+        &kit,
+        Change::UpdateItem {
+            item: items[1],
+            expected: None,
+            set: vec![(tags::SUBJECT.into(), text("m1 edited"))],
+            delete: vec![],
+        },
+    );
+    apply(
+        &kit,
+        Change::UpdateItem {
+            item: items[2],
+            expected: None,
+            set: vec![
+                (tags::SUBJECT.into(), text("m2 read")),
+                (
+                    tags::MESSAGE_FLAGS.into(),
+                    PropValue::Int32(tags::MSGFLAG_READ),
+                ),
+            ],
+            delete: vec![],
+        },
+    );
+    apply(&kit, Change::DeleteItem { item: items[3] });
+    let new = create_item(&kit, inbox, message("m5", "IPM.Note", false, 5));
+    apply(
+        &kit,
+        Change::SetReadFlag {
+            items: vec![new],
+            read: true,
+        },
+    );
+    let r = kit.call(&sync_items(INBOX, Some(&synced), 512, ""));
     assert_eq!(
-        changes(&f, &r),
+        changes(&kit, &r),
         [
             ("ReadFlagChange".into(), format!("{} true", items[0].0)),
             ("Update".into(), "m1 edited".into()),
@@ -1072,78 +1007,100 @@ fn sync_folder_items_reports_each_kind_of_change_once() {
     let after = state(&r);
 
     // Changes the client made itself can be ignored.
-    f.apply(Change::SetReadFlag {
-        items: vec![items[4]],
-        read: true,
-    });
-    f.apply(Change::SetReadFlag {
-        items: vec![items[1]],
-        read: true,
-    });
+    apply(
+        &kit,
+        Change::SetReadFlag {
+            items: vec![items[4]],
+            read: true,
+        },
+    );
+    apply(
+        &kit,
+        Change::SetReadFlag {
+            items: vec![items[1]],
+            read: true,
+        },
+    );
     let ignore = format!(
         r#"<m:Ignore><t:ItemId Id="{}"/></m:Ignore>"#,
-        f.ids.item(&f.mailbox, items[4])
+        kit.ids.item(&alice(), items[4])
     );
-    let r = f.call(&sync_items(INBOX, Some(&after), 512, &ignore));
+    let r = kit.call(&sync_items(INBOX, Some(&after), 512, &ignore));
     assert_eq!(
-        changes(&f, &r),
+        changes(&kit, &r),
         [("ReadFlagChange".into(), format!("{} true", items[1].0))]
     );
-    let r = f.call(&sync_items(INBOX, Some(&state(&r)), 512, ""));
-    assert!(changes(&f, &r).is_empty(), "the ignored change is known");
+    let r = kit.call(&sync_items(INBOX, Some(&state(&r)), 512, ""));
+    assert!(changes(&kit, &r).is_empty(), "the ignored change is known");
 
     // A state for another folder, or a changed one, is refused.
-    let r = f.call(&sync_items(VOICEMAIL, Some(&after), 512, ""));
-    assert_eq!(r.codes(), ["ErrorInvalidSyncStateData"]);
+    let r = kit.call(&sync_items(VOICEMAIL, Some(&after), 512, ""));
+    assert_eq!(codes(&r), ["ErrorInvalidSyncStateData"]);
     let mut tampered = after.clone().into_bytes();
     let middle = tampered.len() / 2;
     tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
-    let r = f.call(&sync_items(
+    let r = kit.call(&sync_items(
         INBOX,
         Some(std::str::from_utf8(&tampered).unwrap()),
         512,
         "",
     ));
-    assert_eq!(r.codes(), ["ErrorInvalidSyncStateData"]);
-    let r = f.call(&sync_items(INBOX, None, 513, ""));
-    assert_eq!(r.status, 500);
+    assert_eq!(codes(&r), ["ErrorInvalidSyncStateData"]);
+    let (status, _) = kit.call_as(
+        ALICE,
+        "Exchange2016",
+        None,
+        &sync_items(INBOX, None, 513, ""),
+    );
+    assert_eq!(status, 500);
 }
 
 #[test]
 fn sync_of_the_voicemail_folder_follows_its_membership() {
-    let f = Fixture::new();
-    let inbox = f.folder(DistinguishedFolder::Inbox);
-    let deleted = f.folder(DistinguishedFolder::DeletedItems);
-    let voice = f.create_item(
+    let kit = Kit::new();
+    let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
+    let deleted = kit.folder(ALICE, DistinguishedFolder::DeletedItems);
+    let voice = create_item(
+        &kit,
         inbox,
         message("Voice Mail 1", "IPM.Note.Microsoft.Voicemail", false, 1),
     );
-    f.create_item(inbox, message("plain", "IPM.Note", false, 2));
-    let r = f.call(&sync_items(VOICEMAIL, None, 10, ""));
-    assert_eq!(changes(&f, &r), [("Create".into(), "Voice Mail 1".into())]);
+    create_item(&kit, inbox, message("plain", "IPM.Note", false, 2));
+    let r = kit.call(&sync_items(VOICEMAIL, None, 10, ""));
+    assert_eq!(
+        changes(&kit, &r),
+        [("Create".into(), "Voice Mail 1".into())]
+    );
     let known = state(&r);
     // Moved: a new id in the search folder, the old one gone.
-    let moved = match f.apply(Change::MoveItem {
-        item: voice,
-        to: deleted,
-    }) {
+    let moved = match apply(
+        &kit,
+        Change::MoveItem {
+            item: voice,
+            to: deleted,
+        },
+    ) {
         Outcome::Item { item, .. } => item,
         other => panic!("{other:?}"),
     };
-    let second = f.create_item(
+    let second = create_item(
+        &kit,
         inbox,
         message("Voice Mail 2", "IPM.Note.Microsoft.Voicemail", false, 3),
     );
     // Reclassified: it leaves the search folder.
-    f.apply(Change::UpdateItem {
-        item: second,
-        expected: None,
-        set: vec![(tags::MESSAGE_CLASS.into(), text("IPM.Note"))],
-        delete: vec![],
-    });
-    let r = f.call(&sync_items(VOICEMAIL, Some(&known), 10, ""));
+    apply(
+        &kit,
+        Change::UpdateItem {
+            item: second,
+            expected: None,
+            set: vec![(tags::MESSAGE_CLASS.into(), text("IPM.Note"))],
+            delete: vec![],
+        },
+    );
+    let r = kit.call(&sync_items(VOICEMAIL, Some(&known), 10, ""));
     assert_eq!(
-        changes(&f, &r),
+        changes(&kit, &r),
         [
             ("Delete".into(), voice.0.to_string()),
             ("Create".into(), "Voice Mail 1".into())
@@ -1151,31 +1108,31 @@ fn sync_of_the_voicemail_folder_follows_its_membership() {
     );
     assert!(moved.0 > voice.0);
     assert_eq!(
-        f.counts(f.folder(DistinguishedFolder::Voicemail)),
+        counts(&kit, kit.folder(ALICE, DistinguishedFolder::Voicemail)),
         (1, 1, 0)
     );
 }
 
 #[test]
 fn sync_folder_hierarchy_reports_created_changed_and_deleted_folders() {
-    let f = Fixture::new();
+    let kit = Kit::new();
     let sync = |state: Option<&str>| {
         let state = state
             .map(|s| format!("<m:SyncState>{s}</m:SyncState>"))
             .unwrap_or_default();
-        f.call(&format!(
+        kit.call(&format!(
             r#"<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>{state}</m:SyncFolderHierarchy>"#
         ))
     };
-    let kinds = |r: &Response| -> Vec<String> {
-        r.one("Changes")
+    let kinds = |r: &Element| -> Vec<String> {
+        one_named(r, "Changes")
             .children()
             .map(|c| c.name().to_owned())
             .collect()
     };
     let r = sync(None);
-    assert_eq!(r.codes(), ["NoError"], "{}", r.text);
-    let names = r.texts("DisplayName");
+    assert_eq!(codes(&r), ["NoError"], "{}", describe(&r));
+    let names = texts(&r, "DisplayName");
     assert!(
         names.contains(&"Voice Mail".to_owned())
             && names.contains(&"Conversation History".to_owned()),
@@ -1183,41 +1140,40 @@ fn sync_folder_hierarchy_reports_created_changed_and_deleted_folders() {
     );
     assert_eq!(kinds(&r).len(), 15, "every folder below the root");
     assert!(kinds(&r).iter().all(|k| k == "Create"));
-    assert_eq!(r.texts("IncludesLastFolderInRange"), ["true"]);
+    assert_eq!(texts(&r, "IncludesLastFolderInRange"), ["true"]);
     let first = state(&r);
 
-    let r = f.call(&create_folder(
+    let r = kit.call(&create_folder(
         INBOX,
         r#"<t:Folder><t:DisplayName>Sub</t:DisplayName></t:Folder>"#,
     ));
-    let sub = created_ids(&f, &r)[0];
+    let sub = created_ids(&kit, &r)[0];
     let r = sync(Some(&first));
     // The new folder, and the inbox whose child count moved.
     assert_eq!(kinds(&r), ["Update", "Create"]);
-    assert_eq!(r.texts("DisplayName"), ["Inbox", "Sub"]);
+    assert_eq!(texts(&r, "DisplayName"), ["Inbox", "Sub"]);
     let second = state(&r);
-    f.apply(Change::DeleteFolder { folder: sub });
+    apply(&kit, Change::DeleteFolder { folder: sub });
     let r = sync(Some(&second));
     assert_eq!(kinds(&r), ["Update", "Delete"]);
-    let deleted = r
-        .one("Delete")
+    let deleted = one_named(&r, "Delete")
         .children()
         .next()
         .unwrap()
         .attribute("", "Id")
         .unwrap()
         .to_owned();
-    assert_eq!(f.ids.open_folder(&deleted).unwrap().1, sub);
+    assert_eq!(kit.ids.open_folder(&deleted).unwrap().1, sub);
     // Below one folder only.
-    let r = f.call(
+    let r = kit.call(
         r#"<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:SyncFolderId><t:DistinguishedFolderId Id="searchfolders"/></m:SyncFolderId></m:SyncFolderHierarchy>"#,
     );
-    assert_eq!(r.all("SearchFolder").len(), 1, "{}", r.text);
-    let r = f.call(&format!(
+    assert_eq!(named(&r, "SearchFolder").len(), 1, "{}", describe(&r));
+    let r = kit.call(&format!(
         r#"<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:SyncFolderId><t:DistinguishedFolderId Id="inbox"/></m:SyncFolderId><m:SyncState>{first}</m:SyncState></m:SyncFolderHierarchy>"#
     ));
     assert_eq!(
-        r.codes(),
+        codes(&r),
         ["ErrorInvalidSyncStateData"],
         "a state of another folder"
     );

@@ -106,6 +106,9 @@ operations! {
     "GetAttachment" => GetAttachment(attachments::GetAttachment),
     "CreateAttachment" => CreateAttachment(attachments::CreateAttachment),
     "DeleteAttachment" => DeleteAttachment(attachments::DeleteAttachment),
+    "FindItem" => FindItem(find_item::FindItem),
+    "SyncFolderItems" => SyncFolderItems(sync::SyncFolderItems),
+    "SyncFolderHierarchy" => SyncFolderHierarchy(sync::SyncFolderHierarchy),
     "ResolveNames" => ResolveNames(people::ResolveNames),
     "GetUserOofSettingsRequest" => GetUserOofSettings(oof::GetUserOofSettings),
     "SetUserOofSettingsRequest" => SetUserOofSettings(oof::SetUserOofSettings),
@@ -134,9 +137,6 @@ pub(crate) fn dispatch(
 /// The operations not yet written as an [`EwsOperation`].
 fn legacy_dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) -> Result<(), Fault> {
     match op.name() {
-        "FindItem" => find_item::find_item(request, op, w),
-        "SyncFolderItems" => sync::sync_folder_items(request, op, w),
-        "SyncFolderHierarchy" => sync::sync_folder_hierarchy(request, op, w),
         "GetItem" => items::get_item(request, op, w),
         "CreateItem" => items::create_item(request, op, w),
         "UpdateItem" => items::update_item(request, op, w),

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ring::digest;
 
+use super::EwsOperation;
 use crate::codes::ResponseCode;
 use crate::error::{Error, Fault};
 use crate::fields::{parse_shape, Shape};
@@ -50,7 +51,7 @@ struct Known {
 
 /// A decoded SyncState: the folder it belongs to and what the client knows, by object number.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Snapshot {
+pub(crate) struct Snapshot {
     kind: Kind,
     folder: FolderId,
     entries: BTreeMap<u64, Known>,
@@ -227,37 +228,55 @@ fn known_item(item: &Item) -> Known {
     }
 }
 
-/// Opens the client's SyncState for `folder`; an absent or empty one starts from nothing.
-fn open_state(
-    request: &Request<'_>,
-    op: &Element,
-    kind: Kind,
-    folder: FolderId,
-) -> Result<Snapshot, Error> {
-    let text = child(op, "SyncState")
-        .map(Element::trimmed_text)
-        .unwrap_or_default();
-    if text.is_empty() {
-        return Ok(Snapshot {
-            kind,
-            folder,
-            entries: BTreeMap::new(),
-        });
+/// The answer to a SyncState this server did not issue for this folder and operation.
+fn invalid_state() -> Error {
+    Error::new(
+        ResponseCode::ErrorInvalidSyncStateData,
+        "the SyncState is not one this server issued for this folder",
+    )
+}
+
+/// Opens a sealed SyncState of this request's mailbox; an empty one is no state.
+fn open_state(request: &Request<'_>, sealed: &str) -> Result<Option<Snapshot>, Error> {
+    if sealed.is_empty() {
+        return Ok(None);
     }
-    let invalid = || {
-        Error::new(
-            ResponseCode::ErrorInvalidSyncStateData,
-            "the SyncState is not one this server issued for this folder",
-        )
-    };
     let bytes = request
         .ctx
         .ids
-        .open_state(&request.mailbox, text)
-        .map_err(|_| invalid())?;
-    Snapshot::decode(&bytes)
-        .filter(|s| s.kind == kind && s.folder == folder)
-        .ok_or_else(invalid)
+        .open_state(&request.mailbox, sealed)
+        .map_err(|_| invalid_state())?;
+    Snapshot::decode(&bytes).map(Some).ok_or_else(invalid_state)
+}
+
+/// The client's `SyncState` of `op`, opened; absent, it is no state.
+fn client_state(request: &Request<'_>, op: &Element) -> Result<Option<Snapshot>, Error> {
+    let sealed = child(op, "SyncState")
+        .map(Element::trimmed_text)
+        .unwrap_or_default();
+    open_state(request, sealed)
+}
+
+/// What the client knows of `folder`: its state, which must be one of `kind` issued for that
+/// folder; without a state, nothing.
+fn known(state: Option<Snapshot>, kind: Kind, folder: FolderId) -> Result<Snapshot, Error> {
+    match state {
+        None => Ok(Snapshot {
+            kind,
+            folder,
+            entries: BTreeMap::new(),
+        }),
+        Some(state) if state.kind == kind && state.folder == folder => Ok(state),
+        Some(_) => Err(invalid_state()),
+    }
+}
+
+/// `state` sealed for the client.
+fn seal(request: &Request<'_>, state: &Snapshot) -> String {
+    request
+        .ctx
+        .ids
+        .seal_state(&request.mailbox, &state.encode())
 }
 
 /// The one folder id under `SyncFolderId`.
@@ -272,106 +291,173 @@ fn sync_folder_id(op: &Element) -> Result<Option<&Element>, Fault> {
     }
 }
 
-/// One reported change.
-enum ItemChange<'a> {
-    Create(&'a Item),
-    Update(&'a Item),
+/// The ids under `m:Ignore`: items whose changes the client made itself.
+fn ignore_ids(op: &Element) -> Result<Vec<&str>, Fault> {
+    let Some(ignore) = child(op, "Ignore") else {
+        return Ok(Vec::new());
+    };
+    ignore
+        .children()
+        .map(|i| {
+            if i.is(ns::EWS_TYPES, "ItemId") {
+                Ok(i.attribute("", "Id").unwrap_or_default())
+            } else {
+                Err(Fault::schema("Ignore holds ItemId elements"))
+            }
+        })
+        .collect()
+}
+
+/// The ignored items of this request's mailbox; the first id that does not open fails the sync.
+fn open_ignored(request: &Request<'_>, ids: &[&str]) -> Result<BTreeSet<ItemId>, Error> {
+    let mut ignored = BTreeSet::new();
+    for id in ids {
+        let (mailbox, item) = request.ctx.ids.open_item(id)?;
+        // Another mailbox's item is never in this folder: there is no change of it to ignore.
+        if mailbox == request.mailbox {
+            ignored.insert(item);
+        }
+    }
+    Ok(ignored)
+}
+
+/// One reported item change.
+#[derive(Debug)]
+pub(crate) enum ItemChange {
+    /// An item the client has not seen.
+    Create(Item),
+    /// An item changed in more than its read flag.
+    Update(Item),
+    /// An item no longer in the folder.
     Delete(ItemId),
-    ReadFlag(&'a Item),
+    /// An item whose read flag alone changed.
+    ReadFlag(Item),
 }
 
 /// SyncFolderItems: at most MaxChangesReturned changes, in item id order, and the state after them.
-pub(crate) fn sync_folder_items(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let shape = parse_shape(
-        child(op, "ItemShape").ok_or_else(|| Fault::schema("SyncFolderItems needs ItemShape"))?,
-    )?;
-    let id =
-        sync_folder_id(op)?.ok_or_else(|| Fault::schema("SyncFolderItems needs SyncFolderId"))?;
-    let max = child(op, "MaxChangesReturned")
-        .map(|m| {
-            m.trimmed_text()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_CHANGES).contains(n))
-        })
-        .ok_or_else(|| Fault::schema("SyncFolderItems needs MaxChangesReturned"))?
-        .ok_or_else(|| {
-            Fault::schema(format!(
-                "MaxChangesReturned must be a number from 1 to {MAX_CHANGES}"
-            ))
-        })?;
-    match child(op, "SyncScope").map(Element::trimmed_text) {
-        // umbox keeps no folder-associated items, so both scopes see the same items.
-        None | Some("NormalItems" | "NormalAndAssociatedItems") => {}
-        Some(other) => return Err(Fault::schema(format!("SyncScope {other:?} is not valid"))),
-    }
-    let ignore: Vec<&str> = match child(op, "Ignore") {
-        Some(ignore) => ignore
-            .children()
-            .map(|i| {
-                if i.is(ns::EWS_TYPES, "ItemId") {
-                    Ok(i.attribute("", "Id").unwrap_or_default())
-                } else {
-                    Err(Fault::schema("Ignore holds ItemId elements"))
-                }
-            })
-            .collect::<Result<_, _>>()?,
-        None => Vec::new(),
-    };
-    let result = request.folder_id(id).and_then(|folder| {
-        let known = open_state(request, op, Kind::Items, folder)?;
-        let mut ignored = BTreeSet::new();
-        for id in &ignore {
-            let (mailbox, item) = request.ctx.ids.open_item(id)?;
-            if mailbox == request.mailbox {
-                ignored.insert(item.0);
-            }
-        }
-        let items = request.ctx.store.items(&request.mailbox, folder)?;
-        Ok((known, ignored, items))
-    });
-    let result = result.map(|(known, ignored, items)| {
-        move |w: &mut Writer<'_>| {
-            let (changes, state, complete) = diff_items(&known, &items, &ignored, max);
-            w.leaf(
-                M,
-                "SyncState",
-                &request
-                    .ctx
-                    .ids
-                    .seal_state(&request.mailbox, &state.encode()),
-            );
-            w.leaf(
-                M,
-                "IncludesLastItemInRange",
-                if complete { "true" } else { "false" },
-            );
-            w.start(M, "Changes");
-            for change in &changes {
-                write_item_change(w, request, change, &shape);
-            }
-            w.end();
-        }
-    });
-    w.start(M, "SyncFolderItemsResponse")
-        .start(M, "ResponseMessages");
-    response_message(w, "SyncFolderItemsResponseMessage", result);
-    w.end().end();
-    Ok(())
+#[derive(Debug)]
+pub(crate) struct SyncFolderItems {
+    /// The properties written for created and updated items.
+    pub(crate) shape: Shape,
+    /// The folder synced, opened, or why not.
+    pub(crate) folder: Result<FolderId, Error>,
+    /// What the client was told before (`None`: nothing yet), or why its state is refused.
+    pub(crate) state: Result<Option<Snapshot>, Error>,
+    /// Items whose changes are counted as known without being reported, or why not.
+    pub(crate) ignored: Result<BTreeSet<ItemId>, Error>,
+    /// The most changes to report (MaxChangesReturned).
+    pub(crate) max: usize,
 }
 
-/// Compares what the client knows with `items` (in id order): the first `max` changes not
-/// ignored, the state after them (ignored changes count as known), and whether nothing is left.
-fn diff_items<'a>(
+/// The changes of one SyncFolderItems call and the state after them.
+#[derive(Debug)]
+pub(crate) struct ItemChanges {
+    /// The sealed state that includes these changes.
+    sync_state: String,
+    /// Whether no change is left after these (IncludesLastItemInRange).
+    complete: bool,
+    /// The reported changes, in item id order.
+    changes: Vec<ItemChange>,
+}
+
+/// The folder's changes, or why it was not synced.
+pub(crate) struct SyncFolderItemsResponse {
+    shape: Shape,
+    changes: Result<ItemChanges, Error>,
+}
+
+impl EwsOperation for SyncFolderItems {
+    type Response = SyncFolderItemsResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let shape = parse_shape(
+            child(op, "ItemShape")
+                .ok_or_else(|| Fault::schema("SyncFolderItems needs ItemShape"))?,
+        )?;
+        let id = sync_folder_id(op)?
+            .ok_or_else(|| Fault::schema("SyncFolderItems needs SyncFolderId"))?;
+        let max = child(op, "MaxChangesReturned")
+            .map(|m| {
+                m.trimmed_text()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_CHANGES).contains(n))
+            })
+            .ok_or_else(|| Fault::schema("SyncFolderItems needs MaxChangesReturned"))?
+            .ok_or_else(|| {
+                Fault::schema(format!(
+                    "MaxChangesReturned must be a number from 1 to {MAX_CHANGES}"
+                ))
+            })?;
+        match child(op, "SyncScope").map(Element::trimmed_text) {
+            // umbox keeps no folder-associated items, so both scopes see the same items.
+            None | Some("NormalItems" | "NormalAndAssociatedItems") => {}
+            Some(other) => return Err(Fault::schema(format!("SyncScope {other:?} is not valid"))),
+        }
+        let ignore = ignore_ids(op)?;
+        Ok(SyncFolderItems {
+            shape,
+            folder: request.folder_id(id),
+            state: client_state(request, op),
+            ignored: open_ignored(request, &ignore),
+            max,
+        })
+    }
+
+    fn run(self, request: &Request<'_>) -> Result<SyncFolderItemsResponse, Fault> {
+        let SyncFolderItems {
+            shape,
+            folder,
+            state,
+            ignored,
+            max,
+        } = self;
+        // Checked in this order so that each failure names the first thing wrong.
+        let changes = folder.and_then(|folder| {
+            let known = known(state?, Kind::Items, folder)?;
+            let ignored = ignored?;
+            let items = request.ctx.store.items(&request.mailbox, folder)?;
+            let (changes, state, complete) = diff_items(&known, items, &ignored, max);
+            Ok(ItemChanges {
+                sync_state: seal(request, &state),
+                complete,
+                changes,
+            })
+        });
+        Ok(SyncFolderItemsResponse { shape, changes })
+    }
+
+    fn write(response: &SyncFolderItemsResponse, request: &Request<'_>, w: &mut Writer<'_>) {
+        let payload = response.changes.as_ref().map(|changes| {
+            move |w: &mut Writer<'_>| {
+                w.leaf(M, "SyncState", &changes.sync_state);
+                w.leaf(
+                    M,
+                    "IncludesLastItemInRange",
+                    if changes.complete { "true" } else { "false" },
+                );
+                w.start(M, "Changes");
+                for change in &changes.changes {
+                    write_item_change(w, request, change, &response.shape);
+                }
+                w.end();
+            }
+        });
+        w.start(M, "SyncFolderItemsResponse")
+            .start(M, "ResponseMessages");
+        response_message(w, "SyncFolderItemsResponseMessage", payload);
+        w.end().end();
+    }
+}
+
+/// Compares what the client knows with `items`: the first `max` changes not ignored, in id
+/// order, the state after them (ignored changes count as known), and whether nothing is left.
+fn diff_items(
     known: &Snapshot,
-    items: &'a [Item],
-    ignored: &BTreeSet<u64>,
+    items: Vec<Item>,
+    ignored: &BTreeSet<ItemId>,
     max: usize,
-) -> (Vec<ItemChange<'a>>, Snapshot, bool) {
+) -> (Vec<ItemChange>, Snapshot, bool) {
     let mut changes = Vec::new();
     let mut state = Snapshot {
         kind: Kind::Items,
@@ -379,7 +465,8 @@ fn diff_items<'a>(
         entries: known.entries.clone(),
     };
     let mut complete = true;
-    let current: BTreeMap<u64, &Item> = items.iter().map(|item| (item.id.0, item)).collect();
+    let mut current: BTreeMap<u64, Item> =
+        items.into_iter().map(|item| (item.id.0, item)).collect();
     let ids: BTreeSet<u64> = known
         .entries
         .keys()
@@ -387,26 +474,31 @@ fn diff_items<'a>(
         .copied()
         .collect();
     for id in ids {
-        let change = match (known.entries.get(&id), current.get(&id)) {
-            (None, Some(item)) => ItemChange::Create(item),
-            (Some(_), None) => ItemChange::Delete(ItemId(id)),
+        // The change, and what the client knows of the item once told of it (`None`: gone).
+        let (change, after) = match (known.entries.get(&id), current.remove(&id)) {
+            (None, Some(item)) => {
+                let after = known_item(&item);
+                (ItemChange::Create(item), Some(after))
+            }
+            (Some(_), None) => (ItemChange::Delete(ItemId(id)), None),
             (Some(before), Some(item)) if before.change_key != item.change_key => {
-                let now = known_item(item);
-                if now.read != before.read && now.digest == before.digest {
+                let after = known_item(&item);
+                let change = if after.read != before.read && after.digest == before.digest {
                     ItemChange::ReadFlag(item)
                 } else {
                     ItemChange::Update(item)
-                }
+                };
+                (change, Some(after))
             }
             _ => continue,
         };
-        let reported = !ignored.contains(&id);
+        let reported = !ignored.contains(&ItemId(id));
         if reported && changes.len() == max {
             complete = false;
             break;
         }
-        match current.get(&id) {
-            Some(item) => state.entries.insert(id, known_item(item)),
+        match after {
+            Some(after) => state.entries.insert(id, after),
             None => state.entries.remove(&id),
         };
         if reported {
@@ -419,7 +511,7 @@ fn diff_items<'a>(
 fn write_item_change(
     w: &mut Writer<'_>,
     request: &Request<'_>,
-    change: &ItemChange<'_>,
+    change: &ItemChange,
     shape: &Shape,
 ) {
     let ids = request.ctx.ids;
@@ -467,101 +559,136 @@ fn write_item_change(
 }
 
 /// One reported folder change.
-enum FolderChange<'a> {
-    Create(&'a Folder),
-    Update(&'a Folder),
+#[derive(Debug)]
+pub(crate) enum FolderChange {
+    /// A folder the client has not seen.
+    Create(Folder),
+    /// A folder whose properties or counts changed.
+    Update(Folder),
+    /// A folder no longer below the synced folder.
     Delete(FolderId),
 }
 
 /// SyncFolderHierarchy: every folder below `SyncFolderId` (the whole mailbox when absent) that
 /// was created, changed (properties or counts) or deleted since the state, all in one answer.
-pub(crate) fn sync_folder_hierarchy(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let shape = parse_shape(
-        child(op, "FolderShape")
-            .ok_or_else(|| Fault::schema("SyncFolderHierarchy needs FolderShape"))?,
-    )?;
-    let id = sync_folder_id(op)?;
-    let folder = match id {
-        Some(id) => request.folder_id(id),
-        None => request
-            .ctx
-            .store
-            .distinguished_folder(&request.mailbox, DistinguishedFolder::Root)
-            .map_err(Error::from),
-    };
-    let result = folder
-        .and_then(|folder| {
-            let known = open_state(request, op, Kind::Hierarchy, folder)?;
-            let folders =
-                request
-                    .ctx
-                    .store
-                    .child_folders(&request.mailbox, folder, Traversal::Deep)?;
-            Ok((known, folders))
+#[derive(Debug)]
+pub(crate) struct SyncFolderHierarchy {
+    /// The properties written for created and updated folders.
+    pub(crate) shape: Shape,
+    /// The folder whose subtree is synced, opened, or why not; `None` (no SyncFolderId) is the
+    /// mailbox's root.
+    pub(crate) folder: Option<Result<FolderId, Error>>,
+    /// What the client was told before (`None`: nothing yet), or why its state is refused.
+    pub(crate) state: Result<Option<Snapshot>, Error>,
+}
+
+/// The changes of one SyncFolderHierarchy call and the state after them.
+#[derive(Debug)]
+pub(crate) struct FolderChanges {
+    /// The sealed state that includes these changes.
+    sync_state: String,
+    /// Creations and updates in tree order (each parent before its children), then deletions.
+    changes: Vec<FolderChange>,
+}
+
+/// The tree's changes, or why it was not synced.
+pub(crate) struct SyncFolderHierarchyResponse {
+    shape: Shape,
+    changes: Result<FolderChanges, Error>,
+}
+
+impl EwsOperation for SyncFolderHierarchy {
+    type Response = SyncFolderHierarchyResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let shape = parse_shape(
+            child(op, "FolderShape")
+                .ok_or_else(|| Fault::schema("SyncFolderHierarchy needs FolderShape"))?,
+        )?;
+        let folder = sync_folder_id(op)?.map(|id| request.folder_id(id));
+        Ok(SyncFolderHierarchy {
+            shape,
+            folder,
+            state: client_state(request, op),
         })
-        .map(|(known, folders)| {
-            let shape = &shape;
+    }
+
+    fn run(self, request: &Request<'_>) -> Result<SyncFolderHierarchyResponse, Fault> {
+        let store = request.ctx.store;
+        let folder = self.folder.unwrap_or_else(|| {
+            store
+                .distinguished_folder(&request.mailbox, DistinguishedFolder::Root)
+                .map_err(Error::from)
+        });
+        let state = self.state;
+        let changes = folder.and_then(|folder| {
+            let known = known(state?, Kind::Hierarchy, folder)?;
+            let folders = store.child_folders(&request.mailbox, folder, Traversal::Deep)?;
+            let (changes, state) = diff_folders(&known, folders);
+            Ok(FolderChanges {
+                sync_state: seal(request, &state),
+                changes,
+            })
+        });
+        Ok(SyncFolderHierarchyResponse {
+            shape: self.shape,
+            changes,
+        })
+    }
+
+    fn write(response: &SyncFolderHierarchyResponse, request: &Request<'_>, w: &mut Writer<'_>) {
+        let payload = response.changes.as_ref().map(|changes| {
             move |w: &mut Writer<'_>| {
-                let (changes, state) = diff_folders(&known, &folders);
-                w.leaf(
-                    M,
-                    "SyncState",
-                    &request
-                        .ctx
-                        .ids
-                        .seal_state(&request.mailbox, &state.encode()),
-                );
+                w.leaf(M, "SyncState", &changes.sync_state);
                 w.leaf(M, "IncludesLastFolderInRange", "true");
                 w.start(M, "Changes");
-                for change in &changes {
-                    match change {
-                        FolderChange::Create(folder) | FolderChange::Update(folder) => {
-                            w.start(
-                                T,
-                                if matches!(change, FolderChange::Create(_)) {
-                                    "Create"
-                                } else {
-                                    "Update"
-                                },
-                            );
-                            write_folder(w, request, folder, shape);
-                            w.end();
-                        }
-                        FolderChange::Delete(folder) => {
-                            w.start(T, "Delete");
-                            w.start(T, "FolderId")
-                                .attribute("Id", &request.ctx.ids.folder(&request.mailbox, *folder))
-                                .end();
-                            w.end();
-                        }
-                    }
+                for change in &changes.changes {
+                    write_folder_change(w, request, change, &response.shape);
                 }
                 w.end();
             }
         });
-    w.start(M, "SyncFolderHierarchyResponse")
-        .start(M, "ResponseMessages");
-    response_message(w, "SyncFolderHierarchyResponseMessage", result);
-    w.end().end();
-    Ok(())
+        w.start(M, "SyncFolderHierarchyResponse")
+            .start(M, "ResponseMessages");
+        response_message(w, "SyncFolderHierarchyResponseMessage", payload);
+        w.end().end();
+    }
+}
+
+fn write_folder_change(
+    w: &mut Writer<'_>,
+    request: &Request<'_>,
+    change: &FolderChange,
+    shape: &Shape,
+) {
+    match change {
+        FolderChange::Create(folder) | FolderChange::Update(folder) => {
+            w.start(
+                T,
+                if matches!(change, FolderChange::Create(_)) {
+                    "Create"
+                } else {
+                    "Update"
+                },
+            );
+            write_folder(w, request, folder, shape);
+            w.end();
+        }
+        FolderChange::Delete(folder) => {
+            w.start(T, "Delete");
+            w.start(T, "FolderId")
+                .attribute("Id", &request.ctx.ids.folder(&request.mailbox, *folder))
+                .end();
+            w.end();
+        }
+    }
 }
 
 /// Creations and updates in tree order (each parent before its children), then deletions.
-fn diff_folders<'a>(known: &Snapshot, folders: &'a [Folder]) -> (Vec<FolderChange<'a>>, Snapshot) {
+fn diff_folders(known: &Snapshot, folders: Vec<Folder>) -> (Vec<FolderChange>, Snapshot) {
     let mut changes = Vec::new();
     let mut entries = BTreeMap::new();
     for folder in folders {
-        match known.entries.get(&folder.id.0) {
-            None => changes.push(FolderChange::Create(folder)),
-            Some(before) if before.change_key != folder.change_key => {
-                changes.push(FolderChange::Update(folder))
-            }
-            Some(_) => {}
-        }
         entries.insert(
             folder.id.0,
             Known {
@@ -570,6 +697,13 @@ fn diff_folders<'a>(known: &Snapshot, folders: &'a [Folder]) -> (Vec<FolderChang
                 digest: 0,
             },
         );
+        match known.entries.get(&folder.id.0) {
+            None => changes.push(FolderChange::Create(folder)),
+            Some(before) if before.change_key != folder.change_key => {
+                changes.push(FolderChange::Update(folder))
+            }
+            Some(_) => {}
+        }
     }
     for id in known.entries.keys().filter(|id| !entries.contains_key(id)) {
         changes.push(FolderChange::Delete(FolderId(*id)));
@@ -587,6 +721,166 @@ fn diff_folders<'a>(known: &Snapshot, folders: &'a [Folder]) -> (Vec<FolderChang
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::parse_attachment_shape;
+    use crate::ops::testkit::Kit;
+    use umbox_store::{Change, MailStore, MailboxId, Outcome};
+
+    const ALICE: &str = "alice@example.test";
+
+    fn code(error: Error) -> ResponseCode {
+        error.response_code()
+    }
+
+    /// The changes after a state, each change once; every failure names the first thing wrong.
+    #[test]
+    fn sync_folder_items_reports_what_changed_since_the_state() {
+        let kit = Kit::new();
+        let request = kit.request(ALICE);
+        let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
+        let items: Vec<ItemId> = ["m0", "m1", "m2"]
+            .iter()
+            .map(|subject| {
+                let props = vec![(tags::SUBJECT.into(), PropValue::Unicode((*subject).into()))];
+                kit.create_item(ALICE, DistinguishedFolder::Inbox, props, &[])
+            })
+            .collect();
+        let sync = |folder, state, ignored, max| {
+            SyncFolderItems {
+                shape: parse_attachment_shape(None).unwrap(),
+                folder,
+                state,
+                ignored,
+                max,
+            }
+            .run(&request)
+            .unwrap()
+            .changes
+        };
+        let created = |changes: &ItemChanges| -> Vec<ItemId> {
+            changes
+                .changes
+                .iter()
+                .map(|change| match change {
+                    ItemChange::Create(item) => item.id,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+
+        let first = sync(Ok(inbox), Ok(None), Ok(BTreeSet::new()), 2).unwrap();
+        assert_eq!(created(&first), items[..2]);
+        assert!(!first.complete);
+        let state = open_state(&request, &first.sync_state).unwrap();
+        let rest = sync(Ok(inbox), Ok(state), Ok(BTreeSet::from([items[2]])), 512).unwrap();
+        assert!(
+            rest.changes.is_empty(),
+            "the ignored creation is not reported"
+        );
+        assert!(rest.complete);
+        let known = open_state(&request, &rest.sync_state).unwrap();
+        let again = sync(Ok(inbox), Ok(known.clone()), Ok(BTreeSet::new()), 512).unwrap();
+        assert!(
+            again.changes.is_empty(),
+            "the ignored creation counts as known"
+        );
+        assert_eq!(again.sync_state, rest.sync_state);
+
+        let change = Change::DeleteItem { item: items[0] };
+        kit.store()
+            .apply(&MailboxId::new(ALICE), change, kit.now)
+            .unwrap();
+        let deleted = sync(Ok(inbox), Ok(known.clone()), Ok(BTreeSet::new()), 512).unwrap();
+        assert!(matches!(
+            deleted.changes.as_slice(),
+            [ItemChange::Delete(item)] if *item == items[0]
+        ));
+
+        let voicemail = kit.folder(ALICE, DistinguishedFolder::Voicemail);
+        let foreign = sync(Ok(voicemail), Ok(known.clone()), Ok(BTreeSet::new()), 512);
+        assert_eq!(
+            code(foreign.unwrap_err()),
+            ResponseCode::ErrorInvalidSyncStateData
+        );
+        let missing = Error::new(ResponseCode::ErrorFolderNotFound, "refused in parse");
+        let unopened = sync(Err(missing), Err(invalid_state()), Ok(BTreeSet::new()), 512);
+        assert_eq!(
+            code(unopened.unwrap_err()),
+            ResponseCode::ErrorFolderNotFound
+        );
+        let bad_id = Error::new(ResponseCode::ErrorInvalidIdMalformed, "refused in parse");
+        let unignorable = sync(Ok(inbox), Ok(known), Err(bad_id), 512);
+        assert_eq!(
+            code(unignorable.unwrap_err()),
+            ResponseCode::ErrorInvalidIdMalformed
+        );
+    }
+
+    /// Every folder below the synced one once, then only what changed; a state of another folder
+    /// is refused.
+    #[test]
+    fn sync_folder_hierarchy_reports_the_tree_below_its_folder() {
+        let kit = Kit::new();
+        let request = kit.request(ALICE);
+        let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
+        let sync = |folder, state| {
+            SyncFolderHierarchy {
+                shape: parse_attachment_shape(None).unwrap(),
+                folder,
+                state,
+            }
+            .run(&request)
+            .unwrap()
+            .changes
+        };
+
+        let whole = sync(None, Ok(None)).unwrap();
+        assert_eq!(whole.changes.len(), 15, "every folder below the root");
+        assert!(whole
+            .changes
+            .iter()
+            .all(|change| matches!(change, FolderChange::Create(_))));
+        let known = open_state(&request, &whole.sync_state).unwrap();
+        let again = sync(None, Ok(known.clone())).unwrap();
+        assert!(again.changes.is_empty());
+        assert_eq!(again.sync_state, whole.sync_state);
+
+        let change = Change::CreateFolder {
+            parent: inbox,
+            props: vec![(tags::DISPLAY_NAME.into(), PropValue::Unicode("Sub".into()))],
+        };
+        let Outcome::Folder { folder: sub, .. } = kit
+            .store()
+            .apply(&MailboxId::new(ALICE), change, kit.now)
+            .unwrap()
+            .outcome
+        else {
+            panic!("not a folder");
+        };
+        let changed = sync(None, Ok(known.clone())).unwrap();
+        // The inbox changed too: its child folder count moved.
+        assert!(matches!(
+            changed.changes.as_slice(),
+            [FolderChange::Update(updated), FolderChange::Create(created)]
+                if updated.id == inbox && created.id == sub
+        ));
+        let below = sync(Some(Ok(inbox)), Ok(None)).unwrap();
+        assert!(matches!(
+            below.changes.as_slice(),
+            [FolderChange::Create(created)] if created.id == sub
+        ));
+
+        let foreign = sync(Some(Ok(inbox)), Ok(known.clone()));
+        assert_eq!(
+            code(foreign.unwrap_err()),
+            ResponseCode::ErrorInvalidSyncStateData
+        );
+        let missing = Error::new(ResponseCode::ErrorFolderNotFound, "refused in parse");
+        let unopened = sync(Some(Err(missing)), Ok(known));
+        assert_eq!(
+            code(unopened.unwrap_err()),
+            ResponseCode::ErrorFolderNotFound
+        );
+    }
 
     #[test]
     fn snapshots_round_trip_and_refuse_garbage() {
