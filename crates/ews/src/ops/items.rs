@@ -16,6 +16,7 @@
 
 use std::time::SystemTime;
 
+use super::EwsOperation;
 use crate::codes::ResponseCode;
 use crate::error::{Error, Fault};
 use crate::fields::{parse_bool, parse_shape, BaseShape, BodyType, FieldUri, PropertyPath, Shape};
@@ -59,11 +60,11 @@ fn listed<'e>(op: &'e Element, container: &str) -> Result<Vec<&'e Element>, Faul
     Ok(list)
 }
 
+/// An item as a request names it: its id, and the ChangeKey the client read it at when given.
+pub(crate) type KeyedItemId = (ItemId, Option<ChangeKey>);
+
 /// Opens a `t:ItemId` of this request's mailbox, with its ChangeKey when one is given.
-pub(crate) fn open_item_id(
-    request: &Request<'_>,
-    id: &Element,
-) -> Result<(ItemId, Option<ChangeKey>), Error> {
+pub(crate) fn open_item_id(request: &Request<'_>, id: &Element) -> Result<KeyedItemId, Error> {
     if !id.is(ns::EWS_TYPES, "ItemId") {
         return Err(Error::new(
             ResponseCode::ErrorInvalidRequest,
@@ -101,6 +102,26 @@ pub(crate) fn open_item_id(
     Ok((item, change_key))
 }
 
+/// The ids under `ItemIds`, each opened with the ChangeKey it was given with.
+fn item_ids_with_keys(
+    request: &Request<'_>,
+    op: &Element,
+) -> Result<Vec<Result<KeyedItemId, Error>>, Fault> {
+    Ok(listed(op, "ItemIds")?
+        .into_iter()
+        .map(|id| open_item_id(request, id))
+        .collect())
+}
+
+/// The ids under `ItemIds`, for operations that act on an item whatever its version (a ChangeKey
+/// given must still be one of the item's).
+fn item_ids(request: &Request<'_>, op: &Element) -> Result<Vec<Result<ItemId, Error>>, Fault> {
+    Ok(item_ids_with_keys(request, op)?
+        .into_iter()
+        .map(|id| id.map(|(item, _)| item))
+        .collect())
+}
+
 /// The folder a `m:…FolderId` wrapper names.
 fn wrapped_folder(request: &Request<'_>, wrapper: &Element) -> Result<FolderId, Error> {
     let id = wrapper.children().next().ok_or_else(|| {
@@ -110,6 +131,19 @@ fn wrapped_folder(request: &Request<'_>, wrapper: &Element) -> Result<FolderId, 
         )
     })?;
     request.folder_id(id)
+}
+
+/// `m:SavedItemFolderId`, when given: one folder for every entry of the request.
+fn saved_folder(request: &Request<'_>, op: &Element) -> Option<Result<FolderId, Error>> {
+    child(op, "SavedItemFolderId").map(|wrapper| wrapped_folder(request, wrapper))
+}
+
+/// A folder the whole request names, as one entry sees it: a folder that did not resolve fails
+/// each entry that needs it with the same answer.
+fn shared_folder(folder: Option<&Result<FolderId, Error>>) -> Result<Option<FolderId>, Error> {
+    folder
+        .map(|folder| folder.as_ref().copied().map_err(Error::again))
+        .transpose()
 }
 
 /// The shape item answers use: the id, plus the attachment ids after CreateItem.
@@ -141,40 +175,132 @@ fn write_items(
     w.end();
 }
 
-/// GetItem: one response message per requested id.
-pub(crate) fn get_item(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let shape = parse_shape(
-        child(op, "ItemShape").ok_or_else(|| Fault::schema("GetItem needs ItemShape"))?,
-    )?;
-    let ids = listed(op, "ItemIds")?;
-    let names = load_names(request)?;
-    w.start(M, "GetItemResponse").start(M, "ResponseMessages");
-    for id in ids {
-        let result = open_item_id(request, id)
-            .and_then(|(item, _)| Ok(request.ctx.store.item(&request.mailbox, item)?))
-            .map(|item| {
-                let (names, shape) = (&names, &shape);
-                move |w: &mut Writer<'_>| write_items(w, request, names, Some(&item), shape)
-            });
-        response_message(w, "GetItemResponseMessage", result);
-    }
-    w.end().end();
-    Ok(())
+/// The answer of CreateItem, UpdateItem, MoveItem and CopyItem: per entry the item the answer
+/// names (none for a message that was sent, or when ReturnNewItemIds is false), or why not.
+pub(crate) struct ItemsResponse {
+    /// The mailbox's named-property ids, to write the items with.
+    names: NamedTags,
+    /// Per entry, in request order.
+    items: Vec<Result<Option<umbox_store::Item>, Error>>,
 }
 
-/// `MessageDisposition` (MS-OXWSCORE MessageDispositionType).
+impl ItemsResponse {
+    /// Writes `response` holding one `message` per entry: `m:Items` with its item in `shape`, then
+    /// whatever `after_items` adds.
+    fn write(
+        &self,
+        request: &Request<'_>,
+        w: &mut Writer<'_>,
+        (response, message): (&'static str, &'static str),
+        shape: &Shape,
+        after_items: fn(&mut Writer<'_>),
+    ) {
+        w.start(M, response).start(M, "ResponseMessages");
+        for result in &self.items {
+            let payload = result.as_ref().map(|item| {
+                move |w: &mut Writer<'_>| {
+                    write_items(w, request, &self.names, item.as_ref(), shape);
+                    after_items(w);
+                }
+            });
+            response_message(w, message, payload);
+        }
+        w.end().end();
+    }
+}
+
+/// The answer of DeleteItem, SendItem and MarkAllItemsAsRead, whose successes carry nothing: per
+/// entry, done or why not.
+pub(crate) struct Confirmations {
+    /// Per entry, in request order.
+    results: Vec<Result<(), Error>>,
+}
+
+impl Confirmations {
+    /// Writes `response` holding one `message` per entry.
+    fn write(&self, w: &mut Writer<'_>, response: &'static str, message: &'static str) {
+        w.start(M, response).start(M, "ResponseMessages");
+        for result in &self.results {
+            let payload = result.as_ref().map(|()| |_: &mut Writer<'_>| {});
+            response_message(w, message, payload);
+        }
+        w.end().end();
+    }
+}
+
+/// GetItem: each requested item in the requested shape.
+#[derive(Debug)]
+pub(crate) struct GetItem {
+    /// `m:ItemShape`.
+    pub(crate) shape: Shape,
+    /// The requested items, in request order.
+    pub(crate) ids: Vec<Result<ItemId, Error>>,
+}
+
+/// Each item read, or why not.
+pub(crate) struct GetItemResponse {
+    /// The shape to write every item in.
+    shape: Shape,
+    /// The mailbox's named-property ids, to write the items with.
+    names: NamedTags,
+    /// Per requested id.
+    items: Vec<Result<umbox_store::Item, Error>>,
+}
+
+impl EwsOperation for GetItem {
+    type Response = GetItemResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let shape = parse_shape(
+            child(op, "ItemShape").ok_or_else(|| Fault::schema("GetItem needs ItemShape"))?,
+        )?;
+        Ok(GetItem {
+            shape,
+            ids: item_ids(request, op)?,
+        })
+    }
+
+    fn run(self, request: &Request<'_>) -> Result<GetItemResponse, Fault> {
+        let names = load_names(request)?;
+        let items = self
+            .ids
+            .into_iter()
+            .map(|id| Ok(request.ctx.store.item(&request.mailbox, id?)?))
+            .collect();
+        Ok(GetItemResponse {
+            shape: self.shape,
+            names,
+            items,
+        })
+    }
+
+    fn write(response: &GetItemResponse, request: &Request<'_>, w: &mut Writer<'_>) {
+        w.start(M, "GetItemResponse").start(M, "ResponseMessages");
+        for result in &response.items {
+            let payload = result.as_ref().map(|item| {
+                move |w: &mut Writer<'_>| {
+                    write_items(w, request, &response.names, Some(item), &response.shape);
+                }
+            });
+            response_message(w, "GetItemResponseMessage", payload);
+        }
+        w.end().end();
+    }
+}
+
+/// `MessageDisposition` (MS-OXWSCORE MessageDispositionType): what becomes of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Disposition {
+pub(crate) enum Disposition {
+    /// Saved (a draft), not sent.
     SaveOnly,
+    /// Sent, and no copy kept.
     SendOnly,
+    /// Sent, and a copy kept: in SavedItemFolderId, or Sent Items by default.
     SendAndSaveCopy,
 }
 
 impl Disposition {
+    /// The `MessageDisposition` attribute of `op`, when given.
     fn parse(op: &Element) -> Result<Option<Disposition>, Fault> {
         Ok(match op.attribute("", "MessageDisposition") {
             None => None,
@@ -223,40 +349,60 @@ fn split_invalid<T>(results: Vec<Result<T, Invalid>>) -> Result<Vec<Result<T, Er
 
 /// CreateItem: messages (saved as drafts, sent, or both), contacts, calendar items and plain
 /// items, each with its extended properties and attachments.
-pub(crate) fn create_item(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let disposition = Disposition::parse(op)?;
-    accepted(op, "SendMeetingInvitations", INVITATIONS)?;
-    let items = listed(op, "Items")?;
-    let parsed = split_invalid(
-        items
-            .iter()
-            .map(|element| read_item(request, element))
-            .collect(),
-    )?;
-    let saved = child(op, "SavedItemFolderId");
-    let names = load_names(request)?;
-    let shape = id_shape(true);
-    w.start(M, "CreateItemResponse")
-        .start(M, "ResponseMessages");
-    for parsed in parsed {
-        let result = parsed.and_then(|(kind, item)| {
-            let folder = saved
-                .map(|wrapper| wrapped_folder(request, wrapper))
-                .transpose()?;
-            create_one(request, kind, item, disposition, folder)
-        });
-        let result = result.map(|created| {
-            let (names, shape) = (&names, &shape);
-            move |w: &mut Writer<'_>| write_items(w, request, names, created.as_ref(), shape)
-        });
-        response_message(w, "CreateItemResponseMessage", result);
+#[derive(Debug)]
+pub(crate) struct CreateItem {
+    /// `MessageDisposition`: required when a message is among the items.
+    pub(crate) disposition: Option<Disposition>,
+    /// `m:SavedItemFolderId`: where saved items (or sent copies) go instead of their default
+    /// folder.
+    pub(crate) saved_folder: Option<Result<FolderId, Error>>,
+    /// The items, in request order, each with the element type it was given as.
+    pub(crate) items: Vec<Result<(Kind, NewItem), Error>>,
+}
+
+impl EwsOperation for CreateItem {
+    type Response = ItemsResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let disposition = Disposition::parse(op)?;
+        accepted(op, "SendMeetingInvitations", INVITATIONS)?;
+        let items = listed(op, "Items")?;
+        let items = split_invalid(
+            items
+                .iter()
+                .map(|element| read_item(request, element))
+                .collect(),
+        )?;
+        Ok(CreateItem {
+            disposition,
+            saved_folder: saved_folder(request, op),
+            items,
+        })
     }
-    w.end().end();
-    Ok(())
+
+    fn run(self, request: &Request<'_>) -> Result<ItemsResponse, Fault> {
+        let names = load_names(request)?;
+        let items = self
+            .items
+            .into_iter()
+            .map(|item| {
+                let (kind, item) = item?;
+                let folder = shared_folder(self.saved_folder.as_ref())?;
+                create_one(request, kind, item, self.disposition, folder)
+            })
+            .collect();
+        Ok(ItemsResponse { names, items })
+    }
+
+    fn write(response: &ItemsResponse, request: &Request<'_>, w: &mut Writer<'_>) {
+        response.write(
+            request,
+            w,
+            ("CreateItemResponse", "CreateItemResponseMessage"),
+            &id_shape(true),
+            |_| {},
+        );
+    }
 }
 
 /// Stores or sends one new item; returns it when it was saved and not sent (the only case
@@ -302,19 +448,33 @@ fn create_one(
         }
         Disposition::SendOnly | Disposition::SendAndSaveCopy => {
             complete_new_item(request, kind, &mut item, 0);
-            let copy_to = match (disposition, folder) {
-                (Disposition::SendAndSaveCopy, Some(folder)) => Some(folder),
-                (Disposition::SendAndSaveCopy, None) => Some(
-                    store.distinguished_folder(&request.mailbox, DistinguishedFolder::SentItems)?,
-                ),
-                _ => None,
-            };
+            let save_copy = disposition == Disposition::SendAndSaveCopy;
+            let copy_to = sent_copy_folder(request, save_copy, folder)?;
             send(request, item.props, item.attachments, copy_to)?;
             Ok(None)
         }
     }
 }
 
+/// Where the sent copy of a message goes when one is kept: `folder`, or Sent Items by default.
+fn sent_copy_folder(
+    request: &Request<'_>,
+    save_copy: bool,
+    folder: Option<FolderId>,
+) -> Result<Option<FolderId>, Error> {
+    if !save_copy {
+        return Ok(None);
+    }
+    Ok(Some(match folder {
+        Some(folder) => folder,
+        None => request
+            .ctx
+            .store
+            .distinguished_folder(&request.mailbox, DistinguishedFolder::SentItems)?,
+    }))
+}
+
+/// Stores a new item in `folder` and reads it back.
 fn save(
     request: &Request<'_>,
     folder: FolderId,
@@ -336,6 +496,7 @@ fn save(
     Ok(request.ctx.store.item(&request.mailbox, item)?)
 }
 
+/// A store answer of the wrong kind: logged, and an internal error for that entry.
 fn unexpected(outcome: &Outcome) -> Error {
     tracing::error!(
         ?outcome,
@@ -567,77 +728,123 @@ fn send_stored(
 
 /// `ConflictResolution` (MS-OXWSCORE ConflictResolutionType).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ConflictResolution {
+pub(crate) enum ConflictResolution {
+    /// A stale ChangeKey refuses the change.
     NeverOverwrite,
+    /// The change applies (umbox has no per-property history to merge with); the default.
     AutoResolve,
+    /// The change applies.
     AlwaysOverwrite,
+}
+
+impl ConflictResolution {
+    /// The `ConflictResolution` attribute of `op`, AutoResolve when absent.
+    fn parse(op: &Element) -> Result<ConflictResolution, Fault> {
+        Ok(match op.attribute("", "ConflictResolution") {
+            Some("NeverOverwrite") => ConflictResolution::NeverOverwrite,
+            None | Some("AutoResolve") => ConflictResolution::AutoResolve,
+            Some("AlwaysOverwrite") => ConflictResolution::AlwaysOverwrite,
+            Some(other) => {
+                return Err(Fault::schema(format!(
+                    "ConflictResolution {other:?} is not valid"
+                )))
+            }
+        })
+    }
 }
 
 /// UpdateItem: SetItemField, AppendToItemField and DeleteItemField per item, then optionally
 /// sending the draft.
-pub(crate) fn update_item(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let resolution = match op.attribute("", "ConflictResolution") {
-        Some("NeverOverwrite") => ConflictResolution::NeverOverwrite,
-        None | Some("AutoResolve") => ConflictResolution::AutoResolve,
-        Some("AlwaysOverwrite") => ConflictResolution::AlwaysOverwrite,
-        Some(other) => {
-            return Err(Fault::schema(format!(
-                "ConflictResolution {other:?} is not valid"
-            )))
+#[derive(Debug)]
+pub(crate) struct UpdateItem {
+    /// `ConflictResolution`.
+    pub(crate) resolution: ConflictResolution,
+    /// `MessageDisposition`: required when a message is changed.
+    pub(crate) disposition: Option<Disposition>,
+    /// `m:SavedItemFolderId`: where the copy of a message sent with SendAndSaveCopy goes.
+    pub(crate) saved_folder: Option<Result<FolderId, Error>>,
+    /// The mailbox's named-property ids the changes were read with; the answer is written with
+    /// them too.
+    pub(crate) names: NamedTags,
+    /// The `t:ItemChange`s, in request order.
+    pub(crate) changes: Vec<Result<ItemChange, Error>>,
+}
+
+impl EwsOperation for UpdateItem {
+    type Response = ItemsResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let resolution = ConflictResolution::parse(op)?;
+        let disposition = Disposition::parse(op)?;
+        accepted(
+            op,
+            "SendMeetingInvitationsOrCancellations",
+            UPDATE_INVITATIONS,
+        )?;
+        if let Some(value) = op.attribute("", "SuppressReadReceipts") {
+            parse_bool(value)?;
         }
-    };
-    let disposition = Disposition::parse(op)?;
-    accepted(
-        op,
-        "SendMeetingInvitationsOrCancellations",
-        UPDATE_INVITATIONS,
-    )?;
-    if let Some(value) = op.attribute("", "SuppressReadReceipts") {
-        parse_bool(value)?;
+        let changes = listed(op, "ItemChanges")?;
+        // What a property path means, and whether its value is valid, depends on the stored item
+        // (its type, the values an append extends): the changes are read against the items.
+        let names = load_names(request)?;
+        let changes = split_invalid(
+            changes
+                .iter()
+                .map(|change| read_change(request, &names, change))
+                .collect(),
+        )?;
+        Ok(UpdateItem {
+            resolution,
+            disposition,
+            saved_folder: saved_folder(request, op),
+            names,
+            changes,
+        })
     }
-    let changes = listed(op, "ItemChanges")?;
-    let names = load_names(request)?;
-    let saved = child(op, "SavedItemFolderId");
-    let parsed = split_invalid(
-        changes
-            .iter()
-            .map(|change| read_change(request, &names, change))
-            .collect(),
-    )?;
-    let shape = id_shape(false);
-    w.start(M, "UpdateItemResponse")
-        .start(M, "ResponseMessages");
-    for parsed in parsed {
-        let result = parsed.and_then(|change| {
-            let folder = saved
-                .map(|wrapper| wrapped_folder(request, wrapper))
-                .transpose()?;
-            apply_change(request, change, resolution, disposition, folder)
-        });
-        let result = result.map(|updated| {
-            let (names, shape) = (&names, &shape);
-            move |w: &mut Writer<'_>| {
-                write_items(w, request, names, updated.as_ref(), shape);
+
+    fn run(self, request: &Request<'_>) -> Result<ItemsResponse, Fault> {
+        let items = self
+            .changes
+            .into_iter()
+            .map(|change| {
+                let change = change?;
+                let folder = shared_folder(self.saved_folder.as_ref())?;
+                apply_change(request, change, self.resolution, self.disposition, folder)
+            })
+            .collect();
+        Ok(ItemsResponse {
+            names: self.names,
+            items,
+        })
+    }
+
+    fn write(response: &ItemsResponse, request: &Request<'_>, w: &mut Writer<'_>) {
+        response.write(
+            request,
+            w,
+            ("UpdateItemResponse", "UpdateItemResponseMessage"),
+            &id_shape(false),
+            // Every change applies or fails whole: there is never a conflict to list.
+            |w| {
                 w.start(M, "ConflictResults").leaf(T, "Count", "0").end();
-            }
-        });
-        response_message(w, "UpdateItemResponseMessage", result);
+            },
+        );
     }
-    w.end().end();
-    Ok(())
 }
 
 /// One ItemChange, read against the stored item.
-struct ItemChange {
-    item: umbox_store::Item,
-    change_key: Option<ChangeKey>,
-    update: Update,
+#[derive(Debug)]
+pub(crate) struct ItemChange {
+    /// The item as it was when the change was read.
+    pub(crate) item: umbox_store::Item,
+    /// The ChangeKey the client read the item at, when given.
+    pub(crate) change_key: Option<ChangeKey>,
+    /// What to set, delete and flag.
+    pub(crate) update: Update,
 }
 
+/// Reads one `t:ItemChange` against the item it names.
 fn read_change(
     request: &Request<'_>,
     names: &NamedTags,
@@ -679,6 +886,7 @@ fn read_change(
     })
 }
 
+/// Applies one change; returns the item as changed, or none when the change sent it.
 fn apply_change(
     request: &Request<'_>,
     change: ItemChange,
@@ -748,13 +956,8 @@ fn apply_change(
     let updated = store.item(&request.mailbox, item.id)?;
     match disposition {
         Some(Disposition::SendOnly | Disposition::SendAndSaveCopy) if is_message => {
-            let copy_to = match (disposition, folder) {
-                (Some(Disposition::SendAndSaveCopy), Some(folder)) => Some(folder),
-                (Some(Disposition::SendAndSaveCopy), None) => Some(
-                    store.distinguished_folder(&request.mailbox, DistinguishedFolder::SentItems)?,
-                ),
-                _ => None,
-            };
+            let save_copy = disposition == Some(Disposition::SendAndSaveCopy);
+            let copy_to = sent_copy_folder(request, save_copy, folder)?;
             send_stored(request, &updated, copy_to)?;
             Ok(None)
         }
@@ -814,209 +1017,316 @@ fn replace_attachments(
     Ok(())
 }
 
-/// DeleteItem: HardDelete and SoftDelete remove the item; MoveToDeletedItems moves it to Deleted
-/// Items (and removes it when it is there already).
-pub(crate) fn delete_item(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let to_deleted_items = match op.attribute("", "DeleteType") {
-        Some("HardDelete" | "SoftDelete") => false,
-        Some("MoveToDeletedItems") => true,
-        other => {
-            return Err(Fault::schema(format!(
-                "DeleteType {other:?} must be HardDelete, SoftDelete or MoveToDeletedItems"
-            )))
-        }
-    };
-    accepted(op, "SendMeetingCancellations", INVITATIONS)?;
-    accepted(
-        op,
-        "AffectedTaskOccurrences",
-        &["AllOccurrences", "SpecifiedOccurrenceOnly"],
-    )?;
-    let ids = listed(op, "ItemIds")?;
-    w.start(M, "DeleteItemResponse")
-        .start(M, "ResponseMessages");
-    for id in ids {
-        let result = open_item_id(request, id).and_then(|(item, _)| {
-            let store = request.ctx.store;
-            let change = if to_deleted_items {
-                let deleted = store
-                    .distinguished_folder(&request.mailbox, DistinguishedFolder::DeletedItems)?;
-                let current = store.item(&request.mailbox, item)?;
-                if current.parent == deleted {
-                    Change::DeleteItem { item }
-                } else {
-                    Change::MoveItem { item, to: deleted }
-                }
-            } else {
-                Change::DeleteItem { item }
-            };
-            store.apply(&request.mailbox, change, request.ctx.now)?;
-            Ok(|_: &mut Writer<'_>| {})
-        });
-        response_message(w, "DeleteItemResponseMessage", result);
+/// `DeleteType` (MS-OXWSCORE DisposalType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeleteType {
+    /// Removes the item.
+    HardDelete,
+    /// Removes the item too: umbox keeps no recoverable-items folder.
+    SoftDelete,
+    /// Moves the item to Deleted Items, or removes it when it is there already.
+    MoveToDeletedItems,
+}
+
+/// DeleteItem: each item removed or moved to Deleted Items.
+#[derive(Debug)]
+pub(crate) struct DeleteItem {
+    /// `DeleteType`.
+    pub(crate) delete_type: DeleteType,
+    /// The items, in request order.
+    pub(crate) ids: Vec<Result<ItemId, Error>>,
+}
+
+impl EwsOperation for DeleteItem {
+    type Response = Confirmations;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let delete_type = match op.attribute("", "DeleteType") {
+            Some("HardDelete") => DeleteType::HardDelete,
+            Some("SoftDelete") => DeleteType::SoftDelete,
+            Some("MoveToDeletedItems") => DeleteType::MoveToDeletedItems,
+            other => {
+                return Err(Fault::schema(format!(
+                    "DeleteType {other:?} must be HardDelete, SoftDelete or MoveToDeletedItems"
+                )))
+            }
+        };
+        accepted(op, "SendMeetingCancellations", INVITATIONS)?;
+        accepted(
+            op,
+            "AffectedTaskOccurrences",
+            &["AllOccurrences", "SpecifiedOccurrenceOnly"],
+        )?;
+        Ok(DeleteItem {
+            delete_type,
+            ids: item_ids(request, op)?,
+        })
     }
-    w.end().end();
-    Ok(())
-}
 
-/// MoveItem and CopyItem: the new ids, unless ReturnNewItemIds is false.
-pub(crate) fn move_item(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    transfer(request, op, w, false)
-}
-
-/// CopyItem; see [`move_item`].
-pub(crate) fn copy_item(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    transfer(request, op, w, true)
-}
-
-fn transfer(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-    copy: bool,
-) -> Result<(), Fault> {
-    let (response, message) = if copy {
-        ("CopyItemResponse", "CopyItemResponseMessage")
-    } else {
-        ("MoveItemResponse", "MoveItemResponseMessage")
-    };
-    let target = child(op, "ToFolderId")
-        .ok_or_else(|| Fault::schema(format!("{} needs ToFolderId", op.name())))?;
-    let return_ids = child(op, "ReturnNewItemIds")
-        .map(|e| parse_bool(e.trimmed_text()))
-        .transpose()?
-        .unwrap_or(true);
-    let ids = listed(op, "ItemIds")?;
-    let names = load_names(request)?;
-    let shape = id_shape(false);
-    w.start(M, response).start(M, "ResponseMessages");
-    for id in ids {
-        let result = open_item_id(request, id).and_then(|(item, _)| {
-            let to = wrapped_folder(request, target)?;
-            let change = if copy {
-                Change::CopyItem { item, to }
-            } else {
-                Change::MoveItem { item, to }
-            };
-            let outcome = request
-                .ctx
-                .store
-                .apply(&request.mailbox, change, request.ctx.now)?
-                .outcome;
-            let Outcome::Item { item, .. } = outcome else {
-                return Err(unexpected(&outcome));
-            };
-            Ok(if return_ids {
-                Some(request.ctx.store.item(&request.mailbox, item)?)
-            } else {
-                None
+    fn run(self, request: &Request<'_>) -> Result<Confirmations, Fault> {
+        let store = request.ctx.store;
+        let results = self
+            .ids
+            .into_iter()
+            .map(|item| {
+                let item = item?;
+                let change = match self.delete_type {
+                    DeleteType::HardDelete | DeleteType::SoftDelete => Change::DeleteItem { item },
+                    DeleteType::MoveToDeletedItems => {
+                        let deleted = store.distinguished_folder(
+                            &request.mailbox,
+                            DistinguishedFolder::DeletedItems,
+                        )?;
+                        if store.item(&request.mailbox, item)?.parent == deleted {
+                            Change::DeleteItem { item }
+                        } else {
+                            Change::MoveItem { item, to: deleted }
+                        }
+                    }
+                };
+                store.apply(&request.mailbox, change, request.ctx.now)?;
+                Ok(())
             })
-        });
-        let result = result.map(|moved| {
-            let (names, shape) = (&names, &shape);
-            move |w: &mut Writer<'_>| write_items(w, request, names, moved.as_ref(), shape)
-        });
-        response_message(w, message, result);
+            .collect();
+        Ok(Confirmations { results })
     }
-    w.end().end();
-    Ok(())
+
+    fn write(response: &Confirmations, _: &Request<'_>, w: &mut Writer<'_>) {
+        response.write(w, "DeleteItemResponse", "DeleteItemResponseMessage");
+    }
+}
+
+/// What MoveItem and CopyItem ask for: the items, and the folder they go to.
+#[derive(Debug)]
+pub(crate) struct Transfer {
+    /// `m:ToFolderId`.
+    pub(crate) to: Result<FolderId, Error>,
+    /// `m:ReturnNewItemIds`: whether the answer names the new items (true by default).
+    pub(crate) return_new_ids: bool,
+    /// The items, in request order.
+    pub(crate) ids: Vec<Result<ItemId, Error>>,
+}
+
+impl Transfer {
+    /// Reads a MoveItem or CopyItem element.
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Transfer, Fault> {
+        let target = child(op, "ToFolderId")
+            .ok_or_else(|| Fault::schema(format!("{} needs ToFolderId", op.name())))?;
+        let return_new_ids = child(op, "ReturnNewItemIds")
+            .map(|e| parse_bool(e.trimmed_text()))
+            .transpose()?
+            .unwrap_or(true);
+        let ids = item_ids(request, op)?;
+        Ok(Transfer {
+            to: wrapped_folder(request, target),
+            return_new_ids,
+            ids,
+        })
+    }
+
+    /// Applies `change` (a move or a copy to the target folder) to each item.
+    fn run(
+        self,
+        request: &Request<'_>,
+        change: fn(ItemId, FolderId) -> Change,
+    ) -> Result<ItemsResponse, Fault> {
+        let names = load_names(request)?;
+        let store = request.ctx.store;
+        let items = self
+            .ids
+            .into_iter()
+            .map(|item| {
+                let item = item?;
+                let to = self.to.as_ref().copied().map_err(Error::again)?;
+                let outcome = store
+                    .apply(&request.mailbox, change(item, to), request.ctx.now)?
+                    .outcome;
+                let Outcome::Item { item, .. } = outcome else {
+                    return Err(unexpected(&outcome));
+                };
+                Ok(if self.return_new_ids {
+                    Some(store.item(&request.mailbox, item)?)
+                } else {
+                    None
+                })
+            })
+            .collect();
+        Ok(ItemsResponse { names, items })
+    }
+}
+
+/// MoveItem: each item moved to the target folder, where it gets a new id.
+#[derive(Debug)]
+pub(crate) struct MoveItem(pub(crate) Transfer);
+
+impl EwsOperation for MoveItem {
+    type Response = ItemsResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        Transfer::parse(request, op).map(MoveItem)
+    }
+
+    fn run(self, request: &Request<'_>) -> Result<ItemsResponse, Fault> {
+        self.0
+            .run(request, |item, to| Change::MoveItem { item, to })
+    }
+
+    fn write(response: &ItemsResponse, request: &Request<'_>, w: &mut Writer<'_>) {
+        response.write(
+            request,
+            w,
+            ("MoveItemResponse", "MoveItemResponseMessage"),
+            &id_shape(false),
+            |_| {},
+        );
+    }
+}
+
+/// CopyItem: a copy of each item in the target folder.
+#[derive(Debug)]
+pub(crate) struct CopyItem(pub(crate) Transfer);
+
+impl EwsOperation for CopyItem {
+    type Response = ItemsResponse;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        Transfer::parse(request, op).map(CopyItem)
+    }
+
+    fn run(self, request: &Request<'_>) -> Result<ItemsResponse, Fault> {
+        self.0
+            .run(request, |item, to| Change::CopyItem { item, to })
+    }
+
+    fn write(response: &ItemsResponse, request: &Request<'_>, w: &mut Writer<'_>) {
+        response.write(
+            request,
+            w,
+            ("CopyItemResponse", "CopyItemResponseMessage"),
+            &id_shape(false),
+            |_| {},
+        );
+    }
 }
 
 /// SendItem: sends saved drafts; with SaveItemToFolder the sent copy goes to SavedItemFolderId
 /// (Sent Items by default), and the draft is removed either way.
-pub(crate) fn send_item(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let save_copy = parse_bool(
-        op.attribute("", "SaveItemToFolder")
-            .ok_or_else(|| Fault::schema("SendItem needs SaveItemToFolder"))?,
-    )?;
-    let ids = listed(op, "ItemIds")?;
-    let saved = child(op, "SavedItemFolderId");
-    w.start(M, "SendItemResponse").start(M, "ResponseMessages");
-    for id in ids {
-        let result = open_item_id(request, id).and_then(|(item, change_key)| {
-            let item = request.ctx.store.item(&request.mailbox, item)?;
-            if change_key.is_some_and(|key| key != item.change_key) {
-                return Err(Error::new(
-                    ResponseCode::ErrorIrresolvableConflict,
-                    "the draft changed since the given change key",
-                ));
-            }
-            let copy_to = match (save_copy, saved) {
-                (false, _) => None,
-                (true, Some(wrapper)) => Some(wrapped_folder(request, wrapper)?),
-                (true, None) => Some(
-                    request
-                        .ctx
-                        .store
-                        .distinguished_folder(&request.mailbox, DistinguishedFolder::SentItems)?,
-                ),
-            };
-            send_stored(request, &item, copy_to)?;
-            Ok(|_: &mut Writer<'_>| {})
-        });
-        response_message(w, "SendItemResponseMessage", result);
+#[derive(Debug)]
+pub(crate) struct SendItem {
+    /// `SaveItemToFolder`: whether a sent copy is kept.
+    pub(crate) save_copy: bool,
+    /// `m:SavedItemFolderId`, read only when a copy is kept.
+    pub(crate) saved_folder: Option<Result<FolderId, Error>>,
+    /// The drafts, in request order, each with the ChangeKey it was read at when given.
+    pub(crate) ids: Vec<Result<KeyedItemId, Error>>,
+}
+
+impl EwsOperation for SendItem {
+    type Response = Confirmations;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let save_copy = parse_bool(
+            op.attribute("", "SaveItemToFolder")
+                .ok_or_else(|| Fault::schema("SendItem needs SaveItemToFolder"))?,
+        )?;
+        let ids = item_ids_with_keys(request, op)?;
+        Ok(SendItem {
+            save_copy,
+            saved_folder: save_copy.then(|| saved_folder(request, op)).flatten(),
+            ids,
+        })
     }
-    w.end().end();
-    Ok(())
+
+    fn run(self, request: &Request<'_>) -> Result<Confirmations, Fault> {
+        let results = self
+            .ids
+            .into_iter()
+            .map(|id| {
+                let (item, change_key) = id?;
+                let item = request.ctx.store.item(&request.mailbox, item)?;
+                if change_key.is_some_and(|key| key != item.change_key) {
+                    return Err(Error::new(
+                        ResponseCode::ErrorIrresolvableConflict,
+                        "the draft changed since the given change key",
+                    ));
+                }
+                let folder = shared_folder(self.saved_folder.as_ref())?;
+                let copy_to = sent_copy_folder(request, self.save_copy, folder)?;
+                send_stored(request, &item, copy_to)
+            })
+            .collect();
+        Ok(Confirmations { results })
+    }
+
+    fn write(response: &Confirmations, _: &Request<'_>, w: &mut Writer<'_>) {
+        response.write(w, "SendItemResponse", "SendItemResponseMessage");
+    }
 }
 
 /// MarkAllItemsAsRead (Exchange2013): sets or clears the read flag of every item of each folder.
 /// Read receipts are never sent, so SuppressReadReceipts changes nothing.
-pub(crate) fn mark_all_items_as_read(
-    request: &Request<'_>,
-    op: &Element,
-    w: &mut Writer<'_>,
-) -> Result<(), Fault> {
-    let read = parse_bool(
-        child(op, "ReadFlag")
-            .ok_or_else(|| Fault::schema("MarkAllItemsAsRead needs ReadFlag"))?
-            .trimmed_text(),
-    )?;
-    if let Some(suppress) = child(op, "SuppressReadReceipts") {
-        parse_bool(suppress.trimmed_text())?;
+#[derive(Debug)]
+pub(crate) struct MarkAllItemsAsRead {
+    /// `m:ReadFlag`: read (true) or unread.
+    pub(crate) read: bool,
+    /// The folders, in request order.
+    pub(crate) folders: Vec<Result<FolderId, Error>>,
+}
+
+impl EwsOperation for MarkAllItemsAsRead {
+    type Response = Confirmations;
+
+    fn parse(request: &Request<'_>, op: &Element) -> Result<Self, Fault> {
+        let read = parse_bool(
+            child(op, "ReadFlag")
+                .ok_or_else(|| Fault::schema("MarkAllItemsAsRead needs ReadFlag"))?
+                .trimmed_text(),
+        )?;
+        if let Some(suppress) = child(op, "SuppressReadReceipts") {
+            parse_bool(suppress.trimmed_text())?;
+        }
+        let folders = listed(op, "FolderIds")?
+            .into_iter()
+            .map(|folder| request.folder_id(folder))
+            .collect();
+        Ok(MarkAllItemsAsRead { read, folders })
     }
-    let folders = listed(op, "FolderIds")?;
-    w.start(M, "MarkAllItemsAsReadResponse")
-        .start(M, "ResponseMessages");
-    for folder in folders {
-        let result = request.folder_id(folder).and_then(|folder| {
-            let store = request.ctx.store;
-            let items: Vec<ItemId> = store
-                .items(&request.mailbox, folder)?
-                .into_iter()
-                .filter(|item| {
-                    (item.props.int32(tags::MESSAGE_FLAGS).unwrap_or(0) & tags::MSGFLAG_READ != 0)
-                        != read
-                })
-                .map(|item| item.id)
-                .collect();
-            if !items.is_empty() {
-                store.apply(
-                    &request.mailbox,
-                    Change::SetReadFlag { items, read },
-                    request.ctx.now,
-                )?;
-            }
-            Ok(|_: &mut Writer<'_>| {})
-        });
-        response_message(w, "MarkAllItemsAsReadResponseMessage", result);
+
+    fn run(self, request: &Request<'_>) -> Result<Confirmations, Fault> {
+        let store = request.ctx.store;
+        let read = self.read;
+        let results = self
+            .folders
+            .into_iter()
+            .map(|folder| {
+                let items: Vec<ItemId> = store
+                    .items(&request.mailbox, folder?)?
+                    .into_iter()
+                    .filter(|item| {
+                        (item.props.int32(tags::MESSAGE_FLAGS).unwrap_or(0) & tags::MSGFLAG_READ
+                            != 0)
+                            != read
+                    })
+                    .map(|item| item.id)
+                    .collect();
+                if !items.is_empty() {
+                    store.apply(
+                        &request.mailbox,
+                        Change::SetReadFlag { items, read },
+                        request.ctx.now,
+                    )?;
+                }
+                Ok(())
+            })
+            .collect();
+        Ok(Confirmations { results })
     }
-    w.end().end();
-    Ok(())
+
+    fn write(response: &Confirmations, _: &Request<'_>, w: &mut Writer<'_>) {
+        response.write(
+            w,
+            "MarkAllItemsAsReadResponse",
+            "MarkAllItemsAsReadResponseMessage",
+        );
+    }
 }

@@ -2,7 +2,8 @@
 //! ([`EwsOperation`]): **parse** the operation element into a typed request, **run** it on typed
 //! values (store reads and writes, no XML), **write** the typed response. [`Operation`] and
 //! [`Response`] are the closed lists of them, made by [`operations!`]; `Operation::parse` is the
-//! only place operation names are matched.
+//! only place operation names are matched. GetStreamingEvents has the same parse and run steps
+//! but answers with a stream of envelopes, so it goes through [`open_stream`] instead.
 
 mod attachments;
 mod availability;
@@ -49,7 +50,6 @@ pub(crate) trait EwsOperation: Sized {
 macro_rules! operations {
     ($($element:literal => $variant:ident($type:ty),)+) => {
         /// Every operation umbox serves, parsed.
-        #[allow(clippy::enum_variant_names)] // TRANSITION: while only attachment operations are listed.
         pub(crate) enum Operation {
             $(
                 #[doc = concat!("`m:", $element, "`.")]
@@ -58,7 +58,6 @@ macro_rules! operations {
         }
 
         /// What each operation answered, ready to be written.
-        #[allow(clippy::enum_variant_names)] // TRANSITION: while only attachment operations are listed.
         pub(crate) enum Response {
             $(
                 #[doc = concat!("The answer to `m:", $element, "`.")]
@@ -106,6 +105,14 @@ operations! {
     "GetAttachment" => GetAttachment(attachments::GetAttachment),
     "CreateAttachment" => CreateAttachment(attachments::CreateAttachment),
     "DeleteAttachment" => DeleteAttachment(attachments::DeleteAttachment),
+    "GetItem" => GetItem(items::GetItem),
+    "CreateItem" => CreateItem(items::CreateItem),
+    "UpdateItem" => UpdateItem(items::UpdateItem),
+    "DeleteItem" => DeleteItem(items::DeleteItem),
+    "MoveItem" => MoveItem(items::MoveItem),
+    "CopyItem" => CopyItem(items::CopyItem),
+    "SendItem" => SendItem(items::SendItem),
+    "MarkAllItemsAsRead" => MarkAllItemsAsRead(items::MarkAllItemsAsRead),
     "FindItem" => FindItem(find_item::FindItem),
     "SyncFolderItems" => SyncFolderItems(sync::SyncFolderItems),
     "SyncFolderHierarchy" => SyncFolderHierarchy(sync::SyncFolderHierarchy),
@@ -120,36 +127,24 @@ operations! {
     "GetEvents" => GetEvents(subscriptions::GetEvents),
 }
 
-/// Runs the operation `op` and writes its response element.
+/// Runs the operation `op` and writes its response element: parse, run, write.
 pub(crate) fn dispatch(
     request: &Request<'_>,
     op: &Element,
     w: &mut Writer<'_>,
 ) -> Result<(), Fault> {
-    if let Some(operation) = Operation::parse(request, op) {
-        let response = operation?.run(request)?;
-        response.write(request, w);
-        return Ok(());
-    }
-    legacy_dispatch(request, op, w)
-}
-
-/// The operations not yet written as an [`EwsOperation`].
-fn legacy_dispatch(request: &Request<'_>, op: &Element, w: &mut Writer<'_>) -> Result<(), Fault> {
-    match op.name() {
-        "GetItem" => items::get_item(request, op, w),
-        "CreateItem" => items::create_item(request, op, w),
-        "UpdateItem" => items::update_item(request, op, w),
-        "DeleteItem" => items::delete_item(request, op, w),
-        "MoveItem" => items::move_item(request, op, w),
-        "CopyItem" => items::copy_item(request, op, w),
-        "SendItem" => items::send_item(request, op, w),
-        "MarkAllItemsAsRead" => items::mark_all_items_as_read(request, op, w),
-        other => Err(Fault::new(
+    let operation = Operation::parse(request, op).unwrap_or_else(|| {
+        Err(Fault::new(
             ResponseCode::ErrorInvalidRequest,
-            format!("the operation {other} is not supported by this server"),
-        )),
-    }
+            format!(
+                "the operation {} is not supported by this server",
+                op.name()
+            ),
+        ))
+    })?;
+    let response = operation.run(request)?;
+    response.write(request, w);
+    Ok(())
 }
 
 /// The operations answered with a stream of envelopes instead of one document; `None` for every

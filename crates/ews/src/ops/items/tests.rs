@@ -1,238 +1,484 @@
-//! Item and attachment operations through `ews::handle`, against a real store in a temp dir, the
-//! demo directory and a fixed clock; plus the table runner for `fixtures/ews/**` cases.
-
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! Item operations: each operation's typed `run` on values built in Rust, then their behaviour
+//! through `ews::handle` with the EWS test kit (a real store in a temp dir, the demo directory and
+//! a fixed clock).
 
 use base64::Engine;
 
-use crate::ids::IdCodec;
-use crate::{handle, Context, Limits};
-use umbox_base::config::Site;
-use umbox_base::directory::Directory;
-use umbox_store::props::{tags, FileTime, PropKey, PropValue};
-use umbox_store::{
-    Change, DistinguishedFolder, MailStore, MailboxId, NewAttachment, Options, Outcome, RedbStore,
+use super::{
+    id_shape, load_names, ConflictResolution, CopyItem, CreateItem, DeleteItem, DeleteType,
+    Disposition, GetItem, ItemChange, MarkAllItemsAsRead, MoveItem, SendItem, Transfer, UpdateItem,
 };
-use umbox_xml::{self as xml, Element};
+use crate::codes::ResponseCode;
+use crate::error::Error;
+use crate::ops::testkit::{all, describe, one, text, Kit};
+use crate::ops::EwsOperation;
+use crate::render::item::read::{bcc_key, NewItem, Update};
+use crate::render::item::Kind;
+use umbox_store::props::{tags, FileTime, PropKey, PropValue};
+use umbox_store::{Change, DistinguishedFolder, MailStore, MailboxId, NewAttachment, Outcome};
+use umbox_xml::{ns, Element};
 
-const M: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
-const T: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 const ALICE: &str = "alice@example.test";
 const BOB: &str = "bob@example.test";
 
-fn directory() -> &'static Directory {
-    static DIRECTORY: OnceLock<Directory> = OnceLock::new();
-    DIRECTORY.get_or_init(|| Directory::demo().unwrap())
+// Each operation's `run` on typed values built in Rust: a bad entry fails alone.
+
+/// A failure `parse` kept for one entry.
+fn refused() -> Error {
+    Error::new(ResponseCode::ErrorInvalidRequest, "refused in parse")
 }
 
-struct TempDir(PathBuf);
+/// The response code of an entry that failed.
+fn error_code<T: std::fmt::Debug>(result: &Result<T, Error>) -> ResponseCode {
+    result.as_ref().unwrap_err().response_code()
+}
 
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "umbox-ews-items-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        TempDir(path)
+/// A failure shared by every entry of a request (a folder the request names did not resolve).
+fn no_such_folder() -> Error {
+    Error::new(ResponseCode::ErrorFolderNotFound, "no such folder")
+}
+
+/// Asserts that every entry failed with the shared [`no_such_folder`] answer.
+fn assert_all_no_such_folder<T: std::fmt::Debug>(results: &[Result<T, Error>]) {
+    assert_eq!(results.len(), 2);
+    for result in results {
+        let error = result.as_ref().unwrap_err();
+        assert_eq!(error.response_code(), ResponseCode::ErrorFolderNotFound);
+        assert_eq!(error.to_string(), "no such folder");
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+/// The properties of a message with `subject`.
+fn message(subject: &str) -> Vec<(PropKey, PropValue)> {
+    vec![
+        (
+            tags::MESSAGE_CLASS.into(),
+            PropValue::Unicode("IPM.Note".into()),
+        ),
+        (tags::SUBJECT.into(), PropValue::Unicode(subject.into())),
+    ]
+}
+
+/// A new item as `parse` reads it, with only a subject.
+fn new_item(subject: &str) -> NewItem {
+    NewItem {
+        props: vec![(tags::SUBJECT.into(), PropValue::Unicode(subject.into()))],
+        read: None,
+        attachments: Vec::new(),
     }
 }
 
-/// A store with alice's and bob's mailboxes, and everything a request needs.
-pub(super) struct World {
-    _dir: TempDir,
-    pub(super) store: RedbStore,
-    site: Site,
-    ids: IdCodec,
-    pub(super) now: SystemTime,
+fn alice() -> MailboxId {
+    MailboxId::new(ALICE)
 }
 
-impl World {
-    pub(super) fn new() -> World {
-        let dir = TempDir::new();
-        let store = RedbStore::open(&dir.0, Options::default()).unwrap();
-        // 2026-01-01T13:14:15Z
-        let now = UNIX_EPOCH + Duration::from_secs(1_767_273_255);
-        for user in [ALICE, BOB] {
-            store.ensure_mailbox(&MailboxId::new(user), now).unwrap();
-        }
-        let site = Site {
-            domains: vec!["example.test".to_owned()],
-            public_host: "mail.example.test".to_owned(),
-            https_port: 443,
-            sip_port: 5060,
-            sips_port: 5061,
-            addresses: Vec::new(),
-        };
-        World {
-            _dir: dir,
-            store,
-            site,
-            ids: IdCodec::from_key(b"ews items tests"),
-            now,
-        }
-    }
+#[test]
+fn get_item_reads_each_item_on_its_own() {
+    let kit = Kit::new();
+    let request = kit.request(ALICE);
+    let item = kit.create_item(ALICE, DistinguishedFolder::Inbox, message("hello"), &[]);
+    let gone = kit.create_item(ALICE, DistinguishedFolder::Inbox, message("gone"), &[]);
+    kit.store()
+        .apply(&alice(), Change::DeleteItem { item: gone }, kit.now)
+        .unwrap();
 
-    /// Sends `operation` (the Body content) as `caller` with schema `version`; returns the HTTP
-    /// status and the parsed envelope.
-    pub(super) fn call_as(&self, caller: &str, version: &str, operation: &str) -> (u16, Element) {
-        let body = format!(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\
-             <soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:m=\"{M}\" xmlns:t=\"{T}\">\
-             <soap:Header><t:RequestServerVersion Version=\"{version}\"/></soap:Header>\
-             <soap:Body>{operation}</soap:Body></soap:Envelope>"
-        );
-        let caller = directory().user_by_address(caller).unwrap();
-        let notify = crate::ops::testkit::scratch_hub(&self.store);
-        let ctx = Context {
-            caller,
-            directory: directory(),
-            site: &self.site,
-            store: &self.store,
-            ids: &self.ids,
-            now: self.now,
-            limits: Limits::default(),
-            notify: &notify,
-        };
-        let reply = handle(body.as_bytes(), ctx);
-        let text = String::from_utf8(reply.body).unwrap();
-        let parsed = xml::parse(text.as_bytes(), &xml::Limits::DEFAULT)
-            .unwrap_or_else(|e| panic!("{e}: {text}"));
-        (reply.status, parsed)
+    let items = GetItem {
+        shape: id_shape(false),
+        ids: vec![Ok(item), Err(refused()), Ok(gone)],
     }
+    .run(&request)
+    .unwrap()
+    .items;
+    let read = items[0].as_ref().unwrap();
+    assert_eq!(read.id, item);
+    assert_eq!(read.props.unicode(tags::SUBJECT), Some("hello"));
+    assert_eq!(error_code(&items[1]), ResponseCode::ErrorInvalidRequest);
+    assert_eq!(error_code(&items[2]), ResponseCode::ErrorItemNotFound);
+}
 
-    /// Alice, Exchange2016, expecting HTTP 200; returns the response messages.
-    pub(super) fn call(&self, operation: &str) -> Vec<Element> {
-        self.call_by(ALICE, operation)
+#[test]
+fn create_item_stores_each_item_on_its_own() {
+    let kit = Kit::new();
+    let request = kit.request(ALICE);
+    let created = CreateItem {
+        disposition: Some(Disposition::SaveOnly),
+        saved_folder: None,
+        items: vec![
+            Ok((Kind::Message, new_item("draft"))),
+            Err(refused()),
+            Ok((Kind::Contact, new_item("Dana"))),
+        ],
     }
+    .run(&request)
+    .unwrap()
+    .items;
+    let draft = created[0].as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(draft.parent, kit.folder(ALICE, DistinguishedFolder::Drafts));
+    assert_eq!(draft.props.unicode(tags::SUBJECT), Some("draft"));
+    assert_eq!(error_code(&created[1]), ResponseCode::ErrorInvalidRequest);
+    let contact = created[2].as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(
+        contact.parent,
+        kit.folder(ALICE, DistinguishedFolder::Contacts)
+    );
 
-    pub(super) fn call_by(&self, caller: &str, operation: &str) -> Vec<Element> {
-        let (status, envelope) = self.call_as(caller, "Exchange2016", operation);
-        assert_eq!(status, 200, "{envelope:#?}");
-        let messages = descendants(&envelope, "ResponseMessages");
-        messages.first().unwrap().children().cloned().collect()
+    // A message needs a disposition; the other kinds do not.
+    let undisposed = CreateItem {
+        disposition: None,
+        saved_folder: None,
+        items: vec![
+            Ok((Kind::Message, new_item("x"))),
+            Ok((Kind::Item, new_item("y"))),
+        ],
     }
+    .run(&request)
+    .unwrap()
+    .items;
+    assert_eq!(
+        error_code(&undisposed[0]),
+        ResponseCode::ErrorMessageDispositionRequired
+    );
+    assert!(undisposed[1].as_ref().unwrap().is_some());
 
-    pub(super) fn raw(&self, caller: &str, operation: &str) -> (u16, String) {
-        let body = format!(
-            "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:m=\"{M}\" xmlns:t=\"{T}\">\
-             <soap:Header><t:RequestServerVersion Version=\"Exchange2016\"/></soap:Header>\
-             <soap:Body>{operation}</soap:Body></soap:Envelope>"
-        );
-        let caller = directory().user_by_address(caller).unwrap();
-        let notify = crate::ops::testkit::scratch_hub(&self.store);
-        let ctx = Context {
-            caller,
-            directory: directory(),
-            site: &self.site,
-            store: &self.store,
-            ids: &self.ids,
-            now: self.now,
-            limits: Limits::default(),
-            notify: &notify,
-        };
-        let reply = handle(body.as_bytes(), ctx);
-        (reply.status, String::from_utf8(reply.body).unwrap())
+    let orphaned = CreateItem {
+        disposition: Some(Disposition::SaveOnly),
+        saved_folder: Some(Err(no_such_folder())),
+        items: vec![
+            Ok((Kind::Message, new_item("a"))),
+            Ok((Kind::Item, new_item("b"))),
+        ],
     }
+    .run(&request)
+    .unwrap()
+    .items;
+    assert_all_no_such_folder(&orphaned);
+}
 
-    pub(super) fn folder(&self, user: &str, which: DistinguishedFolder) -> umbox_store::Folder {
-        let mailbox = MailboxId::new(user);
-        let id = self.store.distinguished_folder(&mailbox, which).unwrap();
-        self.store.folder(&mailbox, id).unwrap()
+#[test]
+fn update_item_applies_each_change_on_its_own() {
+    let kit = Kit::new();
+    let request = kit.request(ALICE);
+    let id = kit.create_item(ALICE, DistinguishedFolder::Drafts, message("before"), &[]);
+    let stored = kit.store().item(&alice(), id).unwrap();
+    let rename = |subject: &str| ItemChange {
+        item: stored.clone(),
+        change_key: Some(stored.change_key),
+        update: Update {
+            set: vec![(tags::SUBJECT.into(), PropValue::Unicode(subject.into()))],
+            ..Update::default()
+        },
+    };
+    let update = |changes, saved_folder| UpdateItem {
+        resolution: ConflictResolution::NeverOverwrite,
+        disposition: Some(Disposition::SaveOnly),
+        saved_folder,
+        names: load_names(&request).unwrap(),
+        changes,
+    };
+
+    let updated = update(
+        vec![Ok(rename("after")), Err(refused()), Ok(rename("again"))],
+        None,
+    )
+    .run(&request)
+    .unwrap()
+    .items;
+    let after = updated[0].as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(after.id, id, "an update keeps the id");
+    assert_eq!(after.props.unicode(tags::SUBJECT), Some("after"));
+    assert_ne!(after.change_key, stored.change_key);
+    assert_eq!(error_code(&updated[1]), ResponseCode::ErrorInvalidRequest);
+    assert_eq!(
+        error_code(&updated[2]),
+        ResponseCode::ErrorIrresolvableConflict,
+        "the key the change was read at is stale now"
+    );
+
+    let orphaned = update(
+        vec![Ok(rename("a")), Ok(rename("b"))],
+        Some(Err(no_such_folder())),
+    )
+    .run(&request)
+    .unwrap()
+    .items;
+    assert_all_no_such_folder(&orphaned);
+}
+
+#[test]
+fn delete_item_removes_or_moves_each_item_on_its_own() {
+    let kit = Kit::new();
+    let request = kit.request(ALICE);
+    let kept = kit.create_item(ALICE, DistinguishedFolder::Inbox, message("kept"), &[]);
+    let removed = kit.create_item(ALICE, DistinguishedFolder::Inbox, message("removed"), &[]);
+
+    let to_trash = DeleteItem {
+        delete_type: DeleteType::MoveToDeletedItems,
+        ids: vec![Ok(kept), Err(refused())],
     }
+    .run(&request)
+    .unwrap()
+    .results;
+    assert!(to_trash[0].is_ok());
+    assert_eq!(error_code(&to_trash[1]), ResponseCode::ErrorInvalidRequest);
+    let deleted_items = kit.folder(ALICE, DistinguishedFolder::DeletedItems);
+    let trash = kit.store().items(&alice(), deleted_items).unwrap();
+    assert_eq!(trash.len(), 1);
+    assert_eq!(trash[0].props.unicode(tags::SUBJECT), Some("kept"));
 
-    pub(super) fn folder_id(&self, user: &str, which: DistinguishedFolder) -> String {
-        let mailbox = MailboxId::new(user);
-        self.ids.folder(
-            &mailbox,
-            self.store.distinguished_folder(&mailbox, which).unwrap(),
+    // In Deleted Items already, MoveToDeletedItems removes the item.
+    let emptied = DeleteItem {
+        delete_type: DeleteType::MoveToDeletedItems,
+        ids: vec![Ok(trash[0].id)],
+    }
+    .run(&request)
+    .unwrap()
+    .results;
+    assert!(emptied[0].is_ok());
+    assert!(kit
+        .store()
+        .items(&alice(), deleted_items)
+        .unwrap()
+        .is_empty());
+
+    // SoftDelete removes the item as HardDelete does.
+    let removed_twice = DeleteItem {
+        delete_type: DeleteType::SoftDelete,
+        ids: vec![Ok(removed), Ok(removed)],
+    }
+    .run(&request)
+    .unwrap()
+    .results;
+    assert!(removed_twice[0].is_ok());
+    assert_eq!(
+        error_code(&removed_twice[1]),
+        ResponseCode::ErrorItemNotFound
+    );
+}
+
+#[test]
+fn move_and_copy_transfer_each_item_on_its_own() {
+    let kit = Kit::new();
+    let request = kit.request(ALICE);
+    let item = kit.create_item(ALICE, DistinguishedFolder::Inbox, message("m"), &[]);
+    let junk = kit.folder(ALICE, DistinguishedFolder::JunkEmail);
+
+    let moved = MoveItem(Transfer {
+        to: Ok(junk),
+        return_new_ids: true,
+        ids: vec![Ok(item), Err(refused()), Ok(item)],
+    })
+    .run(&request)
+    .unwrap()
+    .items;
+    let new = moved[0].as_ref().unwrap().as_ref().unwrap();
+    assert_ne!(new.id, item, "a moved item gets a new id");
+    assert_eq!(new.parent, junk);
+    assert_eq!(error_code(&moved[1]), ResponseCode::ErrorInvalidRequest);
+    assert_eq!(error_code(&moved[2]), ResponseCode::ErrorItemNotFound);
+
+    let drafts = kit.folder(ALICE, DistinguishedFolder::Drafts);
+    let copied = CopyItem(Transfer {
+        to: Ok(drafts),
+        return_new_ids: false,
+        ids: vec![Ok(new.id), Err(refused())],
+    })
+    .run(&request)
+    .unwrap()
+    .items;
+    assert!(copied[0].as_ref().unwrap().is_none(), "no new id asked for");
+    assert_eq!(error_code(&copied[1]), ResponseCode::ErrorInvalidRequest);
+    assert_eq!(kit.store().items(&alice(), drafts).unwrap().len(), 1);
+    assert_eq!(kit.store().items(&alice(), junk).unwrap().len(), 1);
+
+    let nowhere = CopyItem(Transfer {
+        to: Err(no_such_folder()),
+        return_new_ids: true,
+        ids: vec![Ok(new.id), Ok(new.id)],
+    })
+    .run(&request)
+    .unwrap()
+    .items;
+    assert_all_no_such_folder(&nowhere);
+}
+
+#[test]
+fn send_item_sends_each_draft_on_its_own() {
+    let kit = Kit::new();
+    let request = kit.request(ALICE);
+    let mut props = message("to bob");
+    props.push((bcc_key(), PropValue::MultiUnicode(vec![BOB.into()])));
+    let draft = kit.create_item(ALICE, DistinguishedFolder::Drafts, props, &[]);
+    let stale = kit.create_item(ALICE, DistinguishedFolder::Drafts, message("stale"), &[]);
+    let old_key = kit.store().item(&alice(), stale).unwrap().change_key;
+    kit.store()
+        .apply(
+            &alice(),
+            Change::SetReadFlag {
+                items: vec![stale],
+                read: true,
+            },
+            kit.now,
         )
+        .unwrap();
+
+    let sent = SendItem {
+        save_copy: true,
+        saved_folder: None,
+        ids: vec![
+            Ok((draft, None)),
+            Err(refused()),
+            Ok((draft, None)),
+            Ok((stale, Some(old_key))),
+        ],
+    }
+    .run(&request)
+    .unwrap()
+    .results;
+    assert!(sent[0].is_ok());
+    assert_eq!(error_code(&sent[1]), ResponseCode::ErrorInvalidRequest);
+    assert_eq!(
+        error_code(&sent[2]),
+        ResponseCode::ErrorItemNotFound,
+        "a sent draft is gone"
+    );
+    assert_eq!(
+        error_code(&sent[3]),
+        ResponseCode::ErrorIrresolvableConflict
+    );
+    let bob = MailboxId::new(BOB);
+    let bob_inbox = kit.folder(BOB, DistinguishedFolder::Inbox);
+    assert_eq!(kit.store().items(&bob, bob_inbox).unwrap().len(), 1);
+    let sent_items = kit.folder(ALICE, DistinguishedFolder::SentItems);
+    assert_eq!(kit.store().items(&alice(), sent_items).unwrap().len(), 1);
+
+    let stale = kit.store().item(&alice(), stale).unwrap();
+    let orphaned = SendItem {
+        save_copy: true,
+        saved_folder: Some(Err(no_such_folder())),
+        ids: vec![Ok((stale.id, None)), Ok((stale.id, Some(stale.change_key)))],
+    }
+    .run(&request)
+    .unwrap()
+    .results;
+    assert_all_no_such_folder(&orphaned);
+}
+
+#[test]
+fn mark_all_items_as_read_marks_each_folder_on_its_own() {
+    let kit = Kit::new();
+    let request = kit.request(ALICE);
+    let unread = vec![(tags::MESSAGE_FLAGS.into(), PropValue::Int32(0))];
+    for _ in 0..2 {
+        kit.create_item(ALICE, DistinguishedFolder::Inbox, unread.clone(), &[]);
+    }
+    let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
+    assert_eq!(kit.store().folder(&alice(), inbox).unwrap().unread_count, 2);
+
+    let marked = MarkAllItemsAsRead {
+        read: true,
+        folders: vec![Ok(inbox), Err(refused())],
+    }
+    .run(&request)
+    .unwrap()
+    .results;
+    assert!(marked[0].is_ok());
+    assert_eq!(error_code(&marked[1]), ResponseCode::ErrorInvalidRequest);
+    assert_eq!(kit.store().folder(&alice(), inbox).unwrap().unread_count, 0);
+}
+
+// The operations through `ews::handle`, as clients send them.
+
+/// The response messages of the one operation answered in `body` (the SOAP Body).
+fn response_messages(body: &Element) -> Vec<Element> {
+    let response = body
+        .children()
+        .next()
+        .unwrap_or_else(|| panic!("an empty Body: {}", describe(body)));
+    one(response, &["ResponseMessages"])
+        .children()
+        .cloned()
+        .collect()
+}
+
+impl Kit {
+    /// The response messages alice gets for `operation` (Exchange2016, HTTP 200).
+    fn messages(&self, operation: &str) -> Vec<Element> {
+        response_messages(&self.call(operation))
     }
 
-    /// A voice message as the UM pipeline delivers it: class, MS-OXOUM properties, WAV audio.
-    pub(super) fn deliver_voicemail(&self, user: &str, audio: &[u8]) -> (String, String) {
+    /// The response messages `caller` gets for `operation` (Exchange2016, HTTP 200).
+    fn messages_as(&self, caller: &str, operation: &str) -> Vec<Element> {
+        let (status, body) = self.call_as(caller, "Exchange2016", None, operation);
+        assert_eq!(status, 200, "{}", describe(&body));
+        response_messages(&body)
+    }
+
+    /// A distinguished folder of `user` as the store keeps it (its counts).
+    fn stored_folder(&self, user: &str, which: DistinguishedFolder) -> umbox_store::Folder {
+        self.store()
+            .folder(&MailboxId::new(user), self.folder(user, which))
+            .unwrap()
+    }
+
+    /// The EWS id of a distinguished folder of `user`.
+    fn folder_ews_id(&self, user: &str, which: DistinguishedFolder) -> String {
+        self.ids
+            .folder(&MailboxId::new(user), self.folder(user, which))
+    }
+
+    /// A voice message as the UM pipeline delivers it (class, MS-OXOUM properties, WAV audio);
+    /// its EWS id and change key.
+    fn deliver_voicemail(&self, user: &str, audio: &[u8]) -> (String, String) {
         let mailbox = MailboxId::new(user);
-        let inbox = self
-            .store
-            .distinguished_folder(&mailbox, DistinguishedFolder::Inbox)
-            .unwrap();
         let stamp = PropValue::SystemTime(FileTime::from_system_time(self.now));
+        let unicode = |text: &str| PropValue::Unicode(text.into());
         let props = vec![
             (
-                PropKey::Tag(tags::MESSAGE_CLASS),
-                PropValue::Unicode("IPM.Note.Microsoft.Voicemail.UM.CA".into()),
+                tags::MESSAGE_CLASS.into(),
+                unicode("IPM.Note.Microsoft.Voicemail.UM.CA"),
             ),
             (
-                PropKey::Tag(tags::SUBJECT),
-                PropValue::Unicode("Voice Mail from +14255550123 (0:42)".into()),
+                tags::SUBJECT.into(),
+                unicode("Voice Mail from +14255550123 (0:42)"),
+            ),
+            (tags::BODY.into(), unicode("You received a voice mail.")),
+            (tags::MESSAGE_FLAGS.into(), PropValue::Int32(0)),
+            (tags::MESSAGE_DELIVERY_TIME.into(), stamp.clone()),
+            (tags::CLIENT_SUBMIT_TIME.into(), stamp),
+            (tags::SENT_REPRESENTING_NAME.into(), unicode("+14255550123")),
+            (
+                tags::SENT_REPRESENTING_EMAIL_ADDRESS.into(),
+                unicode("um@example.test"),
+            ),
+            (tags::VOICE_MESSAGE_DURATION.into(), PropValue::Int32(42)),
+            (
+                tags::SENDER_TELEPHONE_NUMBER.into(),
+                unicode("+14255550123"),
             ),
             (
-                PropKey::Tag(tags::BODY),
-                PropValue::Unicode("You received a voice mail.".into()),
-            ),
-            (PropKey::Tag(tags::MESSAGE_FLAGS), PropValue::Int32(0)),
-            (PropKey::Tag(tags::MESSAGE_DELIVERY_TIME), stamp.clone()),
-            (PropKey::Tag(tags::CLIENT_SUBMIT_TIME), stamp),
-            (
-                PropKey::Tag(tags::SENT_REPRESENTING_NAME),
-                PropValue::Unicode("+14255550123".into()),
+                tags::VOICE_MESSAGE_SENDER_NAME.into(),
+                unicode("Carol Caller"),
             ),
             (
-                PropKey::Tag(tags::SENT_REPRESENTING_EMAIL_ADDRESS),
-                PropValue::Unicode("um@example.test".into()),
+                tags::VOICE_MESSAGE_ATTACHMENT_ORDER.into(),
+                unicode("audio.wav"),
             ),
-            (
-                PropKey::Tag(tags::VOICE_MESSAGE_DURATION),
-                PropValue::Int32(42),
-            ),
-            (
-                PropKey::Tag(tags::SENDER_TELEPHONE_NUMBER),
-                PropValue::Unicode("+14255550123".into()),
-            ),
-            (
-                PropKey::Tag(tags::VOICE_MESSAGE_SENDER_NAME),
-                PropValue::Unicode("Carol Caller".into()),
-            ),
-            (
-                PropKey::Tag(tags::VOICE_MESSAGE_ATTACHMENT_ORDER),
-                PropValue::Unicode("audio.wav".into()),
-            ),
-            (
-                PropKey::Tag(tags::CALL_ID),
-                PropValue::Unicode("call-7@gw.example.test".into()),
-            ),
+            (tags::CALL_ID.into(), unicode("call-7@gw.example.test")),
         ];
         let attachment = NewAttachment {
             props: vec![
-                (
-                    PropKey::Tag(tags::ATTACH_LONG_FILENAME),
-                    PropValue::Unicode("audio.wav".into()),
-                ),
-                (
-                    PropKey::Tag(tags::ATTACH_MIME_TAG),
-                    PropValue::Unicode("audio/wav".into()),
-                ),
+                (tags::ATTACH_LONG_FILENAME.into(), unicode("audio.wav")),
+                (tags::ATTACH_MIME_TAG.into(), unicode("audio/wav")),
             ],
             content: audio.to_vec(),
         };
         let change = Change::CreateItem {
-            folder: inbox,
+            folder: self.folder(user, DistinguishedFolder::Inbox),
             props,
             attachments: vec![attachment],
         };
         let Outcome::Item { item, change_key } = self
-            .store
+            .store()
             .apply(&mailbox, change, self.now)
             .unwrap()
             .outcome
@@ -246,42 +492,29 @@ impl World {
     }
 }
 
-/// Every descendant (or self) named `name`, depth first.
-pub(super) fn descendants<'e>(element: &'e Element, name: &str) -> Vec<&'e Element> {
-    let mut out = Vec::new();
-    if element.name() == name {
-        out.push(element);
-    }
-    for child in element.children() {
-        out.extend(descendants(child, name));
-    }
-    out
-}
-
-pub(super) fn first<'e>(element: &'e Element, name: &str) -> &'e Element {
-    descendants(element, name)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no {name} in {element:#?}"))
-}
-
-pub(super) fn text_of(element: &Element, name: &str) -> String {
-    first(element, name).text().to_owned()
-}
-
-pub(super) fn code(message: &Element) -> String {
-    text_of(message, "ResponseCode")
+/// The ResponseCode of a response message.
+fn code(message: &Element) -> &str {
+    text(message, &["ResponseCode"])
 }
 
 fn assert_ok(messages: &[Element]) {
     for message in messages {
-        assert_eq!(code(message), "NoError", "{message:#?}");
+        assert_eq!(code(message), "NoError", "{}", describe(message));
         assert_eq!(message.attribute("", "ResponseClass"), Some("Success"));
     }
 }
 
+/// The one item of a response message's `m:Items`, whatever its element type.
+fn the_item(message: &Element) -> &Element {
+    one(message, &["Items"])
+        .children()
+        .next()
+        .unwrap_or_else(|| panic!("no item in {}", describe(message)))
+}
+
+/// The id and change key of the item a response message names.
 fn item_id(message: &Element) -> (String, String) {
-    let id = first(message, "ItemId");
+    let id = one(the_item(message), &["ItemId"]);
     (
         id.attribute("", "Id").unwrap().to_owned(),
         id.attribute("", "ChangeKey").unwrap().to_owned(),
@@ -292,8 +525,9 @@ fn id_xml(id: &(String, String)) -> String {
     format!("<t:ItemId Id=\"{}\" ChangeKey=\"{}\"/>", id.0, id.1)
 }
 
-fn get(world: &World, id: &(String, String), shape: &str) -> Element {
-    let messages = world.call(&format!(
+/// The GetItem response message for `id` in `shape` (the ItemShape's content).
+fn get(kit: &Kit, id: &(String, String), shape: &str) -> Element {
+    let messages = kit.messages(&format!(
         "<m:GetItem><m:ItemShape>{shape}</m:ItemShape><m:ItemIds>{}</m:ItemIds></m:GetItem>",
         id_xml(id)
     ));
@@ -315,10 +549,13 @@ const DRAFT: &str = r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemF
 </t:Message>
 </m:Items></m:CreateItem>"#;
 
-fn create_draft(world: &World) -> (String, String) {
-    let messages = world.call(DRAFT);
+fn create_draft(kit: &Kit) -> (String, String) {
+    let messages = kit.messages(DRAFT);
     assert_ok(&messages);
-    let attachments = descendants(&messages[0], "AttachmentId");
+    let attachments = all(
+        the_item(&messages[0]),
+        &["Attachments", "FileAttachment", "AttachmentId"],
+    );
     assert_eq!(
         attachments.len(),
         1,
@@ -329,72 +566,70 @@ fn create_draft(world: &World) -> (String, String) {
 
 #[test]
 fn created_message_reads_back_with_extended_properties() {
-    let world = World::new();
-    let id = create_draft(&world);
+    let kit = Kit::new();
+    let id = create_draft(&kit);
     let item = get(
-        &world,
+        &kit,
         &id,
         r#"<t:BaseShape>AllProperties</t:BaseShape><t:AdditionalProperties>
             <t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/>
             <t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="Color" PropertyType="String"/>
            </t:AdditionalProperties>"#,
     );
-    let message = first(&item, "Message");
-    assert_eq!(text_of(message, "Subject"), "Quarterly numbers");
+    let message = one(&item, &["Items", "Message"]);
+    assert_eq!(text(message, &["Subject"]), "Quarterly numbers");
     assert_eq!(
-        first(message, "Body").attribute("", "BodyType"),
+        one(message, &["Body"]).attribute("", "BodyType"),
         Some("HTML")
     );
-    assert_eq!(text_of(message, "Body"), "<p>See &amp; reply</p>");
-    assert_eq!(text_of(message, "TextBody"), "See & reply");
-    assert_eq!(text_of(message, "IsDraft"), "true");
-    assert_eq!(text_of(message, "IsRead"), "false");
-    assert_eq!(text_of(message, "Importance"), "High");
-    assert_eq!(text_of(message, "HasAttachments"), "true");
-    assert_eq!(text_of(message, "DisplayTo"), "Bob Berg");
-    assert_eq!(text_of(first(message, "ToRecipients"), "EmailAddress"), BOB);
-    assert_eq!(
-        text_of(first(message, "ToRecipients"), "MailboxType"),
-        "Mailbox"
-    );
-    let categories: Vec<_> = descendants(message, "String")
+    assert_eq!(text(message, &["Body"]), "<p>See &amp; reply</p>");
+    assert_eq!(text(message, &["TextBody"]), "See & reply");
+    assert_eq!(text(message, &["IsDraft"]), "true");
+    assert_eq!(text(message, &["IsRead"]), "false");
+    assert_eq!(text(message, &["Importance"]), "High");
+    assert_eq!(text(message, &["HasAttachments"]), "true");
+    assert_eq!(text(message, &["DisplayTo"]), "Bob Berg");
+    let to = one(message, &["ToRecipients", "Mailbox"]);
+    assert_eq!(text(to, &["EmailAddress"]), BOB);
+    assert_eq!(text(to, &["MailboxType"]), "Mailbox");
+    let categories: Vec<_> = all(message, &["Categories", "String"])
         .iter()
-        .map(|s| s.text().to_owned())
+        .map(|s| s.trimmed_text())
         .collect();
     assert_eq!(categories, ["Red", "Blue"]);
-    let values: Vec<_> = descendants(message, "ExtendedProperty")
+    let values: Vec<_> = all(message, &["ExtendedProperty", "Value"])
         .iter()
-        .map(|p| text_of(p, "Value"))
+        .map(|v| v.trimmed_text())
         .collect();
     assert_eq!(values, ["42", "teal"]);
     assert_eq!(
-        first(message, "ExtendedFieldURI").attribute("", "PropertyTag"),
+        one(message, &["ExtendedProperty", "ExtendedFieldURI"]).attribute("", "PropertyTag"),
         Some("0x6801")
     );
     assert_eq!(
-        text_of(first(message, "FileAttachment"), "Name"),
+        text(message, &["Attachments", "FileAttachment", "Name"]),
         "data.bin"
     );
-    assert!(text_of(message, "InternetMessageId").ends_with("@mail.example.test>"));
+    assert!(text(message, &["InternetMessageId"]).ends_with("@mail.example.test>"));
     // The draft counts as unread in Drafts, since IsRead was false.
     assert_eq!(
-        world
-            .folder(ALICE, DistinguishedFolder::Drafts)
+        kit.stored_folder(ALICE, DistinguishedFolder::Drafts)
             .unread_count,
         1
     );
 
     // IdOnly is the id alone; Default leaves out what it should.
-    let id_only = get(&world, &id, "<t:BaseShape>IdOnly</t:BaseShape>");
-    assert_eq!(first(&id_only, "Message").children().count(), 1);
+    let id_only = get(&kit, &id, "<t:BaseShape>IdOnly</t:BaseShape>");
+    assert_eq!(one(&id_only, &["Items", "Message"]).children().count(), 1);
     let default = get(
-        &world,
+        &kit,
         &id,
         "<t:BaseShape>Default</t:BaseShape><t:BodyType>Text</t:BodyType>",
     );
-    assert_eq!(text_of(&default, "Body"), "See & reply");
-    assert!(descendants(&default, "MimeContent").is_empty());
-    assert!(descendants(&default, "BccRecipients").is_empty());
+    let message = one(&default, &["Items", "Message"]);
+    assert_eq!(text(message, &["Body"]), "See & reply");
+    assert!(all(message, &["MimeContent"]).is_empty());
+    assert!(all(message, &["BccRecipients"]).is_empty());
 }
 
 /// ItemType then MessageType element order (types.xsd), for the elements umbox writes.
@@ -494,11 +729,11 @@ fn assert_in_order(element: &Element, order: &[&str]) {
 
 #[test]
 fn voicemail_renders_as_message_with_mime_and_um_properties() {
-    let world = World::new();
+    let kit = Kit::new();
     let audio: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
-    let id = world.deliver_voicemail(ALICE, &audio);
+    let id = kit.deliver_voicemail(ALICE, &audio);
     let item = get(
-        &world,
+        &kit,
         &id,
         r#"<t:BaseShape>AllProperties</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent><t:AdditionalProperties>
             <t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/>
@@ -508,15 +743,15 @@ fn voicemail_renders_as_message_with_mime_and_um_properties() {
             <t:ExtendedFieldURI PropertyTag="0x6806" PropertyType="String"/>
            </t:AdditionalProperties>"#,
     );
-    let message = first(&item, "Message");
+    let message = one(&item, &["Items", "Message"]);
     assert_in_order(message, MESSAGE_ORDER);
     assert_eq!(
-        text_of(message, "ItemClass"),
+        text(message, &["ItemClass"]),
         "IPM.Note.Microsoft.Voicemail.UM.CA"
     );
-    let values: Vec<_> = descendants(message, "ExtendedProperty")
+    let values: Vec<_> = all(message, &["ExtendedProperty", "Value"])
         .iter()
-        .map(|p| text_of(p, "Value"))
+        .map(|v| v.trimmed_text())
         .collect();
     assert_eq!(
         values,
@@ -529,7 +764,7 @@ fn voicemail_renders_as_message_with_mime_and_um_properties() {
         ]
     );
     let mime = base64::engine::general_purpose::STANDARD
-        .decode(text_of(message, "MimeContent"))
+        .decode(text(message, &["MimeContent"]))
         .unwrap();
     let mime = String::from_utf8(mime).unwrap();
     for header in [
@@ -541,7 +776,8 @@ fn voicemail_renders_as_message_with_mime_and_um_properties() {
         "X-CallID: call-7@gw.example.test\r\n",
         "MIME-Version: 1.0\r\n",
         "Subject: Voice Mail from +14255550123 (0:42)\r\n",
-        "Date: Thu, 01 Jan 2026 13:14:15 +0000\r\n",
+        // The kit's clock: the time the message was delivered.
+        "Date: Mon, 23 Nov 2026 16:00:00 +0000\r\n",
         "From: \"+14255550123\" <um@example.test>\r\n",
         "Content-Type: multipart/mixed;",
         "Content-Type: audio/wav; name=\"audio.wav\"\r\n",
@@ -569,31 +805,23 @@ fn voicemail_renders_as_message_with_mime_and_um_properties() {
         "IPM.Note.Microsoft.Conversation",
         "IPM.Note.Microsoft.Conversation.Voice",
     ] {
-        let messages = world.call(&format!(
+        let messages = kit.messages(&format!(
             r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="inbox"/></m:SavedItemFolderId>
                <m:Items><t:Message><t:ItemClass>{class}</t:ItemClass><t:Subject>x</t:Subject></t:Message></m:Items></m:CreateItem>"#
         ));
         assert_ok(&messages);
-        assert_eq!(
-            first(&messages[0], "Items")
-                .children()
-                .next()
-                .unwrap()
-                .name(),
-            "Message",
-            "{class}"
-        );
+        assert_eq!(the_item(&messages[0]).name(), "Message", "{class}");
     }
-    let missed = world.call(
+    let missed = kit.messages(
         r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:ItemClass>IPM.Note.Microsoft.Missed.Voice</t:ItemClass><t:Subject>Missed call</t:Subject></t:Message></m:Items></m:CreateItem>"#,
     );
     let missed = get(
-        &world,
+        &kit,
         &item_id(&missed[0]),
         "<t:BaseShape>IdOnly</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent>",
     );
     let mime = base64::engine::general_purpose::STANDARD
-        .decode(text_of(&missed, "MimeContent"))
+        .decode(text(&missed, &["Items", "Message", "MimeContent"]))
         .unwrap();
     assert!(String::from_utf8(mime)
         .unwrap()
@@ -602,10 +830,10 @@ fn voicemail_renders_as_message_with_mime_and_um_properties() {
 
 #[test]
 fn update_item_sets_appends_deletes_and_honours_change_keys() {
-    let world = World::new();
-    let id = create_draft(&world);
+    let kit = Kit::new();
+    let id = create_draft(&kit);
     let change = |resolution: &str, key: &(String, String), updates: &str| {
-        world.call(&format!(
+        kit.messages(&format!(
             r#"<m:UpdateItem ConflictResolution="{resolution}" MessageDisposition="SaveOnly"><m:ItemChanges><t:ItemChange>{}<t:Updates>{updates}</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#,
             id_xml(key)
         ))
@@ -620,27 +848,27 @@ fn update_item_sets_appends_deletes_and_honours_change_keys() {
            <t:SetItemField><t:FieldURI FieldURI="message:IsRead"/><t:Message><t:IsRead>true</t:IsRead></t:Message></t:SetItemField>"#,
     );
     assert_ok(&messages);
-    assert_eq!(text_of(&messages[0], "Count"), "0");
+    assert_eq!(text(&messages[0], &["ConflictResults", "Count"]), "0");
     let updated = item_id(&messages[0]);
     assert_eq!(updated.0, id.0, "an update keeps the id");
     assert_ne!(updated.1, id.1, "and changes the change key");
     assert_eq!(
-        world
-            .folder(ALICE, DistinguishedFolder::Drafts)
+        kit.stored_folder(ALICE, DistinguishedFolder::Drafts)
             .unread_count,
         0,
         "IsRead went through SetReadFlag"
     );
     let item = get(
-        &world,
+        &kit,
         &updated,
         r#"<t:BaseShape>AllProperties</t:BaseShape><t:AdditionalProperties><t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/></t:AdditionalProperties>"#,
     );
-    assert_eq!(text_of(&item, "Subject"), "Renamed");
-    assert_eq!(text_of(first(&item, "ExtendedProperty"), "Value"), "7");
-    assert!(descendants(&item, "Categories").is_empty());
-    assert_eq!(text_of(&item, "DisplayTo"), "Bob Berg; carol@remote.test");
-    assert_eq!(text_of(&item, "IsRead"), "true");
+    let message = one(&item, &["Items", "Message"]);
+    assert_eq!(text(message, &["Subject"]), "Renamed");
+    assert_eq!(text(message, &["ExtendedProperty", "Value"]), "7");
+    assert!(all(message, &["Categories"]).is_empty());
+    assert_eq!(text(message, &["DisplayTo"]), "Bob Berg; carol@remote.test");
+    assert_eq!(text(message, &["IsRead"]), "true");
 
     // A stale key: refused with NeverOverwrite, applied with AlwaysOverwrite.
     let subject = r#"<t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:Message><t:Subject>Again</t:Subject></t:Message></t:SetItemField>"#;
@@ -676,7 +904,7 @@ fn update_item_sets_appends_deletes_and_honours_change_keys() {
     assert_eq!(code(&computed[0]), "ErrorInvalidPropertySet");
 
     // Two changes in one request: the bad one does not fail its neighbour.
-    let messages = world.call(&format!(
+    let messages = kit.messages(&format!(
         r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite" MessageDisposition="SaveOnly"><m:ItemChanges>
             <t:ItemChange><t:ItemId Id="not-an-id"/><t:Updates>{subject}</t:Updates></t:ItemChange>
             <t:ItemChange>{}<t:Updates>{subject}</t:Updates></t:ItemChange>
@@ -689,21 +917,21 @@ fn update_item_sets_appends_deletes_and_honours_change_keys() {
 
 #[test]
 fn bad_ids_fail_only_their_own_message() {
-    let world = World::new();
-    let id = create_draft(&world);
-    let bob_item = world.deliver_voicemail(BOB, b"RIFF");
-    let gone = create_draft(&world);
-    assert_ok(&world.call(&format!(
+    let kit = Kit::new();
+    let id = create_draft(&kit);
+    let bob_item = kit.deliver_voicemail(BOB, b"RIFF");
+    let gone = create_draft(&kit);
+    assert_ok(&kit.messages(&format!(
         r#"<m:DeleteItem DeleteType="HardDelete"><m:ItemIds>{}</m:ItemIds></m:DeleteItem>"#,
         id_xml(&gone)
     )));
-    let messages = world.call(&format!(
+    let messages = kit.messages(&format!(
         r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds>
             <t:ItemId Id="AAAA"/>{}<t:ItemId Id=""/>{}{}<t:ItemId Id="{}"/></m:ItemIds></m:GetItem>"#,
         id_xml(&id),
         id_xml(&gone),
         id_xml(&bob_item),
-        world.folder_id(ALICE, DistinguishedFolder::Inbox)
+        kit.folder_ews_id(ALICE, DistinguishedFolder::Inbox)
     ));
     let codes: Vec<_> = messages.iter().map(code).collect();
     assert_eq!(
@@ -718,19 +946,25 @@ fn bad_ids_fail_only_their_own_message() {
         ]
     );
     // A schema violation fails the whole request with a fault.
-    let (status, body) = world.raw(
+    let (status, body) = kit.call_as(
         ALICE,
+        "Exchange2016",
+        None,
         r#"<m:GetItem><m:ItemIds><t:ItemId Id="x"/></m:ItemIds></m:GetItem>"#,
     );
     assert_eq!(status, 500);
-    assert!(body.contains("ErrorSchemaValidation"));
+    assert!(
+        describe(&body).contains("ErrorSchemaValidation"),
+        "{}",
+        describe(&body)
+    );
 }
 
 #[test]
 fn sending_delivers_to_local_recipients_and_refuses_remote_ones() {
-    let world = World::new();
+    let kit = Kit::new();
     let send = |disposition: &str, to: &str| {
-        world.call(&format!(
+        kit.messages(&format!(
             r#"<m:CreateItem MessageDisposition="{disposition}"><m:Items><t:Message><t:Subject>Lunch?</t:Subject><t:Body BodyType="Text">At noon.</t:Body>
                 <t:Attachments><t:FileAttachment><t:Name>menu.txt</t:Name><t:Content>bWVudQ==</t:Content></t:FileAttachment></t:Attachments>
                 <t:ToRecipients><t:Mailbox><t:EmailAddress>{to}</t:EmailAddress></t:Mailbox></t:ToRecipients>
@@ -741,103 +975,110 @@ fn sending_delivers_to_local_recipients_and_refuses_remote_ones() {
     let messages = send("SendAndSaveCopy", "BOB@example.test");
     assert_ok(&messages);
     assert!(
-        first(&messages[0], "Items").children().next().is_none(),
+        one(&messages[0], &["Items"]).children().next().is_none(),
         "a sent message's id is not returned"
     );
-    let inbox = world.folder(BOB, DistinguishedFolder::Inbox);
+    let inbox = kit.stored_folder(BOB, DistinguishedFolder::Inbox);
     assert_eq!((inbox.total_count, inbox.unread_count), (1, 1));
     assert_eq!(
-        world.folder(ALICE, DistinguishedFolder::Inbox).unread_count,
+        kit.stored_folder(ALICE, DistinguishedFolder::Inbox)
+            .unread_count,
         1,
         "the Bcc copy"
     );
-    let sent = world.folder(ALICE, DistinguishedFolder::SentItems);
+    let sent = kit.stored_folder(ALICE, DistinguishedFolder::SentItems);
     assert_eq!((sent.total_count, sent.unread_count), (1, 0));
 
     let bob = MailboxId::new(BOB);
-    let delivered = world.store.items(&bob, inbox.id).unwrap().remove(0);
+    let delivered = kit.store().items(&bob, inbox.id).unwrap().remove(0);
     let delivered_id = (
-        world.ids.item(&bob, delivered.id),
-        world
-            .ids
+        kit.ids.item(&bob, delivered.id),
+        kit.ids
             .item_change_key(&bob, delivered.id, delivered.change_key),
     );
-    let messages = world.call_by(
+    let messages = kit.messages_as(
         BOB,
         &format!(
             "<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds>{}</m:ItemIds></m:GetItem>",
             id_xml(&delivered_id)
         ),
     );
-    let message = first(&messages[0], "Message");
-    assert_eq!(text_of(first(message, "From"), "EmailAddress"), ALICE);
-    assert_eq!(text_of(first(message, "ReceivedBy"), "EmailAddress"), BOB);
-    assert_eq!(text_of(message, "IsRead"), "false");
-    assert_eq!(text_of(message, "IsDraft"), "false");
+    let message = one(&messages[0], &["Items", "Message"]);
+    assert_eq!(text(message, &["From", "Mailbox", "EmailAddress"]), ALICE);
+    assert_eq!(
+        text(message, &["ReceivedBy", "Mailbox", "EmailAddress"]),
+        BOB
+    );
+    assert_eq!(text(message, &["IsRead"]), "false");
+    assert_eq!(text(message, &["IsDraft"]), "false");
     assert!(
-        descendants(message, "BccRecipients").is_empty(),
+        all(message, &["BccRecipients"]).is_empty(),
         "recipients never see Bcc"
     );
-    let headers: Vec<_> = descendants(message, "InternetMessageHeader")
-        .iter()
-        .map(|h| h.attribute("", "HeaderName").unwrap().to_owned())
-        .collect();
+    let headers: Vec<_> = all(
+        message,
+        &["InternetMessageHeaders", "InternetMessageHeader"],
+    )
+    .iter()
+    .map(|h| h.attribute("", "HeaderName").unwrap().to_owned())
+    .collect();
     assert!(
         headers.contains(&"Message-ID".to_owned()) && !headers.contains(&"Bcc".to_owned()),
         "{headers:?}"
     );
     assert_eq!(
-        text_of(first(message, "FileAttachment"), "Name"),
+        text(message, &["Attachments", "FileAttachment", "Name"]),
         "menu.txt"
     );
 
     // A remote recipient: refused as a whole, nothing delivered or saved.
     let messages = send("SendOnly", "carol@remote.test");
     assert_eq!(code(&messages[0]), "ErrorInvalidRecipients");
-    assert!(text_of(&messages[0], "MessageText").contains("carol@remote.test"));
-    assert_eq!(world.folder(BOB, DistinguishedFolder::Inbox).total_count, 1);
+    assert!(text(&messages[0], &["MessageText"]).contains("carol@remote.test"));
     assert_eq!(
-        world
-            .folder(ALICE, DistinguishedFolder::SentItems)
+        kit.stored_folder(BOB, DistinguishedFolder::Inbox)
+            .total_count,
+        1
+    );
+    assert_eq!(
+        kit.stored_folder(ALICE, DistinguishedFolder::SentItems)
             .total_count,
         1
     );
     // A message needs a disposition.
-    let messages = world.call(r#"<m:CreateItem><m:Items><t:Message><t:Subject>x</t:Subject></t:Message></m:Items></m:CreateItem>"#);
+    let messages = kit.messages(r#"<m:CreateItem><m:Items><t:Message><t:Subject>x</t:Subject></t:Message></m:Items></m:CreateItem>"#);
     assert_eq!(code(&messages[0]), "ErrorMessageDispositionRequired");
 }
 
 #[test]
 fn send_item_sends_a_draft_and_keeps_a_copy() {
-    let world = World::new();
-    let draft = create_draft(&world);
-    let messages = world.call(&format!(
+    let kit = Kit::new();
+    let draft = create_draft(&kit);
+    let messages = kit.messages(&format!(
         r#"<m:SendItem SaveItemToFolder="true"><m:ItemIds>{}</m:ItemIds></m:SendItem>"#,
         id_xml(&draft)
     ));
     assert_ok(&messages);
     assert_eq!(
-        world.folder(ALICE, DistinguishedFolder::Drafts).total_count,
+        kit.stored_folder(ALICE, DistinguishedFolder::Drafts)
+            .total_count,
         0
     );
     assert_eq!(
-        world
-            .folder(ALICE, DistinguishedFolder::SentItems)
+        kit.stored_folder(ALICE, DistinguishedFolder::SentItems)
             .total_count,
         1
     );
     assert_eq!(
-        world.folder(BOB, DistinguishedFolder::Inbox).unread_count,
+        kit.stored_folder(BOB, DistinguishedFolder::Inbox)
+            .unread_count,
         1
     );
     let bob = MailboxId::new(BOB);
-    let inbox = world
-        .store
-        .distinguished_folder(&bob, DistinguishedFolder::Inbox)
-        .unwrap();
-    let delivered = world.store.items(&bob, inbox).unwrap().remove(0);
-    let attachment = world
-        .store
+    let inbox = kit.folder(BOB, DistinguishedFolder::Inbox);
+    let delivered = kit.store().items(&bob, inbox).unwrap().remove(0);
+    let attachment = kit
+        .store()
         .attachment(&bob, delivered.attachments[0].id)
         .unwrap();
     assert_eq!(attachment.content, [0, 1, 2, 255]);
@@ -846,7 +1087,7 @@ fn send_item_sends_a_draft_and_keeps_a_copy() {
         umbox_store::props::property_sets::PUBLIC_STRINGS,
         umbox_store::props::PropName::Name("Color".into()),
     );
-    let id = world.store.named_property_ids(&bob, &[color]).unwrap()[0].unwrap();
+    let id = kit.store().named_property_ids(&bob, &[color]).unwrap()[0].unwrap();
     assert_eq!(
         delivered.props.unicode(umbox_store::props::PropTag::new(
             id,
@@ -854,7 +1095,7 @@ fn send_item_sends_a_draft_and_keeps_a_copy() {
         )),
         Some("teal")
     );
-    let again = world.call(&format!(
+    let again = kit.messages(&format!(
         r#"<m:SendItem SaveItemToFolder="false"><m:ItemIds>{}</m:ItemIds></m:SendItem>"#,
         id_xml(&draft)
     ));
@@ -863,38 +1104,37 @@ fn send_item_sends_a_draft_and_keeps_a_copy() {
 
 #[test]
 fn delete_move_copy_and_mark_all_read() {
-    let world = World::new();
-    let a = world.deliver_voicemail(ALICE, b"a");
-    let b = world.deliver_voicemail(ALICE, b"b");
-    let c = world.deliver_voicemail(ALICE, b"c");
+    let kit = Kit::new();
+    let a = kit.deliver_voicemail(ALICE, b"a");
+    let b = kit.deliver_voicemail(ALICE, b"b");
+    let c = kit.deliver_voicemail(ALICE, b"c");
     assert_eq!(
-        world
-            .folder(ALICE, DistinguishedFolder::Voicemail)
+        kit.stored_folder(ALICE, DistinguishedFolder::Voicemail)
             .unread_count,
         3
     );
-    let copied = world.call(&format!(
+    let copied = kit.messages(&format!(
         r#"<m:CopyItem><m:ToFolderId><t:DistinguishedFolderId Id="drafts"/></m:ToFolderId><m:ItemIds>{}</m:ItemIds></m:CopyItem>"#,
         id_xml(&a)
     ));
     assert_ok(&copied);
     assert_ne!(item_id(&copied[0]).0, a.0);
-    let moved = world.call(&format!(
+    let moved = kit.messages(&format!(
         r#"<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id="junkemail"/></m:ToFolderId><m:ItemIds>{}</m:ItemIds></m:MoveItem>"#,
         id_xml(&b)
     ));
     assert_ok(&moved);
     let b2 = item_id(&moved[0]);
     assert_ne!(b2.0, b.0, "a moved item gets a new id");
-    let stale = world.call(&format!("<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds>{}</m:ItemIds></m:GetItem>", id_xml(&b)));
+    let stale = kit.messages(&format!("<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds>{}</m:ItemIds></m:GetItem>", id_xml(&b)));
     assert_eq!(code(&stale[0]), "ErrorItemNotFound");
-    let to_search_folder = world.call(&format!(
+    let to_search_folder = kit.messages(&format!(
         r#"<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id="voicemail"/></m:ToFolderId><m:ItemIds>{}</m:ItemIds></m:MoveItem>"#,
         id_xml(&c)
     ));
     assert_eq!(code(&to_search_folder[0]), "ErrorMoveCopyFailed");
 
-    let messages = world.call(
+    let messages = kit.messages(
         r#"<m:MarkAllItemsAsRead><m:ReadFlag>true</m:ReadFlag><m:SuppressReadReceipts>true</m:SuppressReadReceipts>
            <m:FolderIds><t:DistinguishedFolderId Id="voicemail"/><t:DistinguishedFolderId Id="nosuchfolder"/></m:FolderIds></m:MarkAllItemsAsRead>"#,
     );
@@ -903,28 +1143,27 @@ fn delete_move_copy_and_mark_all_read() {
         ["NoError", "ErrorFolderNotFound"]
     );
     assert_eq!(
-        world
-            .folder(ALICE, DistinguishedFolder::Voicemail)
+        kit.stored_folder(ALICE, DistinguishedFolder::Voicemail)
             .unread_count,
         0
     );
     assert_eq!(
-        world.folder(ALICE, DistinguishedFolder::Inbox).unread_count,
+        kit.stored_folder(ALICE, DistinguishedFolder::Inbox)
+            .unread_count,
         0
     );
 
-    let to_trash = world.call(&format!(
+    let to_trash = kit.messages(&format!(
         r#"<m:DeleteItem DeleteType="MoveToDeletedItems"><m:ItemIds>{}</m:ItemIds></m:DeleteItem>"#,
         id_xml(&a)
     ));
     assert_ok(&to_trash);
     assert_eq!(
-        world
-            .folder(ALICE, DistinguishedFolder::DeletedItems)
+        kit.stored_folder(ALICE, DistinguishedFolder::DeletedItems)
             .total_count,
         1
     );
-    let soft = world.call(&format!(
+    let soft = kit.messages(&format!(
         r#"<m:DeleteItem DeleteType="SoftDelete"><m:ItemIds>{}{}</m:ItemIds></m:DeleteItem>"#,
         id_xml(&b2),
         id_xml(&b2)
@@ -934,14 +1173,13 @@ fn delete_move_copy_and_mark_all_read() {
         ["NoError", "ErrorItemNotFound"]
     );
     assert_eq!(
-        world
-            .folder(ALICE, DistinguishedFolder::JunkEmail)
+        kit.stored_folder(ALICE, DistinguishedFolder::JunkEmail)
             .total_count,
         0
     );
     for user in [ALICE, BOB] {
-        assert!(world
-            .store
+        assert!(kit
+            .store()
             .verify(&MailboxId::new(user))
             .unwrap()
             .problems
@@ -951,11 +1189,11 @@ fn delete_move_copy_and_mark_all_read() {
 
 #[test]
 fn attachments_round_trip_byte_for_byte() {
-    let world = World::new();
-    let id = create_draft(&world);
+    let kit = Kit::new();
+    let id = create_draft(&kit);
     let content: Vec<u8> = (0..=255u8).rev().cycle().take(70_001).collect();
     let encoded = base64::engine::general_purpose::STANDARD.encode(&content);
-    let created = world.call(&format!(
+    let created = kit.messages(&format!(
         r#"<m:CreateAttachment><m:ParentItemId Id="{}" ChangeKey="{}"/><m:Attachments>
             <t:FileAttachment><t:Name>big.bin</t:Name><t:ContentType>application/x-test</t:ContentType><t:Content>{encoded}</t:Content></t:FileAttachment>
             <t:ItemAttachment><t:Name>Forwarded</t:Name><t:Message><t:Subject>Inner</t:Subject><t:Body BodyType="Text">inner body</t:Body></t:Message></t:ItemAttachment>
@@ -963,50 +1201,56 @@ fn attachments_round_trip_byte_for_byte() {
         id.0, id.1
     ));
     assert_ok(&created);
-    let file_id = first(&created[0], "AttachmentId");
+    let file_id = one(
+        &created[0],
+        &["Attachments", "FileAttachment", "AttachmentId"],
+    );
     assert_eq!(file_id.attribute("", "RootItemId"), Some(id.0.as_str()));
     assert_ne!(
         file_id.attribute("", "RootItemChangeKey"),
         Some(id.1.as_str())
     );
     let file_id = file_id.attribute("", "Id").unwrap().to_owned();
-    let item_attachment = first(&created[1], "AttachmentId")
-        .attribute("", "Id")
-        .unwrap()
-        .to_owned();
+    let item_attachment = one(
+        &created[1],
+        &["Attachments", "ItemAttachment", "AttachmentId"],
+    )
+    .attribute("", "Id")
+    .unwrap()
+    .to_owned();
 
-    let got = world.call(&format!(
+    let got = kit.messages(&format!(
         r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{file_id}"/><t:AttachmentId Id="{item_attachment}"/><t:AttachmentId Id="bogus"/></m:AttachmentIds></m:GetAttachment>"#
     ));
     assert_eq!(
         got.iter().map(code).collect::<Vec<_>>(),
         ["NoError", "NoError", "ErrorInvalidIdMalformed"]
     );
-    let file = first(&got[0], "FileAttachment");
-    assert_eq!(text_of(file, "Name"), "big.bin");
-    assert_eq!(text_of(file, "Size"), "70001");
+    let file = one(&got[0], &["Attachments", "FileAttachment"]);
+    assert_eq!(text(file, &["Name"]), "big.bin");
+    assert_eq!(text(file, &["Size"]), "70001");
     assert_eq!(
         base64::engine::general_purpose::STANDARD
-            .decode(text_of(file, "Content"))
+            .decode(text(file, &["Content"]))
             .unwrap(),
         content
     );
-    let inner = first(&got[1], "ItemAttachment");
-    assert_eq!(text_of(inner, "Name"), "Forwarded");
-    assert_eq!(text_of(first(inner, "Message"), "Subject"), "Inner");
+    let inner = one(&got[1], &["Attachments", "ItemAttachment"]);
+    assert_eq!(text(inner, &["Name"]), "Forwarded");
+    assert_eq!(text(inner, &["Message", "Subject"]), "Inner");
     assert!(
-        descendants(first(inner, "Message"), "ItemId").is_empty(),
+        all(inner, &["Message", "ItemId"]).is_empty(),
         "an embedded item has no id"
     );
 
     let item = get(
-        &world,
+        &kit,
         &id,
         "<t:BaseShape>IdOnly</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent>",
     );
     let mime = String::from_utf8(
         base64::engine::general_purpose::STANDARD
-            .decode(text_of(&item, "MimeContent"))
+            .decode(text(&item, &["Items", "Message", "MimeContent"]))
             .unwrap(),
     )
     .unwrap();
@@ -1015,22 +1259,22 @@ fn attachments_round_trip_byte_for_byte() {
         "{mime}"
     );
 
-    let deleted = world.call(&format!(r#"<m:DeleteAttachment><m:AttachmentIds><t:AttachmentId Id="{file_id}"/><t:AttachmentId Id="{file_id}"/></m:AttachmentIds></m:DeleteAttachment>"#));
+    let deleted = kit.messages(&format!(r#"<m:DeleteAttachment><m:AttachmentIds><t:AttachmentId Id="{file_id}"/><t:AttachmentId Id="{file_id}"/></m:AttachmentIds></m:DeleteAttachment>"#));
     assert_eq!(
         deleted.iter().map(code).collect::<Vec<_>>(),
         ["NoError", "ErrorItemNotFound"]
     );
-    let root = first(&deleted[0], "RootItemId");
-    assert_eq!(root.namespace(), M);
+    let root = one(&deleted[0], &["RootItemId"]);
+    assert_eq!(root.namespace(), ns::EWS_MESSAGES);
     assert_eq!(root.attribute("", "RootItemId"), Some(id.0.as_str()));
-    let other = world.call_by(BOB, &format!(r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{item_attachment}"/></m:AttachmentIds></m:GetAttachment>"#));
+    let other = kit.messages_as(BOB, &format!(r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{item_attachment}"/></m:AttachmentIds></m:GetAttachment>"#));
     assert_eq!(code(&other[0]), "ErrorAccessDenied");
 }
 
 #[test]
 fn contacts_and_calendar_items() {
-    let world = World::new();
-    let created = world.call(
+    let kit = Kit::new();
+    let created = kit.messages(
         r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items>
             <t:Contact><t:DisplayName>Dana Dee</t:DisplayName><t:GivenName>Dana</t:GivenName>
               <t:EmailAddresses><t:Entry Key="EmailAddress1" Name="Dana">dana@x.test</t:Entry><t:Entry Key="EmailAddress2">dd@y.test</t:Entry></t:EmailAddresses>
@@ -1044,65 +1288,68 @@ fn contacts_and_calendar_items() {
     );
     assert_ok(&created);
     assert_eq!(
-        world
-            .folder(ALICE, DistinguishedFolder::Contacts)
+        kit.stored_folder(ALICE, DistinguishedFolder::Contacts)
             .total_count,
         1
     );
     assert_eq!(
-        world
-            .folder(ALICE, DistinguishedFolder::Calendar)
+        kit.stored_folder(ALICE, DistinguishedFolder::Calendar)
             .total_count,
         1
     );
     let contact = get(
-        &world,
+        &kit,
         &item_id(&created[0]),
         r#"<t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:IndexedFieldURI FieldURI="contacts:EmailAddress" FieldIndex="EmailAddress2"/><t:FieldURI FieldURI="contacts:Surname"/></t:AdditionalProperties>"#,
     );
-    let entries = descendants(&contact, "Entry");
+    let contact = one(&contact, &["Items", "Contact"]);
+    let entries = all(contact, &["EmailAddresses", "Entry"]);
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].text(), "dd@y.test");
-    assert_eq!(text_of(&contact, "Surname"), "Dee");
-    let all = get(
-        &world,
+    assert_eq!(entries[0].trimmed_text(), "dd@y.test");
+    assert_eq!(text(contact, &["Surname"]), "Dee");
+    let every = get(
+        &kit,
         &item_id(&created[0]),
         "<t:BaseShape>AllProperties</t:BaseShape>",
     );
+    let every = the_item(&every);
+    assert_eq!(every.name(), "Contact");
+    assert_eq!(text(every, &["PhoneNumbers", "Entry"]), "+15550100");
     assert_eq!(
-        first(&all, "Items").children().next().unwrap().name(),
-        "Contact"
-    );
-    assert_eq!(text_of(first(&all, "PhoneNumbers"), "Entry"), "+15550100");
-    assert_eq!(
-        first(first(&all, "EmailAddresses"), "Entry").attribute("", "Name"),
+        one(every, &["EmailAddresses", "Entry"]).attribute("", "Name"),
         Some("Dana")
     );
 
     let event = get(
-        &world,
+        &kit,
         &item_id(&created[1]),
         "<t:BaseShape>AllProperties</t:BaseShape>",
     );
-    let event = first(&event, "CalendarItem");
-    assert_eq!(text_of(event, "Start"), "2026-01-02T09:00:00Z");
-    assert_eq!(text_of(event, "Duration"), "PT15M");
-    assert_eq!(text_of(event, "IsMeeting"), "true");
-    assert_eq!(text_of(first(event, "Organizer"), "EmailAddress"), ALICE);
+    let event = one(&event, &["Items", "CalendarItem"]);
+    assert_eq!(text(event, &["Start"]), "2026-01-02T09:00:00Z");
+    assert_eq!(text(event, &["Duration"]), "PT15M");
+    assert_eq!(text(event, &["IsMeeting"]), "true");
     assert_eq!(
-        first(event, "StartTimeZone").attribute("", "Id"),
+        text(event, &["Organizer", "Mailbox", "EmailAddress"]),
+        ALICE
+    );
+    assert_eq!(
+        one(event, &["StartTimeZone"]).attribute("", "Id"),
         Some("UTC")
     );
     assert_eq!(
-        text_of(first(event, "RequiredAttendees"), "EmailAddress"),
+        text(
+            event,
+            &["RequiredAttendees", "Attendee", "Mailbox", "EmailAddress"]
+        ),
         BOB
     );
 }
 
 #[test]
 fn extended_properties_by_set_and_id_and_by_set_and_name() {
-    let world = World::new();
-    let created = world.call(
+    let kit = Kit::new();
+    let created = kit.messages(
         r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:Subject>r</t:Subject><t:ReminderIsSet>true</t:ReminderIsSet>
             <t:ExtendedProperty><t:ExtendedFieldURI DistinguishedPropertySetId="UnifiedMessaging" PropertyName="AsrData" PropertyType="Binary"/><t:Value>PGEvPg==</t:Value></t:ExtendedProperty>
             <t:ExtendedProperty><t:ExtendedFieldURI PropertySetId="5a6d6f78-0000-4d42-8f00-000000000001" PropertyId="7" PropertyType="IntegerArray"/><t:Values><t:Value>1</t:Value><t:Value>2</t:Value></t:Values></t:ExtendedProperty>
@@ -1110,7 +1357,7 @@ fn extended_properties_by_set_and_id_and_by_set_and_name() {
     );
     assert_ok(&created);
     let item = get(
-        &world,
+        &kit,
         &item_id(&created[0]),
         r#"<t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>
             <t:ExtendedFieldURI DistinguishedPropertySetId="Common" PropertyId="0x8503" PropertyType="Boolean"/>
@@ -1119,20 +1366,20 @@ fn extended_properties_by_set_and_id_and_by_set_and_name() {
             <t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="Never" PropertyType="String"/>
            </t:AdditionalProperties>"#,
     );
-    let properties = descendants(&item, "ExtendedProperty");
+    let properties = all(&item, &["Items", "Message", "ExtendedProperty"]);
     assert_eq!(properties.len(), 3, "an unset property is left out");
     assert_eq!(
-        text_of(properties[0], "Value"),
+        text(properties[0], &["Value"]),
         "true",
         "ReminderIsSet is PidLidReminderSet by set and id"
     );
-    assert_eq!(text_of(properties[1], "Value"), "PGEvPg==");
-    let values: Vec<_> = descendants(properties[2], "Value")
+    assert_eq!(text(properties[1], &["Value"]), "PGEvPg==");
+    let values: Vec<_> = all(properties[2], &["Values", "Value"])
         .iter()
-        .map(|v| v.text().to_owned())
+        .map(|v| v.trimmed_text())
         .collect();
     assert_eq!(values, ["1", "2"]);
-    let bad = world.call(
+    let bad = kit.messages(
         r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items>
             <t:Message><t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/><t:Value>99999999999</t:Value></t:ExtendedProperty></t:Message>
             <t:Message><t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x1234" PropertyType="SystemTime"/><t:Value>yesterday</t:Value></t:ExtendedProperty></t:Message>
@@ -1151,42 +1398,49 @@ fn extended_properties_by_set_and_id_and_by_set_and_name() {
 
 #[test]
 fn mime_content_imports_and_replaces() {
-    let world = World::new();
+    let kit = Kit::new();
     let voice = b"From: \"+14255550199\" <um@example.test>\r\nTo: Alice <alice@example.test>\r\nSubject: =?utf-8?B?Vm9pY2UgbWFpbCDimI4=?=\r\nDate: Thu, 01 Jan 2026 10:00:00 +0000\r\nContent-Class: voice-ca\r\nX-VoiceMessageDuration: 30\r\nX-CallingTelephoneNumber: +14255550199\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nYou received a voice mail.\r\n--b1\r\nContent-Type: audio/wav; name=\"audio.wav\"\r\nContent-Transfer-Encoding: base64\r\n\r\nUklGRgAAAAA=\r\n--b1--\r\n";
     let encoded = base64::engine::general_purpose::STANDARD.encode(voice);
-    let created = world.call(&format!(
+    let created = kit.messages(&format!(
         r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="inbox"/></m:SavedItemFolderId>
            <m:Items><t:Message><t:MimeContent CharacterSet="UTF-8">{encoded}</t:MimeContent><t:IsRead>false</t:IsRead></t:Message></m:Items></m:CreateItem>"#
     ));
     assert_ok(&created);
     let id = item_id(&created[0]);
     let item = get(
-        &world,
+        &kit,
         &id,
         r#"<t:BaseShape>AllProperties</t:BaseShape><t:AdditionalProperties><t:ExtendedFieldURI PropertyTag="0x6801" PropertyType="Integer"/></t:AdditionalProperties>"#,
     );
+    let message = one(&item, &["Items", "Message"]);
     assert_eq!(
-        text_of(&item, "ItemClass"),
+        text(message, &["ItemClass"]),
         "IPM.Note.Microsoft.Voicemail.UM.CA"
     );
-    assert_eq!(text_of(&item, "Subject"), "Voice mail ☎");
-    assert_eq!(text_of(&item, "Body"), "You received a voice mail.");
-    assert_eq!(text_of(&item, "DateTimeSent"), "2026-01-01T10:00:00Z");
-    assert_eq!(text_of(first(&item, "ExtendedProperty"), "Value"), "30");
+    assert_eq!(text(message, &["Subject"]), "Voice mail ☎");
+    assert_eq!(text(message, &["Body"]), "You received a voice mail.");
+    assert_eq!(text(message, &["DateTimeSent"]), "2026-01-01T10:00:00Z");
+    assert_eq!(text(message, &["ExtendedProperty", "Value"]), "30");
     assert_eq!(
-        text_of(first(&item, "From"), "EmailAddress"),
+        text(message, &["From", "Mailbox", "EmailAddress"]),
         "um@example.test"
     );
-    assert_eq!(text_of(first(&item, "ToRecipients"), "Name"), "Alice");
-    assert_eq!(text_of(first(&item, "FileAttachment"), "Name"), "audio.wav");
+    assert_eq!(text(message, &["ToRecipients", "Mailbox", "Name"]), "Alice");
     assert_eq!(
-        world
-            .folder(ALICE, DistinguishedFolder::Voicemail)
+        text(message, &["Attachments", "FileAttachment", "Name"]),
+        "audio.wav"
+    );
+    assert_eq!(
+        kit.stored_folder(ALICE, DistinguishedFolder::Voicemail)
             .unread_count,
         1
     );
     assert!(
-        !descendants(&item, "InternetMessageHeader").is_empty(),
+        !all(
+            message,
+            &["InternetMessageHeaders", "InternetMessageHeader"]
+        )
+        .is_empty(),
         "the imported headers are kept"
     );
 
@@ -1195,7 +1449,7 @@ fn mime_content_imports_and_replaces() {
     let replacement = base64::engine::general_purpose::STANDARD.encode(
         b"Subject: Replaced\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>new</p>\r\n",
     );
-    let updated = world.call(&format!(
+    let updated = kit.messages(&format!(
         r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite" MessageDisposition="SaveOnly"><m:ItemChanges><t:ItemChange>{}<t:Updates>
             <t:SetItemField><t:FieldURI FieldURI="item:MimeContent"/><t:Message><t:MimeContent>{replacement}</t:MimeContent></t:Message></t:SetItemField>
             <t:SetItemField><t:FieldURI FieldURI="item:Importance"/><t:Message><t:Importance>Low</t:Importance></t:Message></t:SetItemField>
@@ -1206,16 +1460,17 @@ fn mime_content_imports_and_replaces() {
     ));
     assert_ok(&updated);
     let item = get(
-        &world,
+        &kit,
         &item_id(&updated[0]),
         "<t:BaseShape>AllProperties</t:BaseShape>",
     );
-    assert_eq!(text_of(&item, "Subject"), "Replaced");
-    assert_eq!(text_of(&item, "Body").trim_end(), "<p>new</p>");
-    assert_eq!(text_of(&item, "Importance"), "Low");
-    assert!(descendants(&item, "Attachments").is_empty());
-    assert!(descendants(&item, "ToRecipients").is_empty());
-    let contact = world.call(&format!(
+    let message = one(&item, &["Items", "Message"]);
+    assert_eq!(text(message, &["Subject"]), "Replaced");
+    assert_eq!(text(message, &["Body"]), "<p>new</p>");
+    assert_eq!(text(message, &["Importance"]), "Low");
+    assert!(all(message, &["Attachments"]).is_empty());
+    assert!(all(message, &["ToRecipients"]).is_empty());
+    let contact = kit.messages(&format!(
         r#"<m:CreateItem><m:Items><t:Contact><t:MimeContent>{replacement}</t:MimeContent></t:Contact></m:Items></m:CreateItem>"#
     ));
     assert_eq!(code(&contact[0]), "ErrorUnsupportedMimeConversion");
