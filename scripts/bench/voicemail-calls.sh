@@ -40,7 +40,7 @@ stream_ms=$(( audio_bytes / 8 + 1000 ))
 cat >"$tmp/umbox.toml" <<CONF
 domains = ["example.test"]
 [log]
-level = "warn,umbox::um::voicemail=info"
+level = "warn,umbox_um::voicemail=info"
 [um]
 max_calls = $(( CALLS + 100 ))
 CONF
