@@ -374,12 +374,17 @@ pub enum Error {
 pub struct Options {
     /// The largest attachment content accepted, in bytes.
     pub max_attachment_bytes: u64,
+    /// Memory redb may keep for pages it read or wrote. redb's own default is 1 GiB, and since
+    /// redb 4 pages just written stay in it too, so every voice message delivered (a quarter of a
+    /// megabyte of audio each) would stay resident up to that size.
+    pub cache_bytes: usize,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             max_attachment_bytes: 64 * 1024 * 1024,
+            cache_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -104,7 +104,9 @@ impl RedbStore {
     pub fn open(data_dir: &Path, options: Options) -> Result<RedbStore, Error> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| Error::Storage(format!("{}: {e}", data_dir.display())))?;
-        let db = Database::create(data_dir.join(FILE_NAME))?;
+        let db = Database::builder()
+            .set_cache_size(options.cache_bytes)
+            .create(data_dir.join(FILE_NAME))?;
         let store = RedbStore {
             inner: Arc::new(Inner {
                 db,

@@ -1209,6 +1209,7 @@ fn attachments_can_be_added_and_deleted() {
 fn oversized_attachments_are_refused_whole() {
     let fx = Fixture::with_options(Options {
         max_attachment_bytes: 16,
+        ..Options::default()
     });
     let error = fx
         .store
