@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use umbox_base::config::{Overrides, Raw};
+use umbox_base::config::Overrides;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -92,13 +92,13 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Admin(command) => {
-            let raw = match &cli.config {
-                Some(path) => Raw::load(path)?,
-                None => Raw::default(),
+            let overrides = Overrides {
+                data_dir: cli.data,
+                ..Overrides::default()
             };
-            let data_dir = cli
-                .data
-                .or(raw.data_dir)
+            let data_dir = overrides
+                .raw(cli.config.as_deref())?
+                .data_dir
                 .unwrap_or_else(|| PathBuf::from("umbox-data"));
             let text = umbox::admin::run(&data_dir, *command)?;
             print!("{text}");
@@ -127,11 +127,7 @@ fn serve(
         sip_media_port: args.sip_media_port,
         rtp_ports: args.rtp_ports,
     };
-    let raw = match &config_file {
-        Some(path) => Raw::load(path)?,
-        None => Raw::default(),
-    };
-    let raw = overrides.apply(raw);
+    let raw = overrides.raw(config_file.as_deref())?;
     if raw.domains.is_empty() {
         anyhow::bail!(
             "domains: no served domain; pass --config FILE (see docs/umbox.example.toml) or --demo"

@@ -468,13 +468,18 @@ impl Overrides {
         raw
     }
 
-    /// The configuration `file` (or the defaults, without one) under these overrides, checked.
-    pub fn load(&self, file: Option<&Path>) -> Result<Config, Error> {
+    /// The configuration `file` (or the defaults, without one) under these overrides, unchecked.
+    pub fn raw(&self, file: Option<&Path>) -> Result<Raw, Error> {
         let raw = match file {
             Some(path) => Raw::load(path)?,
             None => Raw::default(),
         };
-        self.apply(raw).validate()
+        Ok(self.apply(raw))
+    }
+
+    /// The configuration `file` (or the defaults, without one) under these overrides, checked.
+    pub fn load(&self, file: Option<&Path>) -> Result<Config, Error> {
+        self.raw(file)?.validate()
     }
 }
 

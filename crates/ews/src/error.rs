@@ -73,6 +73,19 @@ impl Error {
         }
     }
 
+    /// A store answer of the wrong kind for the change made (a state the store's contract rules
+    /// out): logged, and an internal error for that entry alone.
+    pub fn unexpected_outcome(outcome: &store::Outcome) -> Error {
+        tracing::error!(
+            ?outcome,
+            "the store answered a change with an unexpected outcome"
+        );
+        Error::new(
+            ResponseCode::ErrorInternalServerError,
+            "unexpected store answer",
+        )
+    }
+
     /// The same answer again (code and message), for each entry that one shared failure applies
     /// to, such as a parent id every attachment of a request names.
     pub fn again(&self) -> Error {

@@ -590,14 +590,10 @@ fn redirect(
     let key = tx.open(request, flow);
     let tag = Tag::generate(ids);
     Ok(match route {
-        Route::Redirect {
-            mut contact,
-            called,
-        } => {
+        Route::Redirect { mut contact } => {
             if flow.transport == Transport::Tcp {
                 contact.params.set("transport", Some("tcp".to_owned()));
             }
-            tracing::Span::current().record("called", called.as_str());
             let status = StatusCode::MovedTemporarily;
             tx.respond(
                 &key,

@@ -36,8 +36,6 @@ pub enum Route {
     Redirect {
         /// The Contact the caller is sent to (the listener adds `transport=tcp` where needed).
         contact: SipUri,
-        /// Whom the call is for, for the request's log line.
-        called: String,
     },
     /// 404 Not Found: the number matched nothing.
     NotFound {
@@ -49,6 +47,7 @@ pub enum Route {
 /// Decides where an INVITE to the call router goes.
 pub trait InviteRouter: Send + Sync + fmt::Debug {
     /// The route for an INVITE from the trusted peer `source`. An error is answered with its
-    /// status ([`Error::status`]).
+    /// status ([`Error::status`]). It runs inside the request's span, whose empty `called` field
+    /// it may record.
     fn route(&self, source: IpAddr, target: &InviteTarget<'_>) -> Result<Route, Error>;
 }

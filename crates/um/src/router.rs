@@ -165,10 +165,11 @@ impl InviteRouter for DirectoryRouter {
             .gateway_by_address(source)
             .ok_or(umbox_sip::Error::Forbidden(source))?;
         match route(&directory, gateway, target, &self.media) {
-            Ok(Decision::Redirect { contact, called }) => Ok(Route::Redirect {
-                contact,
-                called: called.to_string(),
-            }),
+            Ok(Decision::Redirect { contact, called }) => {
+                // Formatted only if the span is recorded: nothing per INVITE at the usual levels.
+                tracing::Span::current().record("called", tracing::field::display(&called));
+                Ok(Route::Redirect { contact })
+            }
             Ok(Decision::NotFound { number }) => Ok(Route::NotFound { number }),
             Err(error) => Err(umbox_sip::Error::Unroutable(error.to_string())),
         }

@@ -184,7 +184,7 @@ impl EwsOperation for CreateAttachment {
                     item_change_key,
                 } = outcome
                 else {
-                    return Err(unexpected("AddAttachment", &outcome));
+                    return Err(Error::unexpected_outcome(&outcome));
                 };
                 let stored = request.ctx.store.attachment(&request.mailbox, attachment)?;
                 let root = Root {
@@ -240,19 +240,6 @@ fn parent_item_id(request: &Request<'_>, parent: &Element) -> Result<ItemId, Err
     Ok(item)
 }
 
-/// A store answer of the wrong kind: logged, and an internal error for that entry.
-fn unexpected(change: &str, outcome: &Outcome) -> Error {
-    tracing::error!(
-        ?outcome,
-        change,
-        "the store answered with an unexpected outcome"
-    );
-    Error::new(
-        ResponseCode::ErrorInternalServerError,
-        "unexpected store answer",
-    )
-}
-
 /// DeleteAttachment: removes each attachment; the answer names the root item's new version.
 #[derive(Debug)]
 pub(crate) struct DeleteAttachment {
@@ -288,7 +275,7 @@ impl EwsOperation for DeleteAttachment {
                     .outcome;
                 match outcome {
                     Outcome::Item { item, change_key } => Ok(Root { item, change_key }),
-                    other => Err(unexpected("DeleteAttachment", &other)),
+                    other => Err(Error::unexpected_outcome(&other)),
                 }
             })
             .collect();

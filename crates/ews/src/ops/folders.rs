@@ -149,10 +149,7 @@ fn reread(request: &Request<'_>, outcome: &Outcome) -> Result<Folder, Error> {
         Outcome::Folder { folder, .. } => {
             Ok(request.ctx.store.folder(&request.mailbox, *folder)?)
         }
-        other => Err(Error::new(
-            ResponseCode::ErrorInternalServerError,
-            format!("the store answered a folder change with {other:?}"),
-        )),
+        other => Err(Error::unexpected_outcome(other)),
     }
 }
 

@@ -491,21 +491,9 @@ fn save(
         .apply(&request.mailbox, change, request.ctx.now)?
         .outcome;
     let Outcome::Item { item, .. } = outcome else {
-        return Err(unexpected(&outcome));
+        return Err(Error::unexpected_outcome(&outcome));
     };
     Ok(request.ctx.store.item(&request.mailbox, item)?)
-}
-
-/// A store answer of the wrong kind: logged, and an internal error for that entry.
-fn unexpected(outcome: &Outcome) -> Error {
-    tracing::error!(
-        ?outcome,
-        "the store answered a change with an unexpected outcome"
-    );
-    Error::new(
-        ResponseCode::ErrorInternalServerError,
-        "unexpected store answer",
-    )
 }
 
 /// Sends a message: checks the author and recipients, delivers an unread copy to each
@@ -1142,7 +1130,7 @@ impl Transfer {
                     .apply(&request.mailbox, change(item, to), request.ctx.now)?
                     .outcome;
                 let Outcome::Item { item, .. } = outcome else {
-                    return Err(unexpected(&outcome));
+                    return Err(Error::unexpected_outcome(&outcome));
                 };
                 Ok(if self.return_new_ids {
                     Some(store.item(&request.mailbox, item)?)
