@@ -598,11 +598,15 @@ mod tests {
         assert_eq!(tcp.deadline(), Some(start), "timer J is zero on TCP");
     }
 
-    #[test]
-    fn non_invite_client_timer_e_and_f() {
-        let start = Instant::now();
-        let tx =
-            ClientTransaction::new(Kind::NonInvite, Bytes::from_static(b"BYE"), false, T, start);
+    /// A UDP client transaction that never gets an answer, driven for 40 s: the milliseconds
+    /// of its retransmissions, and every timer firing (when, whether it resent, how it ended).
+    #[allow(clippy::type_complexity)]
+    fn client_left_alone(
+        kind: Kind,
+        request: &'static [u8],
+        start: Instant,
+    ) -> (Vec<u64>, Vec<(Duration, bool, Option<Ending>)>) {
+        let tx = ClientTransaction::new(kind, Bytes::from_static(request), false, T, start);
         let cell = std::cell::RefCell::new(tx);
         let seen = drive(
             start,
@@ -610,11 +614,18 @@ mod tests {
             || cell.borrow().deadline(),
             |now| cell.borrow_mut().on_timer(now),
         );
-        let resends: Vec<u64> = seen
+        let resends = seen
             .iter()
             .filter(|s| s.1)
             .map(|s| s.0.as_millis() as u64)
             .collect();
+        (resends, seen)
+    }
+
+    #[test]
+    fn non_invite_client_timer_e_and_f() {
+        let start = Instant::now();
+        let (resends, seen) = client_left_alone(Kind::NonInvite, b"BYE", start);
         assert_eq!(
             resends,
             [500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
@@ -651,20 +662,7 @@ mod tests {
     #[test]
     fn invite_client_timer_a_b_and_ack() {
         let start = Instant::now();
-        let tx =
-            ClientTransaction::new(Kind::Invite, Bytes::from_static(b"INVITE"), false, T, start);
-        let cell = std::cell::RefCell::new(tx);
-        let seen = drive(
-            start,
-            ms(40_000),
-            || cell.borrow().deadline(),
-            |now| cell.borrow_mut().on_timer(now),
-        );
-        let resends: Vec<u64> = seen
-            .iter()
-            .filter(|s| s.1)
-            .map(|s| s.0.as_millis() as u64)
-            .collect();
+        let (resends, seen) = client_left_alone(Kind::Invite, b"INVITE", start);
         // Timer A doubles with no cap: 0.5, 1, 2, 4, 8, 16 s intervals.
         assert_eq!(resends, [500, 1500, 3500, 7500, 15500, 31500]);
         assert_eq!(

@@ -523,13 +523,13 @@ fn read_item_ref(r: &mut Reader<'_>) -> Result<ItemRef, DecodeError> {
     ))
 }
 
-/// Turns a decode failure into `Error::Corrupt` naming the row.
-pub(crate) fn corrupt(
-    what: &str,
-    key: impl std::fmt::Display,
+/// Turns a decode failure into `Error::Corrupt` naming the row. Formats only on failure: it is
+/// built for every row read, most of which decode.
+pub(crate) fn corrupt<K: std::fmt::Display>(
+    what: &'static str,
+    key: K,
 ) -> impl FnOnce(DecodeError) -> Error {
-    let row = format!("{what} {key}");
-    move |error| Error::Corrupt(format!("{row}: {error}"))
+    move |error| Error::Corrupt(format!("{what} {key}: {error}"))
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use super::{
     FolderId, Item, ItemId, MailStore, MailboxId, Missing, Options, Traversal, VerifyReport,
     FILE_NAME,
 };
+use crate::encode::DecodeError;
 
 /// Store-wide counters: `next_mailbox` numbers mailboxes so other keys can be fixed-width.
 const STORE_INFO: TableDefinition<&str, u64> = TableDefinition::new("store_info");
@@ -207,15 +208,32 @@ fn read_meta(
     MailboxMeta::decode(guard.value()).map_err(corrupt("mailbox meta", mbx))
 }
 
+/// The (mailbox, id) row of `table` decoded by `decode`; a missing row is `NotFound(missing)`.
+fn read_object<R>(
+    table: &impl ReadableTable<(u64, u64), &'static [u8]>,
+    mbx: u64,
+    id: u64,
+    what: &'static str,
+    missing: Missing,
+    decode: fn(&[u8]) -> Result<R, DecodeError>,
+) -> Result<R, Error> {
+    let guard = table.get((mbx, id))?.ok_or(Error::NotFound(missing))?;
+    decode(guard.value()).map_err(corrupt(what, id))
+}
+
 fn read_folder(
     table: &impl ReadableTable<(u64, u64), &'static [u8]>,
     mbx: u64,
     id: FolderId,
 ) -> Result<FolderRecord, Error> {
-    let guard = table
-        .get((mbx, id.0))?
-        .ok_or(Error::NotFound(Missing::Folder(id)))?;
-    FolderRecord::decode(guard.value()).map_err(corrupt("folder", id))
+    read_object(
+        table,
+        mbx,
+        id.0,
+        "folder",
+        Missing::Folder(id),
+        FolderRecord::decode,
+    )
 }
 
 fn read_item(
@@ -223,10 +241,14 @@ fn read_item(
     mbx: u64,
     id: ItemId,
 ) -> Result<ItemRecord, Error> {
-    let guard = table
-        .get((mbx, id.0))?
-        .ok_or(Error::NotFound(Missing::Item(id)))?;
-    ItemRecord::decode(guard.value()).map_err(corrupt("item", id))
+    read_object(
+        table,
+        mbx,
+        id.0,
+        "item",
+        Missing::Item(id),
+        ItemRecord::decode,
+    )
 }
 
 fn read_attachment(
@@ -234,10 +256,14 @@ fn read_attachment(
     mbx: u64,
     id: AttachmentId,
 ) -> Result<AttachmentRecord, Error> {
-    let guard = table
-        .get((mbx, id.0))?
-        .ok_or(Error::NotFound(Missing::Attachment(id)))?;
-    AttachmentRecord::decode(guard.value()).map_err(corrupt("attachment", id))
+    read_object(
+        table,
+        mbx,
+        id.0,
+        "attachment",
+        Missing::Attachment(id),
+        AttachmentRecord::decode,
+    )
 }
 
 /// The third key parts under (mailbox, parent): a folder's subfolders or items.
