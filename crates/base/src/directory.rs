@@ -145,13 +145,7 @@ impl User {
 
     /// Checks `password` against the stored hash.
     pub fn verify_password(&self, password: &str) -> bool {
-        PasswordHash::new(&self.password_hash)
-            .map(|hash| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &hash)
-                    .is_ok()
-            })
-            .unwrap_or(false)
+        password_matches(&self.password_hash, password)
     }
 }
 
@@ -539,6 +533,19 @@ impl Directory {
             }],
         })
     }
+}
+
+/// Whether `password` matches the argon2 PHC string `hash`; a malformed hash matches nothing.
+/// It costs the same whatever the outcome, which is what lets a caller spend the same work on an
+/// unknown user (against a decoy hash) as on a known one.
+pub fn password_matches(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+        .unwrap_or(false)
 }
 
 /// Hashes a password with argon2id and a fresh salt.

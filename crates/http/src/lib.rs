@@ -11,13 +11,15 @@
 //! no buffers for long. [`client`] is the outgoing side (push notifications).
 //! This module never parses a surface's XML and holds no business rule beyond "who is asking".
 
+pub mod accept;
 pub mod auth;
 pub mod client;
+pub mod throttle;
 pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,7 +37,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tracing::{debug, field, Instrument};
 
 use umbox_autodiscover as autodiscover;
@@ -48,6 +49,8 @@ use umbox_store::MailStore;
 
 /// How long a client may take to finish the TLS handshake or send request headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request body once its headers are in.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connection whose writes make no progress for this long is closed: its client stopped reading.
 pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -81,6 +84,7 @@ pub struct Services {
     ews_slots: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
     notify: Hub,
     write_stall_timeout: Duration,
+    connections: accept::Limits,
     next_request_id: AtomicU64,
 }
 
@@ -131,6 +135,7 @@ impl Services {
             ews_slots: std::sync::Mutex::default(),
             notify,
             write_stall_timeout: WRITE_STALL_TIMEOUT,
+            connections: accept::Limits::default(),
             next_request_id: AtomicU64::new(1),
         }
     }
@@ -192,18 +197,8 @@ pub async fn serve_https(
     services: Arc<Services>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let mut connections = JoinSet::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    debug!(%error, "accept failed");
-                    continue;
-                }
-            },
-            Some(_) = connections.join_next() => continue,
-        };
+    let limits = services.connections;
+    accept::serve(listener, limits, move |tcp, peer| {
         // Responses go out whole (see `writev(false)` below); Nagle would only delay them.
         if let Err(error) = tcp.set_nodelay(true) {
             debug!(%peer, %error, "cannot disable Nagle");
@@ -211,7 +206,7 @@ pub async fn serve_https(
         let acceptor = acceptor.clone();
         let services = services.clone();
         let stall = services.write_stall_timeout;
-        connections.spawn(async move {
+        async move {
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => return debug!(%peer, %error, "tls handshake failed"),
@@ -229,8 +224,9 @@ pub async fn serve_https(
             if let Err(error) = result {
                 debug!(%peer, %error, "connection ended with an error");
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// The funnel: one span, one summary line, one routing decision per request. Both are at debug
@@ -250,7 +246,9 @@ async fn handle(
         user = field::Empty,
     );
     let started = Instant::now();
-    let response = route(request, &services).instrument(span.clone()).await;
+    let response = route(request, peer.ip(), &services)
+        .instrument(span.clone())
+        .await;
     span.in_scope(|| {
         debug!(
             status = response.status().as_u16(),
@@ -261,7 +259,7 @@ async fn handle(
     Ok(response)
 }
 
-async fn route(request: Request<Incoming>, services: &Services) -> Response<Body> {
+async fn route(request: Request<Incoming>, peer: IpAddr, services: &Services) -> Response<Body> {
     let Some(endpoint) = Endpoint::from_path(request.uri().path()) else {
         return status_only(StatusCode::NOT_FOUND);
     };
@@ -280,13 +278,13 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Body
         .map(HeaderValue::as_bytes);
     let user = match services
         .auth
-        .authenticate(authorization, &snapshot.directory)
+        .authenticate(authorization, peer, &snapshot.directory)
         .await
     {
         Ok(user) => user,
         Err(error) => {
             debug!(%error, "unauthenticated");
-            return unauthorized(endpoint.is_autodiscover());
+            return refused(error, endpoint.is_autodiscover());
         }
     };
     tracing::Span::current().record("user", user.address.as_str());
@@ -449,7 +447,9 @@ async fn photo_reply(
     response
 }
 
-/// Reads the body, refusing more than `limit` bytes with 413 before buffering them.
+/// Reads the body, refusing more than `limit` bytes with 413 before buffering them, and a body
+/// that takes longer than [`BODY_READ_TIMEOUT`] with 408 (slow bodies would otherwise hold
+/// their buffers and connection slots indefinitely).
 async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, StatusCode> {
     let declared = request
         .headers()
@@ -459,13 +459,34 @@ async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, St
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(StatusCode::PAYLOAD_TOO_LARGE);
     }
-    match Limited::new(request.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+    let collect = Limited::new(request.into_body(), limit).collect();
+    match tokio::time::timeout(BODY_READ_TIMEOUT, collect).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
             Err(StatusCode::PAYLOAD_TOO_LARGE)
         }
-        Err(_) => Err(StatusCode::BAD_REQUEST),
+        Ok(Err(_)) => Err(StatusCode::BAD_REQUEST),
+        Err(_) => Err(StatusCode::REQUEST_TIMEOUT),
     }
+}
+
+/// The answer to a request that did not authenticate: 429 or 503 with Retry-After when the
+/// checks are throttled or busy (the client should come back, not re-prompt), else 401.
+fn refused(error: auth::AuthError, autodiscover: bool) -> Response<Body> {
+    let (status, retry_after) = match error {
+        auth::AuthError::Throttled { retry_after } => {
+            (StatusCode::TOO_MANY_REQUESTS, retry_after.as_secs().max(1))
+        }
+        auth::AuthError::Busy => (StatusCode::SERVICE_UNAVAILABLE, 1),
+        auth::AuthError::Missing | auth::AuthError::Malformed | auth::AuthError::Rejected => {
+            return unauthorized(autodiscover)
+        }
+    };
+    let mut response = status_only(status);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
 }
 
 /// 401 with a Basic challenge; on Autodiscover also the headers that tell the EWS Managed API
@@ -494,20 +515,9 @@ fn status_only(status: StatusCode) -> Response<Body> {
 /// Serves plain HTTP on `listener`: a GET of an Autodiscover path is redirected (302) to the same
 /// path on the public HTTPS URL; everything else is 404 or 405. No credentials are ever asked for here.
 pub async fn serve_redirect(listener: TcpListener, snapshot: watch::Receiver<Arc<Snapshot>>) {
-    let mut connections = JoinSet::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    debug!(%error, "accept failed");
-                    continue;
-                }
-            },
-            Some(_) = connections.join_next() => continue,
-        };
+    accept::serve(listener, accept::Limits::default(), move |tcp, peer| {
         let snapshot = snapshot.clone();
-        connections.spawn(async move {
+        async move {
             let service = service_fn(move |request: Request<Incoming>| {
                 let site = snapshot.borrow().site.clone();
                 async move { Ok::<_, Infallible>(redirect(&request, &site)) }
@@ -520,8 +530,9 @@ pub async fn serve_redirect(listener: TcpListener, snapshot: watch::Receiver<Arc
             if let Err(error) = result {
                 debug!(%peer, %error, "connection ended with an error");
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 fn redirect(request: &Request<Incoming>, site: &Site) -> Response<Body> {
