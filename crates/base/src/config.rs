@@ -186,6 +186,10 @@ pub struct RawNotifications {
     /// Subscriptions one user may hold; default 5000 (ErrorExceededSubscriptionCount beyond).
     #[serde(default)]
     pub max_subscriptions_per_user: Option<usize>,
+    /// Push subscriptions among them; default 20. Every change in a mailbox is one outgoing
+    /// request per push subscription, so this bounds what one user can make the server send.
+    #[serde(default)]
+    pub max_push_subscriptions_per_user: Option<usize>,
     /// Streaming connections one user may hold open; default 10 (ErrorExceededConnectionCount).
     #[serde(default)]
     pub max_connections_per_user: Option<usize>,
@@ -212,6 +216,8 @@ pub struct Notifications {
     pub retention: Duration,
     /// Subscriptions per user.
     pub max_subscriptions_per_user: usize,
+    /// Push subscriptions per user.
+    pub max_push_subscriptions_per_user: usize,
     /// Open streaming connections per user.
     pub max_connections_per_user: usize,
     /// Subscriptions per streaming connection.
@@ -228,6 +234,7 @@ impl Default for Notifications {
             heartbeat: Duration::from_secs(45),
             retention: Duration::from_secs(7 * 24 * 3600),
             max_subscriptions_per_user: 5000,
+            max_push_subscriptions_per_user: 20,
             max_connections_per_user: 10,
             max_subscriptions_per_connection: 200,
             max_backlog_events: 10_000,
@@ -250,32 +257,49 @@ impl RawNotifications {
                 }
                 value
             };
-        let heartbeat = ranged("heartbeat_seconds", self.heartbeat_seconds, 45, 1..=3600);
-        let retention_days = ranged("retention_days", self.retention_days, 7, 1..=365);
-        let widen = |value: Option<usize>| value.map(|v| u64::try_from(v).unwrap_or(u64::MAX));
+        let heartbeat = ranged(
+            "heartbeat_seconds",
+            self.heartbeat_seconds,
+            defaults.heartbeat.as_secs(),
+            1..=3600,
+        );
+        let retention_days = ranged(
+            "retention_days",
+            self.retention_days,
+            defaults.retention.as_secs() / (24 * 3600),
+            1..=365,
+        );
+        let wide = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
+        let widen = |value: Option<usize>| value.map(wide);
         let narrow = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
         let subscriptions = ranged(
             "max_subscriptions_per_user",
             widen(self.max_subscriptions_per_user),
-            5000,
+            wide(defaults.max_subscriptions_per_user),
+            1..=1_000_000,
+        );
+        let push_subscriptions = ranged(
+            "max_push_subscriptions_per_user",
+            widen(self.max_push_subscriptions_per_user),
+            wide(defaults.max_push_subscriptions_per_user),
             1..=1_000_000,
         );
         let connections = ranged(
             "max_connections_per_user",
             widen(self.max_connections_per_user),
-            10,
+            wide(defaults.max_connections_per_user),
             1..=10_000,
         );
         let per_connection = ranged(
             "max_subscriptions_per_connection",
             widen(self.max_subscriptions_per_connection),
-            200,
+            wide(defaults.max_subscriptions_per_connection),
             1..=10_000,
         );
         let backlog = ranged(
             "max_backlog_events",
             self.max_backlog_events,
-            10_000,
+            defaults.max_backlog_events,
             1..=10_000_000,
         );
         Notifications {
@@ -288,6 +312,7 @@ impl RawNotifications {
             heartbeat: Duration::from_secs(heartbeat),
             retention: Duration::from_secs(retention_days.saturating_mul(24 * 3600)),
             max_subscriptions_per_user: narrow(subscriptions),
+            max_push_subscriptions_per_user: narrow(push_subscriptions),
             max_connections_per_user: narrow(connections),
             max_subscriptions_per_connection: narrow(per_connection),
             max_backlog_events: backlog,

@@ -331,9 +331,16 @@ struct Shared {
 #[derive(Default)]
 struct State {
     subscriptions: HashMap<SubscriptionId, Subscription>,
-    per_user: HashMap<MailboxId, usize>,
+    per_user: HashMap<MailboxId, Held>,
     connections: HashMap<MailboxId, usize>,
     next_connection: u64,
+}
+
+/// The subscriptions one user holds, for the per-user limits.
+#[derive(Debug, Clone, Copy, Default)]
+struct Held {
+    all: usize,
+    push: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -402,9 +409,12 @@ impl Subscription {
 impl State {
     fn remove(&mut self, id: SubscriptionId) -> Option<Subscription> {
         let removed = self.subscriptions.remove(&id)?;
-        if let Some(count) = self.per_user.get_mut(&removed.owner) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
+        if let Some(held) = self.per_user.get_mut(&removed.owner) {
+            held.all = held.all.saturating_sub(1);
+            if matches!(removed.mode, Mode::Push { .. }) {
+                held.push = held.push.saturating_sub(1);
+            }
+            if held.all == 0 {
                 self.per_user.remove(&removed.owner);
             }
         }
@@ -412,7 +422,11 @@ impl State {
     }
 
     fn insert(&mut self, id: SubscriptionId, subscription: Subscription) {
-        *self.per_user.entry(subscription.owner.clone()).or_default() += 1;
+        let held = self.per_user.entry(subscription.owner.clone()).or_default();
+        held.all += 1;
+        if matches!(subscription.mode, Mode::Push { .. }) {
+            held.push += 1;
+        }
         self.subscriptions.insert(id, subscription);
     }
 }
@@ -544,14 +558,20 @@ impl Hub {
         };
         {
             let mut state = self.state();
-            let limit = self.shared.settings.max_subscriptions_per_user;
-            if state
+            let settings = &self.shared.settings;
+            let held = state
                 .per_user
                 .get(&subscription.owner)
                 .copied()
-                .unwrap_or(0)
-                >= limit
+                .unwrap_or_default();
+            if held.all >= settings.max_subscriptions_per_user {
+                let limit = settings.max_subscriptions_per_user;
+                return Err(Error::TooManySubscriptions { limit });
+            }
+            if matches!(subscription.mode, Mode::Push { .. })
+                && held.push >= settings.max_push_subscriptions_per_user
             {
+                let limit = settings.max_push_subscriptions_per_user;
                 return Err(Error::TooManySubscriptions { limit });
             }
             state.insert(id, subscription.clone());
