@@ -254,6 +254,7 @@ async fn wire(
         tokio::task::spawn_blocking(move || RedbStore::open(&data_dir, store::Options::default()))
             .await??;
     ensure_mailboxes(&store, &directory, clock.now()).await?;
+    restrict_data_dir(&config.data_dir)?;
 
     let https = bind_tcp("https", config.listen.https).await?;
     let plain = bind_tcp("http", config.listen.http).await?;
@@ -449,6 +450,19 @@ fn create_data_dir(path: &Path) -> Result<(), Error> {
             path: path.to_owned(),
             source,
         })
+}
+
+/// Owner-only modes on everything in the data directory, whatever created it and when (an
+/// existing directory from before this rule, redb's file created with the umask).
+fn restrict_data_dir(path: &Path) -> Result<(), Error> {
+    let changed = umbox_base::fsio::owner_only(path).map_err(|source| Error::DataDir {
+        path: path.to_owned(),
+        source,
+    })?;
+    if changed > 0 {
+        info!(changed, path = %path.display(), "made the data directory owner-only");
+    }
+    Ok(())
 }
 
 async fn bind_tcp(what: &'static str, address: SocketAddr) -> Result<TcpListener, Error> {

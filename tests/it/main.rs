@@ -11,6 +11,7 @@
 mod autodiscover_https;
 mod baresip_call;
 mod cli;
+mod data_dir;
 mod dns_reload;
 mod ews_js;
 mod ews_js_streaming;
