@@ -286,7 +286,7 @@ async fn wire(
     let first_serial = serial(clock.now(), 0);
     let (zones_tx, zones_rx) = watch::channel(Arc::new(zone_set(&site, first_serial)));
 
-    let dns = DnsServer::start(dns_udp, dns_tcp, zones_rx)?;
+    let dns = DnsServer::start(dns_udp, dns_tcp, zones_rx, config.dns)?;
     let mut tasks = JoinSet::new();
 
     let (directory_tx, directory_rx) = watch::channel(directory.clone());

@@ -87,6 +87,9 @@ pub struct Raw {
     /// The voicemail media server.
     #[serde(default)]
     pub um: RawUm,
+    /// The authoritative DNS server.
+    #[serde(default)]
+    pub dns: RawDns,
 }
 
 /// `[public]`: what URLs, SRV and A records advertise.
@@ -342,6 +345,40 @@ pub struct Um {
     pub silence_timeout: std::time::Duration,
 }
 
+/// `[dns]`: the authoritative DNS server.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    /// UDP responses per second to one source network (an IPv4 /24, an IPv6 /56) before response
+    /// rate limiting sets in, so the server cannot be used to amplify a spoofed flood; 0 turns it
+    /// off; default 50.
+    #[serde(default)]
+    pub responses_per_second: Option<u32>,
+    /// Of the responses over the limit, every `slip`-th is sent truncated (TC=1, no records), so a
+    /// real resolver behind a flooded network retries over TCP; the others are dropped. 0 drops
+    /// them all; default 2.
+    #[serde(default)]
+    pub slip: Option<u32>,
+}
+
+/// Checked `[dns]` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dns {
+    /// UDP responses per second per source network; 0 is unlimited.
+    pub responses_per_second: u32,
+    /// Every how many limited responses one goes out truncated; 0 never.
+    pub slip: u32,
+}
+
+impl Default for Dns {
+    fn default() -> Dns {
+        Dns {
+            responses_per_second: 50,
+            slip: 2,
+        }
+    }
+}
+
 /// Checked TLS file names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -393,6 +430,8 @@ pub struct Config {
     pub notifications: Notifications,
     /// The voicemail media server.
     pub um: Um,
+    /// The authoritative DNS server.
+    pub dns: Dns,
 }
 
 /// What clients are told about this server, fixed once the listeners are bound.
@@ -668,6 +707,23 @@ impl Raw {
             max_calls,
             silence_timeout: std::time::Duration::from_secs(u64::from(silence_seconds)),
         };
+        let dns_defaults = Dns::default();
+        let dns = Dns {
+            responses_per_second: self
+                .dns
+                .responses_per_second
+                .unwrap_or(dns_defaults.responses_per_second),
+            slip: self.dns.slip.unwrap_or(dns_defaults.slip),
+        };
+        if dns.responses_per_second > 1_000_000 {
+            errors.push(FieldError::new(
+                "dns.responses_per_second",
+                "must be between 0 and 1000000",
+            ));
+        }
+        if dns.slip > 10 {
+            errors.push(FieldError::new("dns.slip", "must be between 0 and 10"));
+        }
 
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
@@ -684,6 +740,7 @@ impl Raw {
             max_body_bytes,
             notifications,
             um,
+            dns,
         })
     }
 }
@@ -772,6 +829,15 @@ mod tests {
         for field in ["um.max_calls", "um.silence_timeout_seconds"] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
+        let err = check("domains = [\"a.test\"]\n[dns]\nresponses_per_second = 2000000\nslip = 11")
+            .unwrap_err();
+        let text = err.to_string();
+        for field in ["dns.responses_per_second", "dns.slip"] {
+            assert!(text.contains(field), "{field} missing from {text}");
+        }
+        let c = check("domains = [\"a.test\"]\n[dns]\nresponses_per_second = 0").unwrap();
+        assert_eq!(c.dns.responses_per_second, 0);
+        assert_eq!(c.dns.slip, Dns::default().slip);
     }
 
     #[test]
