@@ -122,6 +122,8 @@ pub struct Bound {
     pub sip_router: SocketAddr,
     /// The SIP media server, UDP and TCP.
     pub sip_media: SocketAddr,
+    /// The operators' listener (health and metrics).
+    pub admin: SocketAddr,
 }
 
 /// A started server; dropping it stops every listener.
@@ -136,6 +138,7 @@ pub struct Running {
     dns: DnsServer,
     router: Listener,
     media: Listener,
+    health: watch::Sender<http::admin::Health>,
 }
 
 impl std::fmt::Debug for Running {
@@ -158,8 +161,9 @@ impl Running {
         &self.hub
     }
 
-    /// Stops every listener.
+    /// Stops every listener; health checks say `draining` from the start of it.
     pub async fn shutdown(mut self) {
+        self.health.send_replace(http::admin::Health::Draining);
         self.router.shutdown().await;
         self.media.shutdown().await;
         self.tasks.shutdown().await;
@@ -270,13 +274,16 @@ async fn wire(
     let dns_tcp = bind_tcp("dns/tcp", dns_udp_addr).await?;
     let (router_udp, router_tcp) = bind_sip("sip router", config.listen.sip_router).await?;
     let (media_udp, media_tcp) = bind_sip("sip media", config.listen.sip_media).await?;
+    let admin = bind_tcp("admin", config.listen.admin).await?;
     let bound = Bound {
         https: local_addr(&https.local_addr(), config.listen.https),
         http: local_addr(&plain.local_addr(), config.listen.http),
         dns: dns_udp_addr,
         sip_router: local_addr(&router_udp.local_addr(), config.listen.sip_router),
         sip_media: local_addr(&media_udp.local_addr(), config.listen.sip_media),
+        admin: local_addr(&admin.local_addr(), config.listen.admin),
     };
+    let mut registry = prometheus_client::registry::Registry::default();
 
     let site = config.site(bound.https.port(), bound.sip_router.port());
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot {
@@ -373,10 +380,17 @@ async fn wire(
     if let Some(limit) = write_stall_timeout {
         services = services.with_write_stall_timeout(limit);
     }
-    let services = Arc::new(services);
+    let services =
+        Arc::new(services.with_metrics(http::metrics::HttpMetrics::register(&mut registry)));
     tasks.spawn(hub.clone().run(Arc::new(push)));
     tasks.spawn(http::serve_https(https, tls, services));
     tasks.spawn(http::serve_redirect(plain, snapshot_rx));
+    let (health, health_rx) = watch::channel(http::admin::Health::Serving);
+    tasks.spawn(http::admin::serve_admin(
+        admin,
+        Arc::new(registry),
+        health_rx,
+    ));
     let reloader = Reloader {
         config: config.clone(),
         config_file: options.config_file,
@@ -397,6 +411,7 @@ async fn wire(
         dns = %bound.dns,
         sip = %bound.sip_router,
         media = %bound.sip_media,
+        admin = %bound.admin,
         "listening"
     );
     Ok(Running {
@@ -408,6 +423,7 @@ async fn wire(
         dns,
         router,
         media,
+        health,
     })
 }
 

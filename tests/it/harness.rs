@@ -19,6 +19,8 @@ pub struct Server {
     pub sip_router: SocketAddr,
     /// The SIP media server (UDP and TCP).
     pub sip_media: SocketAddr,
+    /// Health and metrics (plain HTTP).
+    pub admin: SocketAddr,
     pub data: PathBuf,
     log: Receiver<String>,
 }
@@ -100,7 +102,9 @@ impl Server {
         command.args(["--dns-port", "0"]);
         // SIP on ephemeral ports too, and RTP sockets on whatever port the system picks.
         command.args(["--sip-router-port", "0", "--sip-media-port", "0"]);
-        command.args(["--rtp-ports", "0-0"]).args(extra);
+        command
+            .args(["--rtp-ports", "0-0", "--admin-port", "0"])
+            .args(extra);
         Server::run(command, data)
     }
 
@@ -150,6 +154,7 @@ impl Server {
             dns: field("dns"),
             sip_router: field("sip"),
             sip_media: field("media"),
+            admin: field("admin"),
             child,
             data,
             log,

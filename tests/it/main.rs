@@ -24,6 +24,7 @@ mod golden;
 mod harness;
 mod http_surface;
 mod inproc;
+mod metrics;
 mod notify_restart;
 mod notify_stream;
 mod server_version;

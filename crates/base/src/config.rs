@@ -136,6 +136,13 @@ pub struct RawListen {
     /// Last RTP port; default 40999.
     #[serde(default)]
     pub rtp_port_max: Option<u16>,
+    /// The operators' listener (`/healthz`, `/metrics`; no authentication); default 9464.
+    #[serde(default)]
+    pub admin_port: Option<u16>,
+    /// Its address, apart from `address` so that it stays off the network clients reach;
+    /// default 127.0.0.1.
+    #[serde(default)]
+    pub admin_address: Option<String>,
 }
 
 /// `[tls]`: PEM files; both or neither.
@@ -403,6 +410,8 @@ pub struct Listeners {
     pub sip_media: SocketAddr,
     /// RTP/RTCP port range; `0..=0` lets the system pick each port.
     pub rtp_ports: RangeInclusive<u16>,
+    /// The operators' listener (health and metrics).
+    pub admin: SocketAddr,
 }
 
 /// A validated configuration.
@@ -507,6 +516,8 @@ pub struct Overrides {
     pub sip_media_port: Option<u16>,
     /// `--rtp-ports MIN-MAX`.
     pub rtp_ports: Option<(u16, u16)>,
+    /// `--admin-port`.
+    pub admin_port: Option<u16>,
 }
 
 impl Overrides {
@@ -525,6 +536,7 @@ impl Overrides {
         listen.dns_port = self.dns_port.or(listen.dns_port);
         listen.sip_router_port = self.sip_router_port.or(listen.sip_router_port);
         listen.sip_media_port = self.sip_media_port.or(listen.sip_media_port);
+        listen.admin_port = self.admin_port.or(listen.admin_port);
         if let Some((min, max)) = self.rtp_ports {
             listen.rtp_port_min = Some(min);
             listen.rtp_port_max = Some(max);
@@ -637,7 +649,19 @@ impl Raw {
                 format!("range {rtp_min}..={rtp_max} is empty or starts at 0"),
             ));
         }
+        let admin_ip = match l.admin_address.as_deref().map(str::parse::<IpAddr>) {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some(Ok(ip)) => ip,
+            Some(Err(_)) => {
+                errors.push(FieldError::new(
+                    "listen.admin_address",
+                    "must be an IP address",
+                ));
+                IpAddr::from([127, 0, 0, 1])
+            }
+        };
         let listen = Listeners {
+            admin: SocketAddr::new(admin_ip, l.admin_port.unwrap_or(9464)),
             https: at(l.https_port, 8443),
             http: at(l.http_port, 8080),
             dns: at(l.dns_port, 5300),

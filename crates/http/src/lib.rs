@@ -12,8 +12,10 @@
 //! This module never parses a surface's XML and holds no business rule beyond "who is asking".
 
 pub mod accept;
+pub mod admin;
 pub mod auth;
 pub mod client;
+pub mod metrics;
 pub mod throttle;
 pub mod tls;
 
@@ -38,6 +40,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{debug, field, Instrument};
+
+use crate::metrics::{Refusal, Surface};
 
 use umbox_autodiscover as autodiscover;
 use umbox_base::clock::Clock;
@@ -85,6 +89,7 @@ pub struct Services {
     notify: Hub,
     write_stall_timeout: Duration,
     connections: accept::Limits,
+    metrics: metrics::HttpMetrics,
     next_request_id: AtomicU64,
 }
 
@@ -136,8 +141,15 @@ impl Services {
             notify,
             write_stall_timeout: WRITE_STALL_TIMEOUT,
             connections: accept::Limits::default(),
+            metrics: metrics::HttpMetrics::default(),
             next_request_id: AtomicU64::new(1),
         }
+    }
+
+    /// Counts requests in `metrics` (families registered in the server's registry).
+    pub fn with_metrics(mut self, metrics: metrics::HttpMetrics) -> Services {
+        self.metrics = metrics;
+        self
     }
 
     /// Drops connections whose writes stall for `limit` instead of [`WRITE_STALL_TIMEOUT`]
@@ -186,6 +198,15 @@ impl Endpoint {
 
     fn is_autodiscover(self) -> bool {
         matches!(self, Endpoint::AutodiscoverXml | Endpoint::AutodiscoverSvc)
+    }
+
+    fn surface(self) -> Surface {
+        match self {
+            Endpoint::AutodiscoverXml => Surface::AutodiscoverXml,
+            Endpoint::AutodiscoverSvc => Surface::AutodiscoverSvc,
+            Endpoint::Ews => Surface::Ews,
+            Endpoint::UserPhoto => Surface::UserPhoto,
+        }
     }
 }
 
@@ -246,9 +267,14 @@ async fn handle(
         user = field::Empty,
     );
     let started = Instant::now();
+    let surface =
+        Endpoint::from_path(request.uri().path()).map_or(Surface::Unknown, Endpoint::surface);
     let response = route(request, peer.ip(), &services)
         .instrument(span.clone())
         .await;
+    services
+        .metrics
+        .request(surface, response.status().as_u16(), started.elapsed());
     span.in_scope(|| {
         debug!(
             status = response.status().as_u16(),
@@ -284,6 +310,9 @@ async fn route(request: Request<Incoming>, peer: IpAddr, services: &Services) ->
         Ok(user) => user,
         Err(error) => {
             debug!(%error, "unauthenticated");
+            if let Some(reason) = refusal(error) {
+                services.metrics.refused(reason);
+            }
             return refused(error, endpoint.is_autodiscover());
         }
     };
@@ -348,8 +377,9 @@ async fn ews_reply(
 ) -> Response<Body> {
     // The slot covers producing the answer; a streaming answer's envelopes that follow are paced
     // by the notification limits, not by this one.
+    let started = Instant::now();
     let Some(_slot) = services.ews_slot(&user.address) else {
-        return ews_response(ews::server_busy());
+        return ews_response(ews::server_busy(), services, started);
     };
     let store = services.store.clone();
     let ids = services.ids.clone();
@@ -373,7 +403,7 @@ async fn ews_reply(
     })
     .await;
     match reply {
-        Ok(reply) => ews_response(reply),
+        Ok(reply) => ews_response(reply, services, started),
         Err(error) => {
             tracing::error!(%error, "ews task failed");
             status_only(StatusCode::INTERNAL_SERVER_ERROR)
@@ -381,7 +411,11 @@ async fn ews_reply(
     }
 }
 
-fn ews_response(reply: ews::Reply) -> Response<Body> {
+fn ews_response(reply: ews::Reply, services: &Services, started: Instant) -> Response<Body> {
+    let operation = reply.operation.unwrap_or("unknown");
+    services
+        .metrics
+        .ews(operation, reply.fault, started.elapsed());
     let body = match reply.stream {
         Some(stream) => StreamingBody::new(Bytes::from(reply.body), stream).boxed_unsync(),
         None => whole(reply.body),
@@ -467,6 +501,18 @@ async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, St
         }
         Ok(Err(_)) => Err(StatusCode::BAD_REQUEST),
         Err(_) => Err(StatusCode::REQUEST_TIMEOUT),
+    }
+}
+
+/// What a failed authentication counts as; `None` for a request that offered no credentials
+/// (every client's first request, answered with the challenge).
+fn refusal(error: auth::AuthError) -> Option<Refusal> {
+    match error {
+        auth::AuthError::Missing => None,
+        auth::AuthError::Malformed => Some(Refusal::Malformed),
+        auth::AuthError::Rejected => Some(Refusal::Rejected),
+        auth::AuthError::Throttled { .. } => Some(Refusal::Throttled),
+        auth::AuthError::Busy => Some(Refusal::Busy),
     }
 }
 

@@ -54,6 +54,7 @@ pub fn loopback_config(data: &Path) -> Config {
         sip_router_port: Some(0),
         sip_media_port: Some(0),
         rtp_ports: Some((0, 0)),
+        admin_port: Some(0),
     };
     overrides.apply(Raw::default()).validate().unwrap()
 }
