@@ -339,33 +339,18 @@ pub(crate) fn address_list(mailboxes: &[Mailbox<'_>]) -> String {
 
 /// The RFC 5322 date of `time`, in UTC: `Thu, 01 Jan 2026 10:00:00 +0000`.
 pub(crate) fn date(time: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let seconds = match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
-    };
-    let days = seconds.div_euclid(86_400);
-    // `time::format` writes `YYYY-MM-DDTHH:MM:SSZ`; its fields are reused rather than recomputed.
-    let iso = crate::time::format(time);
-    let field = |range: std::ops::Range<usize>| iso.get(range).unwrap_or_default().to_owned();
-    let month = field(5..7)
-        .parse::<usize>()
-        .ok()
-        .and_then(|m| m.checked_sub(1))
-        .and_then(|m| MONTHS.get(m));
-    let weekday = usize::try_from(days.rem_euclid(7))
-        .ok()
-        .and_then(|d| DAYS.get(d));
+    let utc = crate::time::utc(time);
+    // RFC 5322 §3.3 names days and months by their first three English letters.
+    let short = |name: String| name.chars().take(3).collect::<String>();
     format!(
-        "{}, {} {} {} {} +0000",
-        weekday.copied().unwrap_or("Thu"),
-        field(8..10),
-        month.copied().unwrap_or("Jan"),
-        field(0..4),
-        field(11..19)
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000",
+        short(utc.weekday().to_string()),
+        utc.day(),
+        short(utc.month().to_string()),
+        utc.year(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
     )
 }
 
@@ -1125,6 +1110,21 @@ mod tests {
             date(UNIX_EPOCH + Duration::from_secs(1_795_449_600)),
             "Mon, 23 Nov 2026 16:00:00 +0000"
         );
+        assert_eq!(
+            date(UNIX_EPOCH + Duration::from_secs(1_709_208_000)),
+            "Thu, 29 Feb 2024 12:00:00 +0000"
+        );
+        assert_eq!(
+            parse_date("Thu, 29 Feb 2024 12:00:00 +0000"),
+            Some(UNIX_EPOCH + Duration::from_secs(1_709_208_000))
+        );
+        for impossible in [
+            "31 Feb 2026 10:00 +0000",
+            "29 Feb 2025 10:00 +0000",
+            "31 Apr 2026 10:00 +0000",
+        ] {
+            assert_eq!(parse_date(impossible), None, "{impossible}");
+        }
     }
 
     #[test]
