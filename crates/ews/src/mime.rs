@@ -9,7 +9,7 @@
 //! through an encoder that removes CR and LF, so no caller can inject a header or a body.
 
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use base64::Engine;
 
