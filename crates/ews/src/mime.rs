@@ -1027,7 +1027,7 @@ pub(crate) fn parse_date(value: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn decode_qp(text: &str) -> Vec<u8> {
         let text = text.replace("=\r\n", "");
