@@ -183,7 +183,9 @@ fn serve(
             "umbox ready https={} http={} dns={} sip={} media={} admin={}",
             b.https, b.http, b.dns, b.sip_router, b.sip_media, b.admin
         );
+        umbox::systemd::notify("READY=1\nSTATUS=serving");
         stop_signal().await?;
+        umbox::systemd::notify("STOPPING=1\nSTATUS=stopping");
         running.shutdown().await;
         Ok(())
     })

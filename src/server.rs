@@ -582,10 +582,23 @@ impl Reloader {
     async fn run(mut self) {
         let mut seen = (self.directory_file.modified(), self.config_modified());
         let mut ticks = tokio::time::interval(RELOAD_INTERVAL);
+        // SIGHUP (`systemctl reload`) reloads at once, changed or not; without the handler the
+        // files are still polled.
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|error| warn!(%error, "SIGHUP will not reload"))
+            .ok();
         loop {
-            ticks.tick().await;
+            let asked = tokio::select! {
+                _ = ticks.tick() => false,
+                Some(()) = async {
+                    match hangups.as_mut() {
+                        Some(hangups) => hangups.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => true,
+            };
             let current = (self.directory_file.modified(), self.config_modified());
-            if current == seen {
+            if current == seen && !asked {
                 continue;
             }
             seen = current;

@@ -27,5 +27,6 @@ mod inproc;
 mod metrics;
 mod notify_restart;
 mod notify_stream;
+mod operations;
 mod server_version;
 mod voicemail_calls;

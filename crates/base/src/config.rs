@@ -883,9 +883,22 @@ mod tests {
     }
 
     #[test]
-    fn example_config_in_docs_loads() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/umbox.example.toml");
-        let config = Raw::load(&path).unwrap().validate().unwrap();
-        assert!(!config.domains.is_empty());
+    fn example_configs_in_docs_and_packaging_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for file in ["docs/umbox.example.toml", "packaging/container.toml"] {
+            let config = Raw::load(&root.join(file)).unwrap().validate().unwrap();
+            assert!(!config.domains.is_empty(), "{file}");
+        }
+        let container = Raw::load(&root.join("packaging/container.toml"))
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert!(
+            container
+                .public_addresses
+                .iter()
+                .all(|a| !a.is_unspecified()),
+            "the zone must not publish 0.0.0.0"
+        );
     }
 }
