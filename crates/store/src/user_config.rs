@@ -64,6 +64,15 @@ impl ConfigName {
         Ok(ConfigName(name.to_owned()))
     }
 
+    /// The name of the object whose PidTagMessageClass is `class`, as stored; `None` when the
+    /// class is not a user configuration object's.
+    pub fn of_class(class: &str) -> Option<ConfigName> {
+        if !is_configuration_class(class) {
+            return None;
+        }
+        ConfigName::parse(class.get(CLASS_PREFIX.len()..)?).ok()
+    }
+
     /// The name.
     pub fn as_str(&self) -> &str {
         &self.0
