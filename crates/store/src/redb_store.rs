@@ -106,9 +106,14 @@ impl RedbStore {
     pub fn open(data_dir: &Path, options: Options) -> Result<RedbStore, Error> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| Error::Storage(format!("{}: {e}", data_dir.display())))?;
+        let path = data_dir.join(FILE_NAME);
         let db = Database::builder()
             .set_cache_size(options.cache_bytes)
-            .create(data_dir.join(FILE_NAME))?;
+            .create(&path)
+            .map_err(|error| match error {
+                redb::DatabaseError::DatabaseAlreadyOpen => Error::InUse(path.clone()),
+                other => Error::from(other),
+            })?;
         let store = RedbStore {
             inner: Arc::new(Inner {
                 db,
