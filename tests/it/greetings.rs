@@ -1,7 +1,8 @@
 //! Greetings in the mailbox, end to end: `umbox user greeting` (refused while a server holds the
 //! store, byte-exact set/get, WAV checks naming the problem), the start-up move of legacy
-//! `<data>/greetings/*.wav` files, and a greeting written over EWS by exchangelib that a caller
-//! (sipp) then hears sample for sample, captured from RTP.
+//! `<data>/greetings/*.wav` files, a greeting written over EWS by exchangelib that a caller (sipp)
+//! then hears sample for sample, captured from RTP, and the recorded name and away greeting (OOF
+//! set over EWS) heard the same way.
 
 use std::path::Path;
 use std::process::Command;
@@ -9,7 +10,9 @@ use std::process::Command;
 use umbox_media::g711::Law;
 use umbox_media::wav;
 
-use crate::harness::{admin, temp_dir, Server};
+use umbox_media::prompts::{Prompt, Prompts};
+
+use crate::harness::{admin, curl, temp_dir, Server};
 use umbox_testkit::{rtp, sipp};
 
 /// A WAV header for 16-bit PCM (or another `tag`/`bits`) of `channels` at `rate`, with `data`.
@@ -33,12 +36,14 @@ fn wav_file(tag: u16, channels: u16, rate: u32, bits: u16, data: &[u8]) -> Vec<u
 }
 
 /// A µ-law greeting of `samples` codes that are not silence and never repeat in a short period,
-/// so a captured stream either matches it exactly or visibly does not.
-pub(crate) fn distinct_greeting(samples: usize) -> (Vec<u8>, Vec<u8>) {
+/// so a captured stream either matches it exactly or visibly does not; each `voice` sounds
+/// different from the others.
+fn distinct_greeting(samples: usize, voice: u32) -> (Vec<u8>, Vec<u8>) {
+    let pitch = 0.05 + 0.013 * f64::from(voice);
     let codes: Vec<u8> = (0..samples)
         .map(|i| {
-            let sample =
-                ((i as f64 * 0.07).sin() * 9000.0 + (i as f64 * 0.011).cos() * 3000.0) as i16;
+            let t = i as f64;
+            let sample = ((t * pitch).sin() * 9000.0 + (t * 0.011).cos() * 3000.0) as i16;
             Law::Mu.encode_sample(sample)
         })
         .collect();
@@ -176,7 +181,7 @@ fn legacy_greeting_files_move_into_the_mailboxes_at_start() {
     let data = temp_dir("legacy-greetings");
     let folder = data.join("greetings");
     std::fs::create_dir_all(&folder).unwrap();
-    let (alice, _) = distinct_greeting(1600);
+    let (alice, _) = distinct_greeting(1600, 0);
     std::fs::write(folder.join("alice@example.test.wav"), &alice).unwrap();
     std::fs::write(
         folder.join("bob@example.test.wav"),
@@ -223,8 +228,8 @@ fn a_greeting_written_over_ews_is_what_the_caller_hears() {
     let server = Server::demo();
     let work = temp_dir("greeting-ews");
     // One second of distinct audio; a different first version that the update replaces.
-    let (greeting, codes) = distinct_greeting(8000);
-    let (first, _) = distinct_greeting(800);
+    let (greeting, codes) = distinct_greeting(8000, 1);
+    let (first, _) = distinct_greeting(800, 2);
     std::fs::write(work.join("greeting.wav"), &greeting).unwrap();
     std::fs::write(work.join("first.wav"), &first).unwrap();
     let script =
@@ -281,6 +286,109 @@ fn a_greeting_written_over_ews_is_what_the_caller_hears() {
         decode(&heard[..codes.len()]),
         decode(&codes),
         "the first second heard is the greeting, sample for sample"
+    );
+    drop(server);
+    std::fs::remove_dir_all(work).unwrap();
+}
+
+/// Calls `extension` on `server`'s media server, listens for `listen_ms` and returns the µ-law
+/// codes heard, in order.
+fn listen(server: &Server, extension: &str, listen_ms: u32) -> Vec<u8> {
+    let capture = rtp::Capture::start();
+    let port = capture.port().to_string();
+    let listen = listen_ms.to_string();
+    {
+        let _turn = sipp::media_turn();
+        let keys = [
+            "-key",
+            "mailbox",
+            extension,
+            "-key",
+            "capture_port",
+            &port,
+            "-d",
+            &listen,
+        ];
+        sipp::run("voicemail_listen.xml", server.sip_media, 1, 20, &keys).assert_ok();
+    }
+    rtp::audio(&capture.finish(), 0)
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Without a personal greeting the caller hears "You have reached", the recorded name and the
+/// system greeting; once alice's automatic replies are on (SetUserOofSettings over EWS), her away
+/// greeting instead.
+#[test]
+fn callers_hear_the_recorded_name_or_the_away_greeting_while_oof_is_on() {
+    let work = temp_dir("greeting-kinds");
+    let (name, name_codes) = distinct_greeting(1200, 3);
+    let (away, away_codes) = distinct_greeting(4000, 4);
+    std::fs::write(work.join("name.wav"), &name).unwrap();
+    std::fs::write(work.join("away.wav"), &away).unwrap();
+    let data = Server::demo().stop();
+    for (kind, file) in [("name", "name.wav"), ("away", "away.wav")] {
+        let (ok, _, err) = admin(
+            &data,
+            &[
+                "user",
+                "greeting",
+                "alice@example.test",
+                "set",
+                "--kind",
+                kind,
+                "--file",
+                work.join(file).to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{err}");
+    }
+    let server = Server::demo_in(data);
+
+    let heard = listen(&server, "1001", 2500);
+    let prompts = Prompts::embedded().unwrap();
+    let introduction = prompts.clip(Prompt::YouHaveReached);
+    assert!(
+        heard.starts_with(&introduction),
+        "the call opens with \"You have reached\""
+    );
+    let at = find(&heard, &name_codes).expect("the recorded name, sample for sample");
+    assert!(
+        at >= introduction.len(),
+        "the name follows the introduction"
+    );
+    assert_eq!(
+        find(&heard, &away_codes[..800]),
+        None,
+        "no away greeting while OOF is off"
+    );
+
+    let oof = r#"<?xml version="1.0" encoding="utf-8"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
+  <s:Header><t:RequestServerVersion Version="Exchange2013"/></s:Header>
+  <s:Body><m:SetUserOofSettingsRequest><t:Mailbox><t:Address>alice@example.test</t:Address></t:Mailbox>
+    <t:UserOofSettings><t:OofState>Enabled</t:OofState><t:ExternalAudience>All</t:ExternalAudience>
+      <t:InternalReply><t:Message>Away</t:Message></t:InternalReply><t:ExternalReply><t:Message>Away</t:Message></t:ExternalReply>
+    </t:UserOofSettings></m:SetUserOofSettingsRequest></s:Body>
+</s:Envelope>"#;
+    let reply = curl(&[
+        "-u",
+        "alice@example.test:demo-alice",
+        "-H",
+        "Content-Type: text/xml; charset=utf-8",
+        "--data-binary",
+        oof,
+        &server.https_url("/EWS/Exchange.asmx"),
+    ]);
+    assert!(reply.text().contains("NoError"), "{}", reply.text());
+
+    let heard = listen(&server, "1001", 1500);
+    assert!(
+        heard.starts_with(&away_codes),
+        "the away greeting plays first, sample for sample"
     );
     drop(server);
     std::fs::remove_dir_all(work).unwrap();
