@@ -217,8 +217,12 @@ pub fn for_call(
     mailbox: &MailboxId,
     now: SystemTime,
 ) -> Result<CallerGreeting, Error> {
-    let usable = |kind| -> Result<Option<Vec<u8>>, Error> {
-        let Some(bytes) = read(store, mailbox, kind)? else {
+    // One read of the root's associated items serves every kind.
+    let hidden = store.associated_items(mailbox, root(store, mailbox)?)?;
+    let usable = |kind: GreetingKind| -> Result<Option<Vec<u8>>, Error> {
+        let Some(bytes) =
+            user_config::find_in(&hidden, &kind.config()?).and_then(|item| Parts::of(item).binary)
+        else {
             return Ok(None);
         };
         match check(&bytes) {
