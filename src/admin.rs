@@ -288,6 +288,16 @@ pub fn run(data_dir: &Path, command: Command) -> Result<String, AdminError> {
     })
 }
 
+/// What `user greeting` will do, once its arguments are checked.
+enum GreetingPlan {
+    /// Store this (checked) WAV file.
+    Set(Vec<u8>),
+    /// Write the greeting to this file.
+    Get(PathBuf),
+    /// Remove the greeting.
+    Clear,
+}
+
 /// `user greeting`: the user comes from the directory; the store is opened only after every
 /// argument is checked (so a bad one changes nothing and needs no stopped server), and the user's
 /// mailbox is created if the server never did.
@@ -304,22 +314,20 @@ fn greeting(
         .user_by_address(address)
         .cloned()
         .ok_or_else(|| not_found("user", address))?;
-    let needs_file = || invalid("--file", format!("is required to {}", action_name(action)));
-    let upload = match (action, &wav) {
+    let plan = match (action, wav) {
         (GreetingAction::Set, Some(path)) => {
-            let bytes = std::fs::read(path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let bytes = std::fs::read(&path).map_err(|source| Error::Io { path, source })?;
             greetings::check(&bytes).map_err(|e| invalid("--file", e.to_string()))?;
-            Some(bytes)
+            GreetingPlan::Set(bytes)
         }
-        (GreetingAction::Set | GreetingAction::Get, None) => return Err(needs_file().into()),
-        (GreetingAction::Get, Some(_)) => None,
+        (GreetingAction::Get, Some(path)) => GreetingPlan::Get(path),
+        (GreetingAction::Set | GreetingAction::Get, None) => {
+            return Err(invalid("--file", "is required to set or get a greeting").into())
+        }
         (GreetingAction::Clear, Some(_)) => {
-            return Err(invalid("--file", "is not used by clear").into())
+            return Err(invalid("--file", "is not used to clear a greeting").into())
         }
-        (GreetingAction::Clear, None) => None,
+        (GreetingAction::Clear, None) => GreetingPlan::Clear,
     };
     let store = RedbStore::open(data_dir, store::Options::default())?;
     let mailbox = MailboxId::new(&user.address);
@@ -329,17 +337,14 @@ fn greeting(
         greetings::Error::Store(error) => AdminError::from(error),
         refused => invalid("--file", refused.to_string()).into(),
     };
-    let kind_name = kind.as_str();
-    Ok(match (action, upload, wav) {
-        (GreetingAction::Set, Some(bytes), _) => {
+    let (kind_name, address) = (kind.as_str(), &user.address);
+    Ok(match plan {
+        GreetingPlan::Set(bytes) => {
             let size = bytes.len();
             greetings::write(&store, &mailbox, kind, bytes, now).map_err(failed)?;
-            format!(
-                "stored the {kind_name} greeting of {} ({size} bytes)",
-                user.address
-            )
+            format!("stored the {kind_name} greeting of {address} ({size} bytes)")
         }
-        (GreetingAction::Get, _, Some(path)) => {
+        GreetingPlan::Get(path) => {
             let bytes = greetings::read(&store, &mailbox, kind)
                 .map_err(failed)?
                 .ok_or_else(|| not_found("greeting", kind_name))?;
@@ -347,30 +352,20 @@ fn greeting(
                 path: path.clone(),
                 source,
             })?;
+            let size = bytes.len();
             format!(
-                "wrote the {kind_name} greeting of {} to {} ({} bytes)",
-                user.address,
-                path.display(),
-                bytes.len()
+                "wrote the {kind_name} greeting of {address} to {} ({size} bytes)",
+                path.display()
             )
         }
-        (GreetingAction::Clear, _, _) => {
+        GreetingPlan::Clear => {
             if greetings::clear(&store, &mailbox, kind, now).map_err(failed)? {
-                format!("cleared the {kind_name} greeting of {}", user.address)
+                format!("cleared the {kind_name} greeting of {address}")
             } else {
-                format!("{} has no {kind_name} greeting", user.address)
+                format!("{address} has no {kind_name} greeting")
             }
         }
-        _ => return Err(needs_file().into()),
     })
-}
-
-fn action_name(action: GreetingAction) -> &'static str {
-    match action {
-        GreetingAction::Set => "set a greeting",
-        GreetingAction::Get => "get a greeting",
-        GreetingAction::Clear => "clear a greeting",
-    }
 }
 
 fn not_found(kind: &'static str, name: &str) -> Error {
