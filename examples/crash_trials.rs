@@ -51,17 +51,17 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: crash_trials TRIALS [DATA_DIR]";
-    let trials: u32 = args
-        .next()
-        .and_then(|t| t.parse().ok())
-        .ok_or(usage)?;
+    let trials: u32 = args.next().and_then(|t| t.parse().ok()).ok_or(usage)?;
     let data = args.next().map_or_else(
         || std::env::temp_dir().join(format!("umbox-crash-{}", std::process::id())),
         PathBuf::from,
     );
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/umbox");
     if !binary.exists() {
-        return Err(format!("{} is missing: cargo build --release", binary.display()));
+        return Err(format!(
+            "{} is missing: cargo build --release",
+            binary.display()
+        ));
     }
     let acknowledged = Arc::new(Mutex::new(HashSet::new()));
     let mut latest = 0;
@@ -72,7 +72,8 @@ fn run() -> Result<(), String> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();
         for writer in 0..WRITERS {
-            let (url, stop, acknowledged) = (server.ews.clone(), stop.clone(), acknowledged.clone());
+            let (url, stop, acknowledged) =
+                (server.ews.clone(), stop.clone(), acknowledged.clone());
             clients.push(std::thread::spawn(move || {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
@@ -136,9 +137,15 @@ fn check(data: &Path, acknowledged: &HashSet<String>, previous: u64) -> Result<u
     if let Some(lost) = acknowledged.iter().find(|s| !present.contains(*s)) {
         return Err(format!("acknowledged {lost:?} is missing"));
     }
-    let latest = store.log_bounds(&alice).map_err(|e| e.to_string())?.latest.0;
+    let latest = store
+        .log_bounds(&alice)
+        .map_err(|e| e.to_string())?
+        .latest
+        .0;
     if latest < previous {
-        return Err(format!("the change log moved back from {previous} to {latest}"));
+        return Err(format!(
+            "the change log moved back from {previous} to {latest}"
+        ));
     }
     Ok(latest)
 }
@@ -153,8 +160,22 @@ impl Server {
         let mut child = Command::new(binary)
             .args(["serve", "--demo", "--data"])
             .arg(data)
-            .args(["--bind", "127.0.0.1", "--https-port", "0", "--http-port", "0"])
-            .args(["--dns-port", "0", "--sip-router-port", "0", "--sip-media-port", "0"])
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--https-port",
+                "0",
+                "--http-port",
+                "0",
+            ])
+            .args([
+                "--dns-port",
+                "0",
+                "--sip-router-port",
+                "0",
+                "--sip-media-port",
+                "0",
+            ])
             .args(["--rtp-ports", "0-0", "--admin-port", "0"])
             .env("UMBOX_LOG", "warn")
             .stdout(Stdio::piped())
@@ -196,8 +217,19 @@ fn soap(body: &str) -> String {
 /// One EWS request; the body of a 200 answer.
 fn ews(url: &str, body: &str) -> Option<String> {
     let output = Command::new("curl")
-        .args(["-sk", "--max-time", "5", "-u", "alice@example.test:demo-alice"])
-        .args(["-H", "Content-Type: text/xml; charset=utf-8", "-w", "\n%{http_code}"])
+        .args([
+            "-sk",
+            "--max-time",
+            "5",
+            "-u",
+            "alice@example.test:demo-alice",
+        ])
+        .args([
+            "-H",
+            "Content-Type: text/xml; charset=utf-8",
+            "-w",
+            "\n%{http_code}",
+        ])
         .args(["--data-binary", &soap(body), url])
         .output()
         .ok()?;
@@ -269,17 +301,18 @@ fn between(text: &str, open: &str, close: &str) -> Option<String> {
     Some(text[start..end].to_owned())
 }
 
-/// xorshift64*, seeded from the clock: the kill moments differ from run to run, and the seed is
-/// printed so a failing run can be told apart.
+/// xorshift64*, seeded from the standard library's per-process random hash keys: the kill
+/// moments differ from run to run, and the seed is printed so a failing run can be told apart.
 struct Random(u64);
 
 impl Random {
     fn seeded() -> Random {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64);
-        println!("seed {nanos}");
-        Random(nanos | 1)
+        use std::hash::{BuildHasher, Hasher};
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        println!("seed {seed}");
+        Random(seed | 1)
     }
 
     fn between(&mut self, low: u64, high: u64) -> u64 {

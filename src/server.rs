@@ -28,6 +28,7 @@ use umbox_notify::{self as notify, Hub};
 use umbox_sip::wire::grammar::Host;
 use umbox_sip::{self as sip, Listener, Role};
 use umbox_store::{self as store, MailStore, MailboxId, RedbStore};
+use umbox_um::greetings;
 use umbox_um::router::{DirectoryRouter, GatewayAllowList, MediaServers};
 use umbox_um::voicemail::{self, Services, Settings};
 
@@ -74,6 +75,9 @@ pub enum Error {
     /// The mailbox store cannot be opened or a mailbox created.
     #[error("mailbox store: {0}")]
     Store(#[from] store::Error),
+    /// The legacy greeting files could not be moved into the mailboxes.
+    #[error("greetings: {0}")]
+    Greetings(#[from] greetings::Error),
     /// The EWS id key cannot be read or created.
     #[error("{0}")]
     IdKey(#[from] umbox_ews::ids::KeyError),
@@ -258,6 +262,7 @@ async fn wire(
         tokio::task::spawn_blocking(move || RedbStore::open(&data_dir, store::Options::default()))
             .await??;
     ensure_mailboxes(&store, &directory, clock.now()).await?;
+    migrate_legacy_greetings(&store, &config.data_dir, clock.now()).await?;
     restrict_data_dir(&config.data_dir)?;
 
     let https = bind_tcp("https", config.listen.https).await?;
@@ -336,7 +341,6 @@ async fn wire(
         ports,
         prompts: Arc::new(Prompts::embedded()?),
         media_ip: advertised,
-        greetings: voicemail::greetings_folder(&config.data_dir),
         clock: clock.clone(),
         random: Arc::new(ring::rand::SystemRandom::new()),
         settings: Settings {
@@ -444,6 +448,21 @@ async fn ensure_mailboxes(
         })
     })
     .await??;
+    Ok(())
+}
+
+/// Moves the greeting files older versions kept in `<data>/greetings/` into the mailboxes (after
+/// `ensure_mailboxes`, so every user's mailbox exists: at start and after each reload); files
+/// that cannot move are logged and stay.
+async fn migrate_legacy_greetings(
+    store: &RedbStore,
+    data_dir: &Path,
+    now: SystemTime,
+) -> Result<(), Error> {
+    let store = store.clone();
+    let folder = greetings::legacy_folder(data_dir);
+    tokio::task::spawn_blocking(move || greetings::migrate_legacy_files(&store, &folder, now))
+        .await??;
     Ok(())
 }
 
@@ -609,6 +628,13 @@ impl Reloader {
                 ensure_mailboxes(&self.store, &snapshot.directory, self.clock.now()).await
             {
                 warn!(%error, "mailboxes for new users not created");
+            }
+            // A user added since holds a mailbox now, so a greeting file left for them moves
+            // before the call handler learns of them.
+            if let Err(error) =
+                migrate_legacy_greetings(&self.store, &self.config.data_dir, self.clock.now()).await
+            {
+                warn!(%error, "legacy greetings not moved");
             }
             self.serial = serial(self.clock.now(), self.serial);
             self.zones

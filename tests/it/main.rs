@@ -21,6 +21,7 @@ mod exchangelib_items;
 mod exchangelib_notify;
 mod exchangelib_people;
 mod golden;
+mod greetings;
 mod harness;
 mod http_surface;
 mod inproc;

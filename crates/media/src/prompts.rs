@@ -30,10 +30,12 @@ pub enum Prompt {
     NoMailbox,
     /// "Thank you. Goodbye."
     Goodbye,
+    /// "You have reached", before a user's recorded name.
+    YouHaveReached,
 }
 
 /// Number of prompt files.
-const COUNT: usize = 16;
+const COUNT: usize = 17;
 
 /// The embedded files, in [`Prompt::index`] order.
 static FILES: [(&str, &[u8]); COUNT] = [
@@ -65,6 +67,10 @@ static FILES: [(&str, &[u8]); COUNT] = [
     ),
     ("no-mailbox", include_bytes!("../prompts/no-mailbox.wav")),
     ("goodbye", include_bytes!("../prompts/goodbye.wav")),
+    (
+        "you-have-reached",
+        include_bytes!("../prompts/you-have-reached.wav"),
+    ),
 ];
 
 impl Prompt {
@@ -77,6 +83,7 @@ impl Prompt {
             Prompt::MaximumLength => 13,
             Prompt::NoMailbox => 14,
             Prompt::Goodbye => 15,
+            Prompt::YouHaveReached => 16,
         }
     }
 }
@@ -131,6 +138,7 @@ mod tests {
             Prompt::MaximumLength,
             Prompt::NoMailbox,
             Prompt::Goodbye,
+            Prompt::YouHaveReached,
         ];
         all.extend((0..=9).map(|d| Prompt::Digit(Digit::new(d).unwrap())));
         let mut indexes: Vec<usize> = all.iter().map(|p| p.index()).collect();
