@@ -289,6 +289,7 @@ async fn wire(
         admin: local_addr(&admin.local_addr(), config.listen.admin),
     };
     let mut registry = prometheus_client::registry::Registry::default();
+    store.attach_metrics(store::metrics::StoreMetrics::register(&mut registry));
 
     let site = config.site(bound.https.port(), bound.sip_router.port());
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot {
@@ -369,6 +370,7 @@ async fn wire(
         })
         .await??
     };
+    hub.attach_metrics(notify::metrics::NotifyMetrics::register(&mut registry));
     let carrier =
         http::client::PushClient::new(&config.notifications).map_err(http::tls::Error::from)?;
     let push = umbox_ews::PushDelivery::new(ids.clone(), Arc::new(carrier));

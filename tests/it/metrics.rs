@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use crate::harness::{curl, exchangelib_python, Server};
-use crate::voicemail_calls::counts;
+use crate::voicemail_calls::{counts, ews};
 
 /// Every sample of a scrape: (name, labels as sorted `k=v` joined by commas, value).
 fn scrape(server: &Server) -> Vec<(String, String, f64)> {
@@ -49,6 +49,11 @@ fn health_answers_and_a_prometheus_client_parses_the_request_counts() {
     assert_eq!((health.status, health.text().as_str()), (200, "ok\n"));
 
     counts(&server, ("alice@example.test", "demo-alice"), "inbox");
+    ews(
+        &server,
+        ("alice@example.test", "demo-alice"),
+        r#"<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes><t:Timeout>10</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"#,
+    );
     let refused = curl(&[
         "-u",
         "alice@example.test:wrong",
@@ -84,7 +89,8 @@ fn health_answers_and_a_prometheus_client_parses_the_request_counts() {
             "umbox_http_requests_total",
             "status=200,surface=ews"
         ),
-        Some(1.0)
+        Some(2.0),
+        "GetFolder and Subscribe"
     );
     assert_eq!(
         sample(
@@ -97,5 +103,16 @@ fn health_answers_and_a_prometheus_client_parses_the_request_counts() {
     assert_eq!(
         sample(&samples, "umbox_auth_failures_total", "reason=rejected"),
         Some(1.0)
+    );
+    assert_eq!(
+        sample(&samples, "umbox_notification_subscriptions", "kind=pull"),
+        Some(1.0)
+    );
+    // Creating the demo mailboxes and storing the subscription are commits.
+    let commits = sample(&samples, "umbox_store_commits_total", "").unwrap();
+    assert!(commits >= 2.0, "{commits}");
+    assert_eq!(
+        sample(&samples, "umbox_store_commit_duration_seconds_count", ""),
+        Some(commits)
     );
 }

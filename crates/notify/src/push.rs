@@ -20,6 +20,8 @@ use std::time::Duration;
 use hyper::Uri;
 use tokio::time::Instant;
 
+use crate::metrics::Delivery;
+
 use super::{
     events, read_page, Content, Error, Hub, Mode, Notification, Subscription, SubscriptionId,
 };
@@ -367,9 +369,15 @@ async fn deliver_until_done(hub: &Hub, id: SubscriptionId, deliver: &dyn Deliver
                 content: Content::Events(picked.events),
             }
         };
-        match deliver_with_retries(deliver, &target.url, &notification, target.status_frequency)
-            .await
-        {
+        let outcome =
+            deliver_with_retries(deliver, &target.url, &notification, target.status_frequency)
+                .await;
+        hub.count_push(match outcome {
+            Outcome::Answered(PushReply::Ok) => Delivery::Delivered,
+            Outcome::Answered(PushReply::Unsubscribe) => Delivery::Unsubscribed,
+            Outcome::GaveUp => Delivery::Failed,
+        });
+        match outcome {
             Outcome::Answered(PushReply::Ok) => {}
             Outcome::Answered(PushReply::Unsubscribe) => return "client unsubscribed",
             Outcome::GaveUp => return "deliveries failed for a whole status period",

@@ -15,6 +15,7 @@
 
 mod change;
 mod encode;
+pub mod metrics;
 pub mod oof;
 pub mod oxum;
 pub mod props;

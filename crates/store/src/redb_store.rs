@@ -77,6 +77,8 @@ struct Inner {
     /// One sender per watched mailbox, holding its latest logged sequence number; bumped after
     /// each durable commit that logged events (see [`MailStore::watch_log`]).
     watchers: Mutex<HashMap<MailboxId, watch::Sender<Seq>>>,
+    /// Where commits are counted, once the server attached its registry's families.
+    metrics: std::sync::OnceLock<crate::metrics::StoreMetrics>,
 }
 
 macro_rules! storage_errors {
@@ -101,6 +103,11 @@ storage_errors!(
 );
 
 impl RedbStore {
+    /// Counts every later commit in `metrics`; the first call wins.
+    pub fn attach_metrics(&self, metrics: crate::metrics::StoreMetrics) {
+        let _ = self.inner.metrics.set(metrics);
+    }
+
     /// Opens (creating if needed) `<data_dir>/mailboxes.redb`. A database left by a crash is
     /// recovered to its last committed transaction. Fails if another process holds it open.
     pub fn open(data_dir: &Path, options: Options) -> Result<RedbStore, Error> {
@@ -119,6 +126,7 @@ impl RedbStore {
                 db,
                 options,
                 watchers: Mutex::new(HashMap::new()),
+                metrics: std::sync::OnceLock::new(),
             }),
         };
         // Readers open tables that must exist, so a new file gets all of them at once.
@@ -144,7 +152,11 @@ impl RedbStore {
         // acknowledged change survives a crash.
         txn.set_durability(Durability::Immediate)?;
         let out = body(&txn)?;
+        let started = std::time::Instant::now();
         txn.commit()?;
+        if let Some(metrics) = self.inner.metrics.get() {
+            metrics.committed(started.elapsed());
+        }
         Ok(out)
     }
 
