@@ -4,7 +4,10 @@
 //! EWS `BodyType` needs.
 //!
 //! Entry points: [`render`] writes a [`Message`]; [`unstructured`], [`address_list`] and [`date`]
-//! build header values; [`header_block`] and [`parse_headers`] read headers back.
+//! build header values; [`header_block`] and [`parse_headers`] split a header section into raw
+//! lines (for `InternetMessageHeaders`); [`parse`] reads any client's message into a [`Parsed`]. Writing is ours; reading is
+//! mail-parser's (maintained, every charset through encoding_rs), bounded by our caps, and no
+//! other module names it.
 //! Pure functions: never touches the store, never knows EWS elements. Every header value passes
 //! through an encoder that removes CR and LF, so no caller can inject a header or a body.
 
