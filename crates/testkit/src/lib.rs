@@ -1,7 +1,7 @@
 //! The test kit every umbox crate's tests share: scratch directories, the paths of the
 //! workspace's fixtures and interop material, a store with two mailboxes ([`Mailboxes`]), the
-//! configuration of a whole server on loopback ([`loopback_config`]) and the sipp runner
-//! ([`sipp`]).
+//! configuration of a whole server on loopback ([`loopback_config`]), the sipp runner
+//! ([`sipp`]) and a telephone's media end that hears and presses keys ([`phone`]).
 //!
 //! It builds on `umbox-base` and `umbox-store` only, so those two crates' own tests use
 //! `tempfile` directly instead (a crate cannot be tested through a kit that depends on it).
@@ -11,6 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod phone;
 pub mod sipp;
 
 use std::path::Path;
