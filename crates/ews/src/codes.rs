@@ -55,10 +55,10 @@ pub enum ResponseCode {
     ErrorInvalidIdMalformed,
     /// Offset or MaxEntriesReturned out of range.
     ErrorInvalidIndexedPagingParameters,
-    /// MergedFreeBusyIntervalInMinutes is outside 5–1440.
-    ErrorInvalidMergedFreeBusyInterval,
     /// The item cannot take part in the operation (e.g. sending a contact).
     ErrorInvalidItemForOperation,
+    /// MergedFreeBusyIntervalInMinutes is outside 5–1440.
+    ErrorInvalidMergedFreeBusyInterval,
     /// The operation is not valid for the object.
     ErrorInvalidOperation,
     /// Unknown Play on Phone call id.
@@ -91,20 +91,38 @@ pub enum ResponseCode {
     ErrorInvalidSubscription,
     /// The SyncState is malformed or from another folder.
     ErrorInvalidSyncStateData,
-    /// A restriction constant does not fit the type of its property.
-    ErrorInvalidValueForProperty,
     /// A time window whose start is not before its end.
     ErrorInvalidTimeInterval,
+    /// A restriction constant does not fit the type of its property.
+    ErrorInvalidValueForProperty,
+    /// UserConfiguration BinaryData is not valid base64 (MS-OXWSUSRCFG).
+    ErrorInvalidValueForPropertyBinaryData,
+    /// A user configuration dictionary names the same key twice.
+    ErrorInvalidValueForPropertyDuplicateDictionaryKey,
+    /// A user configuration dictionary value does not read as its Type.
+    ErrorInvalidValueForPropertyKeyValueConversion,
+    /// A dictionary object that is not a StringArray has other than one Value.
+    ErrorInvalidValueForPropertyStringArrayDictionaryKey,
+    /// A user configuration name that is empty, too long or holds other characters than letters,
+    /// digits, `.`, `_` and `-`.
+    ErrorInvalidValueForPropertyUserConfigurationName,
+    /// UserConfiguration XmlData is not valid base64.
+    ErrorInvalidValueForPropertyXmlData,
     /// The watermark is older than the kept event log.
     ErrorInvalidWatermark,
     /// The item changed since the given change key.
     ErrorIrresolvableConflict,
     /// No such item.
     ErrorItemNotFound,
+    /// The item could not be saved; CreateUserConfiguration answers it for a name the folder
+    /// already has.
+    ErrorItemSave,
     /// The availability request names an address no mailbox has.
     ErrorMailRecipientNotFound,
     /// CreateItem or UpdateItem of a message without MessageDisposition.
     ErrorMessageDispositionRequired,
+    /// A part of a user configuration object is over the size limit.
+    ErrorMessageSizeExceeded,
     /// Events were lost for this subscription (backlog overflow).
     ErrorMissedNotificationEvents,
     /// The move or copy target is not valid.
@@ -137,10 +155,16 @@ pub enum ResponseCode {
     ErrorUnifiedMessagingDialPlanNotFound,
     /// The MIME content cannot be turned into an item.
     ErrorUnsupportedMimeConversion,
-    /// The property cannot be used in a restriction.
-    ErrorUnsupportedPathForQuery,
     /// The property cannot be used to sort.
     ErrorUnsupportedPathForSortGroup,
+    /// The property cannot be used in a restriction.
+    ErrorUnsupportedPathForQuery,
+    /// UpdateUserConfiguration sets BinaryData on an object created without it.
+    ErrorUserConfigurationBinaryDataNotExist,
+    /// UpdateUserConfiguration sets a Dictionary on an object created without one.
+    ErrorUserConfigurationDictionaryNotExist,
+    /// UpdateUserConfiguration sets XmlData on an object created without it.
+    ErrorUserConfigurationXmlDataNotExist,
 }
 
 impl ResponseCode {
@@ -148,6 +172,35 @@ impl ResponseCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ResponseCode::NoError => "NoError",
+            ResponseCode::ErrorUserConfigurationXmlDataNotExist => {
+                "ErrorUserConfigurationXmlDataNotExist"
+            }
+            ResponseCode::ErrorUserConfigurationDictionaryNotExist => {
+                "ErrorUserConfigurationDictionaryNotExist"
+            }
+            ResponseCode::ErrorUserConfigurationBinaryDataNotExist => {
+                "ErrorUserConfigurationBinaryDataNotExist"
+            }
+            ResponseCode::ErrorMessageSizeExceeded => "ErrorMessageSizeExceeded",
+            ResponseCode::ErrorItemSave => "ErrorItemSave",
+            ResponseCode::ErrorInvalidValueForPropertyXmlData => {
+                "ErrorInvalidValueForPropertyXmlData"
+            }
+            ResponseCode::ErrorInvalidValueForPropertyUserConfigurationName => {
+                "ErrorInvalidValueForPropertyUserConfigurationName"
+            }
+            ResponseCode::ErrorInvalidValueForPropertyStringArrayDictionaryKey => {
+                "ErrorInvalidValueForPropertyStringArrayDictionaryKey"
+            }
+            ResponseCode::ErrorInvalidValueForPropertyKeyValueConversion => {
+                "ErrorInvalidValueForPropertyKeyValueConversion"
+            }
+            ResponseCode::ErrorInvalidValueForPropertyDuplicateDictionaryKey => {
+                "ErrorInvalidValueForPropertyDuplicateDictionaryKey"
+            }
+            ResponseCode::ErrorInvalidValueForPropertyBinaryData => {
+                "ErrorInvalidValueForPropertyBinaryData"
+            }
             ResponseCode::ErrorAccessDenied => "ErrorAccessDenied",
             ResponseCode::ErrorAttachmentNestLevelLimitExceeded => {
                 "ErrorAttachmentNestLevelLimitExceeded"

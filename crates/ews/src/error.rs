@@ -113,6 +113,8 @@ impl Error {
                 store::Error::InvalidParent { .. } => ResponseCode::ErrorMoveCopyFailed,
                 store::Error::NotAllowed { .. } => ResponseCode::ErrorInvalidOperation,
                 store::Error::FolderExists { .. } => ResponseCode::ErrorFolderExists,
+                // Exchange's answer to CreateUserConfiguration of a name the folder has.
+                store::Error::ConfigurationExists { .. } => ResponseCode::ErrorItemSave,
                 store::Error::InvalidProperty { .. } => ResponseCode::ErrorInvalidPropertySet,
                 store::Error::TooLarge { .. } => ResponseCode::ErrorAttachmentSizeLimitExceeded,
                 store::Error::InvalidWatermark { .. } => ResponseCode::ErrorInvalidWatermark,

@@ -76,7 +76,8 @@ pub enum Change {
         /// The parent of the copy.
         to: FolderId,
     },
-    /// Deletes every item of a folder, and optionally its subfolders (EWS EmptyFolder).
+    /// Deletes every item of a folder, and optionally its subfolders (EWS EmptyFolder). The
+    /// folder's own associated items stay, as with MAPI EmptyFolder without DEL_ASSOCIATED.
     EmptyFolder {
         /// The folder; not a search folder.
         folder: FolderId,
@@ -84,7 +85,9 @@ pub enum Change {
         delete_subfolders: bool,
     },
     /// Creates an item with its attachments in one transaction (EWS CreateItem, and voicemail or
-    /// missed-call delivery).
+    /// missed-call delivery). With PidTagAssociated set to true the item is associated (FAI):
+    /// listed only by `MailStore::associated_items`, never counted and never new mail; that choice
+    /// is fixed for the item's life (UpdateItem may not set or delete the property).
     CreateItem {
         /// The folder; not a search folder.
         folder: FolderId,

@@ -15,12 +15,14 @@
 
 mod change;
 mod encode;
+pub mod oof;
 pub mod oxum;
 pub mod props;
 mod records;
 mod redb_store;
 #[cfg(test)]
 mod tests;
+pub mod user_config;
 
 use std::fmt;
 use std::time::SystemTime;
@@ -331,6 +333,14 @@ pub enum Error {
         /// The clashing name.
         name: String,
     },
+    /// The folder already holds a user configuration object of this name (EWS ErrorItemSave).
+    #[error("folder {folder} already has a user configuration named {name:?}")]
+    ConfigurationExists {
+        /// The folder.
+        folder: FolderId,
+        /// The name, as stored.
+        name: String,
+    },
     /// A property cannot be set or deleted this way (wrong value type, a store-computed property,
     /// a fixed tag in the named range) (ErrorInvalidPropertySet, ErrorInvalidExtendedPropertyValue).
     #[error("property {key:?}: {reason}")]
@@ -508,8 +518,13 @@ pub trait MailStore: Send + Sync {
     ) -> Result<Vec<Folder>, Error>;
 
     /// The items of a folder (for a search folder, the matching items of the whole mailbox), in id
-    /// order; the caller filters and sorts.
+    /// order; the caller filters and sorts. Associated items are not among them.
     fn items(&self, mailbox: &MailboxId, folder: FolderId) -> Result<Vec<Item>, Error>;
+
+    /// The associated (FAI, PidTagAssociated) items of a folder, in id order: hidden configuration
+    /// such as user configuration objects, never counted in TotalCount or UnreadCount and never in
+    /// a search folder. `apply` creates one when `Change::CreateItem` sets PidTagAssociated.
+    fn associated_items(&self, mailbox: &MailboxId, folder: FolderId) -> Result<Vec<Item>, Error>;
 
     /// One item.
     fn item(&self, mailbox: &MailboxId, item: ItemId) -> Result<Item, Error>;

@@ -201,6 +201,18 @@ pub mod tags {
     /// PidTagAttachSize; set by the store.
     pub const ATTACH_SIZE: PropTag = PropTag::new(0x0E20, PropType::Int32);
 
+    /// PidTagAssociated (MS-OXPROPS): the item is a folder associated information (FAI) item,
+    /// hidden from the folder's contents and counts. Fixed when the item is created; items without
+    /// it (all those stored before it existed) are ordinary contents.
+    pub const ASSOCIATED: PropTag = PropTag::new(0x67AA, PropType::Boolean);
+
+    /// PidTagRoamingDictionary (MS-OXOCFG): a user configuration object's dictionary.
+    pub const ROAMING_DICTIONARY: PropTag = PropTag::new(0x7C07, PropType::Binary);
+    /// PidTagRoamingXmlStream (MS-OXOCFG): a user configuration object's XML data.
+    pub const ROAMING_XML_STREAM: PropTag = PropTag::new(0x7C08, PropType::Binary);
+    /// PidTagRoamingBinaryStream (MS-OXOCFG): a user configuration object's binary data.
+    pub const ROAMING_BINARY_STREAM: PropTag = PropTag::new(0x7C09, PropType::Binary);
+
     /// MSGFLAG_READ in PidTagMessageFlags: the item has been read.
     pub const MSGFLAG_READ: i32 = 0x0001;
     /// MSGFLAG_UNSENT in PidTagMessageFlags: a draft, never new mail.

@@ -32,6 +32,7 @@ use super::{
     FILE_NAME,
 };
 use crate::encode::DecodeError;
+use crate::user_config;
 
 /// Store-wide counters: `next_mailbox` numbers mailboxes so other keys can be fixed-width.
 const STORE_INFO: TableDefinition<&str, u64> = TableDefinition::new("store_info");
@@ -298,10 +299,17 @@ fn is_unread(props: &PropertyBag) -> bool {
     message_flags(props) & tags::MSGFLAG_READ == 0
 }
 
+/// Whether the item is folder associated information (PidTagAssociated): hidden from its folder's
+/// contents and counts and from every search folder.
+fn is_associated(props: &PropertyBag) -> bool {
+    props.boolean(tags::ASSOCIATED).unwrap_or(false)
+}
+
 fn matches_search(props: &PropertyBag, prefix: &str) -> bool {
-    props
-        .unicode(tags::MESSAGE_CLASS)
-        .is_some_and(|class| class_is_within(class, prefix))
+    !is_associated(props)
+        && props
+            .unicode(tags::MESSAGE_CLASS)
+            .is_some_and(|class| class_is_within(class, prefix))
 }
 
 fn saturating_i32(value: u64) -> i32 {
@@ -576,6 +584,38 @@ impl<'t> Tx<'t> {
         read_item(&self.t.items, self.mbx, id)
     }
 
+    /// Refuses to put a user configuration object (`props`) into `folder` when the folder already
+    /// holds one of that name: its name is its identity (MS-OXWSUSRCFG).
+    fn check_configuration_unique(
+        &self,
+        folder: FolderId,
+        props: &PropertyBag,
+    ) -> Result<(), Error> {
+        let Some(class) = props
+            .unicode(tags::MESSAGE_CLASS)
+            .filter(|class| is_associated(props) && user_config::is_configuration_class(class))
+        else {
+            return Ok(());
+        };
+        for id in members(&self.t.folder_items, self.mbx, folder.0)? {
+            let sibling = self.read_item(ItemId(id))?;
+            let same = sibling
+                .props
+                .unicode(tags::MESSAGE_CLASS)
+                .is_some_and(|other| other.eq_ignore_ascii_case(class));
+            if same && is_associated(&sibling.props) {
+                return Err(Error::ConfigurationExists {
+                    folder,
+                    name: class
+                        .get(user_config::CLASS_PREFIX.len()..)
+                        .unwrap_or_default()
+                        .to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Sets the computed properties and writes the item row.
     fn store_item(&mut self, id: ItemId, record: &mut ItemRecord) -> Result<(), Error> {
         let props = &mut record.props;
@@ -683,7 +723,15 @@ impl<'t> Tx<'t> {
         after: Option<&PropertyBag>,
     ) -> Result<Vec<FolderId>, Error> {
         self.membership(parent, item, before.is_some(), after.is_some())?;
-        self.count(parent, before.map(is_unread), after.map(is_unread), false)?;
+        // An associated item keeps its membership row (so deleting or copying the folder finds
+        // it) but never counts.
+        let counted = |props: &&PropertyBag| !is_associated(props);
+        self.count(
+            parent,
+            before.filter(counted).map(is_unread),
+            after.filter(counted).map(is_unread),
+            false,
+        )?;
         let mut listed = Vec::new();
         for search in self.meta.search_folders.clone() {
             let prefix =
@@ -808,9 +856,13 @@ impl<'t> Tx<'t> {
         Ok(())
     }
 
-    fn delete_items_of(&mut self, folder: FolderId) -> Result<(), Error> {
+    /// Deletes the items of `folder`; its associated items too when `associated` is set.
+    fn delete_items_of(&mut self, folder: FolderId, associated: bool) -> Result<(), Error> {
         for item in members(&self.t.folder_items, self.mbx, folder.0)? {
-            self.delete_item(ItemId(item))?;
+            let item = ItemId(item);
+            if associated || !is_associated(&self.read_item(item)?.props) {
+                self.delete_item(item)?;
+            }
         }
         Ok(())
     }
@@ -850,7 +902,7 @@ impl<'t> Tx<'t> {
             self.plain_subtree(top, "distinguished and search folders cannot be deleted")?;
         // Children first, so every folder is empty of subfolders when its row goes.
         for id in order.into_iter().rev() {
-            self.delete_items_of(id)?;
+            self.delete_items_of(id, true)?;
             let parent = self
                 .folder(id)?
                 .parent
@@ -895,7 +947,9 @@ impl<'t> Tx<'t> {
                         reason: "search folders cannot be emptied",
                     });
                 }
-                self.delete_items_of(folder)?;
+                // Like MAPI's EmptyFolder without DEL_ASSOCIATED, the folder keeps its
+                // associated items (its configuration, e.g. the user's greetings in the root).
+                self.delete_items_of(folder, false)?;
                 if delete_subfolders {
                     for child in self.subfolders(folder)? {
                         self.delete_subtree(child)?;
@@ -1181,6 +1235,7 @@ impl<'t> Tx<'t> {
         let mut props = PropertyBag::new();
         self.apply_props(&mut props, set, Vec::new())?;
         props.set(tags::CREATION_TIME, PropValue::SystemTime(self.stamp))?;
+        self.check_configuration_unique(folder, &props)?;
         let id = ItemId(self.new_id()?);
         let mut record = ItemRecord {
             parent: folder,
@@ -1202,7 +1257,10 @@ impl<'t> Tx<'t> {
             search_folders,
         });
         let flags = message_flags(&record.props);
-        if mail_folder && flags & (tags::MSGFLAG_READ | tags::MSGFLAG_UNSENT) == 0 {
+        if mail_folder
+            && !is_associated(&record.props)
+            && flags & (tags::MSGFLAG_READ | tags::MSGFLAG_UNSENT) == 0
+        {
             self.events.push(Event::NewMail {
                 item: id,
                 change_key,
@@ -1251,6 +1309,18 @@ impl<'t> Tx<'t> {
                 });
             }
         }
+        let associated = PropKey::Tag(tags::ASSOCIATED);
+        if let Some(key) = set
+            .iter()
+            .map(|(key, _)| key)
+            .chain(&delete)
+            .find(|key| **key == associated)
+        {
+            return Err(Error::InvalidProperty {
+                key: key.clone(),
+                reason: "fixed when the item is created",
+            });
+        }
         let before = record.props.clone();
         self.apply_props(&mut record.props, set, delete)?;
         let change_key = self.modified(item, &mut record, &before)?;
@@ -1283,6 +1353,9 @@ impl<'t> Tx<'t> {
     fn move_item(&mut self, item: ItemId, to: FolderId) -> Result<Outcome, Error> {
         self.container(to, "items")?;
         let mut record = self.read_item(item)?;
+        if record.parent != to {
+            self.check_configuration_unique(to, &record.props)?;
+        }
         let old_parent = record.parent;
         self.t.items.remove((self.mbx, item.0))?;
         self.reindex(item, old_parent, Some(&record.props), None)?;
@@ -1315,6 +1388,7 @@ impl<'t> Tx<'t> {
     fn copy_item(&mut self, item: ItemId, to: FolderId) -> Result<Outcome, Error> {
         self.container(to, "items")?;
         let source = self.read_item(item)?;
+        self.check_configuration_unique(to, &source.props)?;
         let new_id = ItemId(self.new_id()?);
         let mut props = source.props;
         props.set(tags::CREATION_TIME, PropValue::SystemTime(self.stamp))?;
@@ -1430,6 +1504,21 @@ impl Snapshot {
         ))
     }
 
+    /// The items of `folder` (a search folder's matches) that are, or are not, `associated`.
+    fn members(&self, folder: FolderId, associated: bool) -> Result<Vec<Item>, Error> {
+        read_folder(&self.table(FOLDERS)?, self.mbx, folder)?;
+        let items = self.table(ITEMS)?;
+        let attachments = self.table(ATTACHMENTS)?;
+        let mut out = Vec::new();
+        for id in members(&self.table(FOLDER_ITEMS)?, self.mbx, folder.0)? {
+            let item = self.item(&items, &attachments, ItemId(id))?;
+            if is_associated(&item.props) == associated {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+
     fn item(
         &self,
         items: &ReadOnlyTable<(u64, u64), &'static [u8]>,
@@ -1542,14 +1631,11 @@ impl MailStore for RedbStore {
     }
 
     fn items(&self, mailbox: &MailboxId, folder: FolderId) -> Result<Vec<Item>, Error> {
-        let snapshot = self.snapshot(mailbox)?;
-        read_folder(&snapshot.table(FOLDERS)?, snapshot.mbx, folder)?;
-        let items = snapshot.table(ITEMS)?;
-        let attachments = snapshot.table(ATTACHMENTS)?;
-        members(&snapshot.table(FOLDER_ITEMS)?, snapshot.mbx, folder.0)?
-            .into_iter()
-            .map(|id| snapshot.item(&items, &attachments, ItemId(id)))
-            .collect()
+        self.snapshot(mailbox)?.members(folder, false)
+    }
+
+    fn associated_items(&self, mailbox: &MailboxId, folder: FolderId) -> Result<Vec<Item>, Error> {
+        self.snapshot(mailbox)?.members(folder, true)
     }
 
     fn item(&self, mailbox: &MailboxId, item: ItemId) -> Result<Item, Error> {
@@ -1813,8 +1899,10 @@ fn verify(snapshot: &Snapshot) -> Result<VerifyReport, Error> {
             expected.get_mut(&record.parent),
         ) {
             (Some(parent), Some(recount)) if parent.search_prefix.is_none() => {
-                recount.total += 1;
-                recount.unread += u64::from(unread);
+                if !is_associated(&record.props) {
+                    recount.total += 1;
+                    recount.unread += u64::from(unread);
+                }
                 listed.insert((record.parent, id));
             }
             _ => problems.push(format!(

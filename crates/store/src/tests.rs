@@ -1837,3 +1837,140 @@ fn subscription_records_survive_reopening() {
         vec![MailboxId::new("x@example.com")]
     );
 }
+
+/// Creates an associated (FAI) item of `class` in `folder`, unread, with one attachment.
+fn associated_in(fx: &Fixture, folder: FolderId, class: &str) -> ItemId {
+    let mut props = message(class, "hidden", false);
+    props.push((tags::ASSOCIATED.into(), PropValue::Boolean(true)));
+    match fx
+        .apply(Change::CreateItem {
+            folder,
+            props,
+            attachments: vec![wav(b"greeting")],
+        })
+        .outcome
+    {
+        Outcome::Item { item, .. } => item,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn ids(items: Vec<Item>) -> Vec<ItemId> {
+    items.into_iter().map(|item| item.id).collect()
+}
+
+/// Associated items are hidden from the folder's contents, its counts and every search folder
+/// (a voice-class FAI item is not voice mail), are listed by `associated_items`, raise no new
+/// mail, keep their flag, stay when the folder is emptied and survive reopening.
+#[test]
+fn associated_items_are_hidden_from_contents_counts_and_search_folders() {
+    let fx = Fixture::new();
+    let inbox = fx.folder_id(D::Inbox);
+    let root = fx.folder_id(D::Root);
+    let voicemail = fx.folder_id(D::Voicemail);
+    let visible = fx.create(D::Inbox, VOICE, false, &[b"audio"]);
+    let before = fx.counts(D::Inbox);
+    let hidden = associated_in(&fx, inbox, VOICE);
+    let config = associated_in(&fx, root, "IPM.Configuration.Test");
+
+    assert_eq!(fx.counts(D::Inbox), before);
+    assert_eq!(fx.counts(D::Inbox), (1, 1));
+    assert_eq!(fx.counts(D::Voicemail), (1, 1));
+    assert_eq!(ids(fx.store.items(&fx.mbx, inbox).unwrap()), [visible]);
+    assert_eq!(ids(fx.store.items(&fx.mbx, voicemail).unwrap()), [visible]);
+    assert_eq!(
+        ids(fx.store.associated_items(&fx.mbx, inbox).unwrap()),
+        [hidden]
+    );
+    assert_eq!(
+        ids(fx.store.associated_items(&fx.mbx, root).unwrap()),
+        [config]
+    );
+    assert!(fx.store.items(&fx.mbx, root).unwrap().is_empty());
+    assert_eq!(fx.store.item(&fx.mbx, hidden).unwrap().attachments.len(), 1);
+
+    // Creating one raised no NewMail and no count change on the folder.
+    let mut props = message(VOICE, "more", false);
+    props.push((tags::ASSOCIATED.into(), PropValue::Boolean(true)));
+    let events = fx.events(Change::CreateItem {
+        folder: inbox,
+        props,
+        attachments: Vec::new(),
+    });
+    assert!(
+        matches!(events.as_slice(), [Event::ItemCreated { search_folders, .. }] if search_folders.is_empty()),
+        "{events:?}"
+    );
+
+    // Reading it or changing it moves no counter, and the flag cannot be taken away.
+    fx.apply(Change::SetReadFlag {
+        items: vec![hidden],
+        read: true,
+    });
+    assert_eq!(fx.counts(D::Inbox), (1, 1));
+    for change in [
+        Change::UpdateItem {
+            item: hidden,
+            expected: None,
+            set: vec![(tags::ASSOCIATED.into(), PropValue::Boolean(false))],
+            delete: Vec::new(),
+        },
+        Change::UpdateItem {
+            item: hidden,
+            expected: None,
+            set: Vec::new(),
+            delete: vec![tags::ASSOCIATED.into()],
+        },
+    ] {
+        let refused = fx.store.apply(&fx.mbx, change, at(20));
+        assert!(
+            matches!(refused, Err(Error::InvalidProperty { .. })),
+            "{refused:?}"
+        );
+    }
+
+    // Emptying the folder keeps its associated items.
+    fx.apply(Change::EmptyFolder {
+        folder: inbox,
+        delete_subfolders: false,
+    });
+    assert!(fx.store.items(&fx.mbx, inbox).unwrap().is_empty());
+    assert_eq!(fx.store.associated_items(&fx.mbx, inbox).unwrap().len(), 2);
+    assert_eq!(fx.counts(D::Voicemail), (0, 0));
+
+    let Fixture { _dir, store, mbx } = fx;
+    drop(store);
+    let store = RedbStore::open(_dir.path(), Options::default()).unwrap();
+    assert!(store.verify(&mbx).unwrap().problems.is_empty());
+    assert_eq!(ids(store.associated_items(&mbx, root).unwrap()), [config]);
+    assert!(store.items(&mbx, root).unwrap().is_empty());
+}
+
+/// A folder holding associated items is copied and deleted with them; deleting one is logged.
+#[test]
+fn associated_items_go_with_their_folder() {
+    let fx = Fixture::new();
+    let inbox = fx.folder_id(D::Inbox);
+    let top = new_folder(&fx, inbox, "Settings");
+    let hidden = associated_in(&fx, top, "IPM.Configuration.Test");
+    let copy = match fx
+        .apply(Change::CopyFolder {
+            folder: top,
+            to: fx.folder_id(D::DeletedItems),
+        })
+        .outcome
+    {
+        Outcome::Folder { folder, .. } => folder,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(fx.folder(copy).total_count, 0);
+    assert_eq!(fx.store.associated_items(&fx.mbx, copy).unwrap().len(), 1);
+    let events = fx.events(Change::DeleteItem { item: hidden });
+    assert!(
+        matches!(events.as_slice(), [Event::ItemDeleted { item, .. }] if *item == hidden),
+        "{events:?}"
+    );
+    assert_eq!(fx.store.verify(&fx.mbx).unwrap().items, 1);
+    fx.apply(Change::DeleteFolder { folder: copy });
+    assert_eq!(fx.store.verify(&fx.mbx).unwrap().items, 0);
+}

@@ -21,7 +21,7 @@ pub(crate) enum Traversal {
     Shallow,
     /// Soft-deleted items: umbox deletes for good, so there are none.
     SoftDeleted,
-    /// Folder-associated items: umbox stores none.
+    /// Folder-associated (FAI) items: hidden configuration such as user configuration objects.
     Associated,
 }
 
@@ -197,7 +197,8 @@ fn find(
     let store = request.ctx.store;
     let mut items = match traversal {
         Traversal::Shallow => store.items(&request.mailbox, folder)?,
-        Traversal::SoftDeleted | Traversal::Associated => {
+        Traversal::Associated => store.associated_items(&request.mailbox, folder)?,
+        Traversal::SoftDeleted => {
             store.folder(&request.mailbox, folder)?;
             Vec::new()
         }
@@ -308,11 +309,22 @@ mod tests {
         assert_eq!(code(1), ResponseCode::ErrorInvalidIdMalformed);
         assert_eq!(code(2), ResponseCode::ErrorFolderNotFound);
 
+        let hidden = vec![
+            (tags::SUBJECT.into(), PropValue::Unicode("hidden".into())),
+            (tags::ASSOCIATED.into(), PropValue::Boolean(true)),
+        ];
+        kit.create_item(ALICE, DistinguishedFolder::Inbox, hidden, &[]);
         let associated = find(Traversal::Associated, Ok(Query::default()), vec![Ok(inbox)])
             .run(&request)
             .unwrap()
             .folders;
-        assert_eq!(associated[0].as_ref().unwrap().total, 0, "umbox keeps none");
+        let page = associated[0].as_ref().unwrap();
+        assert_eq!((page.total, subjects(page)), (1, vec!["hidden"]));
+        let shallow = find(Traversal::Shallow, Ok(Query::default()), vec![Ok(inbox)])
+            .run(&request)
+            .unwrap()
+            .folders;
+        assert_eq!(shallow[0].as_ref().unwrap().total, 3, "hidden from Shallow");
 
         let refused = Error::new(ResponseCode::ErrorUnsupportedPathForQuery, "no such path");
         let found = find(Traversal::Shallow, Err(refused), vec![Ok(inbox), Ok(inbox)])

@@ -22,6 +22,7 @@ mod sync;
 #[cfg(test)]
 pub(crate) mod testkit;
 mod time_zones;
+mod user_config;
 
 use crate::codes::ResponseCode;
 use crate::error::Fault;
@@ -125,6 +126,10 @@ operations! {
     "Subscribe" => Subscribe(subscriptions::Subscribe),
     "Unsubscribe" => Unsubscribe(subscriptions::Unsubscribe),
     "GetEvents" => GetEvents(subscriptions::GetEvents),
+    "GetUserConfiguration" => GetUserConfiguration(user_config::GetUserConfiguration),
+    "CreateUserConfiguration" => CreateUserConfiguration(user_config::CreateUserConfiguration),
+    "UpdateUserConfiguration" => UpdateUserConfiguration(user_config::UpdateUserConfiguration),
+    "DeleteUserConfiguration" => DeleteUserConfiguration(user_config::DeleteUserConfiguration),
 }
 
 /// Runs the operation `op` and writes its response element: parse, run, write.

@@ -1,7 +1,8 @@
 //! Automatic replies (MS-OXWSOOF): GetUserOofSettings and SetUserOofSettings.
 //!
 //! A mailbox keeps its settings as named properties of umbox's own property set on its root
-//! folder, written through `MailStore::apply(Change::UpdateFolder)` like every other change, so
+//! folder (`store::oof` names them and answers whether replies are on, for the call path),
+//! written through `MailStore::apply(Change::UpdateFolder)` like every other change, so
 //! they survive restarts and raise a folder ModifiedEvent. Only the mailbox the request acts for
 //! (the caller, or whom it impersonates) can be read or changed. Both responses carry a single
 //! `m:ResponseMessage`, not `m:ResponseMessages`.
@@ -13,15 +14,10 @@ use crate::codes::ResponseCode;
 use crate::error::{Error, Fault};
 use crate::soap::{M, T};
 use crate::{child, response_message, time, Request};
-use umbox_store::props::{
-    FileTime, Guid, NamedProperty, PropKey, PropName, PropTag, PropType, PropValue,
-};
+use umbox_store::oof;
+use umbox_store::props::{FileTime, NamedProperty, PropKey, PropTag, PropType, PropValue};
 use umbox_store::{Change, DistinguishedFolder, MailboxId};
 use umbox_xml::{Element, Writer};
-
-/// umbox's property set for mailbox settings that MAPI keeps elsewhere (Exchange holds automatic
-/// replies in a hidden message of its own format).
-const UMBOX_SETTINGS: Guid = Guid(0xC42EAD88_3BBB_496E_9D91_45109CEB0286);
 
 /// Whether automatic replies are sent (MS-OXWSOOF OofState).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,17 +115,12 @@ const INTERNAL: usize = 4;
 const EXTERNAL: usize = 5;
 
 fn names() -> [(NamedProperty, PropType); 6] {
-    let named = |name: &str, prop_type| {
-        (
-            NamedProperty::new(UMBOX_SETTINGS, PropName::Name(name.to_owned())),
-            prop_type,
-        )
-    };
+    let named = |name: &str, prop_type| (oof::property(name), prop_type);
     [
-        named("OofState", PropType::Int32),
+        named(oof::STATE, PropType::Int32),
         named("OofExternalAudience", PropType::Int32),
-        named("OofStartTime", PropType::SystemTime),
-        named("OofEndTime", PropType::SystemTime),
+        named(oof::START_TIME, PropType::SystemTime),
+        named(oof::END_TIME, PropType::SystemTime),
         named("OofInternalReply", PropType::Unicode),
         named("OofExternalReply", PropType::Unicode),
     ]
@@ -490,6 +481,41 @@ mod tests {
         let code = set(alice(), backwards).unwrap_err().response_code();
         assert_eq!(code, ResponseCode::ErrorInvalidScheduledOofDuration);
         assert_eq!(get(alice()).unwrap(), scheduled);
+    }
+
+    /// What SetUserOofSettings stores is what `store::oof::replies_on` (the call path's view)
+    /// reads: the stored states agree, and a schedule is on inside its period only.
+    #[test]
+    fn the_store_reads_the_state_set_over_ews() {
+        let kit = Kit::new();
+        let request = kit.request(ALICE);
+        let store = request.ctx.store;
+        let mailbox = request.mailbox.clone();
+        let set = |update| {
+            SetUserOofSettings {
+                mailbox: Ok(mailbox.clone()),
+                update,
+            }
+            .run(&request)
+            .unwrap()
+            .stored
+            .unwrap()
+        };
+        assert_eq!(OofState::Disabled.to_stored(), oof::DISABLED);
+        assert_eq!(OofState::Enabled.to_stored(), oof::ENABLED);
+        assert_eq!(OofState::Scheduled.to_stored(), oof::SCHEDULED);
+        let start = time::parse("2026-11-24T08:00:00Z").unwrap();
+        let end = time::parse("2026-11-30T16:00:00Z").unwrap();
+        let inside = time::parse("2026-11-25T08:00:00Z").unwrap();
+        assert!(!oof::replies_on(store, &mailbox, inside).unwrap());
+        set(update(OofState::Scheduled, Some((start, end))));
+        assert!(oof::replies_on(store, &mailbox, inside).unwrap());
+        assert!(oof::replies_on(store, &mailbox, start).unwrap());
+        assert!(!oof::replies_on(store, &mailbox, end).unwrap());
+        set(update(OofState::Enabled, None));
+        assert!(oof::replies_on(store, &mailbox, end).unwrap());
+        set(update(OofState::Disabled, None));
+        assert!(!oof::replies_on(store, &mailbox, inside).unwrap());
     }
 
     fn get(kit: &Kit, caller: &str, impersonate: Option<&str>, address: &str) -> Element {
