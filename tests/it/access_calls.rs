@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, SystemTime};
 
+use base64::Engine;
 use umbox_base::clock::{Clock, SystemClock};
 use umbox_base::directory::{Directory, DirectoryFile, Pin};
+use umbox_media::g711::Law;
+use umbox_media::playout::Playlist;
 use umbox_media::prompts::{Prompt, Prompts};
 use umbox_store::props::{tags, PropValue};
 use umbox_store::{DistinguishedFolder, Item, MailStore, MailboxId};
@@ -16,7 +19,9 @@ use umbox_testkit::phone::Phone;
 use umbox_testkit::sipp;
 use umbox_um::caller_id::Caller;
 use umbox_um::delivery::{self, VoiceMessage};
+use umbox_xml::{self as xml, Limits};
 
+use crate::harness::curl;
 use crate::inproc::InProcess;
 use crate::voicemail_calls::MESSAGE;
 
@@ -183,4 +188,82 @@ fn wrong_pins_end_the_call_and_failed_calls_lock_the_pin() {
         );
     });
     assert_eq!(pin_state(), (2, true));
+}
+
+/// The beep before a recording, as a µ-law call hears it.
+fn beep() -> Vec<u8> {
+    let mut playlist = Playlist::beep();
+    let mut codes = vec![0u8; playlist.total_samples()];
+    playlist.fill(Law::Mu, &mut codes);
+    codes
+}
+
+/// The binary data of alice's user configuration `name` in her root folder, read over EWS
+/// GetUserConfiguration.
+fn user_configuration(server: &InProcess, name: &str) -> Vec<u8> {
+    let body = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
+  <soap:Header><t:RequestServerVersion Version="Exchange2016"/></soap:Header>
+  <soap:Body>
+    <m:GetUserConfiguration>
+      <m:UserConfigurationName Name="{name}"><t:DistinguishedFolderId Id="root"/></m:UserConfigurationName>
+      <m:UserConfigurationProperties>BinaryData</m:UserConfigurationProperties>
+    </m:GetUserConfiguration>
+  </soap:Body>
+</soap:Envelope>"#
+    );
+    let reply = curl(&[
+        "-u",
+        "alice@example.test:demo-alice",
+        "-H",
+        "Content-Type: text/xml; charset=utf-8",
+        "--data-binary",
+        &body,
+        &server.ews_url(),
+    ]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let document = xml::parse(&reply.body, &Limits::DEFAULT).unwrap();
+    let data = crate::voicemail_calls::text(&document, "BinaryData");
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .unwrap()
+}
+
+#[test]
+fn a_greeting_recorded_by_phone_is_played_back_kept_and_read_back_over_ews_and_the_pin_changed() {
+    let server = server(5);
+    let spoken = &MESSAGE[..16000];
+    call(&server, ALICE_NUMBER, |phone| {
+        // Log in, personal options, record the unavailable greeting.
+        phone.press(&format!("{PIN}#"));
+        let heard = phone.hear(&prompt(Prompt::MainMenu), 0, LIMIT);
+        phone.press("6");
+        let heard = phone.hear(&prompt(Prompt::PersonalOptions), heard, LIMIT);
+        phone.press("1");
+        let heard = phone.hear(&beep(), heard, LIMIT);
+        phone.talk(spoken);
+        phone.press("#");
+        // Played back sample for sample, then kept.
+        let heard = phone.hear(spoken, heard, LIMIT);
+        phone.press("1");
+        let heard = phone.hear(&prompt(Prompt::Saved), heard, LIMIT);
+        // `4`: a new PIN; a trivial one is refused, the next one taken.
+        phone.press("4");
+        let heard = phone.hear(&prompt(Prompt::EnterNewPin), heard, LIMIT);
+        phone.press("123456#");
+        let heard = phone.hear(&prompt(Prompt::PinNotAllowed), heard, LIMIT);
+        phone.press("86420975#");
+        let heard = phone.hear(&prompt(Prompt::PinChanged), heard, LIMIT);
+        phone.hear(&prompt(Prompt::Goodbye), heard, LIMIT);
+    });
+    let directory = DirectoryFile::in_data_dir(&server.data).load().unwrap();
+    let pin = directory.users[0].pin.as_ref().unwrap();
+    assert!(pin.verify("86420975") && !pin.verify(PIN));
+    let stored = user_configuration(&server, "Um.CustomGreetings.External");
+    assert_eq!(
+        stored,
+        umbox_media::wav::write_g711(Law::Mu, spoken).unwrap(),
+        "the greeting is the recorded audio, byte for byte"
+    );
 }

@@ -22,9 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
-use self::menu::{
-    Clip, Command, Envelope, Input, Menu, PinCheck, Recorded, Say, Sender, Subscriber,
-};
+use self::menu::{Clip, Command, Envelope, Input, Menu, PinCheck, Say, Sender, Subscriber};
+use crate::greetings::{self, GreetingKind};
 use umbox_base::clock::Clock;
 use umbox_base::directory::{check_pin, Directory, DirectoryFile, Pin};
 use umbox_media::g711::Law;
@@ -219,7 +218,8 @@ impl Call {
                 let messages = match self.mailbox() {
                     Some(mailbox) => {
                         let store = self.access.store.clone();
-                        let read = blocking(move || load_messages(store.as_ref(), &mailbox));
+                        let law = conversation.law();
+                        let read = blocking(move || load_messages(store.as_ref(), &mailbox, law));
                         conversation.wait_for(read).await?.unwrap_or_else(|error| {
                             warn!(%error, "voice messages not read");
                             Vec::new()
@@ -253,8 +253,8 @@ impl Call {
                 // A key only skips the instruction; the recording starts after the beep.
                 conversation.play(intro).await?;
                 let max = match kind {
-                    Recorded::Name => MAX_NAME,
-                    Recorded::Unavailable | Recorded::Away => MAX_GREETING,
+                    GreetingKind::Name => MAX_NAME,
+                    GreetingKind::Unavailable | GreetingKind::Away => MAX_GREETING,
                 };
                 let recording = conversation
                     .record(max, self.access.silence_timeout, SILENCE_DBFS)
@@ -302,17 +302,28 @@ impl Call {
         Ok(Input::Done)
     }
 
+    /// Stores a recording as the subscriber's greeting or name (a WAV of the call's G.711, as
+    /// recorded), through `um::greetings`: one `MailStore::apply`.
     async fn save(
         &self,
         conversation: &mut Conversation,
-        kind: Recorded,
+        kind: GreetingKind,
         clip: Clip,
     ) -> Result<Input, Stop> {
         let Some(mailbox) = self.mailbox() else {
             return Ok(Input::Done);
         };
-        let _ = (conversation, kind, clip, mailbox);
-        warn!("greetings are not stored yet");
+        let store = self.access.store.clone();
+        let now = self.access.clock.now();
+        let write = blocking(move || {
+            let wav = wav::write_g711(clip.law, &clip.codes)
+                .map_err(|error| greetings::Error::Refused(error.to_string()))?;
+            greetings::write(store.as_ref(), &mailbox, kind, wav, now)
+        });
+        match conversation.wait_for(write).await? {
+            Ok(()) => info!(kind = kind.as_str(), "greeting recorded by phone"),
+            Err(error) => warn!(%error, "greeting not stored"),
+        }
         Ok(Input::Done)
     }
 
@@ -530,6 +541,9 @@ pub enum Error {
     /// The directory file could not be updated.
     #[error("directory: {0}")]
     Directory(#[from] umbox_base::directory::Error),
+    /// A greeting could not be stored.
+    #[error("greeting: {0}")]
+    Greeting(#[from] greetings::Error),
     /// The blocking task ended without a result (it panicked).
     #[error("blocking task: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -543,15 +557,22 @@ async fn blocking<T: Send + 'static, E: Into<Error> + Send + 'static>(
 }
 
 /// The voice messages of `mailbox` in playing order: unread first, then read, each oldest
-/// first.
+/// first. The voicemail search folder spans the whole mailbox; what was deleted (moved to
+/// Deleted Items) is not played again. A message from a user who recorded a name is announced
+/// with that name (in `law`), else with the calling number.
 fn load_messages(
     store: &dyn MailStore,
     mailbox: &MailboxId,
+    law: Law,
 ) -> Result<Vec<Envelope>, store::Error> {
+    let mut names: std::collections::HashMap<String, Option<Clip>> =
+        std::collections::HashMap::new();
     let folder = store.distinguished_folder(mailbox, DistinguishedFolder::Voicemail)?;
+    let deleted = store.distinguished_folder(mailbox, DistinguishedFolder::DeletedItems)?;
     let mut messages: Vec<Envelope> = store
         .items(mailbox, folder)?
         .into_iter()
+        .filter(|item| item.parent != deleted)
         .map(|item| {
             let flags = item.props.int32(tags::MESSAGE_FLAGS).unwrap_or(0);
             let received = match item.props.get(tags::MESSAGE_DELIVERY_TIME) {
@@ -559,11 +580,23 @@ fn load_messages(
                 _ => None,
             }
             .unwrap_or(UNIX_EPOCH);
-            let sender = match item.props.unicode(tags::SENDER_TELEPHONE_NUMBER) {
-                Some(number) if number.bytes().any(|b| b.is_ascii_digit()) => {
-                    Sender::Number(number.to_owned())
-                }
-                _ => Sender::Unknown,
+            let name = item
+                .props
+                .unicode(tags::SENDER_EMAIL_ADDRESS)
+                .and_then(|address| {
+                    names
+                        .entry(address.to_ascii_lowercase())
+                        .or_insert_with(|| recorded_name(store, address, law))
+                        .clone()
+                });
+            let number = item
+                .props
+                .unicode(tags::SENDER_TELEPHONE_NUMBER)
+                .filter(|number| number.bytes().any(|b| b.is_ascii_digit()));
+            let sender = match (name, number) {
+                (Some(clip), _) => Sender::Name(clip),
+                (None, Some(number)) => Sender::Number(number.to_owned()),
+                (None, None) => Sender::Unknown,
             };
             Envelope {
                 item: item.id,
@@ -575,6 +608,16 @@ fn load_messages(
         .collect();
     messages.sort_by_key(|m| (!m.unread, m.received, m.item));
     Ok(messages)
+}
+
+/// The name `address` recorded, in `law`, if there is one that plays.
+fn recorded_name(store: &dyn MailStore, address: &str, law: Law) -> Option<Clip> {
+    let wav = greetings::read(store, &MailboxId::new(address), GreetingKind::Name).ok()??;
+    let audio = wav::read(&wav).ok()?;
+    Some(Clip {
+        law,
+        codes: audio.to_g711(law).into(),
+    })
 }
 
 /// A message's audio in `law`: its first WAV attachment umbox can play.
@@ -617,6 +660,92 @@ fn day_time(time: SystemTime) -> (Weekday, u8, u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caller_id::Caller;
+    use crate::delivery::{self, VoiceMessage};
+    use umbox_base::directory::Directory;
+    use umbox_testkit::Mailboxes;
+
+    #[test]
+    fn messages_play_new_first_oldest_first_never_deleted_ones_and_with_recorded_names() {
+        let kit = Mailboxes::new();
+        let alice = Directory::demo().unwrap().users.remove(0);
+        let start = kit.clock.now();
+        let deliver = |minutes: u64, caller: Caller| {
+            let message = VoiceMessage {
+                caller,
+                duration: Duration::from_secs(1),
+                call_id: format!("c{minutes}"),
+                wav: wav::write_g711(Law::Mu, &[0x55; 8000]).unwrap(),
+                received: start + Duration::from_secs(60 * minutes),
+            };
+            let set = delivery::deliver(kit.store.as_ref(), &alice, message, kit.clock.now());
+            match set.unwrap().outcome {
+                umbox_store::Outcome::Item { item, .. } => item,
+                other => panic!("{other:?}"),
+            }
+        };
+        let number = |n: &str| Caller {
+            number: Some(n.to_owned()),
+            ..Caller::default()
+        };
+        let bob = Caller {
+            number: Some("+14255550102".into()),
+            name: Some("Bob Berg".into()),
+            address: Some("bob@example.test".into()),
+            sip_uri: None,
+        };
+        let old_read = deliver(1, number("+15550001"));
+        let newest = deliver(9, number("+15550009"));
+        let from_bob = deliver(5, bob);
+        let deleted = deliver(3, Caller::default());
+        kit.mark_read(old_read);
+        let trash = kit.folder(DistinguishedFolder::DeletedItems);
+        let change = Change::MoveItem {
+            item: deleted,
+            to: trash,
+        };
+        kit.store
+            .apply(&kit.alice, change, kit.clock.now())
+            .unwrap();
+        // Bob recorded his name (A-law); it is played in the call's law.
+        let name = wav::write_g711(Law::A, &[0xD5, 0x2A, 0xAA]).unwrap();
+        greetings::write(
+            kit.store.as_ref(),
+            &kit.bob,
+            GreetingKind::Name,
+            name,
+            start,
+        )
+        .unwrap();
+
+        let messages = load_messages(kit.store.as_ref(), &kit.alice, Law::Mu).unwrap();
+        let order: Vec<(ItemId, bool)> = messages.iter().map(|m| (m.item, m.unread)).collect();
+        assert_eq!(
+            order,
+            [(from_bob, true), (newest, true), (old_read, false)],
+            "the deleted one is gone, new before old, oldest first"
+        );
+        let expected_name: Vec<u8> = [0xD5u8, 0x2A, 0xAA]
+            .iter()
+            .map(|c| Law::Mu.encode_sample(Law::A.decode_sample(*c)))
+            .collect();
+        assert_eq!(
+            messages[0].sender,
+            Sender::Name(Clip {
+                law: Law::Mu,
+                codes: expected_name.into()
+            })
+        );
+        assert_eq!(messages[1].sender, Sender::Number("+15550009".into()));
+        assert_eq!(messages[0].received, start + Duration::from_secs(300));
+        let audio = message_audio(kit.store.as_ref(), &kit.alice, newest, Law::A).unwrap();
+        let expected = Law::A.encode_sample(Law::Mu.decode_sample(0x55));
+        assert_eq!(
+            audio,
+            Some(vec![expected; 8000]),
+            "converted to the call's law"
+        );
+    }
 
     #[test]
     fn days_and_times_are_read_in_utc() {

@@ -21,6 +21,8 @@ use umbox_media::prompts::Prompt;
 use umbox_media::Entry;
 use umbox_store::ItemId;
 
+use crate::greetings::GreetingKind;
+
 /// Wrong PINs that end a call.
 pub const MAX_WRONG_PINS: u8 = 3;
 /// Prompts repeated after no input before the call ends.
@@ -88,17 +90,6 @@ pub enum Say {
     Message(ItemId),
 }
 
-/// Which recording personal options make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
-    /// The greeting callers hear when the user does not answer.
-    Unavailable,
-    /// The greeting played instead while the user's out-of-office is on.
-    Away,
-    /// The user's name, said in envelopes and in the system greeting.
-    Name,
-}
-
 /// How a PIN entry was judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinCheck {
@@ -142,9 +133,9 @@ pub enum Command {
         item: ItemId,
     },
     /// Say "record after the tone", beep and record until `#`; answer [`Input::Recording`].
-    Record(Recorded),
+    Record(GreetingKind),
     /// Store the recording; answer [`Input::Done`].
-    Save(Recorded, Clip),
+    Save(GreetingKind, Clip),
     /// Replace the subscriber's PIN; answer [`Input::PinChanged`].
     ChangePin(String),
     /// Hand the call to the leave-a-message flow (extension entry, greeting, recording). Final.
@@ -186,8 +177,8 @@ enum State {
     Message,
     Changing { then: Vec<Say> },
     Options,
-    Recording(Recorded),
-    Review(Recorded, Clip),
+    Recording(GreetingKind),
+    Review(GreetingKind, Clip),
     Saving,
     NewPin,
     SettingPin,
@@ -362,7 +353,7 @@ impl Menu {
         Command::AskKey(say)
     }
 
-    fn review(&mut self, kind: Recorded, clip: Clip) -> Command {
+    fn review(&mut self, kind: GreetingKind, clip: Clip) -> Command {
         self.state = State::Review(kind, clip.clone());
         Command::AskKey(vec![Say::Clip(clip), prompt(Prompt::KeepOrRedo)])
     }
@@ -524,16 +515,16 @@ impl Menu {
             Command::Record(kind)
         };
         match (key, digit_key(key)) {
-            (_, Some(1)) => record(self, Recorded::Unavailable),
-            (_, Some(2)) => record(self, Recorded::Away),
-            (_, Some(3)) => record(self, Recorded::Name),
+            (_, Some(1)) => record(self, GreetingKind::Unavailable),
+            (_, Some(2)) => record(self, GreetingKind::Away),
+            (_, Some(3)) => record(self, GreetingKind::Name),
             (_, Some(4)) => self.ask_new_pin(Vec::new()),
             (Event::Star, _) => self.main_menu(Vec::new()),
             _ => self.options(Vec::new()),
         }
     }
 
-    fn on_review(&mut self, kind: Recorded, clip: Clip, key: Option<Event>) -> Command {
+    fn on_review(&mut self, kind: GreetingKind, clip: Clip, key: Option<Event>) -> Command {
         let Some(key) = key else {
             return self.no_input_then(|menu| {
                 menu.state = State::Review(kind, clip);
@@ -788,7 +779,7 @@ mod tests {
     fn personal_options_record_review_and_keep_or_redo() {
         let mut menu = logged_in();
         assert_eq!(says(&menu.on(key('6'))), [Prompt::PersonalOptions]);
-        assert_eq!(menu.on(key('2')), Command::Record(Recorded::Away));
+        assert_eq!(menu.on(key('2')), Command::Record(GreetingKind::Away));
         let clip = Clip {
             law: Law::Mu,
             codes: Arc::from(&[1u8, 2, 3][..]),
@@ -801,15 +792,15 @@ mod tests {
                 Say::Prompt(Prompt::KeepOrRedo)
             ])
         );
-        assert_eq!(menu.on(key('2')), Command::Record(Recorded::Away));
+        assert_eq!(menu.on(key('2')), Command::Record(GreetingKind::Away));
         menu.on(Input::Recording(Some(clip.clone())));
-        assert_eq!(menu.on(key('1')), Command::Save(Recorded::Away, clip));
+        assert_eq!(menu.on(key('1')), Command::Save(GreetingKind::Away, clip));
         assert_eq!(
             says(&menu.on(Input::Done)),
             [Prompt::Saved, Prompt::PersonalOptions]
         );
         // Nothing recorded: back to the options.
-        assert_eq!(menu.on(key('3')), Command::Record(Recorded::Name));
+        assert_eq!(menu.on(key('3')), Command::Record(GreetingKind::Name));
         assert_eq!(
             says(&menu.on(Input::Recording(None))),
             [Prompt::PersonalOptions]
