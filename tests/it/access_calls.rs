@@ -46,13 +46,13 @@ fn server(lockout: u32) -> InProcess {
 /// once the server has hung up and sipp answered its BYE.
 fn call(server: &InProcess, caller: &str, script: impl FnOnce(&mut Phone)) {
     let mut phone = Phone::new();
-    let port = phone.port().to_string();
+    let calls = server.data.join(format!("calls-{}.csv", phone.port()));
+    std::fs::write(&calls, format!("SEQUENTIAL\n{caller};{};\n", phone.port())).unwrap();
     let target = server.sip_media;
-    let caller = caller.to_owned();
     let _turn = sipp::media_turn();
     let sipp = thread::spawn(move || {
-        let keys = ["-key", "caller", &caller, "-key", "phone_port", &port];
-        sipp::run("access.xml", target, 1, 120, &keys)
+        let calls = calls.to_str().unwrap();
+        sipp::run("access.xml", target, 1, 120, &["-inf", calls])
     });
     script(&mut phone);
     sipp.join().unwrap().assert_ok();

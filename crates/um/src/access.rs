@@ -4,8 +4,8 @@
 //!
 //! [`run`] drives the pure menus of `um::access::menu` on the call's `media::Conversation`: each
 //! [`Command`] is carried out here and answered with the [`Input`] it asks for. PINs are checked
-//! against the directory's argon2 hashes (a few at a time, [`Resources::pin_checks`], so a burst
-//! of logins cannot take all memory) and failures are counted in the directory file through
+//! against the directory's argon2 hashes (on [`PIN_CHECKS`] threads of their own, so a burst of
+//! logins cannot take all memory) and failures are counted in the directory file through
 //! `DirectoryFile::update`, which the admin CLI also writes (`umbox user reset-pin` unlocks).
 //! Voice messages are read from the voicemail search folder; marking and deleting are each one
 //! `MailStore::apply`, so EWS sees them at once and notifications follow from the change log.
@@ -19,7 +19,9 @@ pub mod menu;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::Semaphore;
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use self::menu::{Clip, Command, Envelope, Input, Menu, PinCheck, Say, Sender, Subscriber};
@@ -35,7 +37,9 @@ use umbox_media::{Conversation, DirectOutcome, DirectPlan, MailboxLookup, Timeou
 use umbox_store::props::{tags, PropValue};
 use umbox_store::{self as store, Change, DistinguishedFolder, ItemId, MailStore, MailboxId};
 
-/// PIN checks run at once: argon2 takes about 19 MiB and tens of milliseconds each.
+/// Threads that check PINs: argon2 takes about 19 MiB and tens of milliseconds a check, and the
+/// allocator keeps that much per thread that ever ran one, so the checks run on these few
+/// threads of their own, not on the blocking pool's hundreds.
 pub const PIN_CHECKS: usize = 4;
 /// The longest greeting recorded by phone.
 pub const MAX_GREETING: Duration = Duration::from_secs(120);
@@ -49,17 +53,65 @@ const SILENCE_DBFS: f32 = -40.0;
 pub struct Resources {
     /// The directory file, where PIN failures and new PINs are written.
     pub directory_file: DirectoryFile,
-    /// Permits for PIN checks ([`PIN_CHECKS`]).
-    pub pin_checks: Semaphore,
+    pin_checks: PinChecks,
 }
 
 impl Resources {
-    /// Resources writing to `directory_file`.
+    /// Resources writing to `directory_file`; starts the [`PIN_CHECKS`] threads, which end when
+    /// the resources are dropped.
     pub fn new(directory_file: DirectoryFile) -> Resources {
         Resources {
             directory_file,
-            pin_checks: Semaphore::new(PIN_CHECKS),
+            pin_checks: PinChecks::start(),
         }
+    }
+}
+
+/// A PIN check for the checking threads: the PIN, the digits typed, where the verdict goes.
+type PinJob = (Pin, String, oneshot::Sender<bool>);
+
+/// The PIN-checking threads' queue. It holds at most one job per call in progress, so it is as
+/// bounded as the calls are.
+#[derive(Debug)]
+struct PinChecks {
+    jobs: Mutex<std::sync::mpsc::Sender<PinJob>>,
+}
+
+impl PinChecks {
+    fn start() -> PinChecks {
+        let (jobs, queue) = std::sync::mpsc::channel::<PinJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..PIN_CHECKS {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("pin-check-{n}"))
+                .spawn(move || loop {
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((pin, digits, verdict)) = job else {
+                        return;
+                    };
+                    let _ = verdict.send(pin.verify(&digits));
+                });
+            if let Err(error) = spawned {
+                warn!(%error, "PIN check thread not started");
+            }
+        }
+        PinChecks {
+            jobs: Mutex::new(jobs),
+        }
+    }
+
+    /// Whether `digits` are `pin`; `false` when no checking thread runs.
+    async fn verify(&self, pin: Pin, digits: String) -> bool {
+        let (verdict, answer) = oneshot::channel();
+        let queued = match self.jobs.lock() {
+            Ok(jobs) => jobs.send((pin, digits, verdict)).is_ok(),
+            Err(_) => false,
+        };
+        queued && answer.await.unwrap_or(false)
     }
 }
 
@@ -350,17 +402,10 @@ impl Call {
         if pin.locked {
             return Ok(PinCheck::Locked);
         }
-        let resources = self.access.resources.clone();
         let hash = pin.hash.clone();
         let clean = pin.failed_calls == 0;
-        let verify = async move {
-            // The semaphore is never closed; without a permit the check still runs.
-            let _permit = resources.pin_checks.acquire().await.ok();
-            tokio::task::spawn_blocking(move || pin.verify(&digits))
-                .await
-                .unwrap_or(false)
-        };
-        let right = conversation.wait_for(verify).await?;
+        let checks = &self.access.resources.pin_checks;
+        let right = conversation.wait_for(checks.verify(pin, digits)).await?;
         let count = if right {
             (!clean).then_some(Count::Clear)
         } else if self.failure_counted.as_deref() != Some(subscriber.address.as_str()) {
