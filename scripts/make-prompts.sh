@@ -33,6 +33,7 @@ prompts=(
     "maximum-length|The maximum message length has been reached. Goodbye."
     "no-mailbox|Sorry, there is no mailbox at that extension."
     "goodbye|Thank you. Goodbye."
+    "you-have-reached|You have reached"
     "number-10|ten"
     "number-11|eleven"
     "number-12|twelve"

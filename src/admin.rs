@@ -4,8 +4,9 @@
 //! ([`umbox_base::directory::DirectoryFile::update`]), so a bad value names its field and changes nothing,
 //! and a running server picks the change up without a restart. A user's photo (`--photo`) is
 //! checked before the directory changes and stored beside it in `<data>/photos/`. Commands return
-//! the text to show; this module never prints and never touches the mailbox store (the server
-//! creates mailboxes).
+//! the text to show; this module never prints. Only `user greeting` opens the mailbox store (redb
+//! locks it, so it is refused with a clear error while a server runs: greetings are then changed
+//! over EWS); every other command leaves the store to the server, which creates mailboxes.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -13,12 +14,15 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
+use umbox_base::clock::{Clock, SystemClock};
 use umbox_base::config::FieldError;
 use umbox_base::directory::{
     check_pin, hash_password, random_pin, DialPlan, Directory, DirectoryFile, Error, Extension,
     Gateway, Pin, Right, UmPolicy, User,
 };
 use umbox_ews::photo::{PhotoError, PhotoStore};
+use umbox_store::{self as store, MailStore, MailboxId, RedbStore};
+use umbox_um::greetings::{self, GreetingKind};
 
 /// Directory administration commands.
 #[derive(Debug, Clone, Subcommand)]
@@ -79,6 +83,52 @@ pub enum UserCommand {
         /// Primary or proxy address.
         address: String,
     },
+    /// Set, get or clear a greeting kept in the user's mailbox (WAV: 8 kHz mono, 16-bit PCM,
+    /// µ-law or A-law). Opens the mailbox store, so the server must be stopped.
+    Greeting {
+        /// Primary or proxy address.
+        address: String,
+        /// What to do.
+        action: GreetingAction,
+        /// Which greeting.
+        #[arg(long, value_enum)]
+        kind: GreetingKindArg,
+        /// The WAV file to store (set) or to write the greeting to (get).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}
+
+/// What `user greeting` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GreetingAction {
+    /// Store --file as the greeting.
+    Set,
+    /// Write the greeting to --file.
+    Get,
+    /// Remove the greeting.
+    Clear,
+}
+
+/// `--kind` of `user greeting`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GreetingKindArg {
+    /// Played when the user does not answer.
+    Unavailable,
+    /// Played instead while the user's automatic replies (OOF) are on.
+    Away,
+    /// The user's recorded name.
+    Name,
+}
+
+impl From<GreetingKindArg> for GreetingKind {
+    fn from(kind: GreetingKindArg) -> GreetingKind {
+        match kind {
+            GreetingKindArg::Unavailable => GreetingKind::Unavailable,
+            GreetingKindArg::Away => GreetingKind::Away,
+            GreetingKindArg::Name => GreetingKind::Name,
+        }
+    }
 }
 
 /// Options shared by `user add` and `user set`.
@@ -218,16 +268,119 @@ pub enum GatewayCommand {
     },
 }
 
-/// Runs `command` against the directory of `data_dir` and returns what to show the operator.
-pub fn run(data_dir: &Path, command: Command) -> Result<String, Error> {
-    let file = DirectoryFile::in_data_dir(data_dir);
-    match command {
-        Command::User(c) => user(&file, &PhotoStore::in_data_dir(data_dir), *c),
-        Command::DialPlan(c) => dial_plan(&file, c),
-        Command::Policy(c) => policy(&file, c),
-        Command::Gateway(c) => gateway(&file, c),
-        Command::Import { file: source } => import(&file, &source),
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The directory refused the change or could not be read.
+    #[error(transparent)]
+    Directory(#[from] Error),
+    /// The mailbox store is held by a running server.
+    #[error("the mailbox store {} is in use by a running server: stop the server first, or change greetings over EWS (UpdateUserConfiguration) while it runs", .0.display())]
+    StoreInUse(PathBuf),
+    /// The mailbox store failed.
+    #[error("mailbox store: {0}")]
+    Store(store::Error),
+}
+
+impl From<store::Error> for AdminError {
+    fn from(error: store::Error) -> AdminError {
+        match error {
+            store::Error::InUse(path) => AdminError::StoreInUse(path),
+            other => AdminError::Store(other),
+        }
     }
+}
+
+/// Runs `command` against the directory of `data_dir` and returns what to show the operator.
+pub fn run(data_dir: &Path, command: Command) -> Result<String, AdminError> {
+    let file = DirectoryFile::in_data_dir(data_dir);
+    Ok(match command {
+        Command::User(c) => user(data_dir, &file, *c)?,
+        Command::DialPlan(c) => dial_plan(&file, c)?,
+        Command::Policy(c) => policy(&file, c)?,
+        Command::Gateway(c) => gateway(&file, c)?,
+        Command::Import { file: source } => import(&file, &source)?,
+    })
+}
+
+/// What `user greeting` will do, once its arguments are checked.
+enum GreetingPlan {
+    /// Store this (checked) WAV file.
+    Set(Vec<u8>),
+    /// Write the greeting to this file.
+    Get(PathBuf),
+    /// Remove the greeting.
+    Clear,
+}
+
+/// `user greeting`: the user comes from the directory; the store is opened only after every
+/// argument is checked (so a bad one changes nothing and needs no stopped server), and the user's
+/// mailbox is created if the server never did.
+fn greeting(
+    data_dir: &Path,
+    directory: &DirectoryFile,
+    address: &str,
+    action: GreetingAction,
+    kind: GreetingKind,
+    wav: Option<PathBuf>,
+) -> Result<String, AdminError> {
+    let user = directory
+        .load()?
+        .user_by_address(address)
+        .cloned()
+        .ok_or_else(|| not_found("user", address))?;
+    let plan = match (action, wav) {
+        (GreetingAction::Set, Some(path)) => {
+            let bytes = std::fs::read(&path).map_err(|source| Error::Io { path, source })?;
+            greetings::check(&bytes).map_err(|e| invalid("--file", e.to_string()))?;
+            GreetingPlan::Set(bytes)
+        }
+        (GreetingAction::Get, Some(path)) => GreetingPlan::Get(path),
+        (GreetingAction::Set | GreetingAction::Get, None) => {
+            return Err(invalid("--file", "is required to set or get a greeting").into())
+        }
+        (GreetingAction::Clear, Some(_)) => {
+            return Err(invalid("--file", "is not used to clear a greeting").into())
+        }
+        (GreetingAction::Clear, None) => GreetingPlan::Clear,
+    };
+    let store = RedbStore::open(data_dir, store::Options::default())?;
+    let mailbox = MailboxId::new(&user.address);
+    let now = SystemClock.now();
+    store.ensure_mailbox(&mailbox, now)?;
+    let failed = |error: greetings::Error| match error {
+        greetings::Error::Store(error) => AdminError::from(error),
+        refused => invalid("--file", refused.to_string()).into(),
+    };
+    let (kind_name, address) = (kind.as_str(), &user.address);
+    Ok(match plan {
+        GreetingPlan::Set(bytes) => {
+            let size = bytes.len();
+            greetings::write(&store, &mailbox, kind, bytes, now).map_err(failed)?;
+            format!("stored the {kind_name} greeting of {address} ({size} bytes)")
+        }
+        GreetingPlan::Get(path) => {
+            let bytes = greetings::read(&store, &mailbox, kind)
+                .map_err(failed)?
+                .ok_or_else(|| not_found("greeting", kind_name))?;
+            std::fs::write(&path, &bytes).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let size = bytes.len();
+            format!(
+                "wrote the {kind_name} greeting of {address} to {} ({size} bytes)",
+                path.display()
+            )
+        }
+        GreetingPlan::Clear => {
+            if greetings::clear(&store, &mailbox, kind, now).map_err(failed)? {
+                format!("cleared the {kind_name} greeting of {address}")
+            } else {
+                format!("{address} has no {kind_name} greeting")
+            }
+        }
+    })
 }
 
 fn not_found(kind: &'static str, name: &str) -> Error {
@@ -260,8 +413,15 @@ fn store_photo(photos: &PhotoStore, address: &str, photo: Option<Vec<u8>>) -> Re
     })
 }
 
-fn user(file: &DirectoryFile, photos: &PhotoStore, command: UserCommand) -> Result<String, Error> {
+fn user(data_dir: &Path, file: &DirectoryFile, command: UserCommand) -> Result<String, AdminError> {
+    let photos = &PhotoStore::in_data_dir(data_dir);
     match command {
+        UserCommand::Greeting {
+            address,
+            action,
+            kind,
+            file: wav,
+        } => greeting(data_dir, file, &address, action, kind.into(), wav),
         UserCommand::Add { address, fields } => {
             let photo = fields.photo.as_deref().map(read_photo).transpose()?;
             let message = file.update(|d| {
@@ -348,9 +508,9 @@ fn user(file: &DirectoryFile, photos: &PhotoStore, command: UserCommand) -> Resu
             if let Some(pin) = &mut user.pin {
                 pin.hash = "(set)".to_owned();
             }
-            to_toml(&user)
+            Ok(to_toml(&user)?)
         }
-        UserCommand::ResetPin { address } => file.update(|d| {
+        UserCommand::ResetPin { address } => Ok(file.update(|d| {
             let user = d
                 .users
                 .iter()
@@ -363,15 +523,15 @@ fn user(file: &DirectoryFile, photos: &PhotoStore, command: UserCommand) -> Resu
                 user.pin = Some(pin);
             }
             Ok(format!("new PIN for {address}: {digits}"))
-        }),
-        UserCommand::Remove { address } => file.update(|d| {
+        })?),
+        UserCommand::Remove { address } => Ok(file.update(|d| {
             let before = d.users.len();
             d.users.retain(|u| !u.has_address(&address));
             if d.users.len() == before {
                 return Err(not_found("user", &address));
             }
             Ok(format!("removed user {address}"))
-        }),
+        })?),
     }
 }
 

@@ -2,9 +2,11 @@
 //! pipeline (SIP, RTP, voicemail delivery) in one server.
 //!
 //! This crate is the server's wiring and its command line: [`server`] starts every listener over
-//! the crates of the workspace, [`admin`] runs the directory commands, and `main.rs` parses
-//! arguments and calls one of them. Protocol logic lives in the `umbox-*` crates;
+//! the crates of the workspace, [`admin`] runs the directory commands, [`systemd`] tells a
+//! service manager when the server is ready and when it stops, and `main.rs` parses arguments and
+//! calls one of them. Protocol logic lives in the `umbox-*` crates;
 //! `docs/ARCHITECTURE.md` maps them.
 
 pub mod admin;
 pub mod server;
+pub mod systemd;

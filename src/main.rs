@@ -63,6 +63,9 @@ struct ServeArgs {
     /// RTP/RTCP port range MIN-MAX (0-0: the system picks each port).
     #[arg(long = "rtp-ports", value_parser = parse_port_range)]
     rtp_ports: Option<(u16, u16)>,
+    /// Health and metrics port (HTTP on 127.0.0.1 unless listen.admin_address says otherwise).
+    #[arg(long = "admin-port")]
+    admin_port: Option<u16>,
 }
 
 /// `MIN-MAX`, both ports.
@@ -76,6 +79,17 @@ fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
             .map_err(|_| format!("{p:?} is not a port"))
     };
     Ok((port(min)?, port(max)?))
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM (`systemctl stop`, `docker stop`), either of which stops
+/// the server in order rather than killing it.
+async fn stop_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = terminate.recv() => Ok(()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -126,6 +140,7 @@ fn serve(
         sip_router_port: args.sip_router_port,
         sip_media_port: args.sip_media_port,
         rtp_ports: args.rtp_ports,
+        admin_port: args.admin_port,
     };
     let raw = overrides.raw(config_file.as_deref())?;
     if raw.domains.is_empty() {
@@ -157,6 +172,7 @@ fn serve(
         println!("  DNS           {} (UDP and TCP), e.g. dig @{} -p {} _autodiscover._tcp.{} SRV", b.dns, b.dns.ip(), b.dns.port(), running.site.domains.first().map(String::as_str).unwrap_or(""));
         println!("  SIP router    {} (UDP and TCP): INVITEs to the voicemail pilot", b.sip_router);
         println!("  SIP media     {} (UDP and TCP): the voicemail media server", b.sip_media);
+        println!("  Admin         http://{}/healthz and /metrics (Prometheus)", b.admin);
         if args.demo {
             println!("  Demo pilot    1999 (dial plan default, gateway 127.0.0.1)");
             println!("  Demo users    alice@example.test / demo-alice (ext 1001), bob@example.test / demo-bob (ext 1002)");
@@ -164,10 +180,12 @@ fn serve(
         }
         // The test harness and scripts wait for this exact line.
         println!(
-            "umbox ready https={} http={} dns={} sip={} media={}",
-            b.https, b.http, b.dns, b.sip_router, b.sip_media
+            "umbox ready https={} http={} dns={} sip={} media={} admin={}",
+            b.https, b.http, b.dns, b.sip_router, b.sip_media, b.admin
         );
-        tokio::signal::ctrl_c().await?;
+        umbox::systemd::notify("READY=1\nSTATUS=serving");
+        stop_signal().await?;
+        umbox::systemd::notify("STOPPING=1\nSTATUS=stopping");
         running.shutdown().await;
         Ok(())
     })

@@ -28,6 +28,7 @@ use umbox_notify::{self as notify, Hub};
 use umbox_sip::wire::grammar::Host;
 use umbox_sip::{self as sip, Listener, Role};
 use umbox_store::{self as store, MailStore, MailboxId, RedbStore};
+use umbox_um::greetings;
 use umbox_um::router::{DirectoryRouter, GatewayAllowList, MediaServers};
 use umbox_um::voicemail::{self, Services, Settings};
 
@@ -74,6 +75,9 @@ pub enum Error {
     /// The mailbox store cannot be opened or a mailbox created.
     #[error("mailbox store: {0}")]
     Store(#[from] store::Error),
+    /// The legacy greeting files could not be moved into the mailboxes.
+    #[error("greetings: {0}")]
+    Greetings(#[from] greetings::Error),
     /// The EWS id key cannot be read or created.
     #[error("{0}")]
     IdKey(#[from] umbox_ews::ids::KeyError),
@@ -122,6 +126,8 @@ pub struct Bound {
     pub sip_router: SocketAddr,
     /// The SIP media server, UDP and TCP.
     pub sip_media: SocketAddr,
+    /// The operators' listener (health and metrics).
+    pub admin: SocketAddr,
 }
 
 /// A started server; dropping it stops every listener.
@@ -136,6 +142,7 @@ pub struct Running {
     dns: DnsServer,
     router: Listener,
     media: Listener,
+    health: watch::Sender<http::admin::Health>,
 }
 
 impl std::fmt::Debug for Running {
@@ -158,8 +165,9 @@ impl Running {
         &self.hub
     }
 
-    /// Stops every listener.
+    /// Stops every listener; health checks say `draining` from the start of it.
     pub async fn shutdown(mut self) {
+        self.health.send_replace(http::admin::Health::Draining);
         self.router.shutdown().await;
         self.media.shutdown().await;
         self.tasks.shutdown().await;
@@ -254,6 +262,8 @@ async fn wire(
         tokio::task::spawn_blocking(move || RedbStore::open(&data_dir, store::Options::default()))
             .await??;
     ensure_mailboxes(&store, &directory, clock.now()).await?;
+    migrate_legacy_greetings(&store, &config.data_dir, clock.now()).await?;
+    restrict_data_dir(&config.data_dir)?;
 
     let https = bind_tcp("https", config.listen.https).await?;
     let plain = bind_tcp("http", config.listen.http).await?;
@@ -269,13 +279,17 @@ async fn wire(
     let dns_tcp = bind_tcp("dns/tcp", dns_udp_addr).await?;
     let (router_udp, router_tcp) = bind_sip("sip router", config.listen.sip_router).await?;
     let (media_udp, media_tcp) = bind_sip("sip media", config.listen.sip_media).await?;
+    let admin = bind_tcp("admin", config.listen.admin).await?;
     let bound = Bound {
         https: local_addr(&https.local_addr(), config.listen.https),
         http: local_addr(&plain.local_addr(), config.listen.http),
         dns: dns_udp_addr,
         sip_router: local_addr(&router_udp.local_addr(), config.listen.sip_router),
         sip_media: local_addr(&media_udp.local_addr(), config.listen.sip_media),
+        admin: local_addr(&admin.local_addr(), config.listen.admin),
     };
+    let mut registry = prometheus_client::registry::Registry::default();
+    store.attach_metrics(store::metrics::StoreMetrics::register(&mut registry));
 
     let site = config.site(bound.https.port(), bound.sip_router.port());
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot {
@@ -285,7 +299,7 @@ async fn wire(
     let first_serial = serial(clock.now(), 0);
     let (zones_tx, zones_rx) = watch::channel(Arc::new(zone_set(&site, first_serial)));
 
-    let dns = DnsServer::start(dns_udp, dns_tcp, zones_rx)?;
+    let dns = DnsServer::start(dns_udp, dns_tcp, zones_rx, config.dns)?;
     let mut tasks = JoinSet::new();
 
     let (directory_tx, directory_rx) = watch::channel(directory.clone());
@@ -328,7 +342,6 @@ async fn wire(
         ports,
         prompts: Arc::new(Prompts::embedded()?),
         media_ip: advertised,
-        greetings: voicemail::greetings_folder(&config.data_dir),
         clock: clock.clone(),
         random: Arc::new(ring::rand::SystemRandom::new()),
         settings: Settings {
@@ -364,6 +377,7 @@ async fn wire(
         })
         .await??
     };
+    hub.attach_metrics(notify::metrics::NotifyMetrics::register(&mut registry));
     let carrier =
         http::client::PushClient::new(&config.notifications).map_err(http::tls::Error::from)?;
     let push = umbox_ews::PushDelivery::new(ids.clone(), Arc::new(carrier));
@@ -379,10 +393,17 @@ async fn wire(
     if let Some(limit) = write_stall_timeout {
         services = services.with_write_stall_timeout(limit);
     }
-    let services = Arc::new(services);
+    let services =
+        Arc::new(services.with_metrics(http::metrics::HttpMetrics::register(&mut registry)));
     tasks.spawn(hub.clone().run(Arc::new(push)));
     tasks.spawn(http::serve_https(https, tls, services));
     tasks.spawn(http::serve_redirect(plain, snapshot_rx));
+    let (health, health_rx) = watch::channel(http::admin::Health::Serving);
+    tasks.spawn(http::admin::serve_admin(
+        admin,
+        Arc::new(registry),
+        health_rx,
+    ));
     let reloader = Reloader {
         config: config.clone(),
         config_file: options.config_file,
@@ -403,6 +424,7 @@ async fn wire(
         dns = %bound.dns,
         sip = %bound.sip_router,
         media = %bound.sip_media,
+        admin = %bound.admin,
         "listening"
     );
     Ok(Running {
@@ -414,6 +436,7 @@ async fn wire(
         dns,
         router,
         media,
+        health,
     })
 }
 
@@ -437,6 +460,21 @@ async fn ensure_mailboxes(
     Ok(())
 }
 
+/// Moves the greeting files older versions kept in `<data>/greetings/` into the mailboxes (after
+/// `ensure_mailboxes`, so every user's mailbox exists: at start and after each reload); files
+/// that cannot move are logged and stay.
+async fn migrate_legacy_greetings(
+    store: &RedbStore,
+    data_dir: &Path,
+    now: SystemTime,
+) -> Result<(), Error> {
+    let store = store.clone();
+    let folder = greetings::legacy_folder(data_dir);
+    tokio::task::spawn_blocking(move || greetings::migrate_legacy_files(&store, &folder, now))
+        .await??;
+    Ok(())
+}
+
 /// Builds the zones and reports names that cannot be served, which are left out.
 fn zone_set(site: &Site, serial: u32) -> ZoneSet {
     let zones = ZoneSet::build(site, serial);
@@ -456,6 +494,19 @@ fn create_data_dir(path: &Path) -> Result<(), Error> {
             path: path.to_owned(),
             source,
         })
+}
+
+/// Owner-only modes on everything in the data directory, whatever created it and when (an
+/// existing directory from before this rule, redb's file created with the umask).
+fn restrict_data_dir(path: &Path) -> Result<(), Error> {
+    let changed = umbox_base::fsio::owner_only(path).map_err(|source| Error::DataDir {
+        path: path.to_owned(),
+        source,
+    })?;
+    if changed > 0 {
+        info!(changed, path = %path.display(), "made the data directory owner-only");
+    }
+    Ok(())
 }
 
 async fn bind_tcp(what: &'static str, address: SocketAddr) -> Result<TcpListener, Error> {
@@ -559,10 +610,23 @@ impl Reloader {
     async fn run(mut self) {
         let mut seen = (self.directory_file.modified(), self.config_modified());
         let mut ticks = tokio::time::interval(RELOAD_INTERVAL);
+        // SIGHUP (`systemctl reload`) reloads at once, changed or not; without the handler the
+        // files are still polled.
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|error| warn!(%error, "SIGHUP will not reload"))
+            .ok();
         loop {
-            ticks.tick().await;
+            let asked = tokio::select! {
+                _ = ticks.tick() => false,
+                Some(()) = async {
+                    match hangups.as_mut() {
+                        Some(hangups) => hangups.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => true,
+            };
             let current = (self.directory_file.modified(), self.config_modified());
-            if current == seen {
+            if current == seen && !asked {
                 continue;
             }
             seen = current;
@@ -573,6 +637,13 @@ impl Reloader {
                 ensure_mailboxes(&self.store, &snapshot.directory, self.clock.now()).await
             {
                 warn!(%error, "mailboxes for new users not created");
+            }
+            // A user added since holds a mailbox now, so a greeting file left for them moves
+            // before the call handler learns of them.
+            if let Err(error) =
+                migrate_legacy_greetings(&self.store, &self.config.data_dir, self.clock.now()).await
+            {
+                warn!(%error, "legacy greetings not moved");
             }
             self.serial = serial(self.clock.now(), self.serial);
             self.zones

@@ -35,6 +35,8 @@ fn exchangelib_creates_reads_updates_moves_and_deletes_items() {
         "ok move gives a new id",
         "ok copy",
         "ok move to trash and soft delete",
+        "ok voice mail imported from MIME",
+        "ok windows-1252 and ISO-2022-JP messages imported from MIME",
         "ok send to a local recipient",
         "all item flows passed",
     ] {

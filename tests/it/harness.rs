@@ -19,6 +19,8 @@ pub struct Server {
     pub sip_router: SocketAddr,
     /// The SIP media server (UDP and TCP).
     pub sip_media: SocketAddr,
+    /// Health and metrics (plain HTTP).
+    pub admin: SocketAddr,
     pub data: PathBuf,
     log: Receiver<String>,
 }
@@ -83,9 +85,23 @@ impl Server {
         Server::run(command, data)
     }
 
+    /// `umbox serve --demo` on ephemeral ports with `NOTIFY_SOCKET` set, as systemd starts a
+    /// `Type=notify` service.
+    pub fn demo_notifying(socket: &Path) -> Server {
+        let data = temp_dir("data");
+        let mut command = Server::command(&data, None, &["--demo"]);
+        command.env("NOTIFY_SOCKET", socket);
+        Server::run(command, data)
+    }
+
     fn spawn(data: PathBuf, config: Option<PathBuf>, extra: &[&str]) -> Server {
+        let command = Server::command(&data, config, extra);
+        Server::run(command, data)
+    }
+
+    fn command(data: &Path, config: Option<PathBuf>, extra: &[&str]) -> Command {
         let mut command = umbox();
-        command.arg("serve").arg("--data").arg(&data);
+        command.arg("serve").arg("--data").arg(data);
         if let Some(config) = &config {
             command.arg("--config").arg(config);
         }
@@ -100,8 +116,10 @@ impl Server {
         command.args(["--dns-port", "0"]);
         // SIP on ephemeral ports too, and RTP sockets on whatever port the system picks.
         command.args(["--sip-router-port", "0", "--sip-media-port", "0"]);
-        command.args(["--rtp-ports", "0-0"]).args(extra);
-        Server::run(command, data)
+        command
+            .args(["--rtp-ports", "0-0", "--admin-port", "0"])
+            .args(extra);
+        command
     }
 
     fn run(mut command: Command, data: PathBuf) -> Server {
@@ -150,6 +168,7 @@ impl Server {
             dns: field("dns"),
             sip_router: field("sip"),
             sip_media: field("media"),
+            admin: field("admin"),
             child,
             data,
             log,
@@ -195,11 +214,24 @@ impl Server {
     /// Stops the server the way Ctrl-C does (SIGINT) and waits for it, keeping the data directory
     /// so a test can open the store it left.
     pub fn interrupt(&mut self) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-        assert!(sent.success(), "kill -INT {pid}");
+        self.signal("INT");
         let status = self.child.wait().unwrap();
         assert!(status.success(), "umbox exited with {status} after SIGINT");
+    }
+
+    /// Sends the server signal `name` (`HUP`, `TERM`…) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{name} {pid}");
+    }
+
+    /// Waits for the server to exit and returns its status.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
     }
 }
 

@@ -59,6 +59,35 @@ fn wrong_password_unknown_user_and_malformed_credentials_are_401() {
 }
 
 #[test]
+fn repeated_wrong_passwords_lock_the_account_and_only_that_account() {
+    let server = Server::demo();
+    let url = server.https_url("/autodiscover/autodiscover.xml");
+    let post = |credentials: &str| {
+        curl(&[
+            "-u",
+            credentials,
+            "-X",
+            "POST",
+            "--data-binary",
+            "<x/>",
+            &url,
+        ])
+        .status
+    };
+    // The account lockout threshold (http::auth::Limits::default): ten failures.
+    for attempt in 0..10 {
+        assert_eq!(post("bob@example.test:guess"), 401, "attempt {attempt}");
+    }
+    assert_eq!(
+        post("bob@example.test:demo-bob"),
+        401,
+        "the right password is refused while the account is locked out"
+    );
+    // POX Autodiscover answers an authenticated "<x/>" with its own error document, not 401.
+    assert_eq!(post("alice@example.test:demo-alice"), 200);
+}
+
+#[test]
 fn plain_http_only_redirects_and_never_challenges() {
     let server = Server::demo();
     let https_port = server.https.port();

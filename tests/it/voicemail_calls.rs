@@ -65,7 +65,7 @@ fn credentials(user: (&str, &str)) -> String {
 }
 
 /// Posts an EWS request as `user` and returns the parsed reply.
-fn ews(server: &Server, user: (&str, &str), body: &str) -> Element {
+pub(crate) fn ews(server: &Server, user: (&str, &str), body: &str) -> Element {
     let reply = curl(&[
         "-u",
         &credentials(user),

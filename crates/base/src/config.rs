@@ -87,6 +87,9 @@ pub struct Raw {
     /// The voicemail media server.
     #[serde(default)]
     pub um: RawUm,
+    /// The authoritative DNS server.
+    #[serde(default)]
+    pub dns: RawDns,
 }
 
 /// `[public]`: what URLs, SRV and A records advertise.
@@ -133,6 +136,13 @@ pub struct RawListen {
     /// Last RTP port; default 40999.
     #[serde(default)]
     pub rtp_port_max: Option<u16>,
+    /// The operators' listener (`/healthz`, `/metrics`; no authentication); default 9464.
+    #[serde(default)]
+    pub admin_port: Option<u16>,
+    /// Its address, apart from `address` so that it stays off the network clients reach;
+    /// default 127.0.0.1.
+    #[serde(default)]
+    pub admin_address: Option<String>,
 }
 
 /// `[tls]`: PEM files; both or neither.
@@ -186,6 +196,10 @@ pub struct RawNotifications {
     /// Subscriptions one user may hold; default 5000 (ErrorExceededSubscriptionCount beyond).
     #[serde(default)]
     pub max_subscriptions_per_user: Option<usize>,
+    /// Push subscriptions among them; default 20. Every change in a mailbox is one outgoing
+    /// request per push subscription, so this bounds what one user can make the server send.
+    #[serde(default)]
+    pub max_push_subscriptions_per_user: Option<usize>,
     /// Streaming connections one user may hold open; default 10 (ErrorExceededConnectionCount).
     #[serde(default)]
     pub max_connections_per_user: Option<usize>,
@@ -212,6 +226,8 @@ pub struct Notifications {
     pub retention: Duration,
     /// Subscriptions per user.
     pub max_subscriptions_per_user: usize,
+    /// Push subscriptions per user.
+    pub max_push_subscriptions_per_user: usize,
     /// Open streaming connections per user.
     pub max_connections_per_user: usize,
     /// Subscriptions per streaming connection.
@@ -228,6 +244,7 @@ impl Default for Notifications {
             heartbeat: Duration::from_secs(45),
             retention: Duration::from_secs(7 * 24 * 3600),
             max_subscriptions_per_user: 5000,
+            max_push_subscriptions_per_user: 20,
             max_connections_per_user: 10,
             max_subscriptions_per_connection: 200,
             max_backlog_events: 10_000,
@@ -250,32 +267,49 @@ impl RawNotifications {
                 }
                 value
             };
-        let heartbeat = ranged("heartbeat_seconds", self.heartbeat_seconds, 45, 1..=3600);
-        let retention_days = ranged("retention_days", self.retention_days, 7, 1..=365);
-        let widen = |value: Option<usize>| value.map(|v| u64::try_from(v).unwrap_or(u64::MAX));
+        let heartbeat = ranged(
+            "heartbeat_seconds",
+            self.heartbeat_seconds,
+            defaults.heartbeat.as_secs(),
+            1..=3600,
+        );
+        let retention_days = ranged(
+            "retention_days",
+            self.retention_days,
+            defaults.retention.as_secs() / (24 * 3600),
+            1..=365,
+        );
+        let wide = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
+        let widen = |value: Option<usize>| value.map(wide);
         let narrow = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
         let subscriptions = ranged(
             "max_subscriptions_per_user",
             widen(self.max_subscriptions_per_user),
-            5000,
+            wide(defaults.max_subscriptions_per_user),
+            1..=1_000_000,
+        );
+        let push_subscriptions = ranged(
+            "max_push_subscriptions_per_user",
+            widen(self.max_push_subscriptions_per_user),
+            wide(defaults.max_push_subscriptions_per_user),
             1..=1_000_000,
         );
         let connections = ranged(
             "max_connections_per_user",
             widen(self.max_connections_per_user),
-            10,
+            wide(defaults.max_connections_per_user),
             1..=10_000,
         );
         let per_connection = ranged(
             "max_subscriptions_per_connection",
             widen(self.max_subscriptions_per_connection),
-            200,
+            wide(defaults.max_subscriptions_per_connection),
             1..=10_000,
         );
         let backlog = ranged(
             "max_backlog_events",
             self.max_backlog_events,
-            10_000,
+            defaults.max_backlog_events,
             1..=10_000_000,
         );
         Notifications {
@@ -288,6 +322,7 @@ impl RawNotifications {
             heartbeat: Duration::from_secs(heartbeat),
             retention: Duration::from_secs(retention_days.saturating_mul(24 * 3600)),
             max_subscriptions_per_user: narrow(subscriptions),
+            max_push_subscriptions_per_user: narrow(push_subscriptions),
             max_connections_per_user: narrow(connections),
             max_subscriptions_per_connection: narrow(per_connection),
             max_backlog_events: backlog,
@@ -323,6 +358,40 @@ pub struct Um {
     pub key_timeout: std::time::Duration,
 }
 
+/// `[dns]`: the authoritative DNS server.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    /// UDP responses per second to one source network (an IPv4 /24, an IPv6 /56) before response
+    /// rate limiting sets in, so the server cannot be used to amplify a spoofed flood; 0 turns it
+    /// off; default 50.
+    #[serde(default)]
+    pub responses_per_second: Option<u32>,
+    /// Of the responses over the limit, every `slip`-th is sent truncated (TC=1, no records), so a
+    /// real resolver behind a flooded network retries over TCP; the others are dropped. 0 drops
+    /// them all; default 2.
+    #[serde(default)]
+    pub slip: Option<u32>,
+}
+
+/// Checked `[dns]` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dns {
+    /// UDP responses per second per source network; 0 is unlimited.
+    pub responses_per_second: u32,
+    /// Every how many limited responses one goes out truncated; 0 never.
+    pub slip: u32,
+}
+
+impl Default for Dns {
+    fn default() -> Dns {
+        Dns {
+            responses_per_second: 50,
+            slip: 2,
+        }
+    }
+}
+
 /// Checked TLS file names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -347,6 +416,8 @@ pub struct Listeners {
     pub sip_media: SocketAddr,
     /// RTP/RTCP port range; `0..=0` lets the system pick each port.
     pub rtp_ports: RangeInclusive<u16>,
+    /// The operators' listener (health and metrics).
+    pub admin: SocketAddr,
 }
 
 /// A validated configuration.
@@ -374,6 +445,8 @@ pub struct Config {
     pub notifications: Notifications,
     /// The voicemail media server.
     pub um: Um,
+    /// The authoritative DNS server.
+    pub dns: Dns,
 }
 
 /// What clients are told about this server, fixed once the listeners are bound.
@@ -449,6 +522,8 @@ pub struct Overrides {
     pub sip_media_port: Option<u16>,
     /// `--rtp-ports MIN-MAX`.
     pub rtp_ports: Option<(u16, u16)>,
+    /// `--admin-port`.
+    pub admin_port: Option<u16>,
 }
 
 impl Overrides {
@@ -467,6 +542,7 @@ impl Overrides {
         listen.dns_port = self.dns_port.or(listen.dns_port);
         listen.sip_router_port = self.sip_router_port.or(listen.sip_router_port);
         listen.sip_media_port = self.sip_media_port.or(listen.sip_media_port);
+        listen.admin_port = self.admin_port.or(listen.admin_port);
         if let Some((min, max)) = self.rtp_ports {
             listen.rtp_port_min = Some(min);
             listen.rtp_port_max = Some(max);
@@ -579,7 +655,19 @@ impl Raw {
                 format!("range {rtp_min}..={rtp_max} is empty or starts at 0"),
             ));
         }
+        let admin_ip = match l.admin_address.as_deref().map(str::parse::<IpAddr>) {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some(Ok(ip)) => ip,
+            Some(Err(_)) => {
+                errors.push(FieldError::new(
+                    "listen.admin_address",
+                    "must be an IP address",
+                ));
+                IpAddr::from([127, 0, 0, 1])
+            }
+        };
         let listen = Listeners {
+            admin: SocketAddr::new(admin_ip, l.admin_port.unwrap_or(9464)),
             https: at(l.https_port, 8443),
             http: at(l.http_port, 8080),
             dns: at(l.dns_port, 5300),
@@ -657,6 +745,23 @@ impl Raw {
             silence_timeout: std::time::Duration::from_secs(u64::from(silence_seconds)),
             key_timeout: std::time::Duration::from_secs(u64::from(key_seconds)),
         };
+        let dns_defaults = Dns::default();
+        let dns = Dns {
+            responses_per_second: self
+                .dns
+                .responses_per_second
+                .unwrap_or(dns_defaults.responses_per_second),
+            slip: self.dns.slip.unwrap_or(dns_defaults.slip),
+        };
+        if dns.responses_per_second > 1_000_000 {
+            errors.push(FieldError::new(
+                "dns.responses_per_second",
+                "must be between 0 and 1000000",
+            ));
+        }
+        if dns.slip > 10 {
+            errors.push(FieldError::new("dns.slip", "must be between 0 and 10"));
+        }
 
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
@@ -673,6 +778,7 @@ impl Raw {
             max_body_bytes,
             notifications,
             um,
+            dns,
         })
     }
 }
@@ -766,6 +872,15 @@ mod tests {
         ] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
+        let err = check("domains = [\"a.test\"]\n[dns]\nresponses_per_second = 2000000\nslip = 11")
+            .unwrap_err();
+        let text = err.to_string();
+        for field in ["dns.responses_per_second", "dns.slip"] {
+            assert!(text.contains(field), "{field} missing from {text}");
+        }
+        let c = check("domains = [\"a.test\"]\n[dns]\nresponses_per_second = 0").unwrap();
+        assert_eq!(c.dns.responses_per_second, 0);
+        assert_eq!(c.dns.slip, Dns::default().slip);
     }
 
     #[test]
@@ -787,9 +902,22 @@ mod tests {
     }
 
     #[test]
-    fn example_config_in_docs_loads() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/umbox.example.toml");
-        let config = Raw::load(&path).unwrap().validate().unwrap();
-        assert!(!config.domains.is_empty());
+    fn example_configs_in_docs_and_packaging_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for file in ["docs/umbox.example.toml", "packaging/container.toml"] {
+            let config = Raw::load(&root.join(file)).unwrap().validate().unwrap();
+            assert!(!config.domains.is_empty(), "{file}");
+        }
+        let container = Raw::load(&root.join("packaging/container.toml"))
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert!(
+            container
+                .public_addresses
+                .iter()
+                .all(|a| !a.is_unspecified()),
+            "the zone must not publish 0.0.0.0"
+        );
     }
 }

@@ -157,7 +157,7 @@ impl Pin {
 
     /// Whether `digits` are this PIN (the lock is the caller's business).
     pub fn verify(&self, digits: &str) -> bool {
-        verify_hash(&self.hash, digits)
+        password_matches(&self.hash, digits)
     }
 }
 
@@ -247,19 +247,8 @@ impl User {
 
     /// Checks `password` against the stored hash.
     pub fn verify_password(&self, password: &str) -> bool {
-        verify_hash(&self.password_hash, password)
+        password_matches(&self.password_hash, password)
     }
-}
-
-/// Checks `secret` against an argon2 PHC string.
-fn verify_hash(phc: &str, secret: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|hash| {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &hash)
-                .is_ok()
-        })
-        .unwrap_or(false)
 }
 
 /// A UM dial plan.
@@ -703,6 +692,19 @@ impl Directory {
             }],
         })
     }
+}
+
+/// Whether `password` matches the argon2 PHC string `hash`; a malformed hash matches nothing.
+/// It costs the same whatever the outcome, which is what lets a caller spend the same work on an
+/// unknown user (against a decoy hash) as on a known one.
+pub fn password_matches(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+        .unwrap_or(false)
 }
 
 /// Hashes a password with argon2id and a fresh salt.

@@ -6,6 +6,9 @@
 //! is the transport: hickory-server's UDP/TCP listeners decode packets and answer undecodable ones with
 //! FORMERR; its `RequestHandler` asks the current `ZoneSet` and writes what it says.
 //!
+//! `rrl` limits UDP responses per source network (response rate limiting with slip), so the server
+//! cannot serve as an amplifier for spoofed floods; TCP is never limited.
+//!
 //! The zone data follows configuration and directory changes without a restart: [`DnsServer::start`]
 //! takes a `watch::Receiver<Arc<ZoneSet>>` and every request reads the latest published set.
 //!
@@ -13,6 +16,7 @@
 //! `ZoneSet`s); never recurses, forwards or transfers zones; no module outside `dns` names hickory.
 //! Entry points: [`ZoneSet::build`], [`DnsServer::start`], [`DnsServer::shutdown`].
 
+mod rrl;
 mod server;
 mod zone;
 

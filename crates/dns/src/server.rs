@@ -14,14 +14,17 @@ use std::time::Duration;
 
 use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata};
 use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use hickory_server::Server;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 
+use super::rrl::{Limiter, Verdict};
 use super::zone::{Question, ZoneSet};
 use super::Error;
+use umbox_base::config::Dns as Settings;
 
 /// A TCP connection that sends no request for this long is closed (Knot's default idle timeout), so
 /// idle clients cannot pin connections.
@@ -60,6 +63,7 @@ impl DnsServer {
         udp: UdpSocket,
         tcp: TcpListener,
         zones: watch::Receiver<Arc<ZoneSet>>,
+        settings: Settings,
     ) -> Result<DnsServer, Error> {
         tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let udp_addr = udp.local_addr().map_err(|source| Error::LocalAddr {
@@ -70,7 +74,8 @@ impl DnsServer {
             transport: "tcp",
             source,
         })?;
-        let mut server = Server::new(ZoneHandler { zones });
+        let limiter = Limiter::new(settings);
+        let mut server = Server::new(ZoneHandler { zones, limiter });
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_QUEUE);
         tracing::info!(udp = %udp_addr, tcp = %tcp_addr, "dns listening");
@@ -93,9 +98,11 @@ impl DnsServer {
     }
 }
 
-/// Answers every decoded request from the latest published zone set.
+/// Answers every decoded request from the latest published zone set, within the UDP response
+/// rate limit.
 struct ZoneHandler {
     zones: watch::Receiver<Arc<ZoneSet>>,
+    limiter: Limiter,
 }
 
 impl RequestHandler for ZoneHandler {
@@ -123,6 +130,16 @@ impl ZoneHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
+        let verdict = match request.protocol() {
+            Protocol::Udp => self
+                .limiter
+                .check(request.src().ip(), std::time::Instant::now()),
+            _ => Verdict::Answer,
+        };
+        if verdict == Verdict::Drop {
+            tracing::debug!(src = %request.src(), "dns response rate limited");
+            return unsent(Metadata::response_from_request(&request.metadata));
+        }
         // Clone the Arc so the watch lock is not held while the response is written; a set published
         // meanwhile serves the next request.
         let zones = Arc::clone(&self.zones.borrow());
@@ -132,7 +149,14 @@ impl ZoneHandler {
             queries,
             edns_version: request.edns.as_ref().map(Edns::version),
         };
-        let answer = zones.respond(&question);
+        let mut answer = zones.respond(&question);
+        let truncated = verdict == Verdict::Truncate;
+        if truncated {
+            // RFC 1035 §4.1.1: TC with no records; the resolver asks again over TCP.
+            answer.answers = &[];
+            answer.soa = None;
+            answer.additionals = &[];
+        }
 
         // RFC 6891 §6.1.1: a request with OPT gets OPT back. Our payload size never exceeds the
         // client's, because hickory sizes the UDP reply by the value we advertise.
@@ -144,6 +168,7 @@ impl ZoneHandler {
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.authoritative = answer.authoritative;
         metadata.response_code = answer.rcode;
+        metadata.truncation = truncated;
         let response = MessageResponseBuilder::new(&request.queries, response_edns.as_ref()).build(
             metadata,
             answer.answers,

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
-use umbox_base::config::Site;
+use umbox_base::config::{Dns, Site};
 use umbox_dns::{DnsServer, ZoneSet};
 
 /// A running server plus the channel that publishes its zones.
@@ -31,7 +31,17 @@ struct Harness {
 }
 
 impl Harness {
+    /// A server without response rate limiting: the functional tests send bursts of queries
+    /// from one address, which is exactly what the limit is there to stop.
     fn start(site: &Site) -> Harness {
+        let unlimited = Dns {
+            responses_per_second: 0,
+            ..Dns::default()
+        };
+        Harness::start_with(site, unlimited)
+    }
+
+    fn start_with(site: &Site, settings: Dns) -> Harness {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -41,7 +51,10 @@ impl Harness {
         let (server, port) = runtime.block_on(async {
             let (udp, tcp) = bind_same_port().await;
             let port = udp.local_addr().unwrap().port();
-            (DnsServer::start(udp, tcp, receiver).unwrap(), port)
+            (
+                DnsServer::start(udp, tcp, receiver, settings).unwrap(),
+                port,
+            )
         });
         Harness {
             runtime,
@@ -479,5 +492,62 @@ fn bad_packets_are_answered_or_dropped_and_the_server_keeps_serving() {
         &Tool::Kdig.query(Transport::Tcp, server, "example.test", "AAAA"),
         &[("example.test.", "AAAA", "::1")],
     );
+    harness.stop();
+}
+
+/// A standard query for `example.test SOA` with id `id`.
+fn soa_query(id: u16) -> Vec<u8> {
+    let mut query = header(id, 0x0000, 1);
+    for label in ["example", "test"] {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 6, 0, 1]);
+    query
+}
+
+const TC: u16 = 0x0200;
+
+#[test]
+fn a_udp_flood_is_rate_limited_with_slip_while_tcp_and_dig_still_get_answers() {
+    let settings = Dns {
+        responses_per_second: 3,
+        slip: 1,
+    };
+    let harness = Harness::start_with(&site(&["example.test"]), settings);
+    let server = harness.addr();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(server).unwrap();
+    // Bounds the wait for a reply that never comes if the server is broken; not a timing assertion.
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // With slip 1 every limited response is sent truncated, so each query gets exactly one reply.
+    let replies: Vec<_> = (0..20)
+        .map(|id| exchange(&socket, &soa_query(id)))
+        .collect();
+    for (id, flags, counts) in &replies[..3] {
+        assert_eq!(flags & TC, 0, "query {id} is within the burst");
+        assert_eq!(counts[1], 1, "query {id} is answered");
+    }
+    let truncated: Vec<_> = replies
+        .iter()
+        .filter(|(_, flags, _)| flags & TC == TC)
+        .collect();
+    assert!(!truncated.is_empty(), "{replies:?}");
+    for (id, flags, counts) in truncated {
+        assert_eq!(flags & QR, QR, "{id}");
+        assert_eq!(
+            counts[1..],
+            [0, 0, 0],
+            "a truncated reply carries no records"
+        );
+    }
+    // A real resolver takes TC as a cue to ask over TCP, which is never limited.
+    for tool in TOOLS {
+        let reply = tool.query(Transport::Tcp, server, "example.test", "SOA");
+        assert_eq!(reply.status, "NOERROR");
+        assert_eq!(reply.answer.len(), 1, "{}", reply.raw);
+    }
     harness.stop();
 }

@@ -136,6 +136,11 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// GetStreamingEvents: the envelopes that follow `body`, each sent as it is produced.
     pub stream: Option<EventStream>,
+    /// The operation's element name when it is one this server serves (for metrics; the name of
+    /// anything else a client sends never leaves this crate).
+    pub operation: Option<&'static str>,
+    /// The response code of the SOAP fault, when the answer is one.
+    pub fault: Option<&'static str>,
 }
 
 /// The content type of every EWS reply.
@@ -156,6 +161,14 @@ pub fn handle(body: &[u8], ctx: Context<'_>) -> Reply {
         Ok(envelope) => envelope,
         Err(fault) => return fault_reply(&fault, ExchangeVersion::DEFAULT),
     };
+    let operation = ops::served_name(envelope.operation.name());
+    Reply {
+        operation,
+        ..handle_envelope(&envelope, ctx)
+    }
+}
+
+fn handle_envelope(envelope: &soap::RequestEnvelope, ctx: Context<'_>) -> Reply {
     let version = envelope.version;
     let user = match &envelope.impersonation {
         None => ctx.caller,
@@ -209,6 +222,8 @@ pub fn handle(body: &[u8], ctx: Context<'_>) -> Reply {
         status: 200,
         body: out,
         stream: None,
+        operation: None,
+        fault: None,
     }
 }
 
@@ -218,6 +233,8 @@ fn fault_reply(fault: &Fault, version: ExchangeVersion) -> Reply {
         status: 500,
         body: soap::fault_document(fault, version),
         stream: None,
+        operation: None,
+        fault: Some(fault.code.as_str()),
     }
 }
 

@@ -4,14 +4,23 @@
 //! EWS `BodyType` needs.
 //!
 //! Entry points: [`render`] writes a [`Message`]; [`unstructured`], [`address_list`] and [`date`]
-//! build header values; [`header_block`] and [`parse_headers`] read headers back.
+//! build header values; [`header_block`] and [`parse_headers`] split a header section into raw
+//! lines (for `InternetMessageHeaders`); [`parse`] reads any client's message into a [`Parsed`]. Writing is ours; reading is
+//! mail-parser's (maintained, every charset through encoding_rs), bounded by our caps, and no
+//! other module names it.
 //! Pure functions: never touches the store, never knows EWS elements. Every header value passes
 //! through an encoder that removes CR and LF, so no caller can inject a header or a body.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use base64::Engine;
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{
+    Encoding, HeaderForm, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType,
+};
 
 /// A mailbox in a header: display name (may be empty) and address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,33 +348,18 @@ pub(crate) fn address_list(mailboxes: &[Mailbox<'_>]) -> String {
 
 /// The RFC 5322 date of `time`, in UTC: `Thu, 01 Jan 2026 10:00:00 +0000`.
 pub(crate) fn date(time: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let seconds = match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
-    };
-    let days = seconds.div_euclid(86_400);
-    // `time::format` writes `YYYY-MM-DDTHH:MM:SSZ`; its fields are reused rather than recomputed.
-    let iso = crate::time::format(time);
-    let field = |range: std::ops::Range<usize>| iso.get(range).unwrap_or_default().to_owned();
-    let month = field(5..7)
-        .parse::<usize>()
-        .ok()
-        .and_then(|m| m.checked_sub(1))
-        .and_then(|m| MONTHS.get(m));
-    let weekday = usize::try_from(days.rem_euclid(7))
-        .ok()
-        .and_then(|d| DAYS.get(d));
+    let utc = crate::time::utc(time);
+    // RFC 5322 §3.3 names days and months by their first three English letters.
+    let short = |name: String| name.chars().take(3).collect::<String>();
     format!(
-        "{}, {} {} {} {} +0000",
-        weekday.copied().unwrap_or("Thu"),
-        field(8..10),
-        month.copied().unwrap_or("Jan"),
-        field(0..4),
-        field(11..19)
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000",
+        short(utc.weekday().to_string()),
+        utc.day(),
+        short(utc.month().to_string()),
+        utc.year(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
     )
 }
 
@@ -546,43 +540,101 @@ pub(crate) fn text_to_html(text: &str) -> String {
 /// Why a message could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum MimeError {
-    /// Multipart bodies nest deeper than umbox follows.
+    /// The message is larger than umbox reads.
+    #[error("the message is {0} bytes, over the limit of {MAX_MESSAGE_BYTES}")]
+    TooLarge(usize),
+    /// Multipart bodies or embedded messages nest deeper than umbox follows.
     #[error("multipart nesting deeper than {0} levels")]
     TooDeep(usize),
+    /// The message holds more body parts than umbox reads.
+    #[error("more than {0} body parts")]
+    TooManyParts(usize),
     /// A multipart body names no boundary.
     #[error("a multipart body has no boundary parameter")]
     NoBoundary,
+    /// The bytes hold no header section.
+    #[error("no message headers")]
+    NoHeaders,
 }
 
-/// A message read from its MIME form.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Parsed {
-    /// The top-level headers, unfolded, in order (values as sent; see [`decode_words`]).
-    pub(crate) headers: Vec<(String, String)>,
+/// Largest message read. The HTTP body cap normally stops a request far below this; the bound
+/// holds for any caller, whatever that cap is set to.
+const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// Deepest nesting of multiparts and embedded messages followed.
+const MAX_DEPTH: usize = 16;
+
+/// Most body parts (containers, bodies, attachments, those of embedded messages) read from one
+/// message: each attachment becomes a stored row.
+const MAX_PARTS: usize = 1_000;
+
+/// A message read from its MIME form by mail-parser: header values on demand, the text and HTML
+/// bodies and the attachments.
+#[derive(Debug)]
+pub(crate) struct Parsed<'a> {
+    /// The parsed message, kept for its headers.
+    message: mail_parser::Message<'a>,
     /// The top-level header section as text.
     pub(crate) header_block: String,
-    /// The first text/plain body part.
+    /// The first text/plain body, decoded from its charset.
     pub(crate) text: Option<String>,
-    /// The first text/html body part.
+    /// The first text/html body, decoded from its charset.
     pub(crate) html: Option<String>,
     /// Everything else, in order.
     pub(crate) parts: Vec<ParsedPart>,
 }
 
-impl Parsed {
-    /// The first header called `name` (any case).
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
+impl Parsed<'_> {
+    /// The first header called `name` (any case), unfolded, its RFC 2047 encoded words decoded
+    /// from their charsets.
+    pub(crate) fn text(&self, name: &'static str) -> Option<String> {
+        self.message
+            .header_as(name, HeaderForm::Text)
+            .into_iter()
+            .next()?
+            .into_text()
+            .map(Cow::into_owned)
+    }
+
+    /// The mailboxes of the first header called `name` (an address list such as From or To) as
+    /// `(display name, address)` pairs: group members included, entries without an address left
+    /// out. `None` when there is no such header.
+    pub(crate) fn addresses(&self, name: &'static str) -> Option<Vec<(String, String)>> {
+        let value = self
+            .message
+            .header_as(name, HeaderForm::Addresses)
+            .into_iter()
+            .next()?;
+        let HeaderValue::Address(list) = value else {
+            return Some(Vec::new());
+        };
+        let entries = list
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .filter_map(|entry| {
+                let address = entry.address()?.trim();
+                address.contains('@').then(|| {
+                    (
+                        entry.name().unwrap_or_default().trim().to_owned(),
+                        address.to_owned(),
+                    )
+                })
+            })
+            .collect();
+        Some(entries)
+    }
+
+    /// The `Date` header on our calendar: a date that does not exist (31 February) is `None`.
+    /// Read by [`parse_date`], not by mail-parser, whose reader needs seconds before a zone name
+    /// (RFC 5322 §3.3 makes them optional) and takes 31 February as a date.
+    pub(crate) fn date(&self) -> Option<SystemTime> {
+        parse_date(self.message.header_raw(HeaderName::Date)?)
     }
 }
 
 /// An attachment read from a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ParsedPart {
-    /// The file name (empty when the part names none).
+    /// The file name (empty when the part names none), RFC 2231 and RFC 2047 forms decoded.
     pub(crate) name: String,
     /// `type/subtype`, lower-cased.
     pub(crate) content_type: String,
@@ -592,416 +644,154 @@ pub(crate) struct ParsedPart {
     pub(crate) inline: bool,
     /// A `message/rfc822` part.
     pub(crate) embedded: bool,
-    /// The decoded bytes.
+    /// The bytes with the transfer encoding undone (a text file keeps its own charset); for an
+    /// embedded message, the whole message.
     pub(crate) content: Vec<u8>,
 }
 
-/// Deepest multipart nesting followed.
-const MAX_DEPTH: usize = 16;
-
-/// Reads an RFC 5322 message with MIME bodies: headers, the text and HTML bodies and the
-/// attachments, with transfer encodings and the common charsets decoded.
-pub(crate) fn parse(message: &[u8]) -> Result<Parsed, MimeError> {
-    let (head, body) = split_entity(message);
-    let header_block = String::from_utf8_lossy(head).into_owned();
-    let headers = parse_headers(&header_block);
-    let mut parsed = Parsed {
-        headers: Vec::new(),
-        header_block,
-        ..Parsed::default()
-    };
-    walk(&headers, body, 0, &mut parsed)?;
-    parsed.headers = headers;
-    Ok(parsed)
-}
-
-/// Splits an entity at the first empty line (CRLF or bare LF line ends).
-fn split_entity(bytes: &[u8]) -> (&[u8], &[u8]) {
-    let crlf = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| (p + 2, p + 4));
-    let lf = bytes
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .map(|p| (p + 1, p + 2));
-    let split = match (crlf, lf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    };
-    match split {
-        Some((head, body)) => (
-            bytes.get(..head).unwrap_or_default(),
-            bytes.get(body..).unwrap_or_default(),
-        ),
-        None => (bytes, &[]),
+/// Reads an RFC 5322 message with MIME bodies (mail-parser does the reading): headers, the text
+/// and HTML bodies and the attachments, with transfer encodings and charsets decoded.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, MimeError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(MimeError::TooLarge(bytes.len()));
     }
+    let message = MessageParser::new()
+        .parse(bytes)
+        .ok_or(MimeError::NoHeaders)?;
+    if let Err(error) = check_structure(&message) {
+        dismantle(message);
+        return Err(error);
+    }
+    let header_block = message.parts.first().map_or(&[][..], |root| {
+        let head = bytes
+            .get(..root.raw_body_offset() as usize)
+            .unwrap_or(bytes);
+        head.strip_suffix(b"\r\n")
+            .or_else(|| head.strip_suffix(b"\n"))
+            .unwrap_or(head)
+    });
+    let body = |ids: &[u32], html: bool| {
+        ids.iter().copied().find(|&id| {
+            matches!(
+                (message.part(id).map(|p| &p.body), html),
+                (Some(PartType::Text(_)), false) | (Some(PartType::Html(_)), true)
+            )
+        })
+    };
+    let text_id = body(&message.text_body, false);
+    let html_id = body(&message.html_body, true);
+    let text_of = |id: Option<u32>| {
+        id.and_then(|id| message.part(id))
+            .and_then(|part| part.text_contents())
+            .map(str::to_owned)
+    };
+    let parts = message
+        .parts
+        .iter()
+        .enumerate()
+        .filter(|(id, part)| {
+            let id = u32::try_from(*id).ok();
+            !matches!(part.body, PartType::Multipart(_)) && id != text_id && id != html_id
+        })
+        .map(|(_, part)| parsed_part(bytes, part))
+        .collect();
+    Ok(Parsed {
+        header_block: String::from_utf8_lossy(header_block).into_owned(),
+        text: text_of(text_id),
+        html: text_of(html_id),
+        parts,
+        message,
+    })
 }
 
-/// A header value's main token (lower-cased) and its parameters (names lower-cased, RFC 2231
-/// values decoded).
-fn structured(value: &str) -> (String, Vec<(String, String)>) {
-    let mut pieces = split_unquoted(value, ';').into_iter();
-    let essence = pieces
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let mut params = Vec::new();
-    for piece in pieces {
-        let Some((name, value)) = piece.split_once('=') else {
+/// Refuses a message nested deeper than [`MAX_DEPTH`], with more than [`MAX_PARTS`] parts or
+/// with a multipart that names no boundary. Walks with its own stack: mail-parser reads any
+/// depth without recursion, and so must we.
+fn check_structure(message: &mail_parser::Message<'_>) -> Result<(), MimeError> {
+    let mut count = 0;
+    let mut pending = vec![(message, 0, 0)];
+    while let Some((message, part_id, depth)) = pending.pop() {
+        if depth > MAX_DEPTH {
+            return Err(MimeError::TooDeep(MAX_DEPTH));
+        }
+        count += 1;
+        if count > MAX_PARTS {
+            return Err(MimeError::TooManyParts(MAX_PARTS));
+        }
+        let Some(part) = message.part(part_id) else {
             continue;
         };
-        let name = name.trim().to_ascii_lowercase();
-        let value = value.trim();
-        let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-            Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
-            None => value.to_owned(),
-        };
-        match name.strip_suffix('*') {
-            Some(base) => params.push((base.to_owned(), decode_extended(&value))),
-            None => params.push((name, value)),
-        }
-    }
-    (essence, params)
-}
-
-/// Splits at `separator` outside double quotes.
-fn split_unquoted(text: &str, separator: char) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut quoted = false;
-    let mut escaped = false;
-    let mut start = 0;
-    for (index, c) in text.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            c if c == separator && !quoted => {
-                out.push(text.get(start..index).unwrap_or_default());
-                start = index + c.len_utf8();
+        match &part.body {
+            PartType::Multipart(children) => {
+                pending.extend(children.iter().map(|&child| (message, child, depth + 1)));
+            }
+            PartType::Message(inner) => pending.push((inner, 0, depth + 1)),
+            _ if part.content_type().is_some_and(|t| {
+                t.ctype().eq_ignore_ascii_case("multipart") && !t.has_attribute("boundary")
+            }) =>
+            {
+                return Err(MimeError::NoBoundary);
             }
             _ => {}
         }
     }
-    out.push(text.get(start..).unwrap_or_default());
-    out
-}
-
-/// An RFC 2231 value, `charset'language'percent-encoded`.
-fn decode_extended(value: &str) -> String {
-    let mut fields = value.splitn(3, '\'');
-    let (charset, _, encoded) = match (fields.next(), fields.next(), fields.next()) {
-        (Some(charset), Some(language), Some(encoded)) => (charset, language, encoded),
-        _ => return value.to_owned(),
-    };
-    let mut bytes = Vec::with_capacity(encoded.len());
-    let mut iter = encoded.bytes();
-    while let Some(b) = iter.next() {
-        if b == b'%' {
-            let hex: Vec<u8> = iter.by_ref().take(2).collect();
-            match std::str::from_utf8(&hex)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                Some(v) => bytes.push(v),
-                None => bytes.extend_from_slice(&hex),
-            }
-        } else {
-            bytes.push(b);
-        }
-    }
-    decode_charset(&bytes, charset)
-}
-
-fn param<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
-    params
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn walk(
-    headers: &[(String, String)],
-    body: &[u8],
-    depth: usize,
-    out: &mut Parsed,
-) -> Result<(), MimeError> {
-    if depth > MAX_DEPTH {
-        return Err(MimeError::TooDeep(MAX_DEPTH));
-    }
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
-    let (essence, params) = structured(header("Content-Type").unwrap_or("text/plain"));
-    let essence = if essence.contains('/') {
-        essence
-    } else {
-        "text/plain".to_owned()
-    };
-    if essence.starts_with("multipart/") {
-        let boundary = param(&params, "boundary").ok_or(MimeError::NoBoundary)?;
-        for part in multipart(body, boundary) {
-            let (head, content) = split_entity(part);
-            let part_headers = parse_headers(&String::from_utf8_lossy(head));
-            walk(&part_headers, content, depth + 1, out)?;
-        }
-        return Ok(());
-    }
-    let (disposition, disposition_params) =
-        structured(header("Content-Disposition").unwrap_or_default());
-    let encoding = header("Content-Transfer-Encoding")
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let content = match encoding.as_str() {
-        "base64" => decode_base64(body),
-        "quoted-printable" => decode_quoted_printable(body),
-        _ => body.to_vec(),
-    };
-    let name = param(&disposition_params, "filename")
-        .or_else(|| param(&params, "name"))
-        .map(decode_words);
-    let body_text = (essence == "text/plain" || essence == "text/html")
-        && disposition != "attachment"
-        && name.is_none();
-    if body_text {
-        let text = decode_charset(&content, param(&params, "charset").unwrap_or("us-ascii"));
-        let slot = if essence == "text/plain" {
-            &mut out.text
-        } else {
-            &mut out.html
-        };
-        if slot.is_none() {
-            *slot = Some(text);
-            return Ok(());
-        }
-    }
-    out.parts.push(ParsedPart {
-        name: name.unwrap_or_default(),
-        content_id: header("Content-ID").map(|id| id.trim().trim_matches(['<', '>']).to_owned()),
-        inline: disposition == "inline",
-        embedded: essence == "message/rfc822",
-        content_type: essence,
-        content,
-    });
     Ok(())
 }
 
-/// The body parts of a multipart body (RFC 2046 §5.1.1): what lies between delimiter lines,
-/// without the line break before each delimiter.
-fn multipart<'b>(body: &'b [u8], boundary: &str) -> Vec<&'b [u8]> {
-    let delimiter = format!("--{boundary}");
-    let delimiter = delimiter.as_bytes();
-    let mut starts = Vec::new();
-    let mut at = 0;
-    while let Some(found) = body
-        .get(at..)
-        .and_then(|rest| rest.windows(delimiter.len()).position(|w| w == delimiter))
-    {
-        let position = at + found;
-        let line_start = position == 0 || body.get(position - 1) == Some(&b'\n');
-        if line_start {
-            let after = body.get(position + delimiter.len()..).unwrap_or_default();
-            let closing = after.starts_with(b"--");
-            let line_end = after
-                .iter()
-                .position(|b| *b == b'\n')
-                .map_or(body.len(), |p| position + delimiter.len() + p + 1);
-            starts.push((position, line_end, closing));
-            if closing {
-                break;
+/// Drops a message one embedded message at a time: dropped whole, a deep chain of embedded
+/// messages would recurse once per level.
+fn dismantle(message: mail_parser::Message<'_>) {
+    let mut pending = vec![message];
+    while let Some(mut message) = pending.pop() {
+        for part in &mut message.parts {
+            if let PartType::Message(inner) = std::mem::take(&mut part.body) {
+                pending.push(inner);
             }
-            at = line_end;
-        } else {
-            at = position + delimiter.len();
         }
     }
-    let mut parts = Vec::new();
-    for pair in starts.windows(2) {
-        if let [(_, content_start, false), (next, _, _)] = pair {
-            let mut end = *next;
-            if body.get(..end).is_some_and(|b| b.ends_with(b"\r\n")) {
-                end -= 2;
-            } else if body.get(..end).is_some_and(|b| b.ends_with(b"\n")) {
-                end -= 1;
+}
+
+/// An attachment's name, type and bytes. Text parts are taken from the message bytes with only
+/// the transfer encoding undone: mail-parser hands them over converted to UTF-8, and a file must
+/// keep the bytes it was sent with.
+fn parsed_part(bytes: &[u8], part: &mail_parser::MessagePart<'_>) -> ParsedPart {
+    let content_type = part.content_type();
+    let disposition = part.content_disposition();
+    let content = match &part.body {
+        PartType::Text(_) | PartType::Html(_) => {
+            let raw = bytes
+                .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)
+                .unwrap_or_default();
+            match part.encoding {
+                Encoding::Base64 => base64_decode(raw),
+                Encoding::QuotedPrintable => quoted_printable_decode(raw),
+                Encoding::None => Some(raw.to_vec()),
             }
-            parts.push(
-                body.get(*content_start..end.max(*content_start))
-                    .unwrap_or_default(),
-            );
+            .unwrap_or_else(|| part.contents().to_vec())
         }
-    }
-    parts
-}
-
-fn decode_base64(body: &[u8]) -> Vec<u8> {
-    let compact: Vec<u8> = body
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(&compact)
-        .or_else(|_| {
-            base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_ascii_end())
-        })
-        .unwrap_or_default()
-}
-
-fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while let Some(&b) = body.get(i) {
-        if b != b'=' {
-            out.push(b);
-            i += 1;
-            continue;
-        }
-        match (body.get(i + 1), body.get(i + 2)) {
-            (Some(b'\r'), Some(b'\n')) => i += 3,
-            (Some(b'\n'), _) => i += 2,
-            (Some(&h), Some(&l)) => match std::str::from_utf8(&[h, l])
-                .ok()
-                .and_then(|x| u8::from_str_radix(x, 16).ok())
-            {
-                Some(v) => {
-                    out.push(v);
-                    i += 3;
-                }
-                None => {
-                    out.push(b'=');
-                    i += 1;
-                }
+        _ => part.contents().to_vec(),
+    };
+    ParsedPart {
+        name: part.attachment_name().unwrap_or_default().to_owned(),
+        content_type: content_type.map_or_else(
+            || "text/plain".to_owned(),
+            |t| {
+                let essence = match t.subtype() {
+                    Some(subtype) => format!("{}/{subtype}", t.ctype()),
+                    None => t.ctype().to_owned(),
+                };
+                essence.to_ascii_lowercase()
             },
-            _ => {
-                out.push(b'=');
-                i += 1;
-            }
-        }
+        ),
+        content_id: part.content_id().map(str::to_owned),
+        inline: disposition.is_some_and(|d| d.is_inline()),
+        embedded: matches!(part.body, PartType::Message(_)),
+        content,
     }
-    out
-}
-
-/// Text in `charset`: UTF-8 and ASCII, and ISO-8859-1/Windows-1252 byte for character; other
-/// charsets are read as UTF-8 with replacement characters.
-fn decode_charset(bytes: &[u8], charset: &str) -> String {
-    match charset.trim().to_ascii_lowercase().as_str() {
-        "iso-8859-1" | "latin1" | "windows-1252" | "cp1252" => {
-            bytes.iter().map(|b| char::from(*b)).collect()
-        }
-        _ => String::from_utf8_lossy(bytes).into_owned(),
-    }
-}
-
-/// Decodes RFC 2047 encoded words (`=?charset?B|Q?…?=`) in a header value; white space between
-/// adjacent encoded words goes, as the RFC says.
-pub(crate) fn decode_words(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    let mut previous_was_word = false;
-    while let Some(start) = rest.find("=?") {
-        let before = rest.get(..start).unwrap_or_default();
-        let decoded = rest.get(start + 2..).and_then(|word| {
-            let mut fields = word.splitn(3, '?');
-            let charset = fields.next()?;
-            let encoding = fields.next()?;
-            let tail = fields.next()?;
-            let end = tail.find("?=")?;
-            let payload = tail.get(..end)?;
-            let bytes = match encoding {
-                "B" | "b" => base64::engine::general_purpose::STANDARD
-                    .decode(payload)
-                    .ok()?,
-                "Q" | "q" => decode_quoted_printable(payload.replace('_', " ").as_bytes()),
-                _ => return None,
-            };
-            let consumed = 2 + charset.len() + 1 + encoding.len() + 1 + end + 2;
-            Some((
-                decode_charset(&bytes, charset.split('*').next().unwrap_or(charset)),
-                consumed,
-            ))
-        });
-        match decoded {
-            Some((word, consumed)) => {
-                if !(previous_was_word && before.trim().is_empty()) {
-                    out.push_str(before);
-                }
-                out.push_str(&word);
-                rest = rest.get(start + consumed..).unwrap_or_default();
-                previous_was_word = true;
-            }
-            None => {
-                out.push_str(rest.get(..start + 2).unwrap_or_default());
-                rest = rest.get(start + 2..).unwrap_or_default();
-                previous_was_word = false;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// An address list (To, Cc, From, …) as `(display name, address)` pairs; group syntax and
-/// entries without an address are skipped.
-pub(crate) fn parse_addresses(value: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for entry in split_addresses(value) {
-        let entry = entry.trim();
-        let entry = entry
-            .rsplit_once(':')
-            .map_or(entry, |(_, after)| after)
-            .trim_end_matches(';')
-            .trim();
-        let (name, address) = match (entry.rfind('<'), entry.ends_with('>')) {
-            (Some(open), true) => (
-                entry.get(..open).unwrap_or_default(),
-                entry.get(open + 1..entry.len() - 1).unwrap_or_default(),
-            ),
-            _ => ("", entry),
-        };
-        let address = address.trim();
-        if !address.contains('@') {
-            continue;
-        }
-        let name = name.trim();
-        let name = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
-            Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
-            None => name.to_owned(),
-        };
-        out.push((decode_words(&name), address.to_owned()));
-    }
-    out
-}
-
-/// Splits an address list at commas outside quotes and angle brackets.
-fn split_addresses(value: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut quoted, mut angle, mut escaped) = (false, false, false);
-    let mut start = 0;
-    for (index, c) in value.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' if !angle => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' if !quoted && !angle => {
-                out.push(value.get(start..index).unwrap_or_default());
-                start = index + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(value.get(start..).unwrap_or_default());
-    out
 }
 
 /// Reads an RFC 5322 date (`[Thu, ]1 Jan 2026 10:00[:00] +0000`, obsolete zone names allowed).
-pub(crate) fn parse_date(value: &str) -> Option<SystemTime> {
+fn parse_date(value: &str) -> Option<SystemTime> {
     const MONTHS: [&str; 12] = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
@@ -1042,7 +832,7 @@ pub(crate) fn parse_date(value: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn decode_qp(text: &str) -> Vec<u8> {
         let text = text.replace("=\r\n", "");
@@ -1125,6 +915,25 @@ mod tests {
             date(UNIX_EPOCH + Duration::from_secs(1_795_449_600)),
             "Mon, 23 Nov 2026 16:00:00 +0000"
         );
+        assert_eq!(
+            date(UNIX_EPOCH + Duration::from_secs(1_709_208_000)),
+            "Thu, 29 Feb 2024 12:00:00 +0000"
+        );
+        let parse_date = |value: &str| {
+            let message = format!("Date: {value}\r\nSubject: s\r\n\r\nbody\r\n");
+            parse(message.as_bytes()).unwrap().date()
+        };
+        assert_eq!(
+            parse_date("Thu, 29 Feb 2024 12:00:00 +0000"),
+            Some(UNIX_EPOCH + Duration::from_secs(1_709_208_000))
+        );
+        for impossible in [
+            "31 Feb 2026 10:00 +0000",
+            "29 Feb 2025 10:00 +0000",
+            "31 Apr 2026 10:00 +0000",
+        ] {
+            assert_eq!(parse_date(impossible), None, "{impossible}");
+        }
     }
 
     #[test]
@@ -1221,17 +1030,15 @@ mod tests {
             ],
             boundary_seed: 99,
         };
-        let parsed = parse(&render(&message)).unwrap();
+        let rendered = render(&message);
+        let parsed = parse(&rendered).unwrap();
+        assert_eq!(parsed.text("Subject").unwrap(), "Grüße, world");
         assert_eq!(
-            decode_words(parsed.header("Subject").unwrap()),
-            "Grüße, world"
-        );
-        assert_eq!(
-            parse_addresses(parsed.header("From").unwrap()),
+            parsed.addresses("From").unwrap(),
             [("Zoë \"Z\" Zed".to_owned(), "z@example.test".to_owned())]
         );
         assert_eq!(
-            parse_date(parsed.header("Date").unwrap()),
+            parsed.date(),
             Some(UNIX_EPOCH + Duration::from_secs(1_767_261_600))
         );
         assert_eq!(parsed.text.as_deref(), Some("line one\r\nline two = three"));
@@ -1250,23 +1057,111 @@ mod tests {
         let raw = b"From: =?iso-8859-1?Q?J=F6rg?= <j@x.test>\nTo: a@x.test, \"B, C\" <b@x.test>, undisclosed-recipients:;\nSubject: plain\nDate: 1 Feb 26 08:30 PST\nContent-Type: text/plain; charset=\"iso-8859-1\"\nContent-Transfer-Encoding: quoted-printable\n\nK=E4se=\n!\n";
         let parsed = parse(raw).unwrap();
         assert_eq!(
-            parse_addresses(parsed.header("from").unwrap()),
+            parsed.addresses("from").unwrap(),
             [("Jörg".to_owned(), "j@x.test".to_owned())]
         );
-        let to = parse_addresses(parsed.header("To").unwrap());
+        let to = parsed.addresses("To").unwrap();
         assert_eq!(
             to.iter().map(|(_, a)| a.as_str()).collect::<Vec<_>>(),
             ["a@x.test", "b@x.test"]
         );
         assert_eq!(to[1].0, "B, C");
         assert_eq!(parsed.text.as_deref(), Some("Käse!\n"));
+        assert_eq!(parsed.date(), crate::time::parse("2026-02-01T16:30:00Z"));
         assert_eq!(
-            parse_date(parsed.header("Date").unwrap()),
-            crate::time::parse("2026-02-01T16:30:00Z")
+            parse(b"Content-Type: multipart/mixed\r\n\r\nx").unwrap_err(),
+            MimeError::NoBoundary
         );
+    }
+
+    /// 10,000 nested multiparts (closed or left open) and a chain of 100,000 embedded messages
+    /// are refused with a clear error, with bounded work and no deep recursion anywhere (dropped
+    /// whole, mail-parser's value for that chain overflows a worker's stack).
+    #[test]
+    fn deep_nesting_is_refused() {
+        let mut closed = String::from("Subject: deep\r\n");
+        for level in 0..10_000 {
+            closed.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\n"
+            ));
+        }
+        closed.push_str("Content-Type: text/plain\r\n\r\nhi\r\n");
+        let open = closed.clone();
+        for level in (0..10_000).rev() {
+            closed.push_str(&format!("--b{level}--\r\n"));
+        }
+        let mut chain = String::from("Subject: chain\r\n");
+        for _ in 0..100_000 {
+            chain.push_str("Content-Type: message/rfc822\r\n\r\n");
+        }
+        chain.push_str("Subject: inner\r\n\r\nhi\r\n");
+        for message in [closed, open, chain] {
+            // A worker thread's stack, as the server's request tasks have.
+            let result = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || parse(message.as_bytes()).map(|p| p.parts.len()))
+                .unwrap()
+                .join()
+                .unwrap();
+            assert_eq!(result, Err(MimeError::TooDeep(MAX_DEPTH)));
+        }
+    }
+
+    /// RFC 2231 §4.1 continuations share the charset named in the first section. mail-parser
+    /// 0.11 decodes each section on its own, so a later section is read as UTF-8. FIXME: 1.x
+    /// joins the sections before decoding; it needs Rust 1.98, and this test then fails and gets
+    /// the right name, "€uro été.txt".
+    #[test]
+    fn rfc2231_continuations_in_another_charset_lose_later_sections() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*0*=windows-1252''%80uro;\r\n filename*1*=%20%E9t%E9.txt\r\n\r\nx\r\n--b--\r\n";
+        let parsed = parse(raw).unwrap();
+        assert_eq!(parsed.parts[0].name, "€uro \u{FFFD}t\u{FFFD}.txt");
+    }
+
+    /// Every prefix of every `fixtures/mime` message, and each with one byte changed at every
+    /// position, parses or fails with an error: no panic on any input (debug builds check
+    /// arithmetic overflow, in mail-parser too).
+    #[test]
+    fn damaged_messages_never_panic() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/mime");
+        let mut read = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "eml") {
+                continue;
+            }
+            let message = std::fs::read(path).unwrap();
+            for end in 0..message.len() {
+                let _ = parse(&message[..end]);
+            }
+            for at in 0..message.len() {
+                for byte in [b'\n', b'-', b'=', b'"', 0x80] {
+                    let mut damaged = message.clone();
+                    damaged[at] = byte;
+                    let _ = parse(&damaged);
+                }
+            }
+            read += 1;
+        }
+        assert!(read >= 9);
+        assert_eq!(parse(b"").unwrap_err(), MimeError::NoHeaders);
+    }
+
+    #[test]
+    fn part_count_and_size_are_capped() {
+        let mut many = String::from("Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+        for _ in 0..MAX_PARTS {
+            many.push_str("--b\r\nContent-Type: application/x-a\r\n\r\nx\r\n");
+        }
+        many.push_str("--b--\r\n");
         assert_eq!(
-            parse(b"Content-Type: multipart/mixed\r\n\r\nx"),
-            Err(MimeError::NoBoundary)
+            parse(many.as_bytes()).unwrap_err(),
+            MimeError::TooManyParts(MAX_PARTS)
+        );
+        let huge = vec![b'a'; MAX_MESSAGE_BYTES + 1];
+        assert_eq!(
+            parse(&huge).unwrap_err(),
+            MimeError::TooLarge(MAX_MESSAGE_BYTES + 1)
         );
     }
 }

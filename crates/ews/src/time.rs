@@ -1,90 +1,78 @@
 //! xs:dateTime as EWS writes and reads it: always written in UTC with a `Z`; read with `Z` or a
-//! numeric offset, fractions of a second ignored beyond the second.
+//! numeric offset, fractions of a second ignored beyond the second. The calendar (which dates
+//! exist, days since the epoch) is the `time` crate's, so `2026-02-31` is refused, not wrapped.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+
+/// `time` on the UTC calendar, to the second. Outside the calendar's years (±9999), which no
+/// date format we write can hold, it is clamped to the nearest end.
+pub(crate) fn utc(time: SystemTime) -> OffsetDateTime {
+    let secs = match time.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    };
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(if secs < 0 {
+        PrimitiveDateTime::MIN.assume_utc()
+    } else {
+        PrimitiveDateTime::MAX.assume_utc()
+    })
+}
+
 /// `2026-11-23T16:00:00Z`.
 pub fn format(time: SystemTime) -> String {
-    let secs = match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    };
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let utc = utc(time);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
     )
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`; a time without zone is taken as UTC.
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`; a time without zone is taken as UTC. A date or
+/// time that does not exist (February 31st, 24:00, a 99-minute offset) is `None`.
 pub fn parse(text: &str) -> Option<SystemTime> {
     let text = text.trim();
     let (date, rest) = text.split_once('T')?;
     let mut date_parts = date.splitn(3, '-');
-    let year: i64 = date_parts.next()?.parse().ok()?;
-    let month: u32 = date_parts.next()?.parse().ok()?;
-    let day: u32 = date_parts.next()?.parse().ok()?;
-    let (clock, offset_secs) = if let Some(clock) = rest.strip_suffix('Z') {
-        (clock, 0)
+    let year: i32 = date_parts.next()?.parse().ok()?;
+    let month: u8 = date_parts.next()?.parse().ok()?;
+    let day: u8 = date_parts.next()?.parse().ok()?;
+    let (clock, offset) = if let Some(clock) = rest.strip_suffix('Z') {
+        (clock, UtcOffset::UTC)
     } else if let Some(pos) = rest.rfind(['+', '-']).filter(|&p| p >= 8) {
         let (clock, zone) = rest.split_at(pos);
-        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let sign: i8 = if zone.starts_with('-') { -1 } else { 1 };
         let (h, m) = zone.get(1..)?.split_once(':')?;
-        (
-            clock,
-            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60),
-        )
+        let (h, m): (i8, i8) = (h.parse().ok()?, m.parse().ok()?);
+        // XML Schema bounds a time zone to ±14:00.
+        if h > 14 || (h == 14 && m != 0) {
+            return None;
+        }
+        (clock, UtcOffset::from_hms(sign * h, sign * m, 0).ok()?)
     } else {
-        (rest, 0)
+        (rest, UtcOffset::UTC)
     };
     let clock = clock.split('.').next()?;
     let mut clock_parts = clock.splitn(3, ':');
-    let hour: i64 = clock_parts.next()?.parse().ok()?;
-    let minute: i64 = clock_parts.next()?.parse().ok()?;
-    let second: i64 = clock_parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - offset_secs;
+    let hour: u8 = clock_parts.next()?.parse().ok()?;
+    let minute: u8 = clock_parts.next()?.parse().ok()?;
+    let second: u8 = clock_parts.next()?.parse().ok()?;
+    let date = Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()?;
+    let time = Time::from_hms(hour, minute, second).ok()?;
+    let secs = PrimitiveDateTime::new(date, time)
+        .assume_offset(offset)
+        .unix_timestamp();
     if secs >= 0 {
-        UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64))
+        UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))
     } else {
         UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -103,12 +91,23 @@ mod tests {
             parse("2024-02-29T12:00:00Z").map(format).as_deref(),
             Some("2024-02-29T12:00:00Z")
         );
+        assert_eq!(
+            parse("1969-12-31T23:59:59Z").map(format).as_deref(),
+            Some("1969-12-31T23:59:59Z")
+        );
         for bad in [
             "",
             "2026-13-01T00:00:00Z",
             "yesterday",
             "2026-11-23",
             "2026-11-23T25:00:00Z",
+            "2026-02-31T00:00:00Z",
+            "2025-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-11-23T12:60:00Z",
+            "2026-11-23T12:00:61Z",
+            "2026-11-23T12:00:00+25:00",
+            "2026-11-23T12:00:00+01:75",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }

@@ -11,13 +11,17 @@
 //! no buffers for long. [`client`] is the outgoing side (push notifications).
 //! This module never parses a surface's XML and holds no business rule beyond "who is asking".
 
+pub mod accept;
+pub mod admin;
 pub mod auth;
 pub mod client;
+pub mod metrics;
+pub mod throttle;
 pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,8 +39,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tracing::{debug, field, Instrument};
+
+use crate::metrics::{Refusal, Surface};
 
 use umbox_autodiscover as autodiscover;
 use umbox_base::clock::Clock;
@@ -48,6 +53,8 @@ use umbox_store::MailStore;
 
 /// How long a client may take to finish the TLS handshake or send request headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request body once its headers are in.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connection whose writes make no progress for this long is closed: its client stopped reading.
 pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -81,6 +88,8 @@ pub struct Services {
     ews_slots: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
     notify: Hub,
     write_stall_timeout: Duration,
+    connections: accept::Limits,
+    metrics: metrics::HttpMetrics,
     next_request_id: AtomicU64,
 }
 
@@ -131,8 +140,16 @@ impl Services {
             ews_slots: std::sync::Mutex::default(),
             notify,
             write_stall_timeout: WRITE_STALL_TIMEOUT,
+            connections: accept::Limits::default(),
+            metrics: metrics::HttpMetrics::default(),
             next_request_id: AtomicU64::new(1),
         }
+    }
+
+    /// Counts requests in `metrics` (families registered in the server's registry).
+    pub fn with_metrics(mut self, metrics: metrics::HttpMetrics) -> Services {
+        self.metrics = metrics;
+        self
     }
 
     /// Drops connections whose writes stall for `limit` instead of [`WRITE_STALL_TIMEOUT`]
@@ -182,6 +199,15 @@ impl Endpoint {
     fn is_autodiscover(self) -> bool {
         matches!(self, Endpoint::AutodiscoverXml | Endpoint::AutodiscoverSvc)
     }
+
+    fn surface(self) -> Surface {
+        match self {
+            Endpoint::AutodiscoverXml => Surface::AutodiscoverXml,
+            Endpoint::AutodiscoverSvc => Surface::AutodiscoverSvc,
+            Endpoint::Ews => Surface::Ews,
+            Endpoint::UserPhoto => Surface::UserPhoto,
+        }
+    }
 }
 
 /// Serves HTTPS on `listener` until the task is dropped; each connection is its own task, so a
@@ -192,18 +218,8 @@ pub async fn serve_https(
     services: Arc<Services>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let mut connections = JoinSet::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    debug!(%error, "accept failed");
-                    continue;
-                }
-            },
-            Some(_) = connections.join_next() => continue,
-        };
+    let limits = services.connections;
+    accept::serve(listener, limits, move |tcp, peer| {
         // Responses go out whole (see `writev(false)` below); Nagle would only delay them.
         if let Err(error) = tcp.set_nodelay(true) {
             debug!(%peer, %error, "cannot disable Nagle");
@@ -211,7 +227,7 @@ pub async fn serve_https(
         let acceptor = acceptor.clone();
         let services = services.clone();
         let stall = services.write_stall_timeout;
-        connections.spawn(async move {
+        async move {
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => return debug!(%peer, %error, "tls handshake failed"),
@@ -229,8 +245,9 @@ pub async fn serve_https(
             if let Err(error) = result {
                 debug!(%peer, %error, "connection ended with an error");
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// The funnel: one span, one summary line, one routing decision per request. Both are at debug
@@ -250,7 +267,14 @@ async fn handle(
         user = field::Empty,
     );
     let started = Instant::now();
-    let response = route(request, &services).instrument(span.clone()).await;
+    let surface =
+        Endpoint::from_path(request.uri().path()).map_or(Surface::Unknown, Endpoint::surface);
+    let response = route(request, peer.ip(), &services)
+        .instrument(span.clone())
+        .await;
+    services
+        .metrics
+        .request(surface, response.status().as_u16(), started.elapsed());
     span.in_scope(|| {
         debug!(
             status = response.status().as_u16(),
@@ -261,7 +285,7 @@ async fn handle(
     Ok(response)
 }
 
-async fn route(request: Request<Incoming>, services: &Services) -> Response<Body> {
+async fn route(request: Request<Incoming>, peer: IpAddr, services: &Services) -> Response<Body> {
     let Some(endpoint) = Endpoint::from_path(request.uri().path()) else {
         return status_only(StatusCode::NOT_FOUND);
     };
@@ -280,13 +304,16 @@ async fn route(request: Request<Incoming>, services: &Services) -> Response<Body
         .map(HeaderValue::as_bytes);
     let user = match services
         .auth
-        .authenticate(authorization, &snapshot.directory)
+        .authenticate(authorization, peer, &snapshot.directory)
         .await
     {
         Ok(user) => user,
         Err(error) => {
             debug!(%error, "unauthenticated");
-            return unauthorized(endpoint.is_autodiscover());
+            if let Some(reason) = refusal(error) {
+                services.metrics.refused(reason);
+            }
+            return refused(error, endpoint.is_autodiscover());
         }
     };
     tracing::Span::current().record("user", user.address.as_str());
@@ -350,8 +377,9 @@ async fn ews_reply(
 ) -> Response<Body> {
     // The slot covers producing the answer; a streaming answer's envelopes that follow are paced
     // by the notification limits, not by this one.
+    let started = Instant::now();
     let Some(_slot) = services.ews_slot(&user.address) else {
-        return ews_response(ews::server_busy());
+        return ews_response(ews::server_busy(), services, started);
     };
     let store = services.store.clone();
     let ids = services.ids.clone();
@@ -375,7 +403,7 @@ async fn ews_reply(
     })
     .await;
     match reply {
-        Ok(reply) => ews_response(reply),
+        Ok(reply) => ews_response(reply, services, started),
         Err(error) => {
             tracing::error!(%error, "ews task failed");
             status_only(StatusCode::INTERNAL_SERVER_ERROR)
@@ -383,7 +411,11 @@ async fn ews_reply(
     }
 }
 
-fn ews_response(reply: ews::Reply) -> Response<Body> {
+fn ews_response(reply: ews::Reply, services: &Services, started: Instant) -> Response<Body> {
+    let operation = reply.operation.unwrap_or("unknown");
+    services
+        .metrics
+        .ews(operation, reply.fault, started.elapsed());
     let body = match reply.stream {
         Some(stream) => StreamingBody::new(Bytes::from(reply.body), stream).boxed_unsync(),
         None => whole(reply.body),
@@ -449,7 +481,9 @@ async fn photo_reply(
     response
 }
 
-/// Reads the body, refusing more than `limit` bytes with 413 before buffering them.
+/// Reads the body, refusing more than `limit` bytes with 413 before buffering them, and a body
+/// that takes longer than [`BODY_READ_TIMEOUT`] with 408 (slow bodies would otherwise hold
+/// their buffers and connection slots indefinitely).
 async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, StatusCode> {
     let declared = request
         .headers()
@@ -459,13 +493,46 @@ async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, St
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(StatusCode::PAYLOAD_TOO_LARGE);
     }
-    match Limited::new(request.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+    let collect = Limited::new(request.into_body(), limit).collect();
+    match tokio::time::timeout(BODY_READ_TIMEOUT, collect).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
             Err(StatusCode::PAYLOAD_TOO_LARGE)
         }
-        Err(_) => Err(StatusCode::BAD_REQUEST),
+        Ok(Err(_)) => Err(StatusCode::BAD_REQUEST),
+        Err(_) => Err(StatusCode::REQUEST_TIMEOUT),
     }
+}
+
+/// What a failed authentication counts as; `None` for a request that offered no credentials
+/// (every client's first request, answered with the challenge).
+fn refusal(error: auth::AuthError) -> Option<Refusal> {
+    match error {
+        auth::AuthError::Missing => None,
+        auth::AuthError::Malformed => Some(Refusal::Malformed),
+        auth::AuthError::Rejected => Some(Refusal::Rejected),
+        auth::AuthError::Throttled { .. } => Some(Refusal::Throttled),
+        auth::AuthError::Busy => Some(Refusal::Busy),
+    }
+}
+
+/// The answer to a request that did not authenticate: 429 or 503 with Retry-After when the
+/// checks are throttled or busy (the client should come back, not re-prompt), else 401.
+fn refused(error: auth::AuthError, autodiscover: bool) -> Response<Body> {
+    let (status, retry_after) = match error {
+        auth::AuthError::Throttled { retry_after } => {
+            (StatusCode::TOO_MANY_REQUESTS, retry_after.as_secs().max(1))
+        }
+        auth::AuthError::Busy => (StatusCode::SERVICE_UNAVAILABLE, 1),
+        auth::AuthError::Missing | auth::AuthError::Malformed | auth::AuthError::Rejected => {
+            return unauthorized(autodiscover)
+        }
+    };
+    let mut response = status_only(status);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
 }
 
 /// 401 with a Basic challenge; on Autodiscover also the headers that tell the EWS Managed API
@@ -494,20 +561,9 @@ fn status_only(status: StatusCode) -> Response<Body> {
 /// Serves plain HTTP on `listener`: a GET of an Autodiscover path is redirected (302) to the same
 /// path on the public HTTPS URL; everything else is 404 or 405. No credentials are ever asked for here.
 pub async fn serve_redirect(listener: TcpListener, snapshot: watch::Receiver<Arc<Snapshot>>) {
-    let mut connections = JoinSet::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    debug!(%error, "accept failed");
-                    continue;
-                }
-            },
-            Some(_) = connections.join_next() => continue,
-        };
+    accept::serve(listener, accept::Limits::default(), move |tcp, peer| {
         let snapshot = snapshot.clone();
-        connections.spawn(async move {
+        async move {
             let service = service_fn(move |request: Request<Incoming>| {
                 let site = snapshot.borrow().site.clone();
                 async move { Ok::<_, Infallible>(redirect(&request, &site)) }
@@ -520,8 +576,9 @@ pub async fn serve_redirect(listener: TcpListener, snapshot: watch::Receiver<Arc
             if let Err(error) = result {
                 debug!(%peer, %error, "connection ended with an error");
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 fn redirect(request: &Request<Incoming>, site: &Site) -> Response<Body> {

@@ -101,10 +101,34 @@ impl Playlist {
     /// The system greeting for `extension` ("Please leave a message for extension 1 0 0 1 after
     /// the tone"), then the beep.
     pub fn system_greeting(prompts: &Prompts, extension: &Extension) -> Playlist {
-        let mut segments = vec![
-            Segment::prompt(prompts, Prompt::LeaveMessageForExtension),
+        Playlist::system_greeting_after(prompts, extension, Vec::with_capacity(16))
+    }
+
+    /// "You have reached", the user's recorded name (G.711 codes of `law`), then the system
+    /// greeting.
+    pub fn named_greeting(
+        prompts: &Prompts,
+        extension: &Extension,
+        law: Law,
+        name: Arc<[u8]>,
+    ) -> Playlist {
+        let introduction = vec![
+            Segment::prompt(prompts, Prompt::YouHaveReached),
             Segment::pause(DIGIT_PAUSE),
+            Segment::Clip { law, codes: name },
+            Segment::pause(SENTENCE_PAUSE),
         ];
+        Playlist::system_greeting_after(prompts, extension, introduction)
+    }
+
+    /// The system greeting naming `extension`, after the `segments` already there.
+    fn system_greeting_after(
+        prompts: &Prompts,
+        extension: &Extension,
+        mut segments: Vec<Segment>,
+    ) -> Playlist {
+        segments.push(Segment::prompt(prompts, Prompt::LeaveMessageForExtension));
+        segments.push(Segment::pause(DIGIT_PAUSE));
         for digit in extension.digits() {
             segments.push(Segment::prompt(prompts, Prompt::Digit(digit)));
             segments.push(Segment::pause(DIGIT_PAUSE));
@@ -378,5 +402,27 @@ mod tests {
             + samples(SENTENCE_PAUSE)
             + 4000;
         assert_eq!(playlist.total_samples(), expected);
+    }
+
+    /// The recorded name plays, exactly, between "you have reached" and the system greeting.
+    #[test]
+    fn named_greeting_plays_the_name_before_the_system_greeting() {
+        let prompts = Prompts::embedded().unwrap();
+        let extension = Extension::parse("1001").unwrap();
+        let name: Arc<[u8]> = (0..=255u8).cycle().take(800).collect::<Vec<u8>>().into();
+        let system = Playlist::system_greeting(&prompts, &extension).total_samples();
+        let mut playlist =
+            Playlist::named_greeting(&prompts, &extension, Law::Mu, Arc::clone(&name));
+        let introduction = prompts.clip(Prompt::YouHaveReached).len() + samples(DIGIT_PAUSE);
+        assert_eq!(
+            playlist.total_samples(),
+            introduction + name.len() + samples(SENTENCE_PAUSE) + system
+        );
+        let mut out = vec![0; playlist.total_samples()];
+        assert_eq!(playlist.fill(Law::Mu, &mut out), out.len());
+        assert_eq!(
+            out.get(introduction..introduction + name.len()),
+            Some(&name[..])
+        );
     }
 }

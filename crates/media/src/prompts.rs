@@ -36,6 +36,8 @@ pub enum Prompt {
     NoMailbox,
     /// "Thank you. Goodbye."
     Goodbye,
+    /// "You have reached", before a user's recorded name.
+    YouHaveReached,
     /// "oh", as in "three oh five".
     Oh,
     /// "A M".
@@ -136,7 +138,7 @@ impl Weekday {
 }
 
 /// Number of prompt files.
-const COUNT: usize = 63;
+const COUNT: usize = 64;
 
 /// The embedded files, in [`Prompt::index`] order (the order of `scripts/make-prompts.sh`).
 static FILES: [(&str, &[u8]); COUNT] = [
@@ -168,6 +170,10 @@ static FILES: [(&str, &[u8]); COUNT] = [
     ),
     ("no-mailbox", include_bytes!("../prompts/no-mailbox.wav")),
     ("goodbye", include_bytes!("../prompts/goodbye.wav")),
+    (
+        "you-have-reached",
+        include_bytes!("../prompts/you-have-reached.wav"),
+    ),
     ("number-10", include_bytes!("../prompts/number-10.wav")),
     ("number-11", include_bytes!("../prompts/number-11.wav")),
     ("number-12", include_bytes!("../prompts/number-12.wav")),
@@ -257,41 +263,42 @@ impl Prompt {
     fn index(self) -> usize {
         match self {
             Prompt::Digit(digit) => usize::from(digit.value()),
-            Prompt::Teen(digit) => 16 + usize::from(digit.value()),
-            Prompt::Tens(tens) => 26 + tens as usize,
-            Prompt::Weekday(day) => 33 + day as usize,
+            Prompt::Teen(digit) => 17 + usize::from(digit.value()),
+            Prompt::Tens(tens) => 27 + tens as usize,
+            Prompt::Weekday(day) => 34 + day as usize,
             Prompt::LeaveMessageForExtension => 10,
             Prompt::AfterTheTone => 11,
             Prompt::EnterExtension => 12,
             Prompt::MaximumLength => 13,
             Prompt::NoMailbox => 14,
             Prompt::Goodbye => 15,
-            Prompt::Oh => 30,
-            Prompt::Am => 31,
-            Prompt::Pm => 32,
-            Prompt::EnterYourExtension => 40,
-            Prompt::EnterPin => 41,
-            Prompt::PinOtherChoices => 42,
-            Prompt::WrongPin => 43,
-            Prompt::PinLocked => 44,
-            Prompt::MainMenu => 45,
-            Prompt::YouHave => 46,
-            Prompt::NewMessage => 47,
-            Prompt::NewMessages => 48,
-            Prompt::NoMoreMessages => 49,
-            Prompt::MessageFrom => 50,
-            Prompt::Received => 51,
-            Prompt::MessageMenu => 52,
-            Prompt::Deleted => 53,
-            Prompt::MarkedUnread => 54,
-            Prompt::PersonalOptions => 55,
-            Prompt::RecordAfterTone => 56,
-            Prompt::KeepOrRedo => 57,
-            Prompt::Saved => 58,
-            Prompt::EnterNewPin => 59,
-            Prompt::PinNotAllowed => 60,
-            Prompt::PinChanged => 61,
-            Prompt::NoInput => 62,
+            Prompt::YouHaveReached => 16,
+            Prompt::Oh => 31,
+            Prompt::Am => 32,
+            Prompt::Pm => 33,
+            Prompt::EnterYourExtension => 41,
+            Prompt::EnterPin => 42,
+            Prompt::PinOtherChoices => 43,
+            Prompt::WrongPin => 44,
+            Prompt::PinLocked => 45,
+            Prompt::MainMenu => 46,
+            Prompt::YouHave => 47,
+            Prompt::NewMessage => 48,
+            Prompt::NewMessages => 49,
+            Prompt::NoMoreMessages => 50,
+            Prompt::MessageFrom => 51,
+            Prompt::Received => 52,
+            Prompt::MessageMenu => 53,
+            Prompt::Deleted => 54,
+            Prompt::MarkedUnread => 55,
+            Prompt::PersonalOptions => 56,
+            Prompt::RecordAfterTone => 57,
+            Prompt::KeepOrRedo => 58,
+            Prompt::Saved => 59,
+            Prompt::EnterNewPin => 60,
+            Prompt::PinNotAllowed => 61,
+            Prompt::PinChanged => 62,
+            Prompt::NoInput => 63,
         }
     }
 }
@@ -346,6 +353,7 @@ mod tests {
             Prompt::MaximumLength,
             Prompt::NoMailbox,
             Prompt::Goodbye,
+            Prompt::YouHaveReached,
             Prompt::Oh,
             Prompt::Am,
             Prompt::Pm,

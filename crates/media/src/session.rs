@@ -91,6 +91,16 @@ pub enum Greeting {
     /// The system greeting naming the extension: "Please leave a message for extension 1 0 0 1
     /// after the tone."
     System(Extension),
+    /// The system greeting after the owner's recorded name: "You have reached <name>. Please leave
+    /// a message for extension 1 0 0 1 after the tone."
+    Named {
+        /// The extension the system greeting names.
+        extension: Extension,
+        /// The law of `name`.
+        law: Law,
+        /// The recorded name, G.711 codes at 8000 Hz.
+        name: Arc<[u8]>,
+    },
     /// The mailbox owner's recorded greeting.
     Custom {
         /// The law of `codes`.
@@ -587,6 +597,11 @@ impl Call {
         self.set_phase(CallPhase::Greeting);
         let playlist = match &plan.greeting {
             Greeting::System(extension) => Playlist::system_greeting(&self.prompts, extension),
+            Greeting::Named {
+                extension,
+                law,
+                name,
+            } => Playlist::named_greeting(&self.prompts, extension, *law, Arc::clone(name)),
             Greeting::Custom { law, codes } => Playlist::custom_greeting(*law, Arc::clone(codes)),
         };
         if let Err(stop) = self.play(playlist, false).await {

@@ -22,6 +22,7 @@
 //! store call. Store calls block: async code here runs them with `spawn_blocking`.
 
 pub mod events;
+pub mod metrics;
 pub mod push;
 mod record;
 mod stream;
@@ -128,7 +129,7 @@ pub enum Error {
 }
 
 /// A subscription's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// Pull (GetEvents).
     Pull,
@@ -331,9 +332,18 @@ struct Shared {
 #[derive(Default)]
 struct State {
     subscriptions: HashMap<SubscriptionId, Subscription>,
-    per_user: HashMap<MailboxId, usize>,
+    per_user: HashMap<MailboxId, Held>,
     connections: HashMap<MailboxId, usize>,
+    /// Where subscriptions are counted, once the server attached its registry's families.
+    metrics: Option<metrics::NotifyMetrics>,
     next_connection: u64,
+}
+
+/// The subscriptions one user holds, for the per-user limits.
+#[derive(Debug, Clone, Copy, Default)]
+struct Held {
+    all: usize,
+    push: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -402,9 +412,15 @@ impl Subscription {
 impl State {
     fn remove(&mut self, id: SubscriptionId) -> Option<Subscription> {
         let removed = self.subscriptions.remove(&id)?;
-        if let Some(count) = self.per_user.get_mut(&removed.owner) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
+        if let Some(metrics) = &self.metrics {
+            metrics.unsubscribed(removed.mode.kind());
+        }
+        if let Some(held) = self.per_user.get_mut(&removed.owner) {
+            held.all = held.all.saturating_sub(1);
+            if matches!(removed.mode, Mode::Push { .. }) {
+                held.push = held.push.saturating_sub(1);
+            }
+            if held.all == 0 {
                 self.per_user.remove(&removed.owner);
             }
         }
@@ -412,7 +428,14 @@ impl State {
     }
 
     fn insert(&mut self, id: SubscriptionId, subscription: Subscription) {
-        *self.per_user.entry(subscription.owner.clone()).or_default() += 1;
+        if let Some(metrics) = &self.metrics {
+            metrics.subscribed(subscription.mode.kind());
+        }
+        let held = self.per_user.entry(subscription.owner.clone()).or_default();
+        held.all += 1;
+        if matches!(subscription.mode, Mode::Push { .. }) {
+            held.push += 1;
+        }
         self.subscriptions.insert(id, subscription);
     }
 }
@@ -471,6 +494,23 @@ impl Hub {
                 push_added: Notify::new(),
             }),
         })
+    }
+
+    /// Counts subscriptions (those held now and every later one) and push deliveries in
+    /// `metrics`.
+    pub fn attach_metrics(&self, metrics: metrics::NotifyMetrics) {
+        let mut state = self.state();
+        for subscription in state.subscriptions.values() {
+            metrics.subscribed(subscription.mode.kind());
+        }
+        state.metrics = Some(metrics);
+    }
+
+    /// Counts the outcome of one push delivery, when metrics are attached.
+    pub(crate) fn count_push(&self, outcome: metrics::Delivery) {
+        if let Some(metrics) = &self.state().metrics {
+            metrics.pushed(outcome);
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -544,14 +584,20 @@ impl Hub {
         };
         {
             let mut state = self.state();
-            let limit = self.shared.settings.max_subscriptions_per_user;
-            if state
+            let settings = &self.shared.settings;
+            let held = state
                 .per_user
                 .get(&subscription.owner)
                 .copied()
-                .unwrap_or(0)
-                >= limit
+                .unwrap_or_default();
+            if held.all >= settings.max_subscriptions_per_user {
+                let limit = settings.max_subscriptions_per_user;
+                return Err(Error::TooManySubscriptions { limit });
+            }
+            if matches!(subscription.mode, Mode::Push { .. })
+                && held.push >= settings.max_push_subscriptions_per_user
             {
+                let limit = settings.max_push_subscriptions_per_user;
                 return Err(Error::TooManySubscriptions { limit });
             }
             state.insert(id, subscription.clone());

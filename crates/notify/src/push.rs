@@ -20,6 +20,8 @@ use std::time::Duration;
 use hyper::Uri;
 use tokio::time::Instant;
 
+use crate::metrics::Delivery;
+
 use super::{
     events, read_page, Content, Error, Hub, Mode, Notification, Subscription, SubscriptionId,
 };
@@ -117,8 +119,11 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<Uri, Error> {
 }
 
 /// Whether the server may send a push delivery to `address`: any when `allow_private`, otherwise
-/// only globally routable unicast addresses (not loopback, private, link-local, shared,
-/// documentation, benchmarking, multicast, broadcast, unspecified or reserved).
+/// only globally routable unicast addresses. For IPv4 that is every address outside the IANA
+/// special-purpose ranges (RFC 6890 and its updates); for IPv6 only global unicast (2000::/3)
+/// outside the special-purpose ranges inside it, so embedded-IPv4 forms that could reach a private
+/// IPv4 host (IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`, Teredo) are
+/// refused with the rest; an IPv4-mapped address is judged as the IPv4 address it maps.
 pub fn address_allowed(address: IpAddr, allow_private: bool) -> bool {
     if allow_private {
         return true;
@@ -143,21 +148,29 @@ fn v4_public(ip: Ipv4Addr) -> bool {
         || ip.is_documentation()
         || a == 0
         || a >= 240
+        // Shared address space (carrier-grade NAT), RFC 6598.
         || (a == 100 && (64..128).contains(&b))
+        // IETF protocol assignments, RFC 6890.
         || (a == 192 && b == 0 && c == 0)
+        // The deprecated 6to4 relay anycast prefix, RFC 7526.
+        || (a == 192 && b == 88 && c == 99)
+        // Benchmarking, RFC 2544.
         || (a == 198 && (b == 18 || b == 19)))
 }
 
 fn v6_public(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-        || (first & 0xffc0) == 0xfec0
-        || first == 0x2001 && ip.segments()[1] == 0x0db8
-        || first == 0x0064 && ip.segments()[1] == 0xff9b)
+    let [first, second, ..] = ip.segments();
+    // Global unicast is 2000::/3; everything else (IPv4-compatible, NAT64, discard-only, ULA,
+    // link- and site-local, multicast, SRv6 SIDs) is special-purpose.
+    let global_unicast = (first & 0xe000) == 0x2000;
+    global_unicast
+        // IETF protocol assignments (Teredo, benchmarking, ORCHID among them), RFC 2928.
+        && !(first == 0x2001 && second < 0x0200)
+        // Documentation, RFC 3849 and RFC 9637.
+        && !(first == 0x2001 && second == 0x0db8)
+        && !(first == 0x3fff && second < 0x1000)
+        // 6to4, RFC 3056: it embeds an IPv4 address, private or not.
+        && first != 0x2002
 }
 
 /// The waits before each retry of a failed delivery: 30 s, then doubling, while their sum stays
@@ -356,9 +369,15 @@ async fn deliver_until_done(hub: &Hub, id: SubscriptionId, deliver: &dyn Deliver
                 content: Content::Events(picked.events),
             }
         };
-        match deliver_with_retries(deliver, &target.url, &notification, target.status_frequency)
-            .await
-        {
+        let outcome =
+            deliver_with_retries(deliver, &target.url, &notification, target.status_frequency)
+                .await;
+        hub.count_push(match outcome {
+            Outcome::Answered(PushReply::Ok) => Delivery::Delivered,
+            Outcome::Answered(PushReply::Unsubscribe) => Delivery::Unsubscribed,
+            Outcome::GaveUp => Delivery::Failed,
+        });
+        match outcome {
             Outcome::Answered(PushReply::Ok) => {}
             Outcome::Answered(PushReply::Unsubscribe) => return "client unsubscribed",
             Outcome::GaveUp => return "deliveries failed for a whole status period",
@@ -424,9 +443,34 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert!(address_allowed("8.8.8.8".parse().unwrap(), false));
-        assert!(address_allowed("2606:4700::1111".parse().unwrap(), false));
         for a in [
+            "8.8.8.8",
+            "2606:4700::1111",
+            "2a00:1450::1",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(address_allowed(a.parse().unwrap(), false), "{a}");
+        }
+        for a in [
+            "::10.0.0.1",
+            "::8.8.8.8",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "2001::1",
+            "2001:2::1",
+            "2001:20::1",
+            "3fff::1",
+            "100::1",
+            "5f00::1",
+            "fec0::1",
+            "ff02::1",
+            "192.88.99.1",
+            "192.0.0.170",
+            "100.64.0.1",
+            "240.0.0.1",
+            "0.1.2.3",
             "127.0.0.2",
             "10.0.0.1",
             "192.168.0.1",

@@ -402,6 +402,43 @@ fn pull_and_push_subscriptions_survive_a_restart_without_loss() {
 }
 
 #[test]
+fn push_subscriptions_have_their_own_lower_limit() {
+    let f = Fixture::with(Notifications {
+        allow_private_push_targets: true,
+        max_push_subscriptions_per_user: 2,
+        ..Notifications::default()
+    });
+    let push = || NewKind::Push {
+        url: "http://127.0.0.1:9/listener".into(),
+        status_frequency: Duration::from_secs(60),
+    };
+    f.subscribe(Folders::All, push());
+    f.subscribe(Folders::All, push());
+    let request = NewSubscription {
+        caller: f.alice.clone(),
+        mailbox: f.alice.clone(),
+        filter: Filter {
+            folders: Folders::All,
+            types: [EventType::NewMail].into_iter().collect(),
+        },
+        watermark: None,
+        kind: push(),
+    };
+    assert!(matches!(
+        f.hub.subscribe(request.clone(), f.clock.now()),
+        Err(Error::TooManySubscriptions { limit: 2 })
+    ));
+    // Other kinds are still counted only against the overall limit, and so is another user.
+    f.pull(Folders::All);
+    let bobs = NewSubscription {
+        caller: f.bob.clone(),
+        mailbox: f.bob.clone(),
+        ..request
+    };
+    f.hub.subscribe(bobs, f.clock.now()).unwrap();
+}
+
+#[test]
 fn limits() {
     let f = Fixture::with(Notifications {
         max_subscriptions_per_user: 3,

@@ -15,6 +15,7 @@
 
 mod change;
 mod encode;
+pub mod metrics;
 pub mod oof;
 pub mod oxum;
 pub mod props;
@@ -374,7 +375,10 @@ pub enum Error {
     /// Stored bytes failed to decode or break an invariant.
     #[error("corrupt store: {0}")]
     Corrupt(String),
-    /// The database failed (IO, lock held by another process, …).
+    /// The database file is held open by another process (a running server): redb locks it.
+    #[error("{} is in use by another process", .0.display())]
+    InUse(std::path::PathBuf),
+    /// The database failed (IO, …).
     #[error("storage: {0}")]
     Storage(String),
 }

@@ -77,6 +77,8 @@ struct Inner {
     /// One sender per watched mailbox, holding its latest logged sequence number; bumped after
     /// each durable commit that logged events (see [`MailStore::watch_log`]).
     watchers: Mutex<HashMap<MailboxId, watch::Sender<Seq>>>,
+    /// Where commits are counted, once the server attached its registry's families.
+    metrics: std::sync::OnceLock<crate::metrics::StoreMetrics>,
 }
 
 macro_rules! storage_errors {
@@ -101,19 +103,30 @@ storage_errors!(
 );
 
 impl RedbStore {
+    /// Counts every later commit in `metrics`; the first call wins.
+    pub fn attach_metrics(&self, metrics: crate::metrics::StoreMetrics) {
+        let _ = self.inner.metrics.set(metrics);
+    }
+
     /// Opens (creating if needed) `<data_dir>/mailboxes.redb`. A database left by a crash is
     /// recovered to its last committed transaction. Fails if another process holds it open.
     pub fn open(data_dir: &Path, options: Options) -> Result<RedbStore, Error> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| Error::Storage(format!("{}: {e}", data_dir.display())))?;
+        let path = data_dir.join(FILE_NAME);
         let db = Database::builder()
             .set_cache_size(options.cache_bytes)
-            .create(data_dir.join(FILE_NAME))?;
+            .create(&path)
+            .map_err(|error| match error {
+                redb::DatabaseError::DatabaseAlreadyOpen => Error::InUse(path.clone()),
+                other => Error::from(other),
+            })?;
         let store = RedbStore {
             inner: Arc::new(Inner {
                 db,
                 options,
                 watchers: Mutex::new(HashMap::new()),
+                metrics: std::sync::OnceLock::new(),
             }),
         };
         // Readers open tables that must exist, so a new file gets all of them at once.
@@ -139,7 +152,11 @@ impl RedbStore {
         // acknowledged change survives a crash.
         txn.set_durability(Durability::Immediate)?;
         let out = body(&txn)?;
+        let started = std::time::Instant::now();
         txn.commit()?;
+        if let Some(metrics) = self.inner.metrics.get() {
+            metrics.committed(started.elapsed());
+        }
         Ok(out)
     }
 

@@ -166,15 +166,19 @@ pub fn find(
     folder: FolderId,
     name: &ConfigName,
 ) -> Result<Option<Item>, Error> {
+    let items = store.associated_items(mailbox, folder)?;
+    Ok(find_in(&items, name).cloned())
+}
+
+/// The configuration object `name` among a folder's associated items, for a caller that looks up
+/// several names in one read.
+pub fn find_in<'a>(associated: &'a [Item], name: &ConfigName) -> Option<&'a Item> {
     let class = name.message_class();
-    Ok(store
-        .associated_items(mailbox, folder)?
-        .into_iter()
-        .find(|item| {
-            item.props
-                .unicode(tags::MESSAGE_CLASS)
-                .is_some_and(|c| c.eq_ignore_ascii_case(&class))
-        }))
+    associated.iter().find(|item| {
+        item.props
+            .unicode(tags::MESSAGE_CLASS)
+            .is_some_and(|c| c.eq_ignore_ascii_case(&class))
+    })
 }
 
 /// The change creating the configuration object `name` in `folder` with `parts`. `apply` refuses

@@ -1,7 +1,8 @@
 //! The test kit every umbox crate's tests share: scratch directories, the paths of the
 //! workspace's fixtures and interop material, a store with two mailboxes ([`Mailboxes`]), the
 //! configuration of a whole server on loopback ([`loopback_config`]), the sipp runner
-//! ([`sipp`]) and a telephone's media end that hears and presses keys ([`phone`]).
+//! ([`sipp`]), an RTP capture of what a caller hears ([`rtp`]) and a telephone's media end that
+//! hears, presses keys and talks as it goes ([`phone`]).
 //!
 //! It builds on `umbox-base` and `umbox-store` only, so those two crates' own tests use
 //! `tempfile` directly instead (a crate cannot be tested through a kit that depends on it).
@@ -12,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod phone;
+pub mod rtp;
 pub mod sipp;
 
 use std::path::Path;
@@ -55,6 +57,7 @@ pub fn loopback_config(data: &Path) -> Config {
         sip_router_port: Some(0),
         sip_media_port: Some(0),
         rtp_ports: Some((0, 0)),
+        admin_port: Some(0),
     };
     overrides.apply(Raw::default()).validate().unwrap()
 }

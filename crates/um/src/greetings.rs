@@ -12,7 +12,7 @@
 //! [`MAX_GREETING_BYTES`]; anything else is refused with a reason naming what is wrong. Every
 //! change is one `MailStore::apply`. [`for_call`] picks what a caller hears, and
 //! [`migrate_legacy_files`] moves the greeting files older versions kept in `<data>/greetings/`
-//! into the mailboxes at start.
+//! into the mailboxes (the server runs it at start and after each directory reload).
 //!
 //! Never sees SIP or RTP; never reads the clock (callers pass `now`). Every call blocks on the
 //! store: async callers use `spawn_blocking`.
@@ -217,8 +217,12 @@ pub fn for_call(
     mailbox: &MailboxId,
     now: SystemTime,
 ) -> Result<CallerGreeting, Error> {
-    let usable = |kind| -> Result<Option<Vec<u8>>, Error> {
-        let Some(bytes) = read(store, mailbox, kind)? else {
+    // One read of the root's associated items serves every kind.
+    let hidden = store.associated_items(mailbox, root(store, mailbox)?)?;
+    let usable = |kind: GreetingKind| -> Result<Option<Vec<u8>>, Error> {
+        let Some(bytes) =
+            user_config::find_in(&hidden, &kind.config()?).and_then(|item| Parts::of(item).binary)
+        else {
             return Ok(None);
         };
         match check(&bytes) {

@@ -10,10 +10,10 @@
 //! notification with one store change on the blocking pool. The concurrent-call limit is the SIP
 //! listener's (`sip::Limits::max_calls`, 503 with Retry-After). Never sees bytes or SIP headers
 //! (the dialog layer hands it typed calls); never writes the store except through `um::delivery`.
+//! What a caller hears first comes from the mailbox (`um::greetings::for_call`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,7 @@ use tracing::{debug, field, info, info_span, warn, Instrument};
 use crate::access::{self, Access, Outcome as AccessOutcome};
 use crate::caller_id;
 use crate::delivery::{self, MissedCall, VoiceMessage};
+use crate::greetings::{self, CallerGreeting};
 use crate::router::{self, number_of, Called};
 use umbox_base::clock::Clock;
 use umbox_base::directory::{Directory, Extension, Gateway, UmPolicy, User};
@@ -111,8 +112,6 @@ pub struct Services {
     pub prompts: Arc<Prompts>,
     /// The address written in our SDP answers.
     pub media_ip: IpAddr,
-    /// Where users' own greetings live: `<folder>/<primary address>.wav`.
-    pub greetings: PathBuf,
     /// When a message was received.
     pub clock: Arc<dyn Clock>,
     /// SSRCs and initial RTP numbers.
@@ -127,15 +126,9 @@ impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Services")
             .field("media_ip", &self.media_ip)
-            .field("greetings", &self.greetings)
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
-}
-
-/// The folder of users' greetings inside the data directory.
-pub fn greetings_folder(data_dir: &Path) -> PathBuf {
-    data_dir.join("greetings")
 }
 
 /// What a call's task hears from the dialog layer after the INVITE.
@@ -636,26 +629,52 @@ impl Services {
         plan
     }
 
-    /// The user's own greeting when a readable one is on file, else the system greeting naming
-    /// the extension.
+    /// What the mailbox says callers hear (`greetings::for_call`: the away greeting while the
+    /// user's automatic replies are on, the unavailable one, or the recorded name before the
+    /// system greeting), read on the blocking pool; the system greeting naming the extension when
+    /// the mailbox has none or cannot be read.
     async fn greeting(&self, mailbox: &Mailbox, law: Law) -> Greeting {
-        if let Some(path) = greeting_file(&self.greetings, &mailbox.user.address) {
-            match read_greeting(&path).await {
-                Ok(Some(bytes)) => match Greeting::from_wav(&bytes, law) {
-                    Ok(greeting) => return greeting,
-                    Err(error) => warn!(%error, path = %path.display(), "greeting not usable"),
-                },
-                Ok(None) => {}
-                Err(error) => warn!(%error, path = %path.display(), "greeting not readable"),
+        let store = self.store.clone();
+        let id = MailboxId::new(&mailbox.user.address);
+        let now = self.clock.now();
+        let chosen =
+            tokio::task::spawn_blocking(move || greetings::for_call(store.as_ref(), &id, now))
+                .await;
+        let chosen = match chosen {
+            Ok(Ok(chosen)) => chosen,
+            Ok(Err(error)) => {
+                warn!(%error, "greeting not read from the mailbox");
+                CallerGreeting::System
             }
-        }
-        match dtmf::Extension::parse(&mailbox.extension.number) {
-            Some(extension) => Greeting::System(extension),
-            // An extension the prompts cannot speak: the beep alone.
-            None => Greeting::Custom {
-                law,
-                codes: Arc::from(&[][..]),
+            Err(error) => {
+                warn!(%error, "greeting lookup failed");
+                CallerGreeting::System
+            }
+        };
+        let extension = dtmf::Extension::parse(&mailbox.extension.number);
+        match (chosen, extension) {
+            // `for_call` checked the file, so it reads.
+            (CallerGreeting::Personal(wav), extension) => match Greeting::from_wav(&wav, law) {
+                Ok(greeting) => greeting,
+                Err(error) => {
+                    warn!(%error, "greeting not usable");
+                    system_greeting(extension, law)
+                }
             },
+            (CallerGreeting::Name(wav), Some(extension)) => match media::wav::read(&wav) {
+                Ok(audio) => Greeting::Named {
+                    extension,
+                    law,
+                    name: audio.to_g711(law).into(),
+                },
+                Err(error) => {
+                    warn!(%error, "recorded name not usable");
+                    Greeting::System(extension)
+                }
+            },
+            (CallerGreeting::Name(_) | CallerGreeting::System, extension) => {
+                system_greeting(extension, law)
+            }
         }
     }
 
@@ -727,43 +746,21 @@ impl Services {
     }
 }
 
-/// `<folder>/<address>.wav`, for an address that is a plain file name (directory validation
-/// allows `/` in local parts, which must not reach a path).
-fn greeting_file(folder: &Path, address: &str) -> Option<PathBuf> {
-    let name = format!("{address}.wav");
-    let plain = !name.starts_with('.') && !name.contains(['/', '\\', '\0']);
-    plain.then(|| folder.join(name))
-}
-
-/// The greeting file's bytes; `None` when there is none. Files above the WAV size cap are refused
-/// before they are read.
-async fn read_greeting(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    let metadata = match tokio::fs::metadata(path).await {
-        Ok(metadata) => metadata,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    let cap = u64::try_from(media::wav::MAX_WAV_BYTES).unwrap_or(u64::MAX);
-    if metadata.len() > cap {
-        return Err(std::io::Error::other("greeting file is too large"));
+/// The system greeting naming `extension`; for an extension the prompts cannot speak, the beep
+/// alone.
+fn system_greeting(extension: Option<dtmf::Extension>, law: Law) -> Greeting {
+    match extension {
+        Some(extension) => Greeting::System(extension),
+        None => Greeting::Custom {
+            law,
+            codes: Arc::from(&[][..]),
+        },
     }
-    tokio::fs::read(path).await.map(Some)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn greeting_files_are_named_by_address_and_never_escape_their_folder() {
-        let folder = Path::new("/data/greetings");
-        assert_eq!(
-            greeting_file(folder, "alice@example.test"),
-            Some(PathBuf::from("/data/greetings/alice@example.test.wav"))
-        );
-        assert_eq!(greeting_file(folder, "a/../../etc@example.test"), None);
-        assert_eq!(greeting_file(folder, ".hidden@example.test"), None);
-    }
 
     #[test]
     fn answers_map_media_errors_to_sip_statuses() {

@@ -4,14 +4,15 @@ Run by tests/it/exchangelib_items.rs with the server's URL and two demo accounts
 environment (UMBOX_EWS_URL, UMBOX_USER, UMBOX_PASSWORD, UMBOX_PEER, UMBOX_PEER_PASSWORD).
 Every flow uses GetItem by id, never FindItem: message with an extended property (0x6801,
 PidTagVoiceMessageDuration) created and read back, read flag on and off, attachments up and down
-byte for byte, a full save of a draft (MimeContent included), a voice mail imported from MIME,
-a contact and a calendar item, move, copy, the three kinds of delete, and sending to a local
-recipient.
+byte for byte, a full save of a draft (MimeContent included), a voice mail and windows-1252 and
+ISO-2022-JP messages imported from MIME, a contact and a calendar item, move, copy, the three
+kinds of delete, and sending to a local recipient.
 Prints one line per checked step; any failed assert ends the script with a traceback.
 """
 
 import os
 import sys
+from pathlib import Path
 
 from exchangelib import (
     BASIC,
@@ -219,6 +220,25 @@ def main():
     assert [a.name for a in voice.attachments] == ["audio.wav"]
     assert voice.attachments[0].content == b"RIFF\x00\x00\x00\x00"
     step("voice mail imported from MIME")
+
+    # Messages in other charsets, from the fixtures the EWS unit tests read too
+    # (scripts/mime-fixtures.py wrote them with Python's codecs).
+    fixtures = Path(__file__).resolve().parents[3] / "fixtures" / "mime"
+    for case in ["windows-1252", "iso-2022-jp"]:
+        expected = dict(
+            line.split(": ", 1)
+            for line in (fixtures / f"{case}.expected").read_text(encoding="utf-8").splitlines()
+        )
+        blob = (fixtures / f"{case}.eml").read_bytes()
+        imported = Message(account=me, folder=me.inbox, mime_content=blob)
+        imported.save()
+        message = me.inbox.get(id=imported.id)
+        assert message.subject == expected["subject"], (case, message.subject)
+        sender = f"{message.author.name} <{message.author.email_address}>"
+        assert sender == expected["from"], (case, sender)
+        body = str(message.body).replace("\r\n", "\n").strip()
+        assert body == expected["body"].replace("\\n", "\n"), (case, body)
+    step("windows-1252 and ISO-2022-JP messages imported from MIME")
 
     contact = Contact(
         account=me,

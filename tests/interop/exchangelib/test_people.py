@@ -104,6 +104,12 @@ hex_id, bogus = account.protocol.convert_ids(
 assert isinstance(bogus, ErrorInvalidIdMalformed), bogus
 (back,) = account.protocol.convert_ids([AlternateId(id=hex_id.id, format="HexEntryId", mailbox=user)], "EwsId")
 assert back.id == inbox_id, (back, inbox_id)
+# EwsId to EwsId naming some other mailbox: the answer names the id's real owner, as Exchange does
+# (some EWS gateways learn the user's own address this way).
+(own,) = account.protocol.convert_ids(
+    [AlternateId(id=inbox_id, format="EwsId", mailbox="placeholder@nowhere.invalid")], "EwsId"
+)
+assert (own.id, own.mailbox) == (inbox_id, user), own
 summary["convert_id"] = hex_id.format
 
 print(json.dumps(summary))

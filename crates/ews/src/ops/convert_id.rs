@@ -3,8 +3,10 @@
 //! umbox has one id layout, the sealed bytes of `ews::ids`; every format is an encoding of those
 //! bytes. EwsId, EwsLegacyId, EntryId and StoreId are their standard base64 (so an EwsId is also
 //! its own EntryId), HexEntryId is upper-case hexadecimal, and OwaId is URL-safe base64 without
-//! padding, fit for a query string. A source id converts only when its seal opens and its mailbox
-//! is the one named in `Mailbox`; converting grants no access to what the id names.
+//! padding, fit for a query string. A source id converts when its seal opens; the answer names the
+//! mailbox the id belongs to, whatever `Mailbox` the client sent (as Exchange does: clients and
+//! gateways send a placeholder there and learn the owner's address from the answer). Converting
+//! grants no access to what the id names.
 
 use base64::Engine;
 
@@ -128,10 +130,8 @@ pub(crate) struct ConvertId {
 pub(crate) struct AlternateId {
     /// The format `id` is spelled in.
     pub(crate) format: IdFormat,
-    /// The id.
+    /// The id. Its `Mailbox` attribute is not kept: the id itself says whose it is.
     pub(crate) id: String,
-    /// The mailbox the client says the id belongs to (an address, any case).
-    pub(crate) mailbox: String,
 }
 
 /// A source id spelled in the destination format.
@@ -246,10 +246,6 @@ fn alternate_id(source: &Element) -> Result<Result<AlternateId, Error>, Fault> {
     Ok(Ok(AlternateId {
         format,
         id: source.attribute("", "Id").unwrap_or_default().to_owned(),
-        mailbox: source
-            .attribute("", "Mailbox")
-            .unwrap_or_default()
-            .to_owned(),
     }))
 }
 
@@ -259,8 +255,7 @@ struct OpenedId {
     mailbox: MailboxId,
 }
 
-/// Opens one source id: it must be well-formed in its format, its seal must open, and its
-/// mailbox must be the one the client names.
+/// Opens one source id: it must be well-formed in its format and its seal must open.
 fn open(request: &Request<'_>, source: &AlternateId) -> Result<OpenedId, Error> {
     if source.id.is_empty() {
         return Err(Error::new(
@@ -283,19 +278,6 @@ fn open(request: &Request<'_>, source: &AlternateId) -> Result<OpenedId, Error> 
         .or_else(|_| ids.open_folder(&canonical).map(|(m, _)| m))
         .or_else(|_| ids.open_attachment(&canonical).map(|(m, _)| m))
         .map_err(|_| malformed())?;
-    let named = source.mailbox.as_str();
-    let same_mailbox = named.eq_ignore_ascii_case(mailbox.as_str())
-        || request
-            .ctx
-            .directory
-            .user_by_address(named)
-            .is_some_and(|u| u.address.eq_ignore_ascii_case(mailbox.as_str()));
-    if !same_mailbox {
-        return Err(Error::new(
-            ResponseCode::ErrorInvalidIdMalformed,
-            format!("the id does not belong to mailbox {named:?}"),
-        ));
-    }
     Ok(OpenedId { bytes, mailbox })
 }
 
@@ -326,11 +308,10 @@ mod tests {
         assert!(IdFormat::parse("Base64").is_err());
     }
 
-    fn alternate(format: IdFormat, id: &str, mailbox: &str) -> Result<AlternateId, Error> {
+    fn alternate(format: IdFormat, id: &str) -> Result<AlternateId, Error> {
         Ok(AlternateId {
             format,
             id: id.to_owned(),
-            mailbox: mailbox.to_owned(),
         })
     }
 
@@ -347,11 +328,10 @@ mod tests {
         let response = ConvertId {
             destination: IdFormat::HexEntryId,
             sources: vec![
-                alternate(IdFormat::EwsId, &inbox, "Alice@Example.test"),
-                alternate(IdFormat::EwsId, &inbox, "bob@example.test"),
+                alternate(IdFormat::EwsId, &inbox),
                 Err(refused),
-                alternate(IdFormat::OwaId, "", ALICE),
-                alternate(IdFormat::HexEntryId, "ABC", ALICE),
+                alternate(IdFormat::OwaId, ""),
+                alternate(IdFormat::HexEntryId, "ABC"),
             ],
         }
         .run(&request)
@@ -373,7 +353,6 @@ mod tests {
         assert_eq!(
             codes,
             [
-                ResponseCode::ErrorInvalidIdMalformed,
                 ResponseCode::ErrorInvalidRequest,
                 ResponseCode::ErrorInvalidIdEmpty,
                 ResponseCode::ErrorInvalidIdMalformed,
@@ -471,7 +450,6 @@ mod handle_tests {
             "EntryId",
             &[
                 ("EwsId", "DUMMY", "DUMMY"),
-                ("EwsId", &good, "bob@example.test"),
                 ("HexEntryId", "ABC", "alice@example.test"),
                 ("EwsId", "", "alice@example.test"),
                 ("EwsId", &good, "alice@example.test"),
@@ -486,11 +464,31 @@ mod handle_tests {
             [
                 "ErrorInvalidIdMalformed",
                 "ErrorInvalidIdMalformed",
-                "ErrorInvalidIdMalformed",
                 "ErrorInvalidIdEmpty",
                 "NoError"
             ]
         );
+    }
+
+    #[test]
+    fn the_answer_names_the_ids_own_mailbox_whatever_mailbox_was_sent() {
+        const ALICE: &str = "alice@example.test";
+        let kit = Kit::new();
+        let alice = MailboxId::new(ALICE);
+        let inbox = kit
+            .ids
+            .folder(&alice, kit.folder(ALICE, DistinguishedFolder::Inbox));
+        for named in ["bob@example.test", "placeholder@nowhere.invalid", ""] {
+            let messages = convert(&kit, "EwsId", &[("EwsId", &inbox, named)]);
+            assert_eq!(text(&messages[0], &["ResponseCode"]), "NoError", "{named}");
+            let converted = one(&messages[0], &["AlternateId"]);
+            assert_eq!(converted.attribute("", "Mailbox"), Some(ALICE), "{named}");
+            assert_eq!(
+                converted.attribute("", "Id"),
+                Some(inbox.as_str()),
+                "{named}"
+            );
+        }
     }
 
     #[test]

@@ -67,6 +67,14 @@ macro_rules! operations {
         }
 
         impl Operation {
+            /// `name` as a `'static` string when it is an operation in the list.
+            fn static_name(name: &str) -> Option<&'static str> {
+                match name {
+                    $($element => Some($element),)+
+                    _ => None,
+                }
+            }
+
             /// The typed request in `op`; `None` for an operation not in the list.
             pub(crate) fn parse(request: &Request<'_>, op: &Element) -> Option<Result<Operation, Fault>> {
                 Some(match op.name() {
@@ -150,6 +158,15 @@ pub(crate) fn dispatch(
     let response = operation.run(request)?;
     response.write(request, w);
     Ok(())
+}
+
+/// The element name of an operation this server serves, as a `'static` string; `None` for any
+/// other name.
+pub(crate) fn served_name(name: &str) -> Option<&'static str> {
+    Operation::static_name(name).or(match name {
+        "GetStreamingEvents" => Some("GetStreamingEvents"),
+        _ => None,
+    })
 }
 
 /// The operations answered with a stream of envelopes instead of one document; `None` for every

@@ -422,6 +422,8 @@ impl StreamOpened {
             status: 200,
             body: first,
             stream,
+            operation: None,
+            fault: None,
         }
     }
 }

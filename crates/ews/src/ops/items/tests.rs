@@ -1396,6 +1396,120 @@ fn extended_properties_by_set_and_id_and_by_set_and_name() {
     );
 }
 
+/// What a client must read back from one `fixtures/mime/<case>.eml` (its `.expected` file; see
+/// scripts/mime-fixtures.py, which wrote both with Python's codecs).
+#[derive(Debug, Default)]
+struct MimeExpected {
+    subject: String,
+    from: String,
+    body: String,
+    /// Attachment names in order, each with its content when the case gives it.
+    attachments: Vec<(String, Option<Vec<u8>>)>,
+}
+
+fn mime_expected(text: &str) -> MimeExpected {
+    let mut expected = MimeExpected::default();
+    for line in text.lines() {
+        let (field, value) = line.split_once(": ").unwrap();
+        match field {
+            "subject" => expected.subject = value.to_owned(),
+            "from" => expected.from = value.to_owned(),
+            "body" => expected.body = value.replace("\\n", "\n"),
+            "attachment" => expected.attachments.push((value.to_owned(), None)),
+            "attachment-hex" => {
+                let bytes = (0..value.len())
+                    .step_by(2)
+                    .map(|at| u8::from_str_radix(&value[at..at + 2], 16).unwrap())
+                    .collect();
+                expected.attachments.last_mut().unwrap().1 = Some(bytes);
+            }
+            other => panic!("unknown field {other}"),
+        }
+    }
+    expected
+}
+
+/// Every `fixtures/mime` message (windows-1252, ISO-2022-JP, Shift_JIS, GB2312, Big5, KOI8-R,
+/// EUC-KR, UTF-16, RFC 2231 and RFC 2047 attachment names) created from its MimeContent reads
+/// back through GetItem and GetAttachment as the text it was written from.
+#[test]
+fn mime_fixtures_read_back_in_every_charset() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/mime");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 9,
+        "fixtures/mime holds {} cases",
+        cases.len()
+    );
+    let kit = Kit::new();
+    for case in cases {
+        let name = case.file_stem().unwrap().to_string_lossy().into_owned();
+        let expected =
+            mime_expected(&std::fs::read_to_string(case.with_extension("expected")).unwrap());
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(std::fs::read(&case).unwrap());
+        let created = kit.messages(&format!(
+            r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="inbox"/></m:SavedItemFolderId>
+               <m:Items><t:Message><t:MimeContent CharacterSet="UTF-8">{encoded}</t:MimeContent></t:Message></m:Items></m:CreateItem>"#
+        ));
+        assert_ok(&created);
+        let item = get(
+            &kit,
+            &item_id(&created[0]),
+            "<t:BaseShape>AllProperties</t:BaseShape><t:BodyType>Text</t:BodyType>",
+        );
+        let message = one(&item, &["Items", "Message"]);
+        assert_eq!(text(message, &["Subject"]), expected.subject, "{name}");
+        let from = one(message, &["From", "Mailbox"]);
+        assert_eq!(
+            format!(
+                "{} <{}>",
+                text(from, &["Name"]),
+                text(from, &["EmailAddress"])
+            ),
+            expected.from,
+            "{name}"
+        );
+        assert_eq!(
+            text(message, &["Body"]).replace("\r\n", "\n"),
+            expected.body,
+            "{name}"
+        );
+        let attachments = all(message, &["Attachments", "FileAttachment"]);
+        assert_eq!(
+            attachments
+                .iter()
+                .map(|a| text(a, &["Name"]))
+                .collect::<Vec<_>>(),
+            expected
+                .attachments
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>(),
+            "{name}"
+        );
+        for (attachment, (file, content)) in attachments.iter().zip(&expected.attachments) {
+            let Some(content) = content else { continue };
+            let id = one(attachment, &["AttachmentId"])
+                .attribute("", "Id")
+                .unwrap();
+            let got = kit.messages(&format!(
+                r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{id}"/></m:AttachmentIds></m:GetAttachment>"#
+            ));
+            assert_ok(&got);
+            let stored = base64::engine::general_purpose::STANDARD
+                .decode(text(&got[0], &["Attachments", "FileAttachment", "Content"]))
+                .unwrap();
+            assert_eq!(&stored, content, "{name}: {file}");
+        }
+    }
+}
+
 #[test]
 fn mime_content_imports_and_replaces() {
     let kit = Kit::new();

@@ -466,15 +466,10 @@ fn read_mime(bytes: &[u8], nested: bool) -> Result<Imported, Invalid> {
     })?;
     let mut props: Vec<(PropKey, PropValue)> = Vec::new();
     let unicode = |value: String| PropValue::Unicode(value);
-    let header = |name: &str| parsed.header(name).map(mime::decode_words);
-    if let Some(subject) = header("Subject") {
+    if let Some(subject) = parsed.text("Subject") {
         props.push((tags::SUBJECT.into(), unicode(subject)));
     }
-    let first = |name: &str| {
-        parsed
-            .header(name)
-            .and_then(|v| mime::parse_addresses(v).into_iter().next())
-    };
+    let first = |name| parsed.addresses(name)?.into_iter().next();
     let from = first("From");
     for (mailbox, (name_tag, address_tag)) in [
         (
@@ -500,15 +495,15 @@ fn read_mime(bytes: &[u8], nested: bool) -> Result<Imported, Invalid> {
         ("Bcc", named::BCC),
         ("Reply-To", named::REPLY_TO),
     ] {
-        if let Some(value) = parsed.header(header_name) {
-            let entries = mime::parse_addresses(value)
+        if let Some(entries) = parsed.addresses(header_name) {
+            let entries = entries
                 .into_iter()
                 .map(|(name, address)| Recipient { name, address }.encode())
                 .collect();
             props.push((n(list).key(), PropValue::MultiUnicode(entries)));
         }
     }
-    if let Some(date) = parsed.header("Date").and_then(mime::parse_date) {
+    if let Some(date) = parsed.date() {
         props.push((
             tags::CLIENT_SUBMIT_TIME.into(),
             PropValue::SystemTime(FileTime::from_system_time(date)),
@@ -519,13 +514,13 @@ fn read_mime(bytes: &[u8], nested: bool) -> Result<Imported, Invalid> {
         ("In-Reply-To", tag::IN_REPLY_TO_ID),
         ("References", tag::INTERNET_REFERENCES),
     ] {
-        if let Some(value) = parsed.header(name) {
-            props.push((tag.into(), unicode(value.trim().to_owned())));
+        if let Some(value) = parsed.text(name) {
+            props.push((tag.into(), unicode(value)));
         }
     }
     let importance = match (
-        parsed.header("Importance").map(str::trim),
-        parsed.header("X-Priority").map(str::trim),
+        parsed.text("Importance").as_deref(),
+        parsed.text("X-Priority").as_deref(),
     ) {
         (Some(i), _) if i.eq_ignore_ascii_case("high") => Some(2),
         (Some(i), _) if i.eq_ignore_ascii_case("low") => Some(0),
@@ -537,7 +532,7 @@ fn read_mime(bytes: &[u8], nested: bool) -> Result<Imported, Invalid> {
     if let Some(importance) = importance {
         props.push((tags::IMPORTANCE.into(), PropValue::Int32(importance)));
     }
-    if let Some(keywords) = header("Keywords") {
+    if let Some(keywords) = parsed.text("Keywords") {
         let list = keywords
             .split(',')
             .map(str::trim)
@@ -620,10 +615,10 @@ fn read_mime(bytes: &[u8], nested: bool) -> Result<Imported, Invalid> {
 
 /// The class and MS-OXOUM properties a voice, missed-call or fax message's headers carry
 /// (the inverse of [`voice_headers`]).
-fn voice_properties(parsed: &mime::Parsed, props: &mut Vec<(PropKey, PropValue)>) {
+fn voice_properties(parsed: &mime::Parsed<'_>, props: &mut Vec<(PropKey, PropValue)>) {
     let Some(class) = parsed
-        .header("Content-Class")
-        .and_then(oxum::UmClass::of_content_class)
+        .text("Content-Class")
+        .and_then(|value| oxum::UmClass::of_content_class(&value))
     else {
         return;
     };
@@ -632,7 +627,7 @@ fn voice_properties(parsed: &mime::Parsed, props: &mut Vec<(PropKey, PropValue)>
         PropValue::Unicode(class.message_class.to_owned()),
     ));
     for header in oxum::HEADERS {
-        let Some(value) = parsed.header(header.name) else {
+        let Some(value) = parsed.text(header.name) else {
             continue;
         };
         let value = match header.tag.prop_type() {
@@ -640,7 +635,7 @@ fn voice_properties(parsed: &mime::Parsed, props: &mut Vec<(PropKey, PropValue)>
                 Ok(number) => PropValue::Int32(number),
                 Err(_) => continue,
             },
-            _ => PropValue::Unicode(mime::decode_words(value)),
+            _ => PropValue::Unicode(value),
         };
         props.push((header.tag.into(), value));
     }
