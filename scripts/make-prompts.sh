@@ -34,9 +34,56 @@ prompts=(
     "no-mailbox|Sorry, there is no mailbox at that extension."
     "goodbye|Thank you. Goodbye."
     "you-have-reached|You have reached"
+    "number-10|ten"
+    "number-11|eleven"
+    "number-12|twelve"
+    "number-13|thirteen"
+    "number-14|fourteen"
+    "number-15|fifteen"
+    "number-16|sixteen"
+    "number-17|seventeen"
+    "number-18|eighteen"
+    "number-19|nineteen"
+    "number-20|twenty"
+    "number-30|thirty"
+    "number-40|forty"
+    "number-50|fifty"
+    "oh|oh"
+    "am|A M"
+    "pm|P M"
+    "monday|Monday"
+    "tuesday|Tuesday"
+    "wednesday|Wednesday"
+    "thursday|Thursday"
+    "friday|Friday"
+    "saturday|Saturday"
+    "sunday|Sunday"
+    "enter-your-extension|Please enter your extension, followed by the pound key. To leave a message for someone, press pound."
+    "enter-pin|Please enter your PIN, followed by the pound key."
+    "pin-other-choices|For another mailbox, press star. To leave a message for someone, press pound."
+    "wrong-pin|Sorry, that PIN is not correct."
+    "pin-locked|This mailbox is locked. Please contact your administrator."
+    "main-menu|For voice mail, press 1. Personal options, 6. To repeat, 0."
+    "you-have|You have"
+    "new-message|new message."
+    "new-messages|new messages."
+    "no-more-messages|There are no more messages."
+    "message-from|Message from"
+    "received|received"
+    "message-menu|Delete, 7. Next, pound. Keep unread, 9. Replay, 1. Main menu, star."
+    "deleted|Deleted."
+    "marked-unread|Marked unread."
+    "personal-options|Unavailable greeting, 1. Away greeting, 2. Your name, 3. Change PIN, 4. Main menu, star."
+    "record-after-tone|Record after the tone, then press pound."
+    "keep-or-redo|To keep it, press 1. To record it again, press 2."
+    "saved|Saved."
+    "enter-new-pin|Please enter your new PIN, followed by the pound key."
+    "pin-not-allowed|That PIN is not allowed. Use more digits, not a simple sequence."
+    "pin-changed|Your PIN has been changed."
+    "no-input|Sorry, I did not hear a key."
 )
 
-mkdir -p prompts
+mkdir -p crates/media/prompts
 for entry in "${prompts[@]}"; do
     name="${entry%%|*}"
     text="${entry#*|}"
@@ -46,4 +93,4 @@ for entry in "${prompts[@]}"; do
         gain -n -3 \
         silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse
 done
-ls -l prompts
+ls -l crates/media/prompts

@@ -17,8 +17,8 @@ use clap::{Args, Subcommand};
 use umbox_base::clock::{Clock, SystemClock};
 use umbox_base::config::FieldError;
 use umbox_base::directory::{
-    hash_password, DialPlan, Directory, DirectoryFile, Error, Extension, Gateway, Right, UmPolicy,
-    User,
+    check_pin, hash_password, random_pin, DialPlan, Directory, DirectoryFile, Error, Extension,
+    Gateway, Pin, Right, UmPolicy, User,
 };
 use umbox_ews::photo::{PhotoError, PhotoStore};
 use umbox_store::{self as store, MailStore, MailboxId, RedbStore};
@@ -75,6 +75,11 @@ pub enum UserCommand {
     },
     /// Remove a user from the directory (the mailbox data is kept in the store).
     Remove {
+        /// Primary or proxy address.
+        address: String,
+    },
+    /// Give a user a new random telephone-access PIN (printed) and unlock it.
+    ResetPin {
         /// Primary or proxy address.
         address: String,
     },
@@ -165,6 +170,10 @@ pub struct UserFields {
     /// Photo shown by clients (JPEG or PNG, at most 1 MiB).
     #[arg(long)]
     pub photo: Option<PathBuf>,
+    /// Telephone-access PIN (digits; checked against the user's UM mailbox policy, stored
+    /// hashed, unlocks the PIN).
+    #[arg(long)]
+    pub pin: Option<String>,
 }
 
 /// `umbox dialplan …`
@@ -217,6 +226,12 @@ pub enum PolicyCommand {
         /// Turn missed-call notifications off.
         #[arg(long = "no-missed-call-notifications")]
         no_missed_call_notifications: bool,
+        /// Fewest digits of a telephone-access PIN.
+        #[arg(long = "min-pin-length", default_value_t = umbox_base::directory::DEFAULT_MIN_PIN_LENGTH)]
+        min_pin_length: u8,
+        /// Consecutive calls with a wrong PIN that lock it.
+        #[arg(long = "pin-lockout-calls", default_value_t = umbox_base::directory::DEFAULT_PIN_LOCKOUT_CALLS)]
+        pin_lockout_calls: u32,
     },
     /// List policies.
     List,
@@ -432,6 +447,7 @@ fn user(data_dir: &Path, file: &DirectoryFile, command: UserCommand) -> Result<S
                     password: None,
                     um_policy: None,
                     rights: Vec::new(),
+                    pin: None,
                 };
                 apply_user_fields(d, &mut user, fields)?;
                 d.users.push(user);
@@ -489,8 +505,25 @@ fn user(data_dir: &Path, file: &DirectoryFile, command: UserCommand) -> Result<S
                 .cloned()
                 .ok_or_else(|| not_found("user", &address))?;
             user.password_hash = "(set)".to_owned();
+            if let Some(pin) = &mut user.pin {
+                pin.hash = "(set)".to_owned();
+            }
             Ok(to_toml(&user)?)
         }
+        UserCommand::ResetPin { address } => Ok(file.update(|d| {
+            let user = d
+                .users
+                .iter()
+                .find(|u| u.has_address(&address))
+                .ok_or_else(|| not_found("user", &address))?;
+            let policy = pin_policy(d, user);
+            let digits = random_pin(&policy)?;
+            let pin = Pin::new(&digits)?;
+            if let Some(user) = d.users.iter_mut().find(|u| u.has_address(&address)) {
+                user.pin = Some(pin);
+            }
+            Ok(format!("new PIN for {address}: {digits}"))
+        })?),
         UserCommand::Remove { address } => Ok(file.update(|d| {
             let before = d.users.len();
             d.users.retain(|u| !u.has_address(&address));
@@ -556,7 +589,19 @@ fn apply_user_fields(d: &Directory, user: &mut User, fields: UserFields) -> Resu
         Some(false) => user.rights.retain(|r| *r != Right::Impersonation),
         _ => {}
     }
+    if let Some(digits) = fields.pin {
+        // Checked after --policy, so a PIN given with a new policy meets that policy.
+        check_pin(&digits, &pin_policy(d, user)).map_err(|reason| invalid("--pin", reason))?;
+        user.pin = Some(Pin::new(&digits)?);
+    }
     Ok(())
+}
+
+/// The policy a user's PIN must meet: the user's UM mailbox policy, or the defaults.
+fn pin_policy(d: &Directory, user: &User) -> UmPolicy {
+    d.policy_of(user)
+        .cloned()
+        .unwrap_or_else(|| UmPolicy::new("default", ""))
 }
 
 fn dial_plan(file: &DirectoryFile, command: DialPlanCommand) -> Result<String, Error> {
@@ -621,16 +666,19 @@ fn policy(file: &DirectoryFile, command: PolicyCommand) -> Result<String, Error>
             max_message_seconds,
             min_message_seconds,
             no_missed_call_notifications,
+            min_pin_length,
+            pin_lockout_calls,
         } => file.update(|d| {
             if d.policies.iter().any(|p| p.name == name) {
                 return Err(invalid("name", format!("policy {name:?} already exists")));
             }
             d.policies.push(UmPolicy {
-                name: name.clone(),
-                dial_plan,
                 allow_missed_call_notifications: !no_missed_call_notifications,
                 max_message_seconds,
                 min_message_seconds,
+                min_pin_length,
+                pin_lockout_calls,
+                ..UmPolicy::new(&name, &dial_plan)
             });
             Ok(format!("added policy {name}"))
         }),

@@ -346,8 +346,15 @@ async fn wire(
         random: Arc::new(ring::rand::SystemRandom::new()),
         settings: Settings {
             silence_timeout: config.um.silence_timeout,
+            keys: umbox_media::Timeouts {
+                first_key: config.um.key_timeout,
+                ..umbox_media::Timeouts::default()
+            },
             ..Settings::default()
         },
+        access: Arc::new(umbox_um::access::Resources::new(
+            DirectoryFile::in_data_dir(&config.data_dir),
+        )),
     };
     tasks.spawn(voicemail::serve(voicemail_services, calls, dialogs));
 

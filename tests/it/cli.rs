@@ -273,3 +273,80 @@ extensions = [{ dial_plan = "default", number = "1003" }]
     assert!(!success && err.contains("users[0].password"), "{err}");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn pins_are_checked_stored_hashed_and_reset() {
+    let data = temp_dir("cli-pin");
+    let ok = |args: &[&str]| {
+        let (success, out, err) = admin(&data, args);
+        assert!(success, "{args:?}: {err}");
+        out
+    };
+    ok(&["dialplan", "add", "hq", "--extension-length", "4"]);
+    ok(&[
+        "policy",
+        "add",
+        "p",
+        "--dial-plan",
+        "hq",
+        "--min-pin-length",
+        "8",
+    ]);
+    ok(&[
+        "user",
+        "add",
+        "x@corp.test",
+        "--name",
+        "X",
+        "--password",
+        "p",
+        "--policy",
+        "p",
+    ]);
+    let file = data.join("directory.toml");
+    let before = std::fs::read(&file).unwrap();
+    for (pin, why) in [
+        ("2405178", "8 to 16 digits"),
+        ("24051x78", "digits only"),
+        ("33333333", "one digit repeated"),
+        ("34567890", "consecutive"),
+    ] {
+        let (success, _, err) = admin(&data, &["user", "set", "x@corp.test", "--pin", pin]);
+        assert!(!success, "{pin} accepted");
+        assert!(err.contains("--pin") && err.contains(why), "{pin}: {err}");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            before,
+            "{pin} changed the file"
+        );
+    }
+    ok(&["user", "set", "x@corp.test", "--pin", "24051789"]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !text.contains("24051789") && text.contains("[users.pin]"),
+        "{text}"
+    );
+    assert!(ok(&["user", "show", "x@corp.test"]).contains("hash = \"(set)\""));
+
+    // A locked PIN, as the media server leaves it after too many failed calls.
+    std::fs::write(
+        &file,
+        text.replace(
+            "[users.pin]\n",
+            "[users.pin]\nfailed_calls = 5\nlocked = true\n",
+        ),
+    )
+    .unwrap();
+    let reset = ok(&["user", "reset-pin", "x@corp.test"]);
+    let digits = reset.trim().rsplit(' ').next().unwrap();
+    assert_eq!(digits.len(), 8, "{reset}");
+    assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{reset}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !text.contains("locked") && !text.contains("failed_calls") && !text.contains(digits),
+        "{text}"
+    );
+    let (success, _, err) = admin(&data, &["user", "reset-pin", "ghost@corp.test"]);
+    assert!(!success && err.contains("not found"), "{err}");
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use umbox::server::{Builder, Options, Running};
 use umbox_base::clock::{Clock, SystemClock};
-use umbox_base::config::{Notifications, Overrides};
+use umbox_base::config::{Config, Notifications, Overrides};
 use umbox_base::directory::Directory;
 use umbox_notify::Hub;
 use umbox_store::props::{tags, PropKey, PropValue};
@@ -24,6 +24,7 @@ pub struct InProcess {
     runtime: Option<tokio::runtime::Runtime>,
     running: Option<Running>,
     pub https: SocketAddr,
+    pub sip_media: SocketAddr,
     pub store: Arc<dyn MailStore>,
     pub hub: Hub,
     pub data: PathBuf,
@@ -33,9 +34,20 @@ impl InProcess {
     /// Serves the demo directory (alice, bob) with `settings`; connections whose writes stall for
     /// `write_stall` are dropped.
     pub fn start(settings: Notifications, write_stall: Duration) -> InProcess {
+        InProcess::with(Directory::demo().unwrap(), write_stall, |config| {
+            config.notifications = settings;
+        })
+    }
+
+    /// Serves `directory` with the loopback configuration as `configure` changes it.
+    pub fn with(
+        directory: Directory,
+        write_stall: Duration,
+        configure: impl FnOnce(&mut Config),
+    ) -> InProcess {
         let data = temp_dir("inproc");
         let mut config = umbox_testkit::loopback_config(&data);
-        config.notifications = settings;
+        configure(&mut config);
         let options = Options {
             config,
             config_file: None,
@@ -49,7 +61,7 @@ impl InProcess {
         let running = runtime
             .block_on(
                 Builder::new(options)
-                    .directory(Directory::demo().unwrap())
+                    .directory(directory)
                     .write_stall_timeout(write_stall)
                     .start(),
             )
@@ -57,6 +69,7 @@ impl InProcess {
         InProcess {
             runtime: Some(runtime),
             https: running.bound.https,
+            sip_media: running.bound.sip_media,
             store: running.store(),
             hub: running.hub().clone(),
             running: Some(running),

@@ -8,6 +8,7 @@
     clippy::print_stderr
 )]
 
+mod access_calls;
 mod autodiscover_https;
 mod baresip_call;
 mod cli;

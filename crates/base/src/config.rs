@@ -341,6 +341,10 @@ pub struct RawUm {
     /// Seconds of silence (or of no media at all) that end a recording; default 5.
     #[serde(default)]
     pub silence_timeout_seconds: Option<u32>,
+    /// Seconds a caller has to press a key after a menu prompt, or the first digit of an entry,
+    /// before the prompt is repeated; default 5.
+    #[serde(default)]
+    pub key_timeout_seconds: Option<u32>,
 }
 
 /// Checked `[um]` settings.
@@ -350,6 +354,8 @@ pub struct Um {
     pub max_calls: usize,
     /// Silence that ends a recording.
     pub silence_timeout: std::time::Duration,
+    /// Time for a key after a menu prompt.
+    pub key_timeout: std::time::Duration,
 }
 
 /// `[dns]`: the authoritative DNS server.
@@ -727,9 +733,17 @@ impl Raw {
                 "must be between 1 and 3600",
             ));
         }
+        let key_seconds = self.um.key_timeout_seconds.unwrap_or(5);
+        if !(1..=60).contains(&key_seconds) {
+            errors.push(FieldError::new(
+                "um.key_timeout_seconds",
+                "must be between 1 and 60",
+            ));
+        }
         let um = Um {
             max_calls,
             silence_timeout: std::time::Duration::from_secs(u64::from(silence_seconds)),
+            key_timeout: std::time::Duration::from_secs(u64::from(key_seconds)),
         };
         let dns_defaults = Dns::default();
         let dns = Dns {
@@ -817,6 +831,7 @@ mod tests {
         assert_eq!(c.listen.dns.port(), 5300);
         assert_eq!(c.um.max_calls, 100);
         assert_eq!(c.um.silence_timeout.as_secs(), 5);
+        assert_eq!(c.um.key_timeout.as_secs(), 5);
         let ephemeral =
             check("domains = [\"a.test\"]\n[listen]\nrtp_port_min = 0\nrtp_port_max = 0");
         assert_eq!(ephemeral.unwrap().listen.rtp_ports, 0..=0);
@@ -847,10 +862,14 @@ mod tests {
         ] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
-        let err = check("domains = [\"a.test\"]\n[um]\nmax_calls = 0\nsilence_timeout_seconds = 0")
+        let err = check("domains = [\"a.test\"]\n[um]\nmax_calls = 0\nsilence_timeout_seconds = 0\nkey_timeout_seconds = 0")
             .unwrap_err();
         let text = err.to_string();
-        for field in ["um.max_calls", "um.silence_timeout_seconds"] {
+        for field in [
+            "um.max_calls",
+            "um.silence_timeout_seconds",
+            "um.key_timeout_seconds",
+        ] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
         let err = check("domains = [\"a.test\"]\n[dns]\nresponses_per_second = 2000000\nslip = 11")

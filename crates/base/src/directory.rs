@@ -113,6 +113,108 @@ pub struct User {
     /// Extra rights.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rights: Vec<Right>,
+    /// The telephone-access PIN, when one is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<Pin>,
+}
+
+/// Most digits a PIN may have (what a caller can type in one entry).
+pub const MAX_PIN_DIGITS: usize = 16;
+
+/// A user's telephone-access PIN: its hash and the lock-out state the media server keeps.
+///
+/// The digits are hashed with argon2id like passwords: a PIN has few digits, so a fast hash of
+/// a leaked directory file would give them all back in a moment; argon2 makes each guess cost.
+/// The state is here, in the directory file, because the admin CLI (which never opens the
+/// mailbox store) must be able to unlock it, and the server records failures through the same
+/// locked read-modify-write ([`DirectoryFile::update`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    /// PHC string of the argon2id hash of the digits.
+    pub hash: String,
+    /// Consecutive calls that entered a wrong PIN and never logged in.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_calls: u32,
+    /// Set when `failed_calls` reached the policy's lock-out threshold; a new PIN clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Pin {
+    /// A fresh, unlocked PIN of `digits` (check them with [`check_pin`] first).
+    pub fn new(digits: &str) -> Result<Pin, Error> {
+        Ok(Pin {
+            hash: hash_password(digits)?,
+            failed_calls: 0,
+            locked: false,
+        })
+    }
+
+    /// Whether `digits` are this PIN (the lock is the caller's business).
+    pub fn verify(&self, digits: &str) -> bool {
+        password_matches(&self.hash, digits)
+    }
+}
+
+/// Why `digits` cannot be a PIN under `policy`, if they cannot: only digits, at least the
+/// policy's minimum length and at most [`MAX_PIN_DIGITS`], and, unless the policy allows common
+/// PINs, neither one digit repeated (`111111`) nor a run up or down (`123456`, `987654`,
+/// `890123`), the first guesses of anyone trying.
+pub fn check_pin(digits: &str, policy: &UmPolicy) -> Result<(), String> {
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("must be digits only".to_owned());
+    }
+    let minimum = usize::from(policy.min_pin_length);
+    if digits.len() < minimum || digits.len() > MAX_PIN_DIGITS {
+        return Err(format!(
+            "must be {minimum} to {MAX_PIN_DIGITS} digits (policy {:?})",
+            policy.name
+        ));
+    }
+    if policy.allow_common_pins {
+        return Ok(());
+    }
+    let values: Vec<u8> = digits.bytes().map(|b| b - b'0').collect();
+    let steps = |step: u8| {
+        values
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if (a + step) % 10 == *b))
+    };
+    if steps(0) {
+        return Err("must not be one digit repeated".to_owned());
+    }
+    if steps(1) || steps(9) {
+        return Err("must not be a run of consecutive digits".to_owned());
+    }
+    Ok(())
+}
+
+/// A random PIN that [`check_pin`] accepts under `policy`, as long as its minimum.
+pub fn random_pin(policy: &UmPolicy) -> Result<String, Error> {
+    let length = usize::from(policy.min_pin_length).clamp(1, MAX_PIN_DIGITS);
+    // Almost every draw passes (only 30 of 10^length are trivial); the bound only guards
+    // against a broken random source.
+    for _ in 0..100 {
+        let mut bytes = [0u8; MAX_PIN_DIGITS];
+        let drawn = bytes.get_mut(..length).unwrap_or_default();
+        getrandom(drawn)?;
+        // 250 is the largest multiple of 10 below 256: rejecting above it keeps digits uniform.
+        if drawn.iter().any(|b| *b >= 250) {
+            continue;
+        }
+        let pin: String = drawn.iter().map(|b| char::from(b'0' + b % 10)).collect();
+        if check_pin(&pin, policy).is_ok() {
+            return Ok(pin);
+        }
+    }
+    Err(Error::Hash(
+        "the random source gave no usable PIN".to_owned(),
+    ))
 }
 
 impl User {
@@ -182,6 +284,16 @@ pub struct UmPolicy {
     /// Shortest recording that becomes a voice message, in seconds.
     #[serde(default = "default_min_message_seconds")]
     pub min_message_seconds: u32,
+    /// Fewest digits a telephone-access PIN may have (Exchange's MinPINLength).
+    #[serde(default = "default_min_pin_length")]
+    pub min_pin_length: u8,
+    /// Consecutive calls with a wrong PIN that lock it (Exchange counts attempts, 15 by
+    /// default; with three tries a call, five calls come to the same).
+    #[serde(default = "default_pin_lockout_calls")]
+    pub pin_lockout_calls: u32,
+    /// Whether repeated digits and runs (`111111`, `123456`) are accepted as PINs.
+    #[serde(default)]
+    pub allow_common_pins: bool,
 }
 
 fn default_true() -> bool {
@@ -192,6 +304,32 @@ fn default_max_message_seconds() -> u32 {
 }
 fn default_min_message_seconds() -> u32 {
     1
+}
+/// The shortest PIN a policy allows unless it says otherwise.
+pub const DEFAULT_MIN_PIN_LENGTH: u8 = 6;
+fn default_min_pin_length() -> u8 {
+    DEFAULT_MIN_PIN_LENGTH
+}
+/// Failed calls that lock a PIN unless the policy says otherwise.
+pub const DEFAULT_PIN_LOCKOUT_CALLS: u32 = 5;
+fn default_pin_lockout_calls() -> u32 {
+    DEFAULT_PIN_LOCKOUT_CALLS
+}
+
+impl UmPolicy {
+    /// A policy for `dial_plan` with every other field at its default.
+    pub fn new(name: &str, dial_plan: &str) -> UmPolicy {
+        UmPolicy {
+            name: name.to_owned(),
+            dial_plan: dial_plan.to_owned(),
+            allow_missed_call_notifications: true,
+            max_message_seconds: default_max_message_seconds(),
+            min_message_seconds: default_min_message_seconds(),
+            min_pin_length: default_min_pin_length(),
+            pin_lockout_calls: default_pin_lockout_calls(),
+            allow_common_pins: false,
+        }
+    }
 }
 
 /// An IP gateway or PBX allowed to send calls.
@@ -240,6 +378,12 @@ impl Directory {
                 .iter()
                 .any(|e| e.dial_plan == dial_plan && e.number == number)
         })
+    }
+
+    /// The UM mailbox policy of `user`, if it has one.
+    pub fn policy_of(&self, user: &User) -> Option<&UmPolicy> {
+        let name = user.um_policy.as_deref()?;
+        self.policies.iter().find(|p| p.name == name)
     }
 
     /// The dial plan called `name`.
@@ -325,6 +469,18 @@ impl Directory {
                 errors.push(FieldError::new(
                     format!("{at}.min_message_seconds"),
                     "must not exceed max_message_seconds",
+                ));
+            }
+            if !(4..=MAX_PIN_DIGITS).contains(&usize::from(policy.min_pin_length)) {
+                errors.push(FieldError::new(
+                    format!("{at}.min_pin_length"),
+                    format!("must be between 4 and {MAX_PIN_DIGITS}"),
+                ));
+            }
+            if !(1..=1000).contains(&policy.pin_lockout_calls) {
+                errors.push(FieldError::new(
+                    format!("{at}.pin_lockout_calls"),
+                    "must be between 1 and 1000",
                 ));
             }
         }
@@ -459,6 +615,14 @@ impl Directory {
                     "is not an argon2 PHC string",
                 ));
             }
+            if let Some(pin) = &user.pin {
+                if PasswordHash::new(&pin.hash).is_err() {
+                    errors.push(FieldError::new(
+                        format!("{at}.pin.hash"),
+                        "is not an argon2 PHC string",
+                    ));
+                }
+            }
             if let Some(policy) = &user.um_policy {
                 if !self.policies.iter().any(|p| &p.name == policy) {
                     errors.push(FieldError::new(
@@ -505,6 +669,7 @@ impl Directory {
                 password: None,
                 um_policy: Some("default".to_owned()),
                 rights: Vec::new(),
+                pin: None,
             })
         };
         Ok(Directory {
@@ -518,13 +683,7 @@ impl Directory {
                 pilot_numbers: vec!["1999".to_owned()],
                 country_code: Some("1".to_owned()),
             }],
-            policies: vec![UmPolicy {
-                name: "default".to_owned(),
-                dial_plan: "default".to_owned(),
-                allow_missed_call_notifications: true,
-                max_message_seconds: default_max_message_seconds(),
-                min_message_seconds: default_min_message_seconds(),
-            }],
+            policies: vec![UmPolicy::new("default", "default")],
             gateways: vec![Gateway {
                 name: "loopback".to_owned(),
                 address: IpAddr::from([127, 0, 0, 1]),
@@ -666,14 +825,20 @@ impl DirectoryFile {
     }
 
     /// Loads, lets `change` edit, validates and saves, all under an exclusive lock. Nothing is
-    /// written when `change` or validation fails.
+    /// written when `change` or validation fails, or when `change` left the directory as it was
+    /// (so a running server that records a PIN outcome which changes nothing does not make every
+    /// reader reload).
     pub fn update<T>(
         &self,
         change: impl FnOnce(&mut Directory) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let _lock = self.lock()?;
-        let mut directory = self.load()?;
+        let before = self.load()?;
+        let mut directory = before.clone();
         let out = change(&mut directory)?;
+        if directory == before && self.exists() {
+            return Ok(out);
+        }
         directory.validate()?;
         self.save(&directory)?;
         Ok(out)
@@ -763,6 +928,72 @@ mod tests {
             "users[1].address",
             "users[0].extensions[0].number",
             "gateways[0].dial_plan",
+        ] {
+            assert!(text.contains(field), "{field} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn pins_follow_the_policy() {
+        let mut policy = UmPolicy::new("p", "default");
+        for good in [
+            "240517",
+            "1357924680",
+            "112233",
+            "123457",
+            "0000000000000001",
+        ] {
+            assert_eq!(check_pin(good, &policy), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("12345", "6 to 16 digits"),
+            ("24051a", "digits only"),
+            ("", "6 to 16"),
+            ("12345678901234567", "6 to 16"),
+            ("777777", "one digit repeated"),
+            ("123456", "run"),
+            ("890123", "run"),
+            ("654321", "run"),
+            ("210987", "run"),
+        ] {
+            let error = check_pin(bad, &policy).unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+        policy.allow_common_pins = true;
+        policy.min_pin_length = 4;
+        assert_eq!(check_pin("1234", &policy), Ok(()));
+        policy.allow_common_pins = false;
+        for _ in 0..20 {
+            let pin = random_pin(&policy).unwrap();
+            assert_eq!(pin.len(), 4);
+            assert_eq!(check_pin(&pin, &policy), Ok(()));
+        }
+        let pin = Pin::new("240517").unwrap();
+        assert!(pin.verify("240517"));
+        assert!(!pin.verify("240518"));
+        assert!(!pin.hash.contains("240517"));
+    }
+
+    #[test]
+    fn policy_pin_settings_are_checked_and_default() {
+        let text = "[[dial_plans]]\nname = \"d\"\nextension_length = 4\n\n[[policies]]\nname = \"p\"\ndial_plan = \"d\"\n";
+        let d = Directory::parse(text, Path::new("t")).unwrap();
+        assert_eq!(d.policies[0], UmPolicy::new("p", "d"));
+        assert_eq!(d.policies[0].min_pin_length, 6);
+        assert_eq!(d.policies[0].pin_lockout_calls, 5);
+        let mut d = Directory::demo().unwrap();
+        d.policies[0].min_pin_length = 3;
+        d.policies[0].pin_lockout_calls = 0;
+        d.users[0].pin = Some(Pin {
+            hash: "240517".into(),
+            failed_calls: 0,
+            locked: false,
+        });
+        let text = d.validate().unwrap_err().to_string();
+        for field in [
+            "policies[0].min_pin_length",
+            "policies[0].pin_lockout_calls",
+            "users[0].pin.hash",
         ] {
             assert!(text.contains(field), "{field} missing from {text}");
         }

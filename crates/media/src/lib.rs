@@ -5,7 +5,8 @@
 //! a mailbox and never touches the store. Layers: wire (`sdp`, `rtp`, `g711`, `wav`, the event
 //! payload in `dtmf`), logic (`negotiate`, `jitter`, `dtmf`'s collector, `recorder`, `playout`,
 //! `session`'s phases) and transport (`leg`, `ports`). Entry points for the SIP side:
-//! [`negotiate`], [`start_call`], [`start_direct_call`], [`SessionHandle`].
+//! [`negotiate`], [`start_call`], [`start_direct_call`], [`start_conversation`],
+//! [`SessionHandle`].
 
 pub mod dtmf;
 pub mod g711;
@@ -22,8 +23,9 @@ pub mod session;
 pub mod wav;
 
 pub use session::{
-    negotiate, start_call, start_direct_call, AbandonReason, CallPhase, CallPlan, DirectOutcome,
-    DirectPlan, Greeting, MailboxLookup, Negotiated, SessionContext, SessionHandle, Started,
+    negotiate, start_call, start_conversation, start_direct_call, AbandonReason, CallPhase,
+    CallPlan, Conversation, DirectOutcome, DirectPlan, Entry, Greeting, MailboxLookup, Negotiated,
+    SessionContext, SessionHandle, Started, Timeouts,
 };
 
 /// `start + wait`, capped at a year ahead, so that no configured duration can overflow an `Instant`.

@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::dtmf::Extension;
+use super::dtmf::{Digit, Extension};
 use super::g711::Law;
-use super::prompts::{Prompt, Prompts};
+use super::prompts::{Prompt, Prompts, Tens, Weekday};
 use super::rtp::CLOCK_RATE;
 
 /// The voicemail beep: 1 kHz for half a second.
@@ -148,6 +148,70 @@ impl Playlist {
         ])
     }
 
+    /// The beep alone (before a recording).
+    pub fn beep() -> Playlist {
+        Playlist::new(vec![beep()])
+    }
+
+    /// Appends a segment.
+    pub fn push(&mut self, segment: Segment) {
+        self.segments.push(segment);
+    }
+
+    /// Appends a system prompt.
+    pub fn push_prompt(&mut self, prompts: &Prompts, prompt: Prompt) {
+        self.segments.push(Segment::prompt(prompts, prompt));
+    }
+
+    /// Appends the pause between sentences.
+    pub fn push_pause(&mut self) {
+        self.segments.push(Segment::pause(SENTENCE_PAUSE));
+    }
+
+    /// Appends a number in words ("zero" … "fifty-nine"); larger numbers are said digit by
+    /// digit, as only the words times and counts need are recorded.
+    pub fn push_number(&mut self, prompts: &Prompts, n: u32) {
+        for word in number_words(n) {
+            self.push_word(prompts, word);
+        }
+    }
+
+    /// Appends the digits of `text` one by one (a phone number); other characters are skipped.
+    pub fn push_digits(&mut self, prompts: &Prompts, text: &str) {
+        for digit in text.chars().filter_map(Digit::from_char) {
+            self.push_word(prompts, Prompt::Digit(digit));
+        }
+    }
+
+    /// Appends a day and a time of day ("Tuesday, three oh five P M"); `hour` counts from 0 to 23.
+    pub fn push_day_time(&mut self, prompts: &Prompts, day: Weekday, hour: u8, minute: u8) {
+        self.push_word(prompts, Prompt::Weekday(day));
+        let twelve = match hour % 12 {
+            0 => 12,
+            h => h,
+        };
+        self.push_number(prompts, u32::from(twelve));
+        match minute {
+            0 => {}
+            1..=9 => {
+                self.push_word(prompts, Prompt::Oh);
+                self.push_number(prompts, u32::from(minute));
+            }
+            _ => self.push_number(prompts, u32::from(minute)),
+        }
+        let half = if hour % 24 < 12 {
+            Prompt::Am
+        } else {
+            Prompt::Pm
+        };
+        self.push_word(prompts, half);
+    }
+
+    fn push_word(&mut self, prompts: &Prompts, prompt: Prompt) {
+        self.segments.push(Segment::prompt(prompts, prompt));
+        self.segments.push(Segment::pause(DIGIT_PAUSE));
+    }
+
     /// Total length in samples.
     pub fn total_samples(&self) -> usize {
         self.segments.iter().map(Segment::len).sum()
@@ -198,6 +262,37 @@ impl Playlist {
             }
         }
         written
+    }
+}
+
+/// The words of `n`: up to two for 0–59, the digits otherwise.
+fn number_words(n: u32) -> Vec<Prompt> {
+    let digit = |d: u32| Digit::new(u8::try_from(d % 10).unwrap_or(0)).map(Prompt::Digit);
+    let tens = match n / 10 {
+        2 => Some(Tens::Twenty),
+        3 => Some(Tens::Thirty),
+        4 => Some(Tens::Forty),
+        5 => Some(Tens::Fifty),
+        _ => None,
+    };
+    match (n, tens) {
+        (0..=9, _) => digit(n).into_iter().collect(),
+        (10..=19, _) => digit(n)
+            .map(|d| match d {
+                Prompt::Digit(d) => Prompt::Teen(d),
+                other => other,
+            })
+            .into_iter()
+            .collect(),
+        (_, Some(tens)) => std::iter::once(Prompt::Tens(tens))
+            .chain(digit(n).filter(|_| !n.is_multiple_of(10)))
+            .collect(),
+        _ => n
+            .to_string()
+            .chars()
+            .filter_map(Digit::from_char)
+            .map(Prompt::Digit)
+            .collect(),
     }
 }
 
@@ -253,6 +348,43 @@ mod tests {
         assert_eq!(playlist.fill(Law::A, &mut packet), 60);
         assert!(playlist.is_done());
         assert_eq!(playlist.fill(Law::A, &mut packet), 0);
+    }
+
+    #[test]
+    fn numbers_and_times_are_said_in_words() {
+        let d = |n| Prompt::Digit(Digit::new(n).unwrap());
+        let t = |n| Prompt::Teen(Digit::new(n).unwrap());
+        assert_eq!(number_words(0), [d(0)]);
+        assert_eq!(number_words(7), [d(7)]);
+        assert_eq!(number_words(13), [t(3)]);
+        assert_eq!(number_words(40), [Prompt::Tens(Tens::Forty)]);
+        assert_eq!(number_words(59), [Prompt::Tens(Tens::Fifty), d(9)]);
+        assert_eq!(number_words(105), [d(1), d(0), d(5)]);
+        let prompts = Prompts::embedded().unwrap();
+        let words = |list: &[Prompt]| -> usize {
+            list.iter()
+                .map(|p| prompts.clip(*p).len() + samples(DIGIT_PAUSE))
+                .sum()
+        };
+        let mut playlist = Playlist::default();
+        playlist.push_day_time(&prompts, Weekday::Tuesday, 15, 5);
+        let expected = words(&[
+            Prompt::Weekday(Weekday::Tuesday),
+            d(3),
+            Prompt::Oh,
+            d(5),
+            Prompt::Pm,
+        ]);
+        assert_eq!(playlist.total_samples(), expected);
+        let mut playlist = Playlist::default();
+        playlist.push_day_time(&prompts, Weekday::Sunday, 0, 30);
+        let expected = words(&[
+            Prompt::Weekday(Weekday::Sunday),
+            t(2),
+            Prompt::Tens(Tens::Thirty),
+            Prompt::Am,
+        ]);
+        assert_eq!(playlist.total_samples(), expected);
     }
 
     #[test]

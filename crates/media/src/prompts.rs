@@ -16,8 +16,14 @@ use super::wav::{self, WavError};
 /// One system prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Prompt {
-    /// A spoken digit.
+    /// A spoken digit ("zero" … "nine").
     Digit(Digit),
+    /// "ten" … "nineteen": ten plus the digit.
+    Teen(Digit),
+    /// "twenty", "thirty", "forty", "fifty".
+    Tens(Tens),
+    /// A day of the week.
+    Weekday(Weekday),
     /// "Please leave a message for extension".
     LeaveMessageForExtension,
     /// "after the tone."
@@ -32,12 +38,109 @@ pub enum Prompt {
     Goodbye,
     /// "You have reached", before a user's recorded name.
     YouHaveReached,
+    /// "oh", as in "three oh five".
+    Oh,
+    /// "A M".
+    Am,
+    /// "P M".
+    Pm,
+    /// "Please enter your extension, followed by the pound key. To leave a message for someone, press pound."
+    EnterYourExtension,
+    /// "Please enter your PIN, followed by the pound key."
+    EnterPin,
+    /// "For another mailbox, press star. To leave a message for someone, press pound."
+    PinOtherChoices,
+    /// "Sorry, that PIN is not correct."
+    WrongPin,
+    /// "This mailbox is locked. Please contact your administrator."
+    PinLocked,
+    /// "For voice mail, press 1. Personal options, 6. To repeat, 0."
+    MainMenu,
+    /// "You have"
+    YouHave,
+    /// "new message."
+    NewMessage,
+    /// "new messages."
+    NewMessages,
+    /// "There are no more messages."
+    NoMoreMessages,
+    /// "Message from"
+    MessageFrom,
+    /// "received"
+    Received,
+    /// "Delete, 7. Next, pound. Keep unread, 9. Replay, 1. Main menu, star."
+    MessageMenu,
+    /// "Deleted."
+    Deleted,
+    /// "Marked unread."
+    MarkedUnread,
+    /// "Unavailable greeting, 1. Away greeting, 2. Your name, 3. Change PIN, 4. Main menu, star."
+    PersonalOptions,
+    /// "Record after the tone, then press pound."
+    RecordAfterTone,
+    /// "To keep it, press 1. To record it again, press 2."
+    KeepOrRedo,
+    /// "Saved."
+    Saved,
+    /// "Please enter your new PIN, followed by the pound key."
+    EnterNewPin,
+    /// "That PIN is not allowed. Use more digits, not a simple sequence."
+    PinNotAllowed,
+    /// "Your PIN has been changed."
+    PinChanged,
+    /// "Sorry, I did not hear a key."
+    NoInput,
+}
+
+/// The tens that times need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tens {
+    /// 20.
+    Twenty,
+    /// 30.
+    Thirty,
+    /// 40.
+    Forty,
+    /// 50.
+    Fifty,
+}
+
+/// A day of the week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Weekday {
+    /// Monday.
+    Monday,
+    /// Tuesday.
+    Tuesday,
+    /// Wednesday.
+    Wednesday,
+    /// Thursday.
+    Thursday,
+    /// Friday.
+    Friday,
+    /// Saturday.
+    Saturday,
+    /// Sunday.
+    Sunday,
+}
+
+impl Weekday {
+    /// Every day, Monday first.
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ];
 }
 
 /// Number of prompt files.
-const COUNT: usize = 17;
+const COUNT: usize = 64;
 
-/// The embedded files, in [`Prompt::index`] order.
+/// The embedded files, in [`Prompt::index`] order (the order of `scripts/make-prompts.sh`).
 static FILES: [(&str, &[u8]); COUNT] = [
     ("digit-0", include_bytes!("../prompts/digit-0.wav")),
     ("digit-1", include_bytes!("../prompts/digit-1.wav")),
@@ -71,12 +174,98 @@ static FILES: [(&str, &[u8]); COUNT] = [
         "you-have-reached",
         include_bytes!("../prompts/you-have-reached.wav"),
     ),
+    ("number-10", include_bytes!("../prompts/number-10.wav")),
+    ("number-11", include_bytes!("../prompts/number-11.wav")),
+    ("number-12", include_bytes!("../prompts/number-12.wav")),
+    ("number-13", include_bytes!("../prompts/number-13.wav")),
+    ("number-14", include_bytes!("../prompts/number-14.wav")),
+    ("number-15", include_bytes!("../prompts/number-15.wav")),
+    ("number-16", include_bytes!("../prompts/number-16.wav")),
+    ("number-17", include_bytes!("../prompts/number-17.wav")),
+    ("number-18", include_bytes!("../prompts/number-18.wav")),
+    ("number-19", include_bytes!("../prompts/number-19.wav")),
+    ("number-20", include_bytes!("../prompts/number-20.wav")),
+    ("number-30", include_bytes!("../prompts/number-30.wav")),
+    ("number-40", include_bytes!("../prompts/number-40.wav")),
+    ("number-50", include_bytes!("../prompts/number-50.wav")),
+    ("oh", include_bytes!("../prompts/oh.wav")),
+    ("am", include_bytes!("../prompts/am.wav")),
+    ("pm", include_bytes!("../prompts/pm.wav")),
+    ("monday", include_bytes!("../prompts/monday.wav")),
+    ("tuesday", include_bytes!("../prompts/tuesday.wav")),
+    ("wednesday", include_bytes!("../prompts/wednesday.wav")),
+    ("thursday", include_bytes!("../prompts/thursday.wav")),
+    ("friday", include_bytes!("../prompts/friday.wav")),
+    ("saturday", include_bytes!("../prompts/saturday.wav")),
+    ("sunday", include_bytes!("../prompts/sunday.wav")),
+    (
+        "enter-your-extension",
+        include_bytes!("../prompts/enter-your-extension.wav"),
+    ),
+    ("enter-pin", include_bytes!("../prompts/enter-pin.wav")),
+    (
+        "pin-other-choices",
+        include_bytes!("../prompts/pin-other-choices.wav"),
+    ),
+    ("wrong-pin", include_bytes!("../prompts/wrong-pin.wav")),
+    ("pin-locked", include_bytes!("../prompts/pin-locked.wav")),
+    ("main-menu", include_bytes!("../prompts/main-menu.wav")),
+    ("you-have", include_bytes!("../prompts/you-have.wav")),
+    ("new-message", include_bytes!("../prompts/new-message.wav")),
+    (
+        "new-messages",
+        include_bytes!("../prompts/new-messages.wav"),
+    ),
+    (
+        "no-more-messages",
+        include_bytes!("../prompts/no-more-messages.wav"),
+    ),
+    (
+        "message-from",
+        include_bytes!("../prompts/message-from.wav"),
+    ),
+    ("received", include_bytes!("../prompts/received.wav")),
+    (
+        "message-menu",
+        include_bytes!("../prompts/message-menu.wav"),
+    ),
+    ("deleted", include_bytes!("../prompts/deleted.wav")),
+    (
+        "marked-unread",
+        include_bytes!("../prompts/marked-unread.wav"),
+    ),
+    (
+        "personal-options",
+        include_bytes!("../prompts/personal-options.wav"),
+    ),
+    (
+        "record-after-tone",
+        include_bytes!("../prompts/record-after-tone.wav"),
+    ),
+    (
+        "keep-or-redo",
+        include_bytes!("../prompts/keep-or-redo.wav"),
+    ),
+    ("saved", include_bytes!("../prompts/saved.wav")),
+    (
+        "enter-new-pin",
+        include_bytes!("../prompts/enter-new-pin.wav"),
+    ),
+    (
+        "pin-not-allowed",
+        include_bytes!("../prompts/pin-not-allowed.wav"),
+    ),
+    ("pin-changed", include_bytes!("../prompts/pin-changed.wav")),
+    ("no-input", include_bytes!("../prompts/no-input.wav")),
 ];
 
 impl Prompt {
     fn index(self) -> usize {
         match self {
             Prompt::Digit(digit) => usize::from(digit.value()),
+            Prompt::Teen(digit) => 17 + usize::from(digit.value()),
+            Prompt::Tens(tens) => 27 + tens as usize,
+            Prompt::Weekday(day) => 34 + day as usize,
             Prompt::LeaveMessageForExtension => 10,
             Prompt::AfterTheTone => 11,
             Prompt::EnterExtension => 12,
@@ -84,6 +273,32 @@ impl Prompt {
             Prompt::NoMailbox => 14,
             Prompt::Goodbye => 15,
             Prompt::YouHaveReached => 16,
+            Prompt::Oh => 31,
+            Prompt::Am => 32,
+            Prompt::Pm => 33,
+            Prompt::EnterYourExtension => 41,
+            Prompt::EnterPin => 42,
+            Prompt::PinOtherChoices => 43,
+            Prompt::WrongPin => 44,
+            Prompt::PinLocked => 45,
+            Prompt::MainMenu => 46,
+            Prompt::YouHave => 47,
+            Prompt::NewMessage => 48,
+            Prompt::NewMessages => 49,
+            Prompt::NoMoreMessages => 50,
+            Prompt::MessageFrom => 51,
+            Prompt::Received => 52,
+            Prompt::MessageMenu => 53,
+            Prompt::Deleted => 54,
+            Prompt::MarkedUnread => 55,
+            Prompt::PersonalOptions => 56,
+            Prompt::RecordAfterTone => 57,
+            Prompt::KeepOrRedo => 58,
+            Prompt::Saved => 59,
+            Prompt::EnterNewPin => 60,
+            Prompt::PinNotAllowed => 61,
+            Prompt::PinChanged => 62,
+            Prompt::NoInput => 63,
         }
     }
 }
@@ -107,7 +322,7 @@ pub struct Prompts {
 impl Prompts {
     /// Decodes the embedded prompts into µ-law.
     pub fn embedded() -> Result<Prompts, PromptError> {
-        let mut clips: [Arc<[u8]>; COUNT] = Default::default();
+        let mut clips: [Arc<[u8]>; COUNT] = std::array::from_fn(|_| Arc::from(&[][..]));
         for (clip, (name, bytes)) in clips.iter_mut().zip(FILES.iter()) {
             let audio = wav::read(bytes).map_err(|source| PromptError { name, source })?;
             *clip = audio.to_g711(Law::Mu).into();
@@ -139,8 +354,37 @@ mod tests {
             Prompt::NoMailbox,
             Prompt::Goodbye,
             Prompt::YouHaveReached,
+            Prompt::Oh,
+            Prompt::Am,
+            Prompt::Pm,
+            Prompt::EnterYourExtension,
+            Prompt::EnterPin,
+            Prompt::PinOtherChoices,
+            Prompt::WrongPin,
+            Prompt::PinLocked,
+            Prompt::MainMenu,
+            Prompt::YouHave,
+            Prompt::NewMessage,
+            Prompt::NewMessages,
+            Prompt::NoMoreMessages,
+            Prompt::MessageFrom,
+            Prompt::Received,
+            Prompt::MessageMenu,
+            Prompt::Deleted,
+            Prompt::MarkedUnread,
+            Prompt::PersonalOptions,
+            Prompt::RecordAfterTone,
+            Prompt::KeepOrRedo,
+            Prompt::Saved,
+            Prompt::EnterNewPin,
+            Prompt::PinNotAllowed,
+            Prompt::PinChanged,
+            Prompt::NoInput,
         ];
         all.extend((0..=9).map(|d| Prompt::Digit(Digit::new(d).unwrap())));
+        all.extend((0..=9).map(|d| Prompt::Teen(Digit::new(d).unwrap())));
+        all.extend([Tens::Twenty, Tens::Thirty, Tens::Forty, Tens::Fifty].map(Prompt::Tens));
+        all.extend(Weekday::ALL.map(Prompt::Weekday));
         let mut indexes: Vec<usize> = all.iter().map(|p| p.index()).collect();
         indexes.sort_unstable();
         assert_eq!(
@@ -150,9 +394,9 @@ mod tests {
         );
         for prompt in all {
             let clip = prompts.clip(prompt);
-            // Between 0.2 s and 8 s, and not silent.
+            // Between 0.2 s and 10 s, and not silent.
             assert!(
-                (1600..64000).contains(&clip.len()),
+                (1600..80000).contains(&clip.len()),
                 "{prompt:?}: {} samples",
                 clip.len()
             );

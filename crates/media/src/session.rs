@@ -1,12 +1,15 @@
-//! A voicemail call's media from answer to goodbye: greeting, beep, recording, closing prompt; and
-//! the direct-call variant that first asks for an extension by DTMF.
+//! A voicemail call's media from answer to goodbye: greeting, beep, recording, closing prompt; the
+//! direct-call variant that first asks for an extension by DTMF; and the [`Conversation`] of a
+//! subscriber-access call, whose owner decides every step (play with barge-in, read keys and
+//! digits, record, leave a message).
 //!
 //! This is the API the SIP side drives: [`negotiate`] answers the INVITE's offer and leases ports,
-//! [`start_call`] / [`start_direct_call`] spawn the call's task and return a [`SessionHandle`]
-//! (hang-up, re-offers, progress) and the task's `JoinHandle`. It sequences [`Phase`]s on a
+//! [`start_call`] / [`start_direct_call`] / [`start_conversation`] spawn the call's task and
+//! return a [`SessionHandle`] (hang-up, re-offers, progress) and the task's `JoinHandle`. It sequences [`Phase`]s on a
 //! [`Leg`]; it never sees SIP, never decides which mailbox a call is for (the caller's plan or
 //! lookup does), and never touches the store. Time is tokio time, so tests can pause it.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -157,6 +160,8 @@ pub struct SessionContext {
 /// Where a call is; published on [`SessionHandle::phase`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallPhase {
+    /// A subscriber-access conversation (menus, messages).
+    Conversation,
     /// Asking for, collecting or looking up an extension (direct calls).
     CollectingExtension,
     /// Playing the greeting and the beep.
@@ -345,6 +350,217 @@ pub fn start_direct_call<L: MailboxLookup>(
         outcome
     };
     Ok((handle, tokio::spawn(task.in_current_span())))
+}
+
+/// Keys kept while nothing listens (a lookup, a store change): a caller typing ahead through a
+/// menu he knows is served, and a flood of keys costs no more than this many.
+pub const TYPEAHEAD: usize = 16;
+
+/// How a digit entry on a [`Conversation`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// Digits ended by `#`, or by the inter-digit timeout once some were typed.
+    Digits(String),
+    /// `*` before any digit (the menus' "something else").
+    Star,
+    /// `#` before any digit.
+    Pound,
+    /// Nothing typed before the first-digit timeout.
+    NoInput,
+    /// More digits than an entry holds ([`MAX_EXTENSION_DIGITS`](super::dtmf::MAX_EXTENSION_DIGITS)).
+    TooLong,
+}
+
+/// Timeouts of a conversation's prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Time allowed for a key or the first digit after a prompt ends.
+    pub first_key: Duration,
+    /// Time allowed between digits.
+    pub inter_digit: Duration,
+}
+
+impl Default for Timeouts {
+    /// As [`DirectPlan`]'s: 5 s for the first key, 3 s between digits.
+    fn default() -> Timeouts {
+        let direct = DirectPlan::default();
+        Timeouts {
+            first_key: direct.first_digit_timeout,
+            inter_digit: direct.inter_digit_timeout,
+        }
+    }
+}
+
+/// A call driven step by step by its owner. Every prompt can be cut short by a key (barge-in);
+/// keys pressed while nothing listens wait in a queue of [`TYPEAHEAD`] and answer the next
+/// question. Each step fails with [`Stop`] once the call is hung up.
+pub struct Conversation {
+    call: Call,
+    typeahead: VecDeque<Event>,
+}
+
+impl std::fmt::Debug for Conversation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conversation")
+            .field("typeahead", &self.typeahead)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a conversation: `run` gets the call's [`Conversation`] and its result is the task's.
+/// Must be called inside a tokio runtime; the task runs in the caller's tracing span.
+pub fn start_conversation<T, F, Fut>(
+    negotiated: Negotiated,
+    context: SessionContext,
+    run: F,
+) -> Result<Started<T>, Error>
+where
+    F: FnOnce(Conversation) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (handle, call) = setup(negotiated, context, CallPhase::Conversation)?;
+    let conversation = Conversation {
+        call,
+        typeahead: VecDeque::with_capacity(TYPEAHEAD),
+    };
+    Ok((handle, tokio::spawn(run(conversation).in_current_span())))
+}
+
+impl Conversation {
+    /// The call's G.711 law (what recordings are in).
+    pub fn law(&self) -> Law {
+        self.call.leg.params().law
+    }
+
+    /// The system prompts.
+    pub fn prompts(&self) -> &Arc<Prompts> {
+        &self.call.prompts
+    }
+
+    /// Counters of the call's media so far.
+    pub fn stats(&self) -> MediaStats {
+        self.call.leg.stats()
+    }
+
+    /// Plays `playlist`; a key ends it and is returned. A key already typed ahead is returned at
+    /// once, without playing.
+    pub async fn play(&mut self, playlist: Playlist) -> Result<Option<Event>, Stop> {
+        if let Some(key) = self.typeahead.pop_front() {
+            return Ok(Some(key));
+        }
+        self.call.play(playlist, true).await
+    }
+
+    /// Plays `playlist`, then waits up to `timeout` for a key.
+    pub async fn ask_key(
+        &mut self,
+        playlist: Playlist,
+        timeout: Duration,
+    ) -> Result<Option<Event>, Stop> {
+        if let Some(key) = self.play(playlist).await? {
+            return Ok(Some(key));
+        }
+        let mut wait = WaitKey {
+            deadline: super::instant_after(Instant::now(), timeout),
+        };
+        self.call.leg.run(&mut wait).await
+    }
+
+    /// Plays `playlist`, then collects digits until `#`: `*` or `#` as the first key ends the
+    /// entry at once, `*` after digits starts it over.
+    pub async fn ask_digits(
+        &mut self,
+        playlist: Playlist,
+        timeouts: Timeouts,
+    ) -> Result<Entry, Stop> {
+        let early = self.play(playlist).await?;
+        let now = Instant::now();
+        let mut collect = CollectEntry {
+            collector: DigitCollector::new(now, timeouts.first_key, timeouts.inter_digit),
+            typed: false,
+        };
+        let queued = early
+            .into_iter()
+            .chain(self.typeahead.drain(..))
+            .collect::<Vec<_>>();
+        for key in queued {
+            if let Some(done) = collect.on_key(key, now) {
+                return Ok(done);
+            }
+        }
+        self.call.leg.run(&mut collect).await
+    }
+
+    /// Waits for `side` (a lookup, a store change) while the stream goes on; keys pressed
+    /// meanwhile are typed ahead.
+    pub async fn wait_for<F: Future>(&mut self, side: F) -> Result<F::Output, Stop> {
+        let mut buffer = TypeAhead {
+            keys: &mut self.typeahead,
+        };
+        match self.call.leg.wait_for(&mut buffer, side).await? {
+            Ok(output) => Ok(output),
+            Err(never) => match never {},
+        }
+    }
+
+    /// Records after the beep until `#`, silence or `max_length`; a key typed ahead is dropped
+    /// (the caller pressed it before the beep).
+    pub async fn record(
+        &mut self,
+        max_length: Duration,
+        silence_timeout: Duration,
+        silence_threshold_dbfs: f32,
+    ) -> Result<Recording, Stop> {
+        self.typeahead.clear();
+        let law = self.law();
+        self.call.play(Playlist::beep(), false).await?;
+        let now = Instant::now();
+        let mut record = Record {
+            recorder: Recorder::new(law, max_length, silence_threshold_dbfs),
+            jitter: JitterBuffer::new(),
+            max_end: super::instant_after(now, max_length),
+            silence_timeout,
+            last_audio: now,
+        };
+        let ended = self.call.leg.run(&mut record).await?;
+        let Record {
+            mut recorder,
+            mut jitter,
+            ..
+        } = record;
+        jitter.flush(&mut recorder);
+        let mut stats = self.call.leg.stats();
+        stats.jitter = jitter.stats();
+        Ok(recorder.finish(ended, stats))
+    }
+
+    /// Hands the call over to the direct-call flow ([`start_direct_call`]'s): extension entry,
+    /// greeting, message.
+    pub async fn leave_message<L: MailboxLookup>(
+        mut self,
+        plan: DirectPlan,
+        lookup: &L,
+    ) -> DirectOutcome<L::Mailbox> {
+        self.typeahead.clear();
+        let outcome = self.call.direct(plan, lookup).await;
+        match &outcome {
+            DirectOutcome::Message { recording, .. } => self.call.finish(&recording.stats),
+            DirectOutcome::Abandoned { stats, .. } => self.call.finish(stats),
+        }
+        outcome
+    }
+
+    /// Plays `playlist` to its end (keys do not cut it short) and ends the media; returns its
+    /// counters. The SIP side then hangs up.
+    pub async fn close(mut self, playlist: Playlist) -> MediaStats {
+        self.call.set_phase(CallPhase::Closing);
+        // Nothing more can happen on this call; a hang-up during the goodbye is fine.
+        let _ = self.call.play(playlist, false).await;
+        let stats = self.call.leg.stats();
+        self.call.finish(&stats);
+        stats
+    }
 }
 
 impl Call {
@@ -653,6 +869,125 @@ impl Phase for Collect {
 
     fn on_deadline(&mut self, now: Instant) -> Option<Collected> {
         self.collector.on_timeout(now)
+    }
+}
+
+/// Waits for one key until a deadline.
+struct WaitKey {
+    deadline: Instant,
+}
+
+impl Phase for WaitKey {
+    type Output = Option<Event>;
+
+    fn next_audio(&mut self, _: Law, _: &mut [u8]) -> usize {
+        0
+    }
+
+    fn on_audio(&mut self, _: &RtpHeader, _: &[u8], _: Instant) -> Option<Self::Output> {
+        None
+    }
+
+    fn on_other(&mut self, _: &RtpHeader) {}
+
+    fn on_key(&mut self, event: Event, _: Instant) -> Option<Self::Output> {
+        Some(Some(event))
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.deadline)
+    }
+
+    fn on_deadline(&mut self, now: Instant) -> Option<Self::Output> {
+        (now >= self.deadline).then_some(None)
+    }
+}
+
+/// Collects a digit entry, where `*` or `#` before any digit is an answer of its own.
+struct CollectEntry {
+    collector: DigitCollector,
+    typed: bool,
+}
+
+impl CollectEntry {
+    fn entry(collected: Collected) -> Entry {
+        match collected {
+            Collected::Extension(digits) => Entry::Digits(digits.as_str().to_owned()),
+            Collected::Nothing => Entry::NoInput,
+            Collected::TooLong => Entry::TooLong,
+        }
+    }
+}
+
+impl Phase for CollectEntry {
+    type Output = Entry;
+
+    fn next_audio(&mut self, _: Law, _: &mut [u8]) -> usize {
+        0
+    }
+
+    fn on_audio(&mut self, _: &RtpHeader, _: &[u8], _: Instant) -> Option<Entry> {
+        None
+    }
+
+    fn on_other(&mut self, _: &RtpHeader) {}
+
+    fn on_key(&mut self, event: Event, now: Instant) -> Option<Entry> {
+        match event {
+            Event::Star if !self.typed => Some(Entry::Star),
+            Event::Pound if !self.typed => Some(Entry::Pound),
+            Event::Digit(_) => {
+                self.typed = true;
+                self.collector.on_event(event, now).map(Self::entry)
+            }
+            Event::Star => {
+                self.typed = false;
+                self.collector.on_event(event, now).map(Self::entry)
+            }
+            _ => self.collector.on_event(event, now).map(Self::entry),
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.collector.deadline())
+    }
+
+    fn on_deadline(&mut self, now: Instant) -> Option<Entry> {
+        self.collector.on_timeout(now).map(Self::entry)
+    }
+}
+
+/// Sends silence and keeps the keys pressed meanwhile, up to [`TYPEAHEAD`].
+struct TypeAhead<'a> {
+    keys: &'a mut VecDeque<Event>,
+}
+
+impl Phase for TypeAhead<'_> {
+    type Output = std::convert::Infallible;
+
+    fn next_audio(&mut self, _: Law, _: &mut [u8]) -> usize {
+        0
+    }
+
+    fn on_audio(&mut self, _: &RtpHeader, _: &[u8], _: Instant) -> Option<Self::Output> {
+        None
+    }
+
+    fn on_other(&mut self, _: &RtpHeader) {}
+
+    fn on_key(&mut self, event: Event, _: Instant) -> Option<Self::Output> {
+        if self.keys.len() < TYPEAHEAD {
+            self.keys.push_back(event);
+        }
+        None
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    fn on_deadline(&mut self, _: Instant) -> Option<Self::Output> {
+        None
     }
 }
 

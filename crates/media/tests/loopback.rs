@@ -484,3 +484,131 @@ async fn no_media_at_all_ends_the_recording_after_the_silence_timeout() {
     assert_eq!(recording.ended, EndReason::Silence);
     assert!(recording.audio.is_empty());
 }
+
+/// What the conversation under test saw, step by step.
+#[derive(Debug, PartialEq)]
+enum Step {
+    Entry(umbox_media::Entry),
+    Key(Option<Event>),
+    Recorded(Vec<u8>),
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_conversation_barges_in_types_ahead_times_out_and_records() {
+    use tokio::sync::{mpsc, oneshot};
+    use umbox_media::prompts::Prompt;
+    use umbox_media::{start_conversation, Entry, Timeouts};
+
+    let mut caller = Caller::bind().await;
+    let pool = PortPool::ephemeral(LOCALHOST);
+    let (negotiated, answer) = negotiate(&offer(caller.port()), LOCALHOST, &pool).unwrap();
+    caller.answered(&answer);
+    let prompts = Arc::new(Prompts::embedded().unwrap());
+    let (notice, mut notices) = mpsc::unbounded_channel::<&'static str>();
+    let (release, released) = oneshot::channel::<()>();
+    let timeouts = Timeouts {
+        first_key: Duration::from_secs(1),
+        inter_digit: Duration::from_secs(1),
+    };
+    let (_handle, task) = start_conversation(negotiated, context(), move |mut call| async move {
+        let prompt = |p| Playlist::prompt(&prompts, p);
+        let mut steps = Vec::new();
+        // `*` over the prompt is an answer of its own.
+        steps.push(Step::Entry(
+            call.ask_digits(prompt(Prompt::EnterPin), timeouts)
+                .await
+                .unwrap(),
+        ));
+        notice.send("waiting").unwrap();
+        call.wait_for(released).await.unwrap().unwrap();
+        // Keys pressed while waiting answer the next questions, without their prompts.
+        steps.push(Step::Key(
+            call.ask_key(prompt(Prompt::MainMenu), timeouts.first_key)
+                .await
+                .unwrap(),
+        ));
+        steps.push(Step::Entry(
+            call.ask_digits(prompt(Prompt::EnterPin), timeouts)
+                .await
+                .unwrap(),
+        ));
+        // Nothing pressed: the question times out.
+        steps.push(Step::Key(
+            call.ask_key(prompt(Prompt::Saved), timeouts.first_key)
+                .await
+                .unwrap(),
+        ));
+        notice.send("recording").unwrap();
+        let recording = call
+            .record(Duration::from_secs(10), Duration::from_secs(5), -40.0)
+            .await
+            .unwrap();
+        steps.push(Step::Recorded(recording.audio));
+        call.close(Playlist::default()).await;
+        steps
+    })
+    .unwrap();
+
+    caller.receive().await;
+    caller.press(Event::Star).await;
+    assert_eq!(
+        timeout(LIMIT, notices.recv()).await.unwrap(),
+        Some("waiting")
+    );
+    for key in [
+        Event::Digit(umbox_media::dtmf::Digit::new(1).unwrap()),
+        Event::Digit(umbox_media::dtmf::Digit::new(2).unwrap()),
+    ] {
+        caller.press(key).await;
+    }
+    // Let the waiting call read them before it is released.
+    for _ in 0..3 {
+        caller.receive().await;
+    }
+    release.send(()).unwrap();
+    caller
+        .press(Event::Digit(umbox_media::dtmf::Digit::new(3).unwrap()))
+        .await;
+    caller.press(Event::Pound).await;
+    assert_eq!(
+        timeout(LIMIT, notices.recv()).await.unwrap(),
+        Some("recording")
+    );
+    // Whatever came before, then the beep (25 packets); then speech and `#`.
+    let mut beep = Playlist::beep();
+    let beep: Vec<Vec<u8>> = (0..25)
+        .map(|_| {
+            let mut packet = vec![0u8; 160];
+            beep.fill(Law::Mu, &mut packet);
+            packet
+        })
+        .collect();
+    let mut matched = 0;
+    while matched < beep.len() {
+        let payload = caller.receive().await.5;
+        matched = if payload == beep[matched] {
+            matched + 1
+        } else {
+            usize::from(payload == beep[0])
+        };
+    }
+    let audio = speech(10);
+    caller
+        .send_audio(&audio, &(0..10).collect::<Vec<_>>())
+        .await;
+    caller.press(Event::Pound).await;
+
+    let steps = timeout(LIMIT, task).await.unwrap().unwrap();
+    assert_eq!(
+        steps,
+        [
+            Step::Entry(Entry::Star),
+            Step::Key(Some(Event::Digit(
+                umbox_media::dtmf::Digit::new(1).unwrap()
+            ))),
+            Step::Entry(Entry::Digits("23".into())),
+            Step::Key(None),
+            Step::Recorded(audio.concat()),
+        ]
+    );
+}

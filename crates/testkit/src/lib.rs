@@ -1,7 +1,8 @@
 //! The test kit every umbox crate's tests share: scratch directories, the paths of the
 //! workspace's fixtures and interop material, a store with two mailboxes ([`Mailboxes`]), the
 //! configuration of a whole server on loopback ([`loopback_config`]), the sipp runner
-//! ([`sipp`]) and an RTP capture of what a caller hears ([`rtp`]).
+//! ([`sipp`]), an RTP capture of what a caller hears ([`rtp`]) and a telephone's media end that
+//! hears, presses keys and talks as it goes ([`phone`]).
 //!
 //! It builds on `umbox-base` and `umbox-store` only, so those two crates' own tests use
 //! `tempfile` directly instead (a crate cannot be tested through a kit that depends on it).
@@ -11,6 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod phone;
 pub mod rtp;
 pub mod sipp;
 

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, field, info, info_span, warn, Instrument};
 
+use crate::access::{self, Access, Outcome as AccessOutcome};
 use crate::caller_id;
 use crate::delivery::{self, MissedCall, VoiceMessage};
 use crate::greetings::{self, CallerGreeting};
@@ -37,7 +38,7 @@ use umbox_media::recorder::{EndReason as RecordingEnd, Recording};
 use umbox_media::rtp::StreamIds;
 use umbox_media::{
     self as media, dtmf, AbandonReason, CallPlan, DirectOutcome, DirectPlan, Greeting,
-    MailboxLookup, Negotiated, SessionContext, SessionHandle,
+    MailboxLookup, Negotiated, SessionContext, SessionHandle, Timeouts,
 };
 use umbox_sip::dialog::{DialogEvent, DialogHandle, EndReason, IncomingCall, InviteDecision};
 use umbox_sip::types::{CallId, StatusCode};
@@ -82,14 +83,18 @@ pub struct Settings {
     pub silence_timeout: Duration,
     /// Extension entry on direct calls to the pilot number.
     pub direct: DirectPlan,
+    /// Key timeouts of the subscriber-access menus.
+    pub keys: Timeouts,
 }
 
 impl Default for Settings {
-    /// Five seconds of silence, as `media::CallPlan::new`; three tries at an extension.
+    /// Five seconds of silence, as `media::CallPlan::new`; three tries at an extension; five
+    /// seconds for a key.
     fn default() -> Settings {
         Settings {
             silence_timeout: Duration::from_secs(5),
             direct: DirectPlan::default(),
+            keys: Timeouts::default(),
         }
     }
 }
@@ -113,6 +118,8 @@ pub struct Services {
     pub random: Arc<dyn SecureRandom + Send + Sync>,
     /// Timeouts.
     pub settings: Settings,
+    /// What subscriber-access calls share (PIN checks, the directory file).
+    pub access: Arc<access::Resources>,
 }
 
 impl std::fmt::Debug for Services {
@@ -377,7 +384,19 @@ async fn handle_call(
                         dial_plan: gateway.dial_plan.clone(),
                         law,
                     };
-                    session.direct(negotiated, lookup).await
+                    let subscriber =
+                        access::subscriber_of(&directory, &gateway.dial_plan, caller.as_deref());
+                    let access = Access {
+                        resources: services.access.clone(),
+                        store: services.store.clone(),
+                        directory: directory.clone(),
+                        dial_plan: gateway.dial_plan.clone(),
+                        clock: services.clock.clone(),
+                        timeouts: services.settings.keys,
+                        silence_timeout: services.settings.silence_timeout,
+                        direct: services.settings.direct,
+                    };
+                    session.access(negotiated, lookup, access, subscriber).await
                 }
             }
         }
@@ -483,34 +502,32 @@ impl Session<'_> {
         })
     }
 
-    async fn direct(
+    /// A call to the pilot number: the subscriber-access menus, or the direct flow when the
+    /// caller chooses to leave a message.
+    async fn access(
         mut self,
         negotiated: Negotiated,
         lookup: DirectLookup,
+        access: Access,
+        subscriber: Option<access::menu::Subscriber>,
     ) -> Result<Finished, Error> {
-        let plan = self.services.settings.direct;
-        let (handle, task) = media::start_direct_call(negotiated, self.context()?, plan, lookup)?;
+        let (handle, task) =
+            media::start_conversation(negotiated, self.context()?, move |conversation| {
+                access::run(conversation, access, subscriber, lookup)
+            })?;
         let (outcome, dialog_over) = self.supervise(handle, task).await;
         Ok(match outcome? {
-            DirectOutcome::Message {
-                mailbox, recording, ..
-            } => {
-                tracing::Span::current().record("mailbox", mailbox.user.address.as_str());
+            AccessOutcome::LeftMessage(outcome) => direct_finished(outcome, dialog_over),
+            AccessOutcome::Ended { subscriber, stats } => {
+                info!(logged_in = subscriber.is_some(), "subscriber access ended");
                 Finished {
-                    mailbox: Some(mailbox),
-                    stats: recording.stats,
-                    recording: Some(recording),
+                    mailbox: None,
+                    recording: None,
+                    stats,
                     dialog_over,
                     abandoned: None,
                 }
             }
-            DirectOutcome::Abandoned { reason, stats } => Finished {
-                mailbox: None,
-                recording: None,
-                stats,
-                dialog_over,
-                abandoned: Some(reason),
-            },
         })
     }
 
@@ -550,6 +567,31 @@ impl Session<'_> {
                 },
             }
         }
+    }
+}
+
+/// What a direct flow left, for delivery.
+fn direct_finished(outcome: DirectOutcome<Mailbox>, dialog_over: bool) -> Finished {
+    match outcome {
+        DirectOutcome::Message {
+            mailbox, recording, ..
+        } => {
+            tracing::Span::current().record("mailbox", mailbox.user.address.as_str());
+            Finished {
+                mailbox: Some(mailbox),
+                stats: recording.stats,
+                recording: Some(recording),
+                dialog_over,
+                abandoned: None,
+            }
+        }
+        DirectOutcome::Abandoned { reason, stats } => Finished {
+            mailbox: None,
+            recording: None,
+            stats,
+            dialog_over,
+            abandoned: Some(reason),
+        },
     }
 }
 
