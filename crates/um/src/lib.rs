@@ -2,10 +2,11 @@
 //! mailbox store, once `sip` has turned a call into typed values: where a call to a voicemail
 //! pilot goes (`um::router`), who is calling (`um::caller_id`), and turning a finished call into
 //! a voice message or a missed-call notification (`um::delivery`); `um::voicemail` runs the media
-//! server's calls from answer to delivery.
+//! server's calls from answer to delivery; `um::mwi` lights message-waiting lamps (RFC 3842).
 //! Never sees bytes, sockets or raw SIP headers.
 
 pub mod caller_id;
 pub mod delivery;
+pub mod mwi;
 pub mod router;
 pub mod voicemail;
