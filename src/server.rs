@@ -321,7 +321,11 @@ async fn wire(
             events: Some(EventService {
                 server: Arc::new(MwiServer::new(directory_rx.clone(), clock.clone())),
                 events: subscription_events,
-                limits: SubscriptionLimits::default(),
+                limits: SubscriptionLimits {
+                    max_total: config.um.mwi_max_subscriptions,
+                    offer_sha256: config.um.mwi_digest_sha256,
+                    ..SubscriptionLimits::default()
+                },
             }),
         },
         sip_options,

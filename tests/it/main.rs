@@ -23,6 +23,7 @@ mod golden;
 mod harness;
 mod http_surface;
 mod inproc;
+mod mwi;
 mod notify_restart;
 mod notify_stream;
 mod server_version;

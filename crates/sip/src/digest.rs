@@ -30,6 +30,9 @@ pub enum NonceState {
 /// Issues and checks nonces for one listener.
 pub struct Nonces {
     key: hmac::Key,
+    /// Numbers the nonces issued, so no two are alike even within a second (a client starts
+    /// its nonce count afresh with each new nonce).
+    issued: u64,
     epoch: Instant,
     lifetime: Duration,
     capacity: usize,
@@ -49,8 +52,11 @@ impl std::fmt::Debug for Nonces {
     }
 }
 
-/// Hex digits of the issue time in a nonce.
+/// Hex digits of the issue time in a nonce, then of its serial number.
 const TIME_DIGITS: usize = 16;
+
+/// Hex digits of the issue time and serial number together.
+const HEAD_DIGITS: usize = 32;
 
 /// Bytes of the HMAC kept in a nonce.
 const MAC_BYTES: usize = 16;
@@ -61,6 +67,7 @@ impl Nonces {
         let secret = format!("{}{}{}", ids.token(), ids.token(), ids.token());
         Nonces {
             key: hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()),
+            issued: 0,
             epoch: now,
             lifetime,
             capacity: capacity.max(1),
@@ -74,15 +81,17 @@ impl Nonces {
         now.saturating_duration_since(self.epoch).as_secs()
     }
 
-    fn mac(&self, issued: u64) -> hmac::Tag {
-        hmac::sign(&self.key, &issued.to_be_bytes())
+    fn mac(&self, head: &str) -> hmac::Tag {
+        hmac::sign(&self.key, head.as_bytes())
     }
 
-    /// A fresh nonce: the issue time and its MAC, in hex.
-    pub fn issue(&self, now: Instant) -> String {
+    /// A fresh nonce: the issue time, a serial number and their MAC, in hex.
+    pub fn issue(&mut self, now: Instant) -> String {
         let issued = self.seconds(now);
-        let mut nonce = format!("{issued:0TIME_DIGITS$x}");
-        for byte in self.mac(issued).as_ref().iter().take(MAC_BYTES) {
+        self.issued = self.issued.wrapping_add(1);
+        let mut nonce = format!("{issued:0TIME_DIGITS$x}{:016x}", self.issued);
+        let mac = self.mac(&nonce);
+        for byte in mac.as_ref().iter().take(MAC_BYTES) {
             nonce.push_str(&format!("{byte:02x}"));
         }
         nonce
@@ -90,13 +99,17 @@ impl Nonces {
 
     /// Whether `nonce` is ours and still young.
     pub fn check(&self, nonce: &str, now: Instant) -> NonceState {
-        let (Some(time), Some(mac)) = (nonce.get(..TIME_DIGITS), nonce.get(TIME_DIGITS..)) else {
+        let (Some(head), Some(time), Some(mac)) = (
+            nonce.get(..HEAD_DIGITS),
+            nonce.get(..TIME_DIGITS),
+            nonce.get(HEAD_DIGITS..),
+        ) else {
             return NonceState::Forged;
         };
         let Ok(issued) = u64::from_str_radix(time, 16) else {
             return NonceState::Forged;
         };
-        let expected = self.mac(issued);
+        let expected = self.mac(head);
         let expected = expected.as_ref().iter().take(MAC_BYTES);
         let given = (0..mac.len() / 2).map(|i| {
             mac.get(2 * i..2 * i + 2)
@@ -169,13 +182,14 @@ mod tests {
     #[test]
     fn nonces_validate_themselves_and_expire() {
         let now = Instant::now();
-        let nonces = Nonces::new(&RandomIds::default(), Duration::from_secs(60), 4, now);
+        let mut nonces = Nonces::new(&RandomIds::default(), Duration::from_secs(60), 4, now);
         let nonce = nonces.issue(now);
         assert_eq!(nonces.check(&nonce, now), NonceState::Fresh { issued: 0 });
+        assert_ne!(nonces.issue(now), nonce, "unique within a second");
         let later = now + Duration::from_secs(61);
         assert_eq!(nonces.check(&nonce, later), NonceState::Stale);
         let mut forged = nonce.clone();
-        forged.replace_range(TIME_DIGITS.., &"0".repeat(2 * MAC_BYTES));
+        forged.replace_range(HEAD_DIGITS.., &"0".repeat(2 * MAC_BYTES));
         assert_eq!(nonces.check(&forged, now), NonceState::Forged);
         assert_eq!(nonces.check("short", now), NonceState::Forged);
         assert_eq!(nonces.check(&format!("{nonce}00"), now), NonceState::Forged);

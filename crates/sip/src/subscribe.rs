@@ -61,6 +61,9 @@ pub struct SubscriptionLimits {
     pub nonce_lifetime: Duration,
     /// Nonces whose counts are remembered at once (replay protection; bounded memory).
     pub max_nonces: usize,
+    /// Whether a SHA-256 challenge is offered before the MD5 one (RFC 8760 §2.4); off for
+    /// phones that read only the first challenge and know only MD5.
+    pub offer_sha256: bool,
 }
 
 impl Default for SubscriptionLimits {
@@ -76,12 +79,15 @@ impl Default for SubscriptionLimits {
                 per_second: 2_000,
                 burst: 10_000,
             },
+            // A phone sends two per subscription or refresh (the challenged one and the
+            // answered one); a few lines behind one address may subscribe at once.
             other_rate: Rate {
-                per_second: 2,
-                burst: 10,
+                per_second: 5,
+                burst: 20,
             },
             nonce_lifetime: Duration::from_secs(300),
             max_nonces: 10_000,
+            offer_sha256: true,
         }
     }
 }
@@ -383,8 +389,9 @@ impl Subscriptions {
     }
 
     /// 401 with a SHA-256 challenge, then an MD5 one (RFC 8760 §2.4: most preferred first).
+    /// Credentials with either are accepted whatever was offered.
     fn challenge(
-        &self,
+        &mut self,
         request: &Request,
         flow: Flow,
         realm: &str,
@@ -402,13 +409,18 @@ impl Subscriptions {
         };
         use super::wire::digest::Algorithm;
         let status = StatusCode::Unauthorized;
+        let offer_sha256 = self.limits.offer_sha256;
         io.tx.respond(
             &key,
             status,
             Some(&tag),
             |w| {
-                w.header(&HeaderName::WwwAuthenticate, challenge(Algorithm::Sha256))
-                    .header(&HeaderName::WwwAuthenticate, challenge(Algorithm::Md5))
+                let w = if offer_sha256 {
+                    w.header(&HeaderName::WwwAuthenticate, challenge(Algorithm::Sha256))
+                } else {
+                    w
+                };
+                w.header(&HeaderName::WwwAuthenticate, challenge(Algorithm::Md5))
             },
             None,
             io.now,
@@ -756,6 +768,14 @@ impl Subscriptions {
         let Some(entry) = self.resources.get_mut(resource) else {
             return Ok(());
         };
+        if entry
+            .state
+            .as_ref()
+            .is_some_and(|s| s.content_type == content_type && s.body == body)
+        {
+            // Every subscriber has this state or is about to get it.
+            return Ok(());
+        }
         entry.state = Some(State { content_type, body });
         let tags: Vec<Tag> = entry.subscribers.iter().cloned().collect();
         for tag in tags {

@@ -312,11 +312,12 @@ pub async fn serve(services: Services, mut events: mpsc::UnboundedReceiver<Subsc
                     SubscriptionEvent::Watched { resource } => {
                         let mailbox = MailboxId::new(&resource);
                         subscribed.insert(mailbox.clone());
-                        reconcile(&services, &mut tasks, &mut watchers, &subscribed, &gateways);
-                        // A watcher that already ran publishes its unchanged counts now, for
-                        // the resource's first subscriber.
-                        if let Some(watcher) = watchers.get(&mailbox) {
-                            watcher.force.notify_one();
+                        // A watcher already running (for a gateway) publishes its unchanged
+                        // counts now, for the resource's first subscriber; a new one publishes
+                        // as it starts.
+                        match watchers.get(&mailbox) {
+                            Some(watcher) => watcher.force.notify_one(),
+                            None => reconcile(&services, &mut tasks, &mut watchers, &subscribed, &gateways),
                         }
                     }
                     SubscriptionEvent::Unwatched { resource } => {
@@ -427,6 +428,7 @@ fn publish(services: &Services, mailbox: &MailboxId, counts: Counts, changed: bo
     let Some(user) = directory.user_by_address(mailbox.as_str()) else {
         return;
     };
+    tracing::info!(%mailbox, new = counts.new, old = counts.old, "message waiting");
     let body = Bytes::from(summary_of(user, counts).to_bytes());
     if let Err(error) =
         services

@@ -1,0 +1,183 @@
+//! Message waiting end to end (RFC 3842 over RFC 6665): the real `sipp` subscribes at the real
+//! binary's call router, as a gateway (no authentication, over UDP and TCP) and as a phone from
+//! another address (digest authentication), while a caller leaves a voice message through the
+//! router and the media server and the user marks it read over EWS. Every NOTIFY's state and
+//! body is checked by the scenarios (`tests/interop/sipp/mwi_*.xml`); the server's
+//! "message waiting" log line says when each state was published, which is when the test moves
+//! on.
+
+use crate::harness::{temp_dir, Server};
+use crate::voicemail_calls::{data_with_short_greetings, ews, id_of, text, ALICE, BOB};
+use umbox_testkit::sipp;
+
+/// Waits for the server to publish `user`'s counts.
+fn published(server: &Server, user: (&str, &str), new: u32, old: u32) {
+    server.wait_for_log(&format!(
+        "message waiting mailbox={} new={new} old={old}",
+        user.0
+    ));
+}
+
+/// Leaves a voice message for `extension` through the call router, as a PBX forwarding an
+/// unanswered call does.
+fn deposit(server: &Server, extension: &str) {
+    let _turn = sipp::media_turn();
+    let keys = [
+        "-key",
+        "mailbox",
+        extension,
+        "-key",
+        "caller",
+        "+14255550199",
+    ];
+    sipp::run("voicemail_bye.xml", server.sip_router, 1, 40, &keys).assert_ok();
+}
+
+/// Marks the one voice message of `user` read over EWS (UpdateItem on message:IsRead).
+fn mark_read(server: &Server, user: (&str, &str)) {
+    let found = ews(
+        server,
+        user,
+        r#"<m:FindItem Traversal="Shallow">
+  <m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>
+  <m:ParentFolderIds><t:DistinguishedFolderId Id="voicemail"/></m:ParentFolderIds>
+</m:FindItem>"#,
+    );
+    let item = id_of(&found, "ItemId");
+    let updated = ews(
+        server,
+        user,
+        &format!(
+            r#"<m:UpdateItem MessageDisposition="SaveOnly" ConflictResolution="AlwaysOverwrite">
+  <m:ItemChanges>
+    <t:ItemChange>
+      <t:ItemId Id="{item}"/>
+      <t:Updates>
+        <t:SetItemField>
+          <t:FieldURI FieldURI="message:IsRead"/>
+          <t:Message><t:IsRead>true</t:IsRead></t:Message>
+        </t:SetItemField>
+      </t:Updates>
+    </t:ItemChange>
+  </m:ItemChanges>
+</m:UpdateItem>"#
+        ),
+    );
+    let mut codes = Vec::new();
+    collect_codes(&updated, &mut codes);
+    assert_eq!(codes, ["NoError"]);
+}
+
+fn collect_codes(element: &umbox_xml::Element, codes: &mut Vec<String>) {
+    for child in element.children() {
+        if child.name() == "ResponseCode" {
+            codes.push(child.trimmed_text().to_owned());
+        }
+        collect_codes(child, codes);
+    }
+}
+
+#[test]
+fn a_gateway_follows_the_lamp_through_a_deposit_and_a_read_over_udp_and_tcp() {
+    let server = Server::demo_in(data_with_short_greetings(&[ALICE.0, BOB.0]));
+    for (transport, user, extension) in [("u1", ALICE, "1001"), ("t1", BOB, "1002")] {
+        let subscriber = sipp::spawn(
+            "mwi_gateway.xml",
+            server.sip_router,
+            1,
+            90,
+            &["-t", transport, "-key", "ext", extension],
+        );
+        published(&server, user, 0, 0);
+        deposit(&server, extension);
+        published(&server, user, 1, 0);
+        assert_eq!(text(&ews_counts(&server, user), "UnreadCount"), "1");
+        mark_read(&server, user);
+        published(&server, user, 0, 1);
+        subscriber.wait().assert_ok();
+    }
+}
+
+/// GetFolder of `user`'s voicemail search folder.
+fn ews_counts(server: &Server, user: (&str, &str)) -> umbox_xml::Element {
+    ews(
+        server,
+        user,
+        r#"<m:GetFolder>
+  <m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>
+  <m:FolderIds><t:DistinguishedFolderId Id="voicemail"/></m:FolderIds>
+</m:GetFolder>"#,
+    )
+}
+
+#[test]
+fn refusals_other_packages_unknown_mailboxes_and_short_expiries() {
+    let server = Server::demo();
+    for transport in ["u1", "t1"] {
+        for (scenario, extension, status) in [
+            ("mwi_bad_event.xml", "1001", "SIP/2.0 489 Bad Event"),
+            ("mwi_unknown.xml", "1077", "SIP/2.0 404 Not Found"),
+            (
+                "mwi_too_brief.xml",
+                "1001",
+                "SIP/2.0 423 Interval Too Brief",
+            ),
+        ] {
+            let run = sipp::run(
+                scenario,
+                server.sip_router,
+                1,
+                20,
+                &["-t", transport, "-key", "ext", extension],
+            );
+            run.assert_ok();
+            assert_eq!(run.received(status), 1, "{scenario}: {}", run.messages);
+        }
+    }
+}
+
+#[test]
+fn a_phone_authenticates_with_digest_and_sees_only_its_own_mailbox() {
+    let dir = temp_dir("mwi-config");
+    let config = dir.join("umbox.toml");
+    // sipp computes MD5 digests only, from the first challenge it reads.
+    std::fs::write(
+        &config,
+        "domains = [\"example.test\"]\n[um]\nmwi_digest_sha256 = false\n",
+    )
+    .unwrap();
+    let server = Server::demo_with_config(temp_dir("data"), config);
+    let (ok, out, err) = server.admin(&["user", "set", ALICE.0, "--sip-password", "phone-secret"]);
+    assert!(ok, "{out}{err}");
+    server.wait_for_log("reloaded directory");
+    // 127.0.0.2 is not the demo gateway (127.0.0.1): the phone must authenticate.
+    let phone = [
+        "-i",
+        "127.0.0.2",
+        "-au",
+        "alice",
+        "-ap",
+        "phone-secret",
+        "-key",
+        "user",
+        "alice",
+    ];
+    for transport in ["u1", "t1"] {
+        let mut own = phone.to_vec();
+        own.extend(["-t", transport, "-key", "ext", "1001"]);
+        let run = sipp::run("mwi_phone.xml", server.sip_router, 1, 20, &own);
+        run.assert_ok();
+        assert_eq!(run.received("SIP/2.0 401 Unauthorized"), 2);
+
+        let mut other = phone.to_vec();
+        other.extend(["-t", transport, "-key", "ext", "1002"]);
+        let run = sipp::run("mwi_phone_forbidden.xml", server.sip_router, 1, 20, &other);
+        run.assert_ok();
+        assert_eq!(run.received("SIP/2.0 403 Forbidden"), 1);
+    }
+    let mut wrong = phone.to_vec();
+    wrong[5] = "wrong-secret";
+    wrong.extend(["-key", "ext", "1001"]);
+    let run = sipp::run("mwi_phone_forbidden.xml", server.sip_router, 1, 20, &wrong);
+    run.assert_ok();
+}
