@@ -48,6 +48,13 @@ impl Server {
         Server::spawn(data, None, &["--demo"])
     }
 
+    /// [`Server::demo_in`] logging with `filter` (`UMBOX_LOG`) instead of `info`.
+    pub fn demo_in_logging(data: PathBuf, filter: &str) -> Server {
+        let mut command = Server::command(&data, None, &["--demo"]);
+        command.env("UMBOX_LOG", filter);
+        Server::run(command, data)
+    }
+
     /// `umbox serve --demo --config FILE` on ephemeral ports over an existing data directory.
     pub fn demo_with_config(data: PathBuf, config: PathBuf) -> Server {
         Server::spawn(data, Some(config), &["--demo"])
@@ -84,9 +91,14 @@ impl Server {
     }
 
     fn spawn(data: PathBuf, config: Option<PathBuf>, extra: &[&str]) -> Server {
+        let command = Server::command(&data, config.as_deref(), extra);
+        Server::run(command, data)
+    }
+
+    fn command(data: &Path, config: Option<&Path>, extra: &[&str]) -> Command {
         let mut command = umbox();
-        command.arg("serve").arg("--data").arg(&data);
-        if let Some(config) = &config {
+        command.arg("serve").arg("--data").arg(data);
+        if let Some(config) = config {
             command.arg("--config").arg(config);
         }
         command.args([
@@ -101,12 +113,14 @@ impl Server {
         // SIP on ephemeral ports too, and RTP sockets on whatever port the system picks.
         command.args(["--sip-router-port", "0", "--sip-media-port", "0"]);
         command.args(["--rtp-ports", "0-0"]).args(extra);
-        Server::run(command, data)
+        command
     }
 
     fn run(mut command: Command, data: PathBuf) -> Server {
+        if !command.get_envs().any(|(name, _)| name == "UMBOX_LOG") {
+            command.env("UMBOX_LOG", "info");
+        }
         command
-            .env("UMBOX_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -6,6 +6,9 @@
 //! "message waiting" log line says when each state was published, which is when the test moves
 //! on.
 
+use umbox_store::props::{tags, PropKey, PropValue};
+use umbox_store::{self as store, Change, DistinguishedFolder, MailStore, MailboxId, RedbStore};
+
 use crate::harness::{temp_dir, Server};
 use crate::voicemail_calls::{data_with_short_greetings, ews, id_of, text, ALICE, BOB};
 use umbox_testkit::sipp;
@@ -180,4 +183,100 @@ fn a_phone_authenticates_with_digest_and_sees_only_its_own_mailbox() {
     wrong.extend(["-key", "ext", "1001"]);
     let run = sipp::run("mwi_phone_forbidden.xml", server.sip_router, 1, 20, &wrong);
     run.assert_ok();
+}
+
+/// Waits until the server has logged every one of `needles`, in any order.
+fn logged_all(server: &Server, needles: &[&str]) {
+    let mut missing: Vec<&str> = needles.to_vec();
+    while let Some(next) = missing.first().copied() {
+        let lines = server.log_until(next);
+        missing.retain(|needle| !lines.iter().any(|line| line.contains(needle)));
+    }
+}
+
+#[test]
+fn subscriptions_survive_a_restart_and_are_told_the_new_state() {
+    let server = Server::demo_in_logging(temp_dir("data"), "info,umbox_um::mwi=debug");
+    let subscriber = sipp::spawn(
+        "mwi_restart.xml",
+        server.sip_router,
+        1,
+        90,
+        &["-key", "ext", "1001"],
+    );
+    logged_all(
+        &server,
+        &[
+            "subscription record kept",
+            "message waiting mailbox=alice@example.test new=0 old=0",
+        ],
+    );
+    let data = server.stop();
+    // A voice message arrives while the server is down (written as delivery writes it).
+    {
+        let store = RedbStore::open(&data, store::Options::default()).unwrap();
+        let mailbox = MailboxId::new(ALICE.0);
+        let inbox = store
+            .distinguished_folder(&mailbox, DistinguishedFolder::Inbox)
+            .unwrap();
+        let change = Change::CreateItem {
+            folder: inbox,
+            props: vec![(
+                PropKey::from(tags::MESSAGE_CLASS),
+                PropValue::Unicode("IPM.Note.Microsoft.Voicemail.UM.CA".into()),
+            )],
+            attachments: vec![],
+        };
+        store
+            .apply(&mailbox, change, std::time::SystemTime::UNIX_EPOCH)
+            .unwrap();
+    }
+    let server = Server::demo_in(data);
+    published(&server, ALICE, 1, 0);
+    subscriber.wait().assert_ok();
+}
+
+#[test]
+fn gateways_marked_mwi_get_unsolicited_notifies_at_start_and_on_change() {
+    let server = Server::demo_in(data_with_short_greetings(&[ALICE.0]));
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let pbx = ["-p", port.as_str()];
+    // Alice and bob, as soon as the gateway is marked.
+    let at_start = sipp::spawn("mwi_unsolicited.xml", server.sip_router, 2, 60, &pbx);
+    let (ok, out, err) = server.admin(&[
+        "gateway",
+        "set",
+        "127.0.0.1",
+        "--mwi",
+        "true",
+        "--sip-port",
+        &port,
+    ]);
+    assert!(ok, "{out}{err}");
+    let run = at_start.wait();
+    run.assert_ok();
+    for extension in ["1001", "1002"] {
+        let to = format!("To: <sip:{extension}@127.0.0.1:{port}>");
+        assert!(run.messages.contains(&to), "{to}: {}", run.messages);
+    }
+    assert_eq!(run.messages.matches("Voice-Message: 0/0 (0/0)").count(), 2);
+
+    let on_change = sipp::spawn("mwi_unsolicited.xml", server.sip_router, 1, 60, &pbx);
+    deposit(&server, "1001");
+    let run = on_change.wait();
+    run.assert_ok();
+    assert!(
+        run.messages.contains("Messages-Waiting: yes")
+            && run.messages.contains("Voice-Message: 1/0 (0/0)")
+            && run
+                .messages
+                .contains(&format!("To: <sip:1001@127.0.0.1:{port}>")),
+        "{}",
+        run.messages
+    );
 }

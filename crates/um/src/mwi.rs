@@ -500,7 +500,7 @@ async fn keep_records(
         })
         .await;
         match done {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => tracing::debug!("message waiting: subscription record kept"),
             Ok(Err(error)) => {
                 tracing::warn!(%error, "message waiting: subscription record not kept")
             }
