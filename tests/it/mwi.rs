@@ -280,3 +280,28 @@ fn gateways_marked_mwi_get_unsolicited_notifies_at_start_and_on_change() {
         run.messages
     );
 }
+
+#[test]
+fn malformed_headers_get_400_and_storms_from_one_source_are_cut() {
+    let server = Server::demo();
+    for (event, expires) in [("message summary", "60"), ("message-summary", "soon")] {
+        let keys = ["-key", "event", event, "-key", "expires", expires];
+        sipp::run("mwi_malformed.xml", server.sip_router, 1, 20, &keys).assert_ok();
+    }
+    // 100 SUBSCRIBEs at once from 127.0.0.3, which is no gateway: each would get a challenge,
+    // but the source's SUBSCRIBE budget (a burst of 20, then 5 a second) runs out.
+    let storm = sipp::run(
+        "mwi_storm.xml",
+        server.sip_router,
+        100,
+        60,
+        &["-i", "127.0.0.3", "-r", "1000", "-l", "100"],
+    );
+    // sipp counts the unanswered calls as failed: they are the point.
+    let answered = storm.received("SIP/2.0 401 Unauthorized");
+    assert!(
+        (20..60).contains(&answered),
+        "{answered} of 100 answered\n{}",
+        storm.screen
+    );
+}
