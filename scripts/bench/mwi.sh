@@ -14,5 +14,5 @@ RATE=${3:-100}
 
 cargo bench --bench mwi --no-run --quiet
 bench=$(ls -t target/release/deps/mwi-* | grep -v '\.d$' | head -1)
-echo "# UMBOX_LOG=warn $bench mwi $SUBSCRIPTIONS $MESSAGES $RATE"
-UMBOX_LOG=warn "$bench" mwi "$SUBSCRIPTIONS" "$MESSAGES" "$RATE"
+echo "# $bench mwi $SUBSCRIPTIONS $MESSAGES $RATE"
+"$bench" mwi "$SUBSCRIPTIONS" "$MESSAGES" "$RATE"

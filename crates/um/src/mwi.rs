@@ -575,21 +575,27 @@ mod tests {
     }
 
     #[test]
-    fn credentials_by_every_username_form() {
+    fn credentials_by_username_and_realm() {
         let (server, _keep) = server();
-        for username in ["alice@example.test", "alice", "1001"] {
-            let found = server
-                .credential(username, "example.test", Algorithm::Sha256)
-                .unwrap();
-            assert_eq!(found.identity, "alice@example.test");
-            assert_eq!(found.ha1.len(), 64);
+        let found = server
+            .credential("alice", "example.test", Algorithm::Sha256)
+            .unwrap();
+        assert_eq!(found.identity, "alice@example.test");
+        assert_eq!(
+            found.ha1,
+            Algorithm::Sha256.ha1("alice", "example.test", "phone-secret")
+        );
+        for (username, realm) in [
+            ("alice", "elsewhere"),
+            ("Alice", "example.test"),
+            ("alice@example.test", "example.test"),
+            ("bob", "example.test"),
+        ] {
+            assert!(
+                server.credential(username, realm, Algorithm::Md5).is_none(),
+                "{username} in {realm}"
+            );
         }
-        assert!(server
-            .credential("alice", "elsewhere", Algorithm::Md5)
-            .is_none());
-        assert!(server
-            .credential("bob", "example.test", Algorithm::Md5)
-            .is_none());
         let uri = sip("sip:1001@127.0.0.1");
         let from = Uri::parse("sip:alice@example.test").unwrap();
         let target = SubscribeTarget {
