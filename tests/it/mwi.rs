@@ -305,3 +305,106 @@ fn malformed_headers_get_400_and_storms_from_one_source_are_cut() {
         storm.screen
     );
 }
+
+/// baresip (Debian 1.0, its `mwi` module) as alice's phone behind kamailio as the PBX: it
+/// registers with kamailio, then subscribes to its own message summary; kamailio relays the
+/// SUBSCRIBE to the call router, which challenges it (kamailio is no gateway), and baresip
+/// answers with alice's digest credentials. After a deposit for 1001, baresip prints the
+/// NOTIFY saying a message waits.
+#[test]
+fn baresip_behind_a_pbx_shows_the_lamp_after_a_deposit() {
+    let dir = temp_dir("mwi-baresip");
+    let config = dir.join("umbox.toml");
+    // libre 1.0 (baresip's SIP stack) computes MD5 digests only.
+    std::fs::write(
+        &config,
+        "domains = [\"example.test\"]\n[um]\nmwi_digest_sha256 = false\n",
+    )
+    .unwrap();
+    let data = data_with_short_greetings(&[ALICE.0]);
+    let server = Server::demo_with_config(data, config);
+    let (ok, out, err) = server.admin(&["user", "set", ALICE.0, "--sip-password", "phone-secret"]);
+    assert!(ok, "{out}{err}");
+    server.wait_for_log("reloaded directory");
+
+    let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    let pbx_port = std::net::UdpSocket::bind("127.0.0.5:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pbx = format!("127.0.0.5:{pbx_port}");
+    // Debian keeps kamailio's modules under /usr/lib/<multiarch triplet>/kamailio/modules.
+    let modules = std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("kamailio/modules"))
+        .chain([std::path::PathBuf::from("/usr/lib/kamailio/modules")])
+        .find(|dir| dir.join("tm.so").exists())
+        .expect("kamailio's modules (apt-get install kamailio)");
+    let kamailio_config = std::fs::read_to_string(interop.join("kamailio/mwi-proxy.cfg.in"))
+        .unwrap()
+        .replace("@LISTEN@", &pbx)
+        .replace("@MODULES@", modules.to_str().unwrap())
+        .replace("@UMBOX@", &server.sip_router.to_string());
+    std::fs::write(dir.join("kamailio.cfg"), kamailio_config).unwrap();
+    let kamailio_log = std::fs::File::create(dir.join("kamailio.log")).unwrap();
+    let mut kamailio = std::process::Command::new("kamailio")
+        .args(["-DD", "-E", "-f"])
+        .arg(dir.join("kamailio.cfg"))
+        .args(["-P"])
+        .arg(dir.join("kamailio.pid"))
+        .stderr(kamailio_log)
+        .spawn()
+        .expect("kamailio runs (apt-get install kamailio)");
+
+    let phone = dir.join("phone");
+    std::fs::create_dir_all(&phone).unwrap();
+    let baresip_config = std::fs::read_to_string(interop.join("baresip/config.in"))
+        .unwrap()
+        .replace("@AUDIO@", "/dev/null")
+        .replace(
+            "module_app\t\tmenu.so",
+            "module_app\t\tmenu.so\nmodule_app\t\tmwi.so",
+        );
+    std::fs::write(phone.join("config"), baresip_config).unwrap();
+    std::fs::write(
+        phone.join("accounts"),
+        format!("<sip:alice@{pbx}>;auth_pass=phone-secret;mwi=yes;regint=600;audio_codecs=PCMU\n"),
+    )
+    .unwrap();
+    let output = dir.join("baresip.log");
+    let mut baresip = std::process::Command::new("baresip")
+        .arg("-f")
+        .arg(&phone)
+        .args(["-t", "90"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&output).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("baresip runs (apt-get install baresip)");
+
+    published(&server, ALICE, 0, 0);
+    deposit(&server, "1001");
+    published(&server, ALICE, 1, 0);
+    // baresip's menu prints each NOTIFY body under "----- MWI for <AOR> -----".
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let shown = loop {
+        let text = std::fs::read_to_string(&output).unwrap_or_default();
+        if text.contains("Messages-Waiting: yes") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = baresip.kill();
+    let _ = baresip.wait();
+    let _ = kamailio.kill();
+    let _ = kamailio.wait();
+    let kamailio_said = std::fs::read_to_string(dir.join("kamailio.log")).unwrap_or_default();
+    assert!(
+        shown.contains("MWI for sip:alice@")
+            && shown.contains("Messages-Waiting: yes")
+            && shown.contains("Voice-Message: 1/0"),
+        "baresip:\n{shown}\nkamailio:\n{kamailio_said}"
+    );
+}
