@@ -315,14 +315,18 @@ pub async fn serve(services: Services, mut events: mpsc::UnboundedReceiver<Subsc
                         // A watcher already running (for a gateway) publishes its unchanged
                         // counts now, for the resource's first subscriber; a new one publishes
                         // as it starts.
-                        match watchers.get(&mailbox) {
-                            Some(watcher) => watcher.force.notify_one(),
-                            None => reconcile(&services, &mut tasks, &mut watchers, &subscribed, &gateways),
+                        if start_watcher(&services, &mut tasks, &mut watchers, &mailbox) {
+                            if let Some(watcher) = watchers.get(&mailbox) {
+                                watcher.force.notify_one();
+                            }
                         }
                     }
                     SubscriptionEvent::Unwatched { resource } => {
-                        subscribed.remove(&MailboxId::new(&resource));
-                        reconcile(&services, &mut tasks, &mut watchers, &subscribed, &gateways);
+                        let mailbox = MailboxId::new(&resource);
+                        subscribed.remove(&mailbox);
+                        if !gateways.contains(&mailbox) {
+                            watchers.remove(&mailbox);
+                        }
                     }
                     saved @ SubscriptionEvent::Saved { .. } => {
                         let _ = records.send(saved);
@@ -354,17 +358,28 @@ fn reconcile(
 ) {
     watchers.retain(|mailbox, _| subscribed.contains(mailbox) || gateways.contains(mailbox));
     for mailbox in subscribed.iter().chain(gateways) {
-        if watchers.contains_key(mailbox) {
-            continue;
-        }
-        let force = Arc::new(Notify::new());
-        let task = tasks.spawn(watch_mailbox(
-            services.clone(),
-            mailbox.clone(),
-            force.clone(),
-        ));
-        watchers.insert(mailbox.clone(), Watcher { force, task });
+        start_watcher(services, tasks, watchers, mailbox);
     }
+}
+
+/// Starts `mailbox`'s watcher unless it runs; whether it was running already.
+fn start_watcher(
+    services: &Services,
+    tasks: &mut JoinSet<()>,
+    watchers: &mut HashMap<MailboxId, Watcher>,
+    mailbox: &MailboxId,
+) -> bool {
+    if watchers.contains_key(mailbox) {
+        return true;
+    }
+    let force = Arc::new(Notify::new());
+    let task = tasks.spawn(watch_mailbox(
+        services.clone(),
+        mailbox.clone(),
+        force.clone(),
+    ));
+    watchers.insert(mailbox.clone(), Watcher { force, task });
+    false
 }
 
 /// Follows one mailbox's change log and publishes its counts when they change (and when
