@@ -408,3 +408,92 @@ fn baresip_behind_a_pbx_shows_the_lamp_after_a_deposit() {
         "baresip:\n{shown}\nkamailio:\n{kamailio_said}"
     );
 }
+
+#[test]
+fn the_command_line_stores_digest_hashes_and_marks_gateways() {
+    let data = temp_dir("mwi-cli");
+    let run = |args: &[&str]| crate::harness::admin(&data, args);
+    let ok = |args: &[&str]| {
+        let (success, out, err) = run(args);
+        assert!(success, "{args:?}: {err}");
+        out
+    };
+    ok(&["dialplan", "add", "hq", "--extension-length", "4"]);
+    ok(&[
+        "gateway",
+        "add",
+        "pbx1",
+        "--address",
+        "192.0.2.10",
+        "--dial-plan",
+        "hq",
+    ]);
+    ok(&[
+        "user",
+        "add",
+        "carol@corp.test",
+        "--name",
+        "Carol",
+        "--password",
+        "pw",
+        "--extension",
+        "4001",
+    ]);
+    ok(&[
+        "user",
+        "set",
+        "carol@corp.test",
+        "--sip-password",
+        "phone-pw",
+    ]);
+    let file = std::fs::read_to_string(data.join("directory.toml")).unwrap();
+    assert!(!file.contains("phone-pw"), "{file}");
+    // RFC 7616 §3.4.2: HA1 = H(username:realm:password), username the address's local part and
+    // realm its domain unless given.
+    let md5 = umbox_sip::wire::digest::Algorithm::Md5.ha1("carol", "corp.test", "phone-pw");
+    let sha = umbox_sip::wire::digest::Algorithm::Sha256.ha1("carol", "corp.test", "phone-pw");
+    assert!(file.contains(&md5) && file.contains(&sha), "{file}");
+    let show = ok(&["user", "show", "carol@corp.test"]);
+    assert!(
+        !show.contains(&md5) && show.contains("realm = \"corp.test\""),
+        "{show}"
+    );
+
+    ok(&[
+        "gateway",
+        "set",
+        "192.0.2.10",
+        "--mwi",
+        "true",
+        "--sip-port",
+        "5070",
+    ]);
+    assert!(ok(&["gateway", "list"]).contains("pbx1\t192.0.2.10\tdial plan hq\tmwi to port 5070"));
+    ok(&["gateway", "set", "pbx1", "--mwi", "false"]);
+    assert!(!ok(&["gateway", "list"]).contains("mwi"));
+
+    let before = std::fs::read(data.join("directory.toml")).unwrap();
+    for (args, field) in [
+        (
+            &["user", "set", "carol@corp.test", "--sip-realm", "x"][..],
+            "--sip-realm",
+        ),
+        (
+            &["user", "set", "carol@corp.test", "--sip-password", ""][..],
+            "--sip-password",
+        ),
+        (
+            &["gateway", "set", "pbx1", "--sip-port", "0"][..],
+            "--sip-port",
+        ),
+        (
+            &["gateway", "set", "nowhere", "--mwi", "true"][..],
+            "nowhere",
+        ),
+    ] {
+        let (success, _, err) = run(args);
+        assert!(!success && err.contains(field), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read(data.join("directory.toml")).unwrap(), before);
+    let _ = std::fs::remove_dir_all(&data);
+}
