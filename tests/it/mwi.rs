@@ -114,7 +114,7 @@ fn ews_counts(server: &Server, user: (&str, &str)) -> umbox_xml::Element {
 }
 
 #[test]
-fn refusals_other_packages_unknown_mailboxes_and_short_expiries() {
+fn refusals_other_packages_unknown_mailboxes_and_short_expiries_and_a_fetch() {
     let server = Server::demo();
     for transport in ["u1", "t1"] {
         for (scenario, extension, status) in [
@@ -136,6 +136,9 @@ fn refusals_other_packages_unknown_mailboxes_and_short_expiries() {
             run.assert_ok();
             assert_eq!(run.received(status), 1, "{scenario}: {}", run.messages);
         }
+        // A fetch: 200, then one terminated NOTIFY with the summary.
+        let keys = ["-t", transport, "-key", "ext", "1001"];
+        sipp::run("mwi_fetch.xml", server.sip_router, 1, 20, &keys).assert_ok();
     }
 }
 

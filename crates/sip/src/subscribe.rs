@@ -513,12 +513,16 @@ impl Subscriptions {
     /// first NOTIFY sent when the resource's state is known, its expiry scheduled.
     fn insert(&mut self, tag: Tag, mut subscription: Subscription, io: &mut Io<'_>) {
         let fetch = subscription.expires_at <= io.now;
-        if !fetch {
+        // A fetch (RFC 6665 §4.4.3: Expires 0) ends with its one NOTIFY once the state is
+        // published; the timer only bounds the wait for it.
+        let deadline = if fetch {
+            io.now + io.tx.timers().timeout()
+        } else {
             self.save(&tag, &subscription, io.now);
-        }
+            subscription.expires_at
+        };
         let key = TimerKey::Subscription(tag.clone());
-        io.tx
-            .schedule(&mut subscription.slot, Some(subscription.expires_at), key);
+        io.tx.schedule(&mut subscription.slot, Some(deadline), key);
         let resource = self
             .resources
             .entry(subscription.resource.clone())
