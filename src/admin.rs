@@ -18,9 +18,10 @@ use umbox_base::clock::{Clock, SystemClock};
 use umbox_base::config::FieldError;
 use umbox_base::directory::{
     check_pin, hash_password, random_pin, DialPlan, Directory, DirectoryFile, Error, Extension,
-    Gateway, Pin, Right, UmPolicy, User,
+    Gateway, Pin, Right, SipCredential, UmPolicy, User,
 };
 use umbox_ews::photo::{PhotoError, PhotoStore};
+use umbox_sip::wire::digest::Algorithm;
 use umbox_store::{self as store, MailStore, MailboxId, RedbStore};
 use umbox_um::greetings::{self, GreetingKind};
 
@@ -174,6 +175,16 @@ pub struct UserFields {
     /// hashed, unlocks the PIN).
     #[arg(long)]
     pub pin: Option<String>,
+    /// SIP digest password of the user's phone, for message-waiting subscriptions; only its
+    /// HA1 hashes (MD5 and SHA-256) are stored.
+    #[arg(long = "sip-password")]
+    pub sip_password: Option<String>,
+    /// Digest username of --sip-password (default: the local part of the address).
+    #[arg(long = "sip-username")]
+    pub sip_username: Option<String>,
+    /// Digest realm of --sip-password (default: the address's domain).
+    #[arg(long = "sip-realm")]
+    pub sip_realm: Option<String>,
 }
 
 /// `umbox dialplan …`
@@ -258,6 +269,17 @@ pub enum GatewayCommand {
         /// Forbid outbound calls (Play on Phone) through it.
         #[arg(long = "no-outcalls")]
         no_outcalls: bool,
+    },
+    /// Change a gateway; options not given are kept.
+    Set {
+        /// Name or source IP address of the gateway.
+        gateway: String,
+        /// Send it unsolicited message-waiting NOTIFYs for every mailbox of its dial plan.
+        #[arg(long)]
+        mwi: Option<bool>,
+        /// The port its unsolicited NOTIFYs go to (UDP).
+        #[arg(long = "sip-port")]
+        sip_port: Option<u16>,
     },
     /// List gateways.
     List,
@@ -448,6 +470,7 @@ fn user(data_dir: &Path, file: &DirectoryFile, command: UserCommand) -> Result<S
                     um_policy: None,
                     rights: Vec::new(),
                     pin: None,
+                    sip_credential: None,
                 };
                 apply_user_fields(d, &mut user, fields)?;
                 d.users.push(user);
@@ -507,6 +530,10 @@ fn user(data_dir: &Path, file: &DirectoryFile, command: UserCommand) -> Result<S
             user.password_hash = "(set)".to_owned();
             if let Some(pin) = &mut user.pin {
                 pin.hash = "(set)".to_owned();
+            }
+            if let Some(credential) = &mut user.sip_credential {
+                credential.ha1_md5 = "(set)".to_owned();
+                credential.ha1_sha256 = "(set)".to_owned();
             }
             Ok(to_toml(&user)?)
         }
@@ -594,6 +621,44 @@ fn apply_user_fields(d: &Directory, user: &mut User, fields: UserFields) -> Resu
         check_pin(&digits, &pin_policy(d, user)).map_err(|reason| invalid("--pin", reason))?;
         user.pin = Some(Pin::new(&digits)?);
     }
+    set_sip_credential(
+        user,
+        fields.sip_password,
+        fields.sip_username,
+        fields.sip_realm,
+    )
+}
+
+/// `--sip-password` (with `--sip-username`, `--sip-realm`): stores the digest HA1s, never the
+/// password. Username or realm alone re-keys nothing (the hashes depend on them), so they need
+/// the password.
+fn set_sip_credential(
+    user: &mut User,
+    password: Option<String>,
+    username: Option<String>,
+    realm: Option<String>,
+) -> Result<(), Error> {
+    let Some(password) = password else {
+        if username.is_some() {
+            return Err(invalid("--sip-username", "only goes with --sip-password"));
+        }
+        if realm.is_some() {
+            return Err(invalid("--sip-realm", "only goes with --sip-password"));
+        }
+        return Ok(());
+    };
+    if password.is_empty() {
+        return Err(invalid("--sip-password", "must not be empty"));
+    }
+    let local = user.address.split('@').next().unwrap_or_default();
+    let username = username.unwrap_or_else(|| local.to_owned());
+    let realm = realm.unwrap_or_else(|| user.domain().to_owned());
+    user.sip_credential = Some(Box::new(SipCredential {
+        ha1_md5: Algorithm::Md5.ha1(&username, &realm, &password),
+        ha1_sha256: Algorithm::Sha256.ha1(&username, &realm, &password),
+        username,
+        realm,
+    }));
     Ok(())
 }
 
@@ -721,14 +786,47 @@ fn gateway(file: &DirectoryFile, command: GatewayCommand) -> Result<String, Erro
                 address,
                 dial_plan,
                 outcalls_allowed: !no_outcalls,
+                mwi: false,
+                sip_port: 5060,
             });
             Ok(format!("added gateway {name}"))
+        }),
+        GatewayCommand::Set {
+            gateway,
+            mwi,
+            sip_port,
+        } => file.update(|d| {
+            let address: Option<IpAddr> = gateway.parse().ok();
+            let entry = d
+                .gateways
+                .iter_mut()
+                .find(|g| g.name == gateway || Some(g.address) == address)
+                .ok_or_else(|| not_found("gateway", &gateway))?;
+            if sip_port == Some(0) {
+                return Err(invalid("--sip-port", "must be 1 to 65535"));
+            }
+            if let Some(mwi) = mwi {
+                entry.mwi = mwi;
+            }
+            if let Some(port) = sip_port {
+                entry.sip_port = port;
+            }
+            Ok(format!("updated gateway {}", entry.name))
         }),
         GatewayCommand::List => {
             let d = file.load()?;
             let mut out = String::new();
             for g in &d.gateways {
-                let _ = writeln!(out, "{}\t{}\tdial plan {}", g.name, g.address, g.dial_plan);
+                let mwi = if g.mwi {
+                    format!("\tmwi to port {}", g.sip_port)
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "{}\t{}\tdial plan {}{mwi}",
+                    g.name, g.address, g.dial_plan
+                );
             }
             Ok(out)
         }

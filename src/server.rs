@@ -2,8 +2,8 @@
 //! site following the directory and config files, so changes need no restart.
 //!
 //! This is wiring only: it binds sockets (HTTPS, HTTP, DNS, the SIP call router and media
-//! server), loads files, publishes snapshots and hands the media server's calls to
-//! `um::voicemail`; each surface's behaviour lives in its own module. The library never prints:
+//! server), loads files, publishes snapshots, hands the media server's calls to
+//! `um::voicemail` and the call router's message-waiting subscriptions to `um::mwi`; each surface's behaviour lives in its own module. The library never prints:
 //! [`Running`] reports the bound addresses and `main` shows them.
 
 use std::net::{IpAddr, SocketAddr};
@@ -25,10 +25,12 @@ use umbox_http::{self as http, Snapshot};
 use umbox_media::ports::{PortError, PortPool};
 use umbox_media::prompts::{PromptError, Prompts};
 use umbox_notify::{self as notify, Hub};
+use umbox_sip::subscribe::{EventService, SubscriptionLimits};
 use umbox_sip::wire::grammar::Host;
 use umbox_sip::{self as sip, Listener, Role};
 use umbox_store::{self as store, MailStore, MailboxId, RedbStore};
 use umbox_um::greetings;
+use umbox_um::mwi::{self, MwiServer};
 use umbox_um::router::{DirectoryRouter, GatewayAllowList, MediaServers};
 use umbox_um::voicemail::{self, Services, Settings};
 
@@ -90,6 +92,9 @@ pub enum Error {
     /// The media listener came up without its dialog handle (a wiring bug).
     #[error("sip: the media listener has no dialog handle")]
     NoDialogs,
+    /// The router listener came up without its subscription handle (a wiring bug).
+    #[error("sip: the router listener has no subscription handle")]
+    NoSubscriptions,
     /// The RTP port range is unusable.
     #[error("rtp ports: {0}")]
     Ports(#[from] PortError),
@@ -318,6 +323,7 @@ async fn wire(
         },
         sip_options.clone(),
     )?;
+    let (subscription_events, mwi_events) = mpsc::unbounded_channel();
     let router = Listener::start(
         router_udp,
         router_tcp,
@@ -326,9 +332,24 @@ async fn wire(
                 directory_rx.clone(),
                 MediaServers::single(Host::Ip(advertised), bound.sip_media.port()),
             )),
+            events: Some(EventService {
+                server: Arc::new(MwiServer::new(directory_rx.clone(), clock.clone())),
+                events: subscription_events,
+                limits: SubscriptionLimits {
+                    max_total: config.um.mwi_max_subscriptions,
+                    offer_sha256: config.um.mwi_digest_sha256,
+                    ..SubscriptionLimits::default()
+                },
+            }),
         },
         sip_options,
     )?;
+    let mwi_services = mwi::Services {
+        directory: directory_rx.clone(),
+        store: Arc::new(store.clone()),
+        subscriptions: router.subscriptions().ok_or(Error::NoSubscriptions)?,
+    };
+    tasks.spawn(mwi::serve(mwi_services, mwi_events));
     let dialogs = media.dialogs().ok_or(Error::NoDialogs)?;
     let rtp_ip = config.listen.sip_media.ip();
     let ports = if config.listen.rtp_ports == (0..=0) {

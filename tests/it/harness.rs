@@ -50,6 +50,13 @@ impl Server {
         Server::spawn(data, None, &["--demo"])
     }
 
+    /// [`Server::demo_in`] logging with `filter` (`UMBOX_LOG`) instead of `info`.
+    pub fn demo_in_logging(data: PathBuf, filter: &str) -> Server {
+        let mut command = Server::command(&data, None, &["--demo"]);
+        command.env("UMBOX_LOG", filter);
+        Server::run(command, data)
+    }
+
     /// `umbox serve --demo --config FILE` on ephemeral ports over an existing data directory.
     pub fn demo_with_config(data: PathBuf, config: PathBuf) -> Server {
         Server::spawn(data, Some(config), &["--demo"])
@@ -95,14 +102,14 @@ impl Server {
     }
 
     fn spawn(data: PathBuf, config: Option<PathBuf>, extra: &[&str]) -> Server {
-        let command = Server::command(&data, config, extra);
+        let command = Server::command(&data, config.as_deref(), extra);
         Server::run(command, data)
     }
 
-    fn command(data: &Path, config: Option<PathBuf>, extra: &[&str]) -> Command {
+    fn command(data: &Path, config: Option<&Path>, extra: &[&str]) -> Command {
         let mut command = umbox();
         command.arg("serve").arg("--data").arg(data);
-        if let Some(config) = &config {
+        if let Some(config) = config {
             command.arg("--config").arg(config);
         }
         command.args([
@@ -123,8 +130,10 @@ impl Server {
     }
 
     fn run(mut command: Command, data: PathBuf) -> Server {
+        if !command.get_envs().any(|(name, _)| name == "UMBOX_LOG") {
+            command.env("UMBOX_LOG", "info");
+        }
         command
-            .env("UMBOX_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

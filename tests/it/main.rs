@@ -27,6 +27,7 @@ mod harness;
 mod http_surface;
 mod inproc;
 mod metrics;
+mod mwi;
 mod notify_restart;
 mod notify_stream;
 mod operations;

@@ -27,7 +27,7 @@ use umbox_testkit::sipp;
 pub(crate) const MESSAGE: &[u8] = include_bytes!("../interop/audio/message.ul");
 
 pub(crate) const ALICE: (&str, &str) = ("alice@example.test", "demo-alice");
-const BOB: (&str, &str) = ("bob@example.test", "demo-bob");
+pub(crate) const BOB: (&str, &str) = ("bob@example.test", "demo-bob");
 
 const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 const MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
@@ -186,7 +186,7 @@ fn message_text(element: &Element, name: &str) -> String {
 }
 
 /// The `Id` attribute of the first `t:<name>` in `element`.
-fn id_of(element: &Element, name: &str) -> String {
+pub(crate) fn id_of(element: &Element, name: &str) -> String {
     first(element, name)
         .and_then(|e| e.attribute("", "Id"))
         .unwrap_or_else(|| panic!("no t:{name} Id in the reply"))

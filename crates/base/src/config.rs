@@ -345,6 +345,13 @@ pub struct RawUm {
     /// before the prompt is repeated; default 5.
     #[serde(default)]
     pub key_timeout_seconds: Option<u32>,
+    /// Message-waiting subscriptions the call router holds at once; default 50000.
+    #[serde(default)]
+    pub mwi_max_subscriptions: Option<usize>,
+    /// Whether phones are challenged with SHA-256 before MD5 (RFC 8760); default true. Turn it
+    /// off for phones that read only the first challenge and know only MD5.
+    #[serde(default)]
+    pub mwi_digest_sha256: Option<bool>,
 }
 
 /// Checked `[um]` settings.
@@ -356,6 +363,10 @@ pub struct Um {
     pub silence_timeout: std::time::Duration,
     /// Time for a key after a menu prompt.
     pub key_timeout: std::time::Duration,
+    /// Message-waiting subscriptions held at once.
+    pub mwi_max_subscriptions: usize,
+    /// Whether SHA-256 digest challenges are offered (before MD5).
+    pub mwi_digest_sha256: bool,
 }
 
 /// `[dns]`: the authoritative DNS server.
@@ -740,10 +751,19 @@ impl Raw {
                 "must be between 1 and 60",
             ));
         }
+        let mwi_max_subscriptions = self.um.mwi_max_subscriptions.unwrap_or(50_000);
+        if !(1..=1_000_000).contains(&mwi_max_subscriptions) {
+            errors.push(FieldError::new(
+                "um.mwi_max_subscriptions",
+                "must be between 1 and 1000000",
+            ));
+        }
         let um = Um {
             max_calls,
             silence_timeout: std::time::Duration::from_secs(u64::from(silence_seconds)),
             key_timeout: std::time::Duration::from_secs(u64::from(key_seconds)),
+            mwi_max_subscriptions,
+            mwi_digest_sha256: self.um.mwi_digest_sha256.unwrap_or(true),
         };
         let dns_defaults = Dns::default();
         let dns = Dns {

@@ -116,6 +116,9 @@ pub struct User {
     /// The telephone-access PIN, when one is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<Pin>,
+    /// SIP digest credentials for the user's phone (message-waiting subscriptions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_credential: Option<Box<SipCredential>>,
 }
 
 /// Most digits a PIN may have (what a caller can type in one entry).
@@ -215,6 +218,21 @@ pub fn random_pin(policy: &UmPolicy) -> Result<String, Error> {
     Err(Error::Hash(
         "the random source gave no usable PIN".to_owned(),
     ))
+}
+
+/// A user's SIP digest credentials (RFC 7616 §3.4.2): HA1 = H(username:realm:password) for each
+/// algorithm. Only the hashes are stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipCredential {
+    /// The digest username the phone authenticates with (compared exactly).
+    pub username: String,
+    /// The digest realm the hashes were made for.
+    pub realm: String,
+    /// HA1 with MD5, 32 lower-case hex digits.
+    pub ha1_md5: String,
+    /// HA1 with SHA-256, 64 lower-case hex digits.
+    pub ha1_sha256: String,
 }
 
 impl User {
@@ -345,6 +363,28 @@ pub struct Gateway {
     /// Whether outbound calls (Play on Phone) may go through it.
     #[serde(default = "default_true")]
     pub outcalls_allowed: bool,
+    /// Whether it gets unsolicited message-waiting NOTIFYs (RFC 3842) for every mailbox of its
+    /// dial plan, as Exchange UM sends them to PBXs.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mwi: bool,
+    /// The port its unsolicited NOTIFYs go to (UDP).
+    #[serde(
+        default = "default_sip_port",
+        skip_serializing_if = "is_default_sip_port"
+    )]
+    pub sip_port: u16,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
+fn default_sip_port() -> u16 {
+    5060
+}
+
+fn is_default_sip_port(port: &u16) -> bool {
+    *port == default_sip_port()
 }
 
 /// The whole directory.
@@ -623,6 +663,39 @@ impl Directory {
                     ));
                 }
             }
+            if let Some(credential) = &user.sip_credential {
+                let hex = |h: &str, len: usize| {
+                    h.len() == len
+                        && h.bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                };
+                for (field, value) in [
+                    ("username", &credential.username),
+                    ("realm", &credential.realm),
+                ] {
+                    if value.is_empty()
+                        || value.contains(['"', '\\'])
+                        || value.chars().any(char::is_control)
+                    {
+                        errors.push(FieldError::new(
+                            format!("{at}.sip_credential.{field}"),
+                            "must be non-empty, without quotes, backslashes or control characters",
+                        ));
+                    }
+                }
+                if !hex(&credential.ha1_md5, 32) {
+                    errors.push(FieldError::new(
+                        format!("{at}.sip_credential.ha1_md5"),
+                        "must be 32 lower-case hex digits",
+                    ));
+                }
+                if !hex(&credential.ha1_sha256, 64) {
+                    errors.push(FieldError::new(
+                        format!("{at}.sip_credential.ha1_sha256"),
+                        "must be 64 lower-case hex digits",
+                    ));
+                }
+            }
             if let Some(policy) = &user.um_policy {
                 if !self.policies.iter().any(|p| &p.name == policy) {
                     errors.push(FieldError::new(
@@ -670,6 +743,7 @@ impl Directory {
                 um_policy: Some("default".to_owned()),
                 rights: Vec::new(),
                 pin: None,
+                sip_credential: None,
             })
         };
         Ok(Directory {
@@ -689,6 +763,8 @@ impl Directory {
                 address: IpAddr::from([127, 0, 0, 1]),
                 dial_plan: "default".to_owned(),
                 outcalls_allowed: true,
+                mwi: false,
+                sip_port: default_sip_port(),
             }],
         })
     }

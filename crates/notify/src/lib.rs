@@ -470,6 +470,11 @@ impl Hub {
         let now = clock.now();
         let mut state = State::default();
         for (key, bytes) in store.subscriptions()? {
+            // Records of other owners (SIP message-waiting subscriptions) are named
+            // `<owner>:<id>`; ours are base64, which has no colon.
+            if key.contains(':') {
+                continue;
+            }
             let loaded =
                 SubscriptionId::parse(&key).and_then(|id| Ok((id, record::decode(&bytes, now)?)));
             match loaded {

@@ -378,8 +378,17 @@ fn pull_and_push_subscriptions_survive_a_restart_without_loss() {
         },
     );
     let streaming = f.subscribe(Folders::All, NewKind::Streaming);
+    // Another owner's record (a SIP message-waiting subscription) is left alone.
+    f.store
+        .save_subscription("sip-mwi:abc", b"not ours")
+        .unwrap();
     let item = f.deliver("IPM.Note");
     let f = f.restart(Notifications::default());
+    assert!(f
+        .store
+        .subscriptions()
+        .unwrap()
+        .contains(&("sip-mwi:abc".to_owned(), b"not ours".to_vec())));
     // The client resumes with the watermark it had.
     let got = f
         .hub

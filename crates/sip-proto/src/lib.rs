@@ -98,6 +98,34 @@ pub enum Error {
     /// The source is not a configured gateway.
     #[error("source {0} is not a configured gateway")]
     Forbidden(std::net::IpAddr),
+    /// A SUBSCRIBE names an event package this listener does not serve (RFC 6665 §4.2.1.1).
+    #[error("event package {package:?} is not served")]
+    BadEvent {
+        /// The package asked for (empty when the request had no Event header).
+        package: String,
+        /// The packages served, for Allow-Events.
+        served: &'static [&'static str],
+    },
+    /// A SUBSCRIBE asks for a shorter subscription than the minimum (RFC 6665 §4.2.1.1).
+    #[error("expiration below the minimum of {0} seconds")]
+    IntervalTooBrief(u32),
+    /// A SUBSCRIBE names a resource nobody holds.
+    #[error("no resource {0:?}")]
+    UnknownResource(String),
+    /// The authenticated subscriber may not watch this resource.
+    #[error("{who} may not subscribe to {resource:?}")]
+    NotPermitted {
+        /// The authenticated identity.
+        who: String,
+        /// What it asked for.
+        resource: String,
+    },
+    /// Digest credentials that do not match (RFC 7616 §3.4).
+    #[error("wrong credentials for {0:?}")]
+    BadCredentials(String),
+    /// More subscriptions than the configured limit, in total or for one resource.
+    #[error("over the limit of {0} subscriptions")]
+    TooManySubscriptions(usize),
     /// The call is not known (hang-up of an ended or unknown call).
     #[error("no call {0}")]
     NoSuchCall(CallId),
@@ -140,8 +168,15 @@ impl Error {
             Error::CSeqOutOfOrder { .. } | Error::Unroutable(_) | Error::InviteInProgress(_) => {
                 StatusCode::ServerInternalError
             }
-            Error::Overloaded(_) | Error::TooManyTransactions(_) => StatusCode::ServiceUnavailable,
-            Error::Forbidden(_) => StatusCode::Forbidden,
+            Error::Overloaded(_)
+            | Error::TooManyTransactions(_)
+            | Error::TooManySubscriptions(_) => StatusCode::ServiceUnavailable,
+            Error::Forbidden(_) | Error::NotPermitted { .. } | Error::BadCredentials(_) => {
+                StatusCode::Forbidden
+            }
+            Error::BadEvent { .. } => StatusCode::BadEvent,
+            Error::IntervalTooBrief(_) => StatusCode::IntervalTooBrief,
+            Error::UnknownResource(_) => StatusCode::NotFound,
             Error::NoSuchCall(_) | Error::Timeout(_) | Error::Io { .. } | Error::Closed => {
                 return None
             }

@@ -23,6 +23,8 @@ pub enum StatusCode {
     MovedTemporarily,
     /// 400: malformed request (RFC 3261 §21.4.1).
     BadRequest,
+    /// 401: the request needs user authentication (RFC 3261 §21.4.2).
+    Unauthorized,
     /// 403: understood but refused (RFC 3261 §21.4.4).
     Forbidden,
     /// 404: no such user here (RFC 3261 §21.4.5).
@@ -39,6 +41,8 @@ pub enum StatusCode {
     UnsupportedUriScheme,
     /// 420: a Require option tag is not supported (RFC 3261 §21.4.15).
     BadExtension,
+    /// 423: the requested expiration is too short (RFC 3261 §21.4.17, RFC 6665 §4.2.1.1).
+    IntervalTooBrief,
     /// 480: callee currently unavailable (RFC 3261 §21.4.18).
     TemporarilyUnavailable,
     /// 481: no matching dialog or transaction (RFC 3261 §21.4.19).
@@ -53,6 +57,8 @@ pub enum StatusCode {
     RequestTerminated,
     /// 488: the session offer is not acceptable (RFC 3261 §21.4.26).
     NotAcceptableHere,
+    /// 489: the event package is not served here (RFC 6665 §8.3.2).
+    BadEvent,
     /// 491: another offer is pending in this dialog (RFC 3261 §21.4.27).
     RequestPending,
     /// 500: an unexpected condition (RFC 3261 §21.5.1).
@@ -72,13 +78,14 @@ pub enum StatusCode {
 }
 
 /// The known codes, for the number and reason-phrase tables.
-const KNOWN: [(StatusCode, u16, &str); 28] = [
+const KNOWN: [(StatusCode, u16, &str); 31] = [
     (StatusCode::Trying, 100, "Trying"),
     (StatusCode::Ringing, 180, "Ringing"),
     (StatusCode::SessionProgress, 183, "Session Progress"),
     (StatusCode::Ok, 200, "OK"),
     (StatusCode::MovedTemporarily, 302, "Moved Temporarily"),
     (StatusCode::BadRequest, 400, "Bad Request"),
+    (StatusCode::Unauthorized, 401, "Unauthorized"),
     (StatusCode::Forbidden, 403, "Forbidden"),
     (StatusCode::NotFound, 404, "Not Found"),
     (StatusCode::MethodNotAllowed, 405, "Method Not Allowed"),
@@ -99,6 +106,7 @@ const KNOWN: [(StatusCode, u16, &str); 28] = [
         "Unsupported URI Scheme",
     ),
     (StatusCode::BadExtension, 420, "Bad Extension"),
+    (StatusCode::IntervalTooBrief, 423, "Interval Too Brief"),
     (
         StatusCode::TemporarilyUnavailable,
         480,
@@ -114,6 +122,7 @@ const KNOWN: [(StatusCode, u16, &str); 28] = [
     (StatusCode::BusyHere, 486, "Busy Here"),
     (StatusCode::RequestTerminated, 487, "Request Terminated"),
     (StatusCode::NotAcceptableHere, 488, "Not Acceptable Here"),
+    (StatusCode::BadEvent, 489, "Bad Event"),
     (StatusCode::RequestPending, 491, "Request Pending"),
     (
         StatusCode::ServerInternalError,

@@ -16,14 +16,14 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::endpoint::{
-    destination, Flow, Local, Outbound, Outcome, Outgoing, ServerKey, TimerKey, Transactions,
-    Transport,
+    destination, our_via, Flow, Local, Outbound, Outcome, Outgoing, ServerKey, TimerKey,
+    Transactions, Transport,
 };
 use super::policy::InviteTarget;
 use super::transaction::TimerSlot;
 use super::types::{Branch, CallId, IdSource, Method, StatusCode, Tag};
 use super::wire::diversion::{Diversion, HistoryInfo};
-use super::wire::grammar::{NameAddr, Params, Uri, Via, ViaTransport};
+use super::wire::grammar::{NameAddr, Uri};
 use super::wire::prepass::HeaderName;
 use super::wire::{Request, Writer};
 use super::Error;
@@ -742,18 +742,7 @@ impl Dialogs {
             .map(|route| route.uri);
         let flow = destination(first_route.as_ref().unwrap_or(&request_uri), call.flow);
         let branch = Branch::generate(ctx.ids);
-        let mut params = Params::new();
-        params.set("branch", Some(branch.to_string()));
-        params.set("rport", None);
-        let via = Via {
-            transport: match flow.transport {
-                Transport::Udp => ViaTransport::Udp,
-                Transport::Tcp => ViaTransport::Tcp,
-            },
-            host: ctx.local.host.clone(),
-            port: Some(ctx.local.port),
-            params,
-        };
+        let via = our_via(flow.transport, ctx.local, &branch);
         let cseq = call.local_cseq.saturating_add(1).max(1);
         let mut writer = Writer::request(&Method::Bye, &request_uri)
             .header(&HeaderName::Via, &via)
@@ -773,6 +762,7 @@ impl Dialogs {
             flow,
             call_id: call_id.clone(),
             done,
+            subscription: None,
         };
         tx.request(outgoing, now, out);
     }

@@ -20,12 +20,13 @@ use tokio::time::Instant;
 
 use super::dialog::{Context, DialogEvent, Dialogs, InviteDecision, Pending, PendingKey};
 use super::policy::{InviteRouter, InviteTarget, Route};
+use super::subscribe::{Io, Subscriptions, Unsolicited};
 use super::transaction::{
     ClientState, ClientTransaction, Ending, Kind, ServerState, ServerTransaction, TimerQueue,
     TimerSlot, Timers,
 };
 use super::types::{Branch, CallId, IdSource, Method, StatusCode, Tag};
-use super::wire::grammar::{Host, SipUri, Uri};
+use super::wire::grammar::{Host, Params, SipUri, Uri, Via, ViaTransport};
 use super::wire::prepass::HeaderName;
 use super::wire::{self, Echo, Request, Response, Writer};
 use super::Error;
@@ -95,6 +96,8 @@ pub enum Outcome {
     Delivered,
     /// Nothing matched; dropped.
     Stray,
+    /// Over the source's SUBSCRIBE rate; dropped.
+    Throttled,
 }
 
 impl fmt::Display for Outcome {
@@ -106,6 +109,7 @@ impl fmt::Display for Outcome {
             Outcome::Absorbed => f.write_str("absorbed"),
             Outcome::Delivered => f.write_str("delivered"),
             Outcome::Stray => f.write_str("stray"),
+            Outcome::Throttled => f.write_str("throttled"),
         }
     }
 }
@@ -146,8 +150,14 @@ pub struct CoreLimits {
 /// The transaction user of a listener.
 #[derive(Debug)]
 pub enum Tu {
-    /// The call router: answers INVITEs to pilot numbers with 302 or 404; keeps no call state.
-    Router(Arc<dyn InviteRouter>),
+    /// The call router: answers INVITEs to pilot numbers with 302 or 404 and keeps no call
+    /// state; with `events`, it also serves event subscriptions (`sip::subscribe`).
+    Router {
+        /// Decides each INVITE's redirect.
+        router: Arc<dyn InviteRouter>,
+        /// The subscriptions, when the listener serves them.
+        events: Option<Box<Subscriptions>>,
+    },
     /// The media server's dialogs.
     Media(Dialogs),
 }
@@ -223,6 +233,8 @@ pub struct Outgoing {
     pub call_id: CallId,
     /// Learns how the transaction ended: Ok on a final response, Timeout after timer B/F.
     pub done: Option<oneshot::Sender<Result<(), Error>>>,
+    /// The subscription a NOTIFY belongs to, told how it ended.
+    pub subscription: Option<Tag>,
 }
 
 /// A snapshot of a listener's state, for tests and operators.
@@ -238,6 +250,8 @@ pub struct Stats {
     pub timers: usize,
     /// Open TCP connections.
     pub connections: usize,
+    /// Event subscriptions held.
+    pub subscriptions: usize,
 }
 
 /// What the timer queue holds.
@@ -249,6 +263,8 @@ pub enum TimerKey {
     Client(ClientKey),
     /// A call of the media server (answer wait, 2xx retransmission, ACK wait).
     Call(CallId),
+    /// A subscription's expiry (by our dialog tag).
+    Subscription(Tag),
 }
 
 struct ServerEntry {
@@ -266,6 +282,7 @@ struct ClientEntry {
     slot: Option<TimerSlot>,
     call_id: CallId,
     done: Option<oneshot::Sender<Result<(), Error>>>,
+    subscription: Option<Tag>,
 }
 
 /// The transaction tables and the timer queue of one listener.
@@ -278,6 +295,8 @@ pub struct Transactions {
     /// INVITE server transactions not yet acknowledged: the router's "calls in progress".
     invites_in_flight: usize,
     wake: bool,
+    /// NOTIFY transactions that ended, for their subscriptions.
+    finished: Vec<(Tag, Result<StatusCode, Error>)>,
 }
 
 impl fmt::Debug for Transactions {
@@ -304,6 +323,7 @@ impl Transactions {
             queue: TimerQueue::default(),
             invites_in_flight: 0,
             wake: false,
+            finished: Vec::new(),
         }
     }
 
@@ -435,6 +455,7 @@ impl Transactions {
             flow,
             call_id,
             done,
+            subscription,
         } = outgoing;
         let kind = if method == Method::Invite {
             Kind::Invite
@@ -454,6 +475,7 @@ impl Transactions {
                 slot,
                 call_id,
                 done,
+                subscription,
             },
         );
     }
@@ -479,6 +501,9 @@ impl Transactions {
         if received.deliver && response.status.is_final() {
             if let Some(done) = entry.done.take() {
                 let _ = done.send(Ok(()));
+            }
+            if let Some(tag) = entry.subscription.take() {
+                self.finished.push((tag, Ok(response.status)));
             }
         }
         let deadline = entry.tx.deadline();
@@ -528,6 +553,10 @@ impl Transactions {
                         Ending::Done | Ending::NoAck => Ok(()),
                     };
                     let _ = done.send(result);
+                }
+                if let Some(tag) = entry.subscription.take() {
+                    self.finished
+                        .push((tag, Err(Error::Timeout(entry.call_id.clone()))));
                 }
             }
             return;
@@ -618,7 +647,10 @@ fn redirect(
 /// The methods a listener serves, for Allow (RFC 3261 §20.5).
 fn allowed(tu: &Tu) -> &'static str {
     match tu {
-        Tu::Router(_) => "INVITE, ACK, CANCEL, OPTIONS",
+        Tu::Router { events: None, .. } => "INVITE, ACK, CANCEL, OPTIONS",
+        Tu::Router {
+            events: Some(_), ..
+        } => "INVITE, ACK, CANCEL, OPTIONS, SUBSCRIBE",
         Tu::Media(_) => "INVITE, ACK, CANCEL, BYE, OPTIONS",
     }
 }
@@ -627,7 +659,30 @@ fn serves(tu: &Tu, method: &Method) -> bool {
     match method {
         Method::Invite | Method::Ack | Method::Cancel | Method::Options => true,
         Method::Bye => matches!(tu, Tu::Media(_)),
+        Method::Subscribe => matches!(
+            tu,
+            Tu::Router {
+                events: Some(_),
+                ..
+            }
+        ),
         _ => false,
+    }
+}
+
+/// Our Via for a request we send on `transport`, with a fresh `branch` and `rport` (RFC 3581).
+pub(crate) fn our_via(transport: Transport, local: &Local, branch: &Branch) -> Via {
+    let mut params = Params::new();
+    params.set("branch", Some(branch.to_string()));
+    params.set("rport", None);
+    Via {
+        transport: match transport {
+            Transport::Udp => ViaTransport::Udp,
+            Transport::Tcp => ViaTransport::Tcp,
+        },
+        host: local.host.clone(),
+        port: Some(local.port),
+        params,
     }
 }
 
@@ -647,9 +702,15 @@ pub fn error_response(
         Error::MethodNotAllowed(_) => writer.header(&HeaderName::Allow, allow),
         Error::BadExtension(tags) => writer.header(&HeaderName::Unsupported, tags.join(", ")),
         Error::UnsupportedMediaType(_) => writer.header(&HeaderName::Accept, "application/sdp"),
-        Error::Overloaded(_) | Error::TooManyTransactions(_) | Error::InviteInProgress(_) => {
-            writer.header(&HeaderName::RetryAfter, retry_after)
+        Error::Overloaded(_)
+        | Error::TooManyTransactions(_)
+        | Error::InviteInProgress(_)
+        | Error::TooManySubscriptions(_) => writer.header(&HeaderName::RetryAfter, retry_after),
+        // RFC 6665 §4.2.1.1: 489 lists the packages served, 423 the shortest interval.
+        Error::BadEvent { served, .. } => {
+            writer.header(&HeaderName::AllowEvents, served.join(", "))
         }
+        Error::IntervalTooBrief(min) => writer.header(&HeaderName::MinExpires, min),
         _ => writer,
     };
     Some(writer.finish(None))
@@ -696,6 +757,17 @@ impl Core {
         }
     }
 
+    /// Whether this core serves event subscriptions.
+    pub fn serves_events(&self) -> bool {
+        matches!(
+            self.tu,
+            Tu::Router {
+                events: Some(_),
+                ..
+            }
+        )
+    }
+
     /// The earliest pending timer.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.tx.queue.next()
@@ -709,7 +781,7 @@ impl Core {
     /// Calls and call setups in progress, for the concurrent-call limit.
     pub fn calls(&self) -> usize {
         match &self.tu {
-            Tu::Router(_) => self.tx.invites_in_flight,
+            Tu::Router { .. } => self.tx.invites_in_flight,
             Tu::Media(dialogs) => dialogs.len(),
         }
     }
@@ -722,14 +794,23 @@ impl Core {
             calls: self.calls(),
             timers: self.tx.queue.len(),
             connections: 0,
+            subscriptions: match &self.tu {
+                Tu::Router {
+                    events: Some(events),
+                    ..
+                } => events.len(),
+                Tu::Router { events: None, .. } | Tu::Media(_) => 0,
+            },
         }
     }
 
-    /// Handles a request from a configured gateway.
+    /// Handles a request: from a configured gateway (`trusted`), or a SUBSCRIBE from anyone
+    /// when the listener serves subscriptions (the funnel lets nothing else through).
     pub fn on_request(
         &mut self,
         request: Request,
         flow: Flow,
+        trusted: bool,
         now: Instant,
         out: &dyn Outbound,
     ) -> Outcome {
@@ -775,7 +856,7 @@ impl Core {
                 Outcome::Responded(StatusCode::Ok)
             }
             Method::Cancel => self.on_cancel(&request, flow, now, out),
-            _ => self.dispatch(request, flow, now, out),
+            _ => self.dispatch(request, flow, trusted, now, out),
         }
     }
 
@@ -855,7 +936,7 @@ impl Core {
             // even when a peer reuses the INVITE's branch.
             Some(true) | None => match &mut self.tu {
                 Tu::Media(dialogs) => dialogs.on_ack(&request, &mut self.tx, out),
-                Tu::Router(_) => Outcome::Stray,
+                Tu::Router { .. } => Outcome::Stray,
             },
         }
     }
@@ -873,7 +954,7 @@ impl Core {
         // RFC 3261 §9.2: the 200 to the CANCEL carries the same To tag as the INVITE's answer.
         let dialog_tag = match &self.tu {
             Tu::Media(dialogs) => dialogs.local_tag(&request.call_id),
-            Tu::Router(_) => None,
+            Tu::Router { .. } => None,
         };
         let tag = self
             .tx
@@ -893,7 +974,7 @@ impl Core {
                 Tu::Media(dialogs) => {
                     dialogs.on_cancel(&request.call_id, &invite, &mut self.tx, now, out)
                 }
-                Tu::Router(_) => {
+                Tu::Router { .. } => {
                     let status = StatusCode::RequestTerminated;
                     self.tx
                         .respond(&invite, status, Some(&tag), |w| w, None, now, out);
@@ -907,6 +988,7 @@ impl Core {
         &mut self,
         request: Request,
         flow: Flow,
+        trusted: bool,
         now: Instant,
         out: &dyn Outbound,
     ) -> Outcome {
@@ -920,7 +1002,24 @@ impl Core {
             );
         }
         match &mut self.tu {
-            Tu::Router(router) => {
+            Tu::Router {
+                events: Some(events),
+                ..
+            } if request.method == Method::Subscribe => {
+                let echo = request.echo.clone();
+                let mut io = Io {
+                    tx: &mut self.tx,
+                    local: &self.local,
+                    ids: self.ids.as_ref(),
+                    out,
+                    now,
+                };
+                match events.on_subscribe(request, flow, trusted, &mut io) {
+                    Ok(outcome) => outcome,
+                    Err(error) => self.reject(&echo, &flow, &error, out),
+                }
+            }
+            Tu::Router { router, .. } => {
                 if in_dialog || request.method != Method::Invite {
                     // The router keeps no dialogs: anything in one is unknown here.
                     let error = Error::NoSuchDialog(request.call_id.clone());
@@ -952,14 +1051,100 @@ impl Core {
         }
     }
 
-    /// Handles a response from a configured gateway.
+    /// Handles a response to one of our requests.
     pub fn on_response(
         &mut self,
         response: &Response,
         now: Instant,
         out: &dyn Outbound,
     ) -> Outcome {
-        self.tx.on_response(response, now, out)
+        let outcome = self.tx.on_response(response, now, out);
+        self.finish_notifies(now, out);
+        outcome
+    }
+
+    /// Tells subscriptions how their NOTIFY transactions ended.
+    fn finish_notifies(&mut self, now: Instant, out: &dyn Outbound) {
+        if self.tx.finished.is_empty() {
+            return;
+        }
+        let finished = std::mem::take(&mut self.tx.finished);
+        if let Tu::Router {
+            events: Some(events),
+            ..
+        } = &mut self.tu
+        {
+            let mut io = Io {
+                tx: &mut self.tx,
+                local: &self.local,
+                ids: self.ids.as_ref(),
+                out,
+                now,
+            };
+            for (tag, result) in finished {
+                events.on_notify_done(&tag, result, &mut io);
+            }
+        }
+    }
+
+    /// Runs `work` on the subscriptions, when the listener serves them.
+    fn with_events<R>(
+        &mut self,
+        now: Instant,
+        out: &dyn Outbound,
+        work: impl FnOnce(&mut Subscriptions, &mut Io<'_>) -> R,
+    ) -> Result<R, Error> {
+        let Tu::Router {
+            events: Some(events),
+            ..
+        } = &mut self.tu
+        else {
+            return Err(Error::MethodNotAllowed(Method::Subscribe.to_string()));
+        };
+        let mut io = Io {
+            tx: &mut self.tx,
+            local: &self.local,
+            ids: self.ids.as_ref(),
+            out,
+            now,
+        };
+        Ok(work(events, &mut io))
+    }
+
+    /// The business side's new state of a resource, to its subscribers.
+    pub fn publish(
+        &mut self,
+        resource: &str,
+        content_type: &'static str,
+        body: Bytes,
+        now: Instant,
+        out: &dyn Outbound,
+    ) -> Result<(), Error> {
+        self.with_events(now, out, |events, io| {
+            events.publish(resource, content_type, body, io)
+        })?
+    }
+
+    /// Subscriptions stored before a restart.
+    pub fn restore(
+        &mut self,
+        records: Vec<(String, Bytes)>,
+        now: Instant,
+        out: &dyn Outbound,
+    ) -> Result<usize, Error> {
+        self.with_events(now, out, |events, io| events.restore(records, io))
+    }
+
+    /// A NOTIFY outside any dialog.
+    pub fn notify_unsolicited(
+        &mut self,
+        notify: Unsolicited,
+        now: Instant,
+        out: &dyn Outbound,
+    ) -> Result<(), Error> {
+        self.with_events(now, out, |_, io| {
+            Subscriptions::notify_unsolicited(notify, io)
+        })
     }
 
     /// Runs every timer due at `now`.
@@ -969,6 +1154,10 @@ impl Core {
             match key {
                 TimerKey::Server(key) => self.tx.fire_server(&key, now, out),
                 TimerKey::Client(key) => self.tx.fire_client(&key, now, out),
+                TimerKey::Subscription(tag) => {
+                    // Only a listener with subscriptions schedules these.
+                    let _ = self.with_events(now, out, |events, io| events.on_timer(&tag, io));
+                }
                 TimerKey::Call(call_id) => {
                     if let Tu::Media(dialogs) = &mut self.tu {
                         let ctx = Context {
@@ -982,6 +1171,7 @@ impl Core {
                 }
             }
         }
+        self.finish_notifies(now, out);
     }
 
     /// The UM side answered a call or re-INVITE (or dropped the question: `None`).
@@ -1021,7 +1211,7 @@ impl Core {
                 };
                 dialogs.hangup(call_id, &ctx, &mut self.tx, now, out)
             }
-            Tu::Router(_) => Err(Error::NoSuchCall(call_id.clone())),
+            Tu::Router { .. } => Err(Error::NoSuchCall(call_id.clone())),
         }
     }
 }
@@ -1117,7 +1307,10 @@ Content-Length: 0\r\n\r\n"
             port: 5060,
         };
         let mut core = Core::new(
-            Tu::Router(Arc::new(NothingRoutes)),
+            Tu::Router {
+                router: Arc::new(NothingRoutes),
+                events: None,
+            },
             local,
             limits,
             Timers::default(),
@@ -1130,11 +1323,11 @@ Content-Length: 0\r\n\r\n"
         };
         let out = Recorder::default();
         let now = Instant::now();
-        let first = core.on_request(options("one"), flow, now, &out);
+        let first = core.on_request(options("one"), flow, true, now, &out);
         assert_eq!(first, Outcome::Responded(StatusCode::Ok));
-        let again = core.on_request(options("one"), flow, now, &out);
+        let again = core.on_request(options("one"), flow, true, now, &out);
         assert_eq!(again, Outcome::Retransmission);
-        let second = core.on_request(options("two"), flow, now, &out);
+        let second = core.on_request(options("two"), flow, true, now, &out);
         assert_eq!(second, Outcome::Responded(StatusCode::ServiceUnavailable));
         let sent = out.sent.lock().unwrap();
         assert_eq!(sent[0], sent[1], "a retransmission gets the same bytes");

@@ -10,6 +10,8 @@
 //!   dispatch to the [`policy::InviteRouter`] or to [`dialog`]. Sans-IO: typed in, effects out.
 //! - [`transaction`]: RFC 3261 §17 state machines and timers A–L.
 //! - [`dialog`]: the media server's dialogs and the channel API UM code plugs into.
+//! - [`subscribe`]: event subscriptions (RFC 6665) on the call router, with `digest`'s
+//!   server nonces for the users who must authenticate.
 //!
 //! [`Listener`] is the wiring entry point; [`policy`] holds the traits through which the business
 //! side (`umbox-um`) says which sources are served and where a call goes. This crate never
@@ -18,14 +20,16 @@
 
 mod access;
 pub mod dialog;
+mod digest;
 mod endpoint;
 mod listener;
 pub mod policy;
+pub mod subscribe;
 pub mod transaction;
 mod transport;
 
 pub use access::Rate;
-pub use endpoint::Stats;
+pub use endpoint::{Stats, Transport};
 pub use listener::{Limits, Listener, Options, Role};
 
 pub use umbox_sip_proto::{types, wire, Error};

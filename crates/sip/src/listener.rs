@@ -17,6 +17,7 @@ use super::access::Rate;
 use super::dialog::{DialogEvent, DialogHandle, Dialogs};
 use super::endpoint::{Core, CoreLimits, Local, Stats, Tu};
 use super::policy::{InviteRouter, Peers};
+use super::subscribe::{EventService, SubscriptionHandle, Subscriptions};
 use super::transaction::Timers;
 use super::transport::{self, Shared};
 use super::types::{IdSource, RandomIds};
@@ -31,6 +32,8 @@ pub enum Role {
     Router {
         /// Decides each INVITE's redirect.
         router: Arc<dyn InviteRouter>,
+        /// Event subscriptions (RFC 6665) served beside the redirects, if any.
+        events: Option<EventService>,
     },
     /// The media server's signalling (port 5062 by default): calls become dialogs and
     /// [`DialogEvent`]s on `events`.
@@ -140,6 +143,7 @@ pub struct Listener {
     udp_addr: SocketAddr,
     tcp_addr: SocketAddr,
     media: bool,
+    serves_events: bool,
 }
 
 impl Listener {
@@ -179,7 +183,22 @@ impl Listener {
         };
         let mut tasks = JoinSet::new();
         let (tu, events, name) = match role {
-            Role::Router { router } => (Tu::Router(router), None, "router"),
+            Role::Router { router, events } => {
+                let max_sources = options.limits.max_tracked_sources;
+                let subscriptions = events.map(|service| {
+                    Box::new(Subscriptions::new(
+                        service,
+                        options.ids.as_ref(),
+                        max_sources,
+                        tokio::time::Instant::now(),
+                    ))
+                });
+                let tu = Tu::Router {
+                    router,
+                    events: subscriptions,
+                };
+                (tu, None, "router")
+            }
             Role::MediaServer { events } => {
                 let (internal, receiver) = mpsc::unbounded_channel();
                 tasks.spawn(transport::forward_events(receiver, events));
@@ -187,6 +206,13 @@ impl Listener {
             }
         };
         let media = events.is_some();
+        let serves_events = matches!(
+            tu,
+            Tu::Router {
+                events: Some(_),
+                ..
+            }
+        );
         let core = Core::new(tu, local, limits, options.timers, options.ids.clone());
         let shared = Arc::new(Shared::new(
             core,
@@ -207,6 +233,7 @@ impl Listener {
             udp_addr,
             tcp_addr,
             media,
+            serves_events,
         })
     }
 
@@ -223,6 +250,13 @@ impl Listener {
     /// The hang-up handle of a media server listener (`None` for the router).
     pub fn dialogs(&self) -> Option<DialogHandle> {
         self.media.then(|| DialogHandle {
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// The subscription handle of a router listener serving events (`None` otherwise).
+    pub fn subscriptions(&self) -> Option<SubscriptionHandle> {
+        self.serves_events.then(|| SubscriptionHandle {
             shared: self.shared.clone(),
         })
     }

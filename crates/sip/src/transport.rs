@@ -25,6 +25,7 @@ use super::dialog::{DialogEvent, Pending};
 use super::endpoint::{error_response, ConnId, Core, Flow, Outbound, Outcome, Stats, Transport};
 use super::listener::Limits;
 use super::policy::Peers;
+use super::subscribe::Unsolicited;
 use super::types::{CallId, IdSource, Method, Tag};
 use super::wire::prepass::{frame, Frame};
 use super::wire::{self, Framing, Message, ReadLimits};
@@ -52,6 +53,9 @@ pub(crate) struct Shared {
     ids: Arc<dyn IdSource>,
     /// Which listener, for logs.
     role: &'static str,
+    /// Whether the core serves event subscriptions: then SUBSCRIBEs from any source, and
+    /// responses from any source (to our NOTIFYs), reach it.
+    serves_events: bool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -104,6 +108,7 @@ impl Shared {
         ids: Arc<dyn IdSource>,
         role: &'static str,
     ) -> Shared {
+        let serves_events = core.serves_events();
         Shared {
             core: Mutex::new(core),
             wake: Notify::new(),
@@ -121,6 +126,7 @@ impl Shared {
             closed: std::sync::atomic::AtomicBool::new(false),
             ids,
             role,
+            serves_events,
         }
     }
 
@@ -175,6 +181,36 @@ impl Shared {
         let now = Instant::now();
         let done = self.with_core(|core, out| core.hangup(call_id, now, out))?;
         done.await.unwrap_or(Err(Error::Closed))
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn publish(
+        self: &Arc<Self>,
+        resource: &str,
+        content_type: &'static str,
+        body: Bytes,
+    ) -> Result<(), Error> {
+        self.check_open()?;
+        let now = Instant::now();
+        self.with_core(|core, out| core.publish(resource, content_type, body, now, out))
+    }
+
+    pub(crate) fn restore(self: &Arc<Self>, records: Vec<(String, Bytes)>) -> Result<usize, Error> {
+        self.check_open()?;
+        let now = Instant::now();
+        self.with_core(|core, out| core.restore(records, now, out))
+    }
+
+    pub(crate) fn notify_unsolicited(self: &Arc<Self>, notify: Unsolicited) -> Result<(), Error> {
+        self.check_open()?;
+        let now = Instant::now();
+        self.with_core(|core, out| core.notify_unsolicited(notify, now, out))
     }
 }
 
@@ -359,7 +395,9 @@ fn handle(
         Message::Response(response) => {
             span.record("call_id", response.call_id.as_str());
             span.record("method", response.cseq.method.as_str());
-            if !trusted {
+            // Subscribers answer our NOTIFYs from anywhere; a response matches only a
+            // transaction whose random branch it echoes.
+            if !trusted && !shared.serves_events {
                 return Handled::Dropped(Dropped::NotAGateway);
             }
             Handled::Core(shared.with_core(|core, out| core.on_response(&response, now, out)))
@@ -373,7 +411,8 @@ fn handle(
             if request.user_agent.as_deref().is_some_and(is_scanner) {
                 return Handled::Dropped(Dropped::Scanner);
             }
-            if !trusted {
+            let subscribe = shared.serves_events && request.method == Method::Subscribe;
+            if !trusted && !subscribe {
                 if request.method == Method::Ack {
                     return Handled::Dropped(Dropped::NotAGateway);
                 }
@@ -385,7 +424,9 @@ fn handle(
                     flow,
                 );
             }
-            Handled::Core(shared.with_core(|core, out| core.on_request(*request, flow, now, out)))
+            Handled::Core(
+                shared.with_core(|core, out| core.on_request(*request, flow, trusted, now, out)),
+            )
         }
     }
 }

@@ -576,8 +576,9 @@ pub trait MailStore: Send + Sync {
     fn mailboxes(&self) -> Result<Vec<MailboxId>, Error>;
 
     /// Stores (or replaces) a subscription record durably. The bytes are opaque to the store:
-    /// `notify` owns their format; they live here so a subscription and the change log its
-    /// watermark points into are kept, backed up and restored together.
+    /// `notify` owns the format of its records and `um::mwi` of the SIP message-waiting ones
+    /// (named `<owner>:<id>`, so they never collide with notify's base64 ids); they live here so
+    /// a subscription and the change log it follows are kept, backed up and restored together.
     fn save_subscription(&self, id: &str, record: &[u8]) -> Result<(), Error>;
 
     /// Removes a subscription record; removing an absent one is not an error.

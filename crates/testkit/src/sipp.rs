@@ -3,9 +3,10 @@
 //! (`audio/message.ul`) resolve. The one sipp runner of every crate's tests.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tempfile::TempDir;
 
 use crate::{temp_dir, workspace_root};
 
@@ -69,10 +70,45 @@ pub fn run(
     timeout_seconds: u32,
     extra: &[&str],
 ) -> Run {
+    spawn(scenario, target, calls, timeout_seconds, extra).wait()
+}
+
+/// A sipp run in the background, for scenarios that wait for what the test does meanwhile
+/// (a NOTIFY after a deposit).
+#[derive(Debug)]
+pub struct Background {
+    child: Child,
+    logs: TempDir,
+}
+
+impl Background {
+    /// Waits for sipp to finish.
+    pub fn wait(self) -> Run {
+        let mut child = self.child;
+        let status = child
+            .wait()
+            .expect("sipp runs (apt-get install sip-tester)");
+        let read =
+            |name: &str| std::fs::read_to_string(self.logs.path().join(name)).unwrap_or_default();
+        Run {
+            status: status.code().unwrap_or(-1),
+            screen: read("screen.log"),
+            errors: read("errors.log"),
+            messages: read("messages.log"),
+        }
+    }
+}
+
+/// [`run`], without waiting for sipp to finish.
+pub fn spawn(
+    scenario: &str,
+    target: SocketAddr,
+    calls: u32,
+    timeout_seconds: u32,
+    extra: &[&str],
+) -> Background {
     let interop = workspace_root().join("tests/interop");
     let logs = temp_dir("sipp");
-    let errors = logs.path().join("errors.log");
-    let messages = logs.path().join("messages.log");
     let mut command = Command::new("sipp");
     command
         .arg("-sf")
@@ -80,24 +116,22 @@ pub fn run(
         .args(["-m", &calls.to_string()])
         .args(["-timeout", &format!("{timeout_seconds}s"), "-timeout_error"])
         .args(["-nostdin", "-trace_err", "-error_file"])
-        .arg(&errors)
+        .arg(logs.path().join("errors.log"))
         .args(["-trace_msg", "-message_file"])
-        .arg(&messages)
+        .arg(logs.path().join("messages.log"))
         .args(extra);
     if !extra.contains(&"-i") {
         command.args(["-i", "127.0.0.1"]);
     }
-    let output = command
+    // The screen goes to a file: a pipe nobody reads while sipp runs in the background would
+    // fill up and stop it.
+    let screen = std::fs::File::create(logs.path().join("screen.log")).expect("sipp screen log");
+    let child = command
         .arg(target.to_string())
         .current_dir(&interop)
-        .output()
+        .stdout(Stdio::from(screen))
+        .stderr(Stdio::null())
+        .spawn()
         .expect("sipp runs (apt-get install sip-tester)");
-    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
-    let run = Run {
-        status: output.status.code().unwrap_or(-1),
-        screen: String::from_utf8_lossy(&output.stdout).into_owned(),
-        errors: read(&errors),
-        messages: read(&messages),
-    };
-    run
+    Background { child, logs }
 }

@@ -3,12 +3,14 @@
 //! pilot goes (`um::router`), who is calling (`um::caller_id`), and turning a finished call into
 //! a voice message or a missed-call notification (`um::delivery`), the users' greetings kept in
 //! their mailboxes (`um::greetings`); `um::voicemail` runs the media server's calls from answer to
-//! delivery, and `um::access` the touch-tone menus of callers who log in to their own mailbox.
+//! delivery, `um::access` the touch-tone menus of callers who log in to their own mailbox, and
+//! `um::mwi` lights message-waiting lamps (RFC 3842).
 //! Never sees bytes, sockets or raw SIP headers.
 
 pub mod access;
 pub mod caller_id;
 pub mod delivery;
 pub mod greetings;
+pub mod mwi;
 pub mod router;
 pub mod voicemail;

@@ -517,6 +517,64 @@ impl fmt::Display for CSeq {
     }
 }
 
+/// Reads `token *(SEMI generic-param)`, the shape of Event and Subscription-State (RFC 6665
+/// §8.4); the token is returned as written.
+pub fn token_with_params(text: &str) -> Parsed<(String, Params)> {
+    let mut cursor = Cursor::new(text);
+    cursor.skip_ws();
+    let token = cursor
+        .token()
+        .ok_or(SyntaxError("expected a token"))?
+        .to_owned();
+    let params = cursor.header_params()?;
+    Ok((token, params))
+}
+
+/// Reads `auth-scheme LWS auth-param *(COMMA auth-param)` (RFC 3261 §25.1 `credentials` and
+/// `challenge`); parameter names are lower-cased, values kept as written (quotes included).
+pub fn auth_params(text: &str) -> Parsed<(String, Params)> {
+    let mut cursor = Cursor::new(text);
+    cursor.skip_ws();
+    let scheme = cursor
+        .token()
+        .ok_or(SyntaxError("expected an auth scheme"))?
+        .to_owned();
+    if !cursor.skip_ws() {
+        return Err(SyntaxError("expected blanks after the auth scheme"));
+    }
+    let mut params = Params::new();
+    loop {
+        cursor.skip_ws();
+        let name = cursor
+            .token()
+            .ok_or(SyntaxError("empty auth parameter name"))?
+            .to_ascii_lowercase();
+        cursor.skip_ws();
+        if !cursor.eat(b'=') {
+            return Err(SyntaxError("auth parameter without ="));
+        }
+        cursor.skip_ws();
+        let value = if cursor.peek() == Some(b'"') {
+            cursor.quoted_raw()?
+        } else {
+            cursor
+                .token()
+                .ok_or(SyntaxError("empty auth parameter value"))?
+        };
+        if params.has(&name) {
+            return Err(SyntaxError("auth parameter given twice"));
+        }
+        params.0.push((name, Some(value.to_owned())));
+        cursor.skip_ws();
+        if cursor.peek().is_none() {
+            return Ok((scheme, params));
+        }
+        if !cursor.eat(b',') {
+            return Err(SyntaxError("junk where a , was expected"));
+        }
+    }
+}
+
 /// Reads `1*DIGIT` not above `max`; `None` for anything else (sign, blanks, overflow).
 pub fn parse_decimal(text: &str, max: u64) -> Option<u64> {
     if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {

@@ -7,16 +7,21 @@
 //! A request that fails keeps what was read ([`Rejected::echo`]) so the caller can still send a
 //! well-formed 400, as hickory's `FormError` does.
 
+pub mod digest;
 pub mod diversion;
+pub mod event;
 pub mod grammar;
 pub mod prepass;
+pub mod summary;
 
 use std::fmt;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 
+use self::digest::Credentials;
 use self::diversion::{Diversion, HistoryInfo};
+use self::event::Event;
 use self::grammar::{parse_decimal, CSeq, NameAddr, Uri, Via};
 use self::prepass::{Field, HeaderName, LexError, Lexed};
 use crate::types::{CallId, Method, StatusCode, Tag};
@@ -91,6 +96,12 @@ pub struct Request {
     pub diversion: Vec<Diversion>,
     /// History-Info entries as received (RFC 7044).
     pub history_info: Vec<HistoryInfo>,
+    /// Event (RFC 6665 §8.2.1).
+    pub event: Option<Event>,
+    /// Expires in seconds (RFC 3261 §20.19); larger values read as 2^32-1.
+    pub expires: Option<u32>,
+    /// Digest credentials (RFC 7616 §3.4).
+    pub authorization: Option<Credentials>,
     /// The body.
     pub body: Bytes,
 }
@@ -437,6 +448,29 @@ fn parse_request(
         user_agent: single(lexed, HeaderName::UserAgent)?.map(str::to_owned),
         diversion: all_typed(lexed, HeaderName::Diversion, Diversion::parse)?,
         history_info: all_typed(lexed, HeaderName::HistoryInfo, HistoryInfo::parse)?,
+        event: single(lexed, HeaderName::Event)?
+            .map(|v| typed(HeaderName::Event, v, Event::parse))
+            .transpose()?,
+        expires: single(lexed, HeaderName::Expires)?
+            .map(|v| {
+                // RFC 3261 §20.19: larger values than 2^32-1 are taken as 2^32-1.
+                let capped = v.len() > 10 && v.bytes().all(|b| b.is_ascii_digit());
+                let value = if capped {
+                    Some(u64::from(u32::MAX))
+                } else {
+                    parse_decimal(v, u64::MAX)
+                };
+                value
+                    .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+                    .ok_or(Error::BadHeader {
+                        header: HeaderName::Expires,
+                        reason: grammar::SyntaxError("not a number of seconds"),
+                    })
+            })
+            .transpose()?,
+        authorization: single(lexed, HeaderName::Authorization)?
+            .map(|v| typed(HeaderName::Authorization, v, Credentials::parse))
+            .transpose()?,
         body: common.body,
     })
 }

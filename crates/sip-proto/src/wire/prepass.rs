@@ -82,12 +82,22 @@ pub enum HeaderName {
     Identity,
     /// Identity-Info, compact `n` (RFC 4474).
     IdentityInfo,
+    /// Expires (RFC 3261 §20.19).
+    Expires,
+    /// Min-Expires (RFC 3261 §20.23).
+    MinExpires,
+    /// Subscription-State (RFC 6665 §8.2.3).
+    SubscriptionState,
+    /// WWW-Authenticate (RFC 3261 §20.44, RFC 7616 §3.3).
+    WwwAuthenticate,
+    /// Authorization (RFC 3261 §20.7, RFC 7616 §3.4).
+    Authorization,
     /// Any other header, name as written.
     Other(String),
 }
 
 /// Long name, compact letter (or 0), and whether values form a comma list we split.
-const NAMES: [(HeaderName, &str, u8, bool); 34] = [
+const NAMES: [(HeaderName, &str, u8, bool); 39] = [
     (HeaderName::Via, "Via", b'v', true),
     (HeaderName::From, "From", b'f', false),
     (HeaderName::To, "To", b't', false),
@@ -127,6 +137,16 @@ const NAMES: [(HeaderName, &str, u8, bool); 34] = [
     ),
     (HeaderName::Identity, "Identity", b'y', false),
     (HeaderName::IdentityInfo, "Identity-Info", b'n', false),
+    (HeaderName::Expires, "Expires", 0, false),
+    (HeaderName::MinExpires, "Min-Expires", 0, false),
+    (
+        HeaderName::SubscriptionState,
+        "Subscription-State",
+        0,
+        false,
+    ),
+    (HeaderName::WwwAuthenticate, "WWW-Authenticate", 0, false),
+    (HeaderName::Authorization, "Authorization", 0, false),
 ];
 
 impl HeaderName {

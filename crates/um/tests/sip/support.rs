@@ -70,6 +70,7 @@ pub fn options(directory: watch::Receiver<Arc<Directory>>) -> Options {
 pub fn router_role(directory: watch::Receiver<Arc<Directory>>, media: SocketAddr) -> Role {
     Role::Router {
         router: Arc::new(DirectoryRouter::new(directory, MediaServers::at(media))),
+        events: None,
     }
 }
 
