@@ -186,7 +186,7 @@ fn serve(
         umbox::systemd::notify("READY=1\nSTATUS=serving");
         stop_signal().await?;
         umbox::systemd::notify("STOPPING=1\nSTATUS=stopping");
-        running.shutdown().await;
+        running.drain(None).await;
         Ok(())
     })
 }

@@ -148,6 +148,10 @@ pub struct Running {
     router: Listener,
     media: Listener,
     health: watch::Sender<http::admin::Health>,
+    /// Calls on the media server not yet delivered.
+    calls: watch::Receiver<usize>,
+    /// The directory as of the last reload: its policies bound how long a stop waits.
+    directory: watch::Receiver<Arc<Directory>>,
 }
 
 impl std::fmt::Debug for Running {
@@ -170,7 +174,43 @@ impl Running {
         &self.hub
     }
 
-    /// Stops every listener; health checks say `draining` from the start of it.
+    /// Stops in order (SIGTERM, SIGINT): new calls get 503 and health checks say `draining` at
+    /// once, calls in progress go on to their delivery for up to `limit` (the longest message a
+    /// policy allows, when `None`, plus a minute for greetings and delivery), then every listener
+    /// stops. Returns how many calls were still in progress when the wait ended.
+    pub async fn drain(mut self, limit: Option<Duration>) -> usize {
+        self.health.send_replace(http::admin::Health::Draining);
+        self.router.drain();
+        self.media.drain();
+        let longest = self
+            .directory
+            .borrow()
+            .policies
+            .iter()
+            .map(|policy| policy.max_message_seconds)
+            .max()
+            .unwrap_or(0);
+        let limit = limit.unwrap_or(Duration::from_secs(u64::from(longest) + 60));
+        let in_progress = *self.calls.borrow();
+        if in_progress > 0 {
+            info!(
+                calls = in_progress,
+                limit_seconds = limit.as_secs(),
+                "stopping: waiting for calls in progress"
+            );
+        }
+        let settled = tokio::time::timeout(limit, self.calls.wait_for(|calls| *calls == 0))
+            .await
+            .is_ok_and(|waited| waited.is_ok());
+        let left = if settled { 0 } else { *self.calls.borrow() };
+        if left > 0 {
+            warn!(calls = left, "stopping with calls still in progress");
+        }
+        self.shutdown().await;
+        left
+    }
+
+    /// Stops every listener at once; health checks say `draining` from the start of it.
     pub async fn shutdown(mut self) {
         self.health.send_replace(http::admin::Health::Draining);
         self.router.shutdown().await;
@@ -308,6 +348,7 @@ async fn wire(
     let mut tasks = JoinSet::new();
 
     let (directory_tx, directory_rx) = watch::channel(directory.clone());
+    let running_directory = directory_rx.clone();
     let advertised = advertised_ip(&config);
     let mut sip_options = sip::Options::new(Arc::new(GatewayAllowList(directory_rx.clone())));
     // The media server's calls in progress, and the router's INVITEs not yet acknowledged, are
@@ -377,7 +418,13 @@ async fn wire(
             DirectoryFile::in_data_dir(&config.data_dir),
         )),
     };
-    tasks.spawn(voicemail::serve(voicemail_services, calls, dialogs));
+    let (calls_in_progress, calls_rx) = watch::channel(0);
+    tasks.spawn(voicemail::serve(
+        voicemail_services,
+        calls,
+        dialogs,
+        calls_in_progress,
+    ));
 
     let data_dir = config.data_dir.clone();
     let ids = tokio::task::spawn_blocking(move || IdCodec::load_or_create(&data_dir)).await??;
@@ -458,6 +505,8 @@ async fn wire(
         router,
         media,
         health,
+        calls: calls_rx,
+        directory: running_directory,
     })
 }
 

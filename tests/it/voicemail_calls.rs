@@ -707,3 +707,27 @@ fn reinvites_hold_and_resume_the_call_over_udp_and_tcp() {
         assert!(summary.contains(r#"ended="hangup""#), "{summary}");
     }
 }
+
+#[test]
+fn sigterm_refuses_new_calls_and_still_delivers_the_call_in_progress() {
+    let mut server = Server::demo_in_logging(
+        data_with_short_greetings(&[ALICE.0]),
+        "info,umbox_um::voicemail=debug",
+    );
+    let _turn = sipp::media_turn();
+    let keys = ["-key", "mailbox", "1001", "-key", "caller", "+14255550102"];
+    let call = sipp::spawn("voicemail_bye.xml", server.sip_router, 1, 40, &keys);
+    server.wait_for_log("media started");
+    server.signal("TERM");
+    server.wait_for_log("stopping: waiting for calls in progress");
+    // The message streams for five seconds more: the server is draining, not gone.
+    let health = curl(&[&format!("http://{}/healthz", server.admin)]);
+    assert_eq!((health.status, health.text().as_str()), (503, "draining\n"));
+    sipp::run("overload.xml", server.sip_router, 1, 20, &[]).assert_ok();
+    call.wait().assert_ok();
+    let status = server.wait();
+    assert!(status.success(), "umbox exited with {status} after SIGTERM");
+    let recordings = stored_recordings(&server.data, ALICE.0);
+    assert_eq!(recordings.len(), 1, "the call in progress was delivered");
+    assert_is_the_message(&recordings[0], "store");
+}

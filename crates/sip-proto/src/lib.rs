@@ -91,6 +91,10 @@ pub enum Error {
     /// More calls than the configured limit.
     #[error("over the limit of {0} calls in progress")]
     Overloaded(usize),
+    /// The server is stopping: calls in progress go on, new ones are refused (503, so the
+    /// gateway tries another server).
+    #[error("the server is stopping")]
+    Draining,
     /// The transaction user could not decide where the request goes (a state the business side's
     /// validation prevents, such as a gateway naming a missing dial plan).
     #[error("cannot route: {0}")]
@@ -169,6 +173,7 @@ impl Error {
                 StatusCode::ServerInternalError
             }
             Error::Overloaded(_)
+            | Error::Draining
             | Error::TooManyTransactions(_)
             | Error::TooManySubscriptions(_) => StatusCode::ServiceUnavailable,
             Error::Forbidden(_) | Error::NotPermitted { .. } | Error::BadCredentials(_) => {

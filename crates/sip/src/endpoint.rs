@@ -703,6 +703,7 @@ pub fn error_response(
         Error::BadExtension(tags) => writer.header(&HeaderName::Unsupported, tags.join(", ")),
         Error::UnsupportedMediaType(_) => writer.header(&HeaderName::Accept, "application/sdp"),
         Error::Overloaded(_)
+        | Error::Draining
         | Error::TooManyTransactions(_)
         | Error::InviteInProgress(_)
         | Error::TooManySubscriptions(_) => writer.header(&HeaderName::RetryAfter, retry_after),
@@ -727,6 +728,8 @@ pub struct Core {
     pub limits: CoreLimits,
     /// Fresh tags and branches.
     pub ids: Arc<dyn IdSource>,
+    /// Set when the server stops: new INVITEs get 503, everything else goes on.
+    draining: bool,
 }
 
 impl fmt::Debug for Core {
@@ -754,7 +757,14 @@ impl Core {
             local,
             limits,
             ids,
+            draining: false,
         }
+    }
+
+    /// Refuses new calls from now on (503 with Retry-After); calls, dialogs, transactions and
+    /// subscriptions in progress go on.
+    pub fn drain(&mut self) {
+        self.draining = true;
     }
 
     /// Whether this core serves event subscriptions.
@@ -993,13 +1003,17 @@ impl Core {
         out: &dyn Outbound,
     ) -> Outcome {
         let in_dialog = request.to.params.has("tag");
-        if request.method == Method::Invite && !in_dialog && self.calls() >= self.limits.max_calls {
-            return self.reject(
-                &request.echo,
-                &flow,
-                &Error::Overloaded(self.limits.max_calls),
-                out,
-            );
+        if request.method == Method::Invite && !in_dialog {
+            let refusal = if self.draining {
+                Some(Error::Draining)
+            } else if self.calls() >= self.limits.max_calls {
+                Some(Error::Overloaded(self.limits.max_calls))
+            } else {
+                None
+            };
+            if let Some(error) = refusal {
+                return self.reject(&request.echo, &flow, &error, out);
+            }
         }
         match &mut self.tu {
             Tu::Router {

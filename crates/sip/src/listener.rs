@@ -266,6 +266,12 @@ impl Listener {
         self.shared.stats()
     }
 
+    /// Refuses new calls from now on with 503 and Retry-After, so gateways try another server;
+    /// calls and subscriptions in progress go on until [`Listener::shutdown`].
+    pub fn drain(&self) {
+        self.shared.drain();
+    }
+
     /// Stops every task; calls in progress are abandoned without BYE.
     pub async fn shutdown(mut self) {
         self.tasks.shutdown().await;

@@ -167,6 +167,10 @@ impl Shared {
         tasks.shutdown().await;
     }
 
+    pub(crate) fn drain(self: &Arc<Self>) {
+        lock(&self.core).drain();
+    }
+
     pub(crate) fn stats(self: &Arc<Self>) -> Stats {
         let core = lock(&self.core);
         let mut stats = core.stats();

@@ -144,10 +144,14 @@ enum CallEvent {
 
 /// Runs the media server's calls until `events` closes; dropping the future abandons the calls
 /// in progress (their ports return to the pool, nothing is delivered).
+///
+/// `in_progress` always holds the number of calls whose task has not finished, delivery
+/// included: a stopping server waits for it to reach zero.
 pub async fn serve(
     services: Services,
     mut events: mpsc::Receiver<DialogEvent>,
     dialogs: DialogHandle,
+    in_progress: watch::Sender<usize>,
 ) {
     let services = Arc::new(services);
     let mut calls: HashMap<CallId, mpsc::UnboundedSender<CallEvent>> = HashMap::new();
@@ -165,6 +169,7 @@ pub async fn serve(
                         let services = services.clone();
                         let dialogs = dialogs.clone();
                         tasks.spawn(run_call(services, *call, reply, receiver, dialogs));
+                        in_progress.send_replace(tasks.len());
                     }
                     DialogEvent::Acked { call_id } => {
                         forward(&calls, &call_id, CallEvent::Acked);
@@ -187,6 +192,7 @@ pub async fn serve(
                     warn!(%error, "call task failed");
                 }
                 calls.retain(|_, sender| !sender.is_closed());
+                in_progress.send_replace(tasks.len());
             }
         }
     }
@@ -369,6 +375,7 @@ async fn handle_call(
     };
     let finished = match acked {
         Ok(()) => {
+            debug!("acknowledged; media started");
             let session = Session {
                 services: &services,
                 events: &mut events,
