@@ -72,8 +72,12 @@ pub struct Limits {
     pub other_rate: Rate,
     /// Non-gateway sources tracked at once by the rate limiter.
     pub max_tracked_sources: usize,
-    /// Open TCP connections, inbound and outbound.
+    /// Open TCP connections, inbound and outbound. A quarter of them is kept for gateways:
+    /// other sources together may hold only the rest, each at most
+    /// [`Limits::max_connections_per_source`], so no source that is not a gateway can starve one.
     pub max_connections: usize,
+    /// Inbound TCP connections one source that is not a gateway may hold (a phone needs one).
+    pub max_connections_per_source: usize,
     /// A TCP connection silent this long is closed (gateways ping with OPTIONS far more often).
     pub tcp_idle_timeout: Duration,
 }
@@ -101,6 +105,7 @@ impl Default for Limits {
             },
             max_tracked_sources: 65_536,
             max_connections: 1024,
+            max_connections_per_source: 8,
             tcp_idle_timeout: Duration::from_secs(600),
         }
     }

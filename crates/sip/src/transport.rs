@@ -67,22 +67,47 @@ impl std::fmt::Debug for Shared {
 #[derive(Debug, Default)]
 struct Connections {
     next_id: u64,
-    open: HashMap<ConnId, (SocketAddr, mpsc::Sender<Bytes>)>,
+    /// Each connection's peer, its queue, and whether it counts against the gateways' share
+    /// (inbound from a gateway, or opened by us) rather than everyone else's.
+    open: HashMap<ConnId, (SocketAddr, mpsc::Sender<Bytes>, bool)>,
     by_remote: HashMap<SocketAddr, ConnId>,
 }
 
 impl Connections {
-    fn add(&mut self, remote: SocketAddr) -> (ConnId, mpsc::Receiver<Bytes>) {
+    fn add(&mut self, remote: SocketAddr, trusted: bool) -> (ConnId, mpsc::Receiver<Bytes>) {
         let id = ConnId(self.next_id);
         self.next_id += 1;
         let (sender, receiver) = mpsc::channel(CONNECTION_QUEUE);
-        self.open.insert(id, (remote, sender));
+        self.open.insert(id, (remote, sender, trusted));
         self.by_remote.insert(remote, id);
         (id, receiver)
     }
 
+    /// Whether an inbound connection from `remote` may open: a gateway (`trusted`) while any of
+    /// the limit is left; another source only within the three quarters not kept for gateways
+    /// and within its own per-source cap.
+    fn admits(&self, remote: SocketAddr, trusted: bool, limits: &Limits) -> bool {
+        if self.open.len() >= limits.max_connections {
+            return false;
+        }
+        if trusted {
+            return true;
+        }
+        let shared_part = limits.max_connections - limits.max_connections / 4;
+        let others = self.open.values().filter(|(_, _, gateway)| !gateway);
+        let mut from_source = 0;
+        let mut from_others = 0;
+        for (address, _, _) in others {
+            from_others += 1;
+            if address.ip() == remote.ip() {
+                from_source += 1;
+            }
+        }
+        from_others < shared_part && from_source < limits.max_connections_per_source
+    }
+
     fn remove(&mut self, id: ConnId) {
-        if let Some((remote, _)) = self.open.remove(&id) {
+        if let Some((remote, _, _)) = self.open.remove(&id) {
             if self.by_remote.get(&remote) == Some(&id) {
                 self.by_remote.remove(&remote);
             }
@@ -266,7 +291,7 @@ fn send_tcp(shared: &Arc<Shared>, flow: &Flow, bytes: Bytes) {
         .filter(|id| connections.open.contains_key(id))
         .or_else(|| connections.by_remote.get(&flow.remote).copied());
     if let Some(id) = existing {
-        if let Some((_, sender)) = connections.open.get(&id) {
+        if let Some((_, sender, _)) = connections.open.get(&id) {
             if sender.try_send(bytes).is_err() {
                 debug!(remote = %flow.remote, "tcp queue full or closed; frame dropped");
             }
@@ -278,8 +303,8 @@ fn send_tcp(shared: &Arc<Shared>, flow: &Flow, bytes: Bytes) {
         return;
     }
     // No connection to that peer: open one; frames queue meanwhile.
-    let (id, receiver) = connections.add(flow.remote);
-    if let Some((_, sender)) = connections.open.get(&id) {
+    let (id, receiver) = connections.add(flow.remote, true);
+    if let Some((_, sender, _)) = connections.open.get(&id) {
         let _ = sender.try_send(bytes);
     }
     drop(connections);
@@ -481,10 +506,12 @@ pub(crate) async fn serve_tcp(shared: Arc<Shared>, listener: TcpListener) {
                 continue;
             }
         };
+        let trusted = shared.peers.is_trusted(remote.ip());
         let added = {
             let mut connections = lock(&shared.connections);
-            (connections.open.len() < shared.limits.max_connections)
-                .then(|| connections.add(remote))
+            connections
+                .admits(remote, trusted, &shared.limits)
+                .then(|| connections.add(remote, trusted))
         };
         let Some((id, receiver)) = added else {
             debug!(%remote, "too many tcp connections; refused");
@@ -585,5 +612,52 @@ pub(crate) async fn forward_events(
         if external.send(event).await.is_err() {
             debug!("no call handler; event dropped");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_connections: 8,
+            max_connections_per_source: 2,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn sources_that_are_not_gateways_get_a_capped_share_and_gateways_the_rest() {
+        let limits = limits();
+        let mut connections = Connections::default();
+        let phone: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let at = |n: u16| SocketAddr::new(phone.ip(), 6000 + n);
+        for n in 0..2 {
+            assert!(connections.admits(at(n), false, &limits));
+            let _ = connections.add(at(n), false);
+        }
+        assert!(!connections.admits(at(9), false, &limits), "per-source cap");
+        // Other sources fill the three quarters not kept for gateways (6 of 8).
+        for n in 0..4u8 {
+            let other = SocketAddr::from(([198, 51, 100, n], 5060));
+            assert!(connections.admits(other, false, &limits));
+            let _ = connections.add(other, false);
+        }
+        let late = SocketAddr::from(([203, 0, 113, 1], 5060));
+        assert!(
+            !connections.admits(late, false, &limits),
+            "the gateways' quarter"
+        );
+        let gateway = SocketAddr::from(([203, 0, 113, 9], 5060));
+        for port in 0..2 {
+            let gateway = SocketAddr::new(gateway.ip(), 7000 + port);
+            assert!(connections.admits(gateway, true, &limits));
+            let _ = connections.add(gateway, true);
+        }
+        assert!(
+            !connections.admits(gateway, true, &limits),
+            "the whole limit"
+        );
     }
 }
