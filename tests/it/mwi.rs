@@ -352,14 +352,16 @@ fn baresip_behind_a_pbx_shows_the_lamp_after_a_deposit() {
         .replace("@UMBOX@", &server.sip_router.to_string());
     std::fs::write(dir.join("kamailio.cfg"), kamailio_config).unwrap();
     let kamailio_log = std::fs::File::create(dir.join("kamailio.log")).unwrap();
-    let mut kamailio = std::process::Command::new("kamailio")
-        .args(["-DD", "-E", "-f"])
-        .arg(dir.join("kamailio.cfg"))
-        .args(["-P"])
-        .arg(dir.join("kamailio.pid"))
-        .stderr(kamailio_log)
-        .spawn()
-        .expect("kamailio runs (apt-get install kamailio)");
+    let kamailio = Kamailio(
+        std::process::Command::new("kamailio")
+            .args(["-DD", "-E", "-f"])
+            .arg(dir.join("kamailio.cfg"))
+            .args(["-P"])
+            .arg(dir.join("kamailio.pid"))
+            .stderr(kamailio_log)
+            .spawn()
+            .expect("kamailio runs (apt-get install kamailio)"),
+    );
 
     let phone = dir.join("phone");
     std::fs::create_dir_all(&phone).unwrap();
@@ -401,8 +403,7 @@ fn baresip_behind_a_pbx_shows_the_lamp_after_a_deposit() {
     };
     let _ = baresip.kill();
     let _ = baresip.wait();
-    let _ = kamailio.kill();
-    let _ = kamailio.wait();
+    drop(kamailio);
     let kamailio_said = std::fs::read_to_string(dir.join("kamailio.log")).unwrap_or_default();
     assert!(
         shown.contains("MWI for sip:alice@")
@@ -499,4 +500,18 @@ fn the_command_line_stores_digest_hashes_and_marks_gateways() {
     }
     assert_eq!(std::fs::read(data.join("directory.toml")).unwrap(), before);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A running kamailio, stopped when dropped (also when a test fails): SIGTERM to its main
+/// process, which stops the worker processes it forked; SIGKILL would leave them running.
+struct Kamailio(std::process::Child);
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let _ = self.0.wait();
+    }
 }
