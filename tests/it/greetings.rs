@@ -13,27 +13,7 @@ use umbox_media::wav;
 use umbox_media::prompts::{Prompt, Prompts};
 
 use crate::harness::{admin, curl, temp_dir, Server};
-use umbox_testkit::{rtp, sipp};
-
-/// A WAV header for 16-bit PCM (or another `tag`/`bits`) of `channels` at `rate`, with `data`.
-fn wav_file(tag: u16, channels: u16, rate: u32, bits: u16, data: &[u8]) -> Vec<u8> {
-    let block = channels * bits / 8;
-    let mut out = Vec::new();
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&tag.to_le_bytes());
-    out.extend_from_slice(&channels.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
-    out.extend_from_slice(&block.to_le_bytes());
-    out.extend_from_slice(&bits.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(data);
-    out
-}
+use umbox_testkit::{rtp, sipp, wav_file};
 
 /// A µ-law greeting of `samples` codes that are not silence and never repeat in a short period,
 /// so a captured stream either matches it exactly or visibly does not; each `voice` sounds

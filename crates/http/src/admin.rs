@@ -3,20 +3,16 @@
 //! the Prometheus text format). Plain HTTP without authentication, so it listens on an address of
 //! its own, loopback unless the operator says otherwise; it never serves a mailbox surface.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::header::{self, HeaderValue};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracing::debug;
 
-use crate::{accept, status_only, whole, Body, HANDSHAKE_TIMEOUT};
+use crate::{accept, status_only, whole, Body};
 
 /// Whether the server takes new work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,23 +38,8 @@ pub async fn serve_admin(
     registry: Arc<Registry>,
     health: watch::Receiver<Health>,
 ) {
-    accept::serve(listener, LIMITS, move |tcp, peer| {
-        let registry = registry.clone();
-        let health = health.clone();
-        async move {
-            let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                let response = answer(&request, &registry, *health.borrow());
-                async move { Ok::<_, Infallible>(response) }
-            });
-            let result = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HANDSHAKE_TIMEOUT)
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
-            if let Err(error) = result {
-                debug!(%peer, %error, "admin connection ended with an error");
-            }
-        }
+    crate::serve_plain(listener, LIMITS, move |request| {
+        answer(request, &registry, *health.borrow())
     })
     .await;
 }

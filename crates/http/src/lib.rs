@@ -561,12 +561,25 @@ fn status_only(status: StatusCode) -> Response<Body> {
 /// Serves plain HTTP on `listener`: a GET of an Autodiscover path is redirected (302) to the same
 /// path on the public HTTPS URL; everything else is 404 or 405. No credentials are ever asked for here.
 pub async fn serve_redirect(listener: TcpListener, snapshot: watch::Receiver<Arc<Snapshot>>) {
-    accept::serve(listener, accept::Limits::default(), move |tcp, peer| {
-        let snapshot = snapshot.clone();
+    serve_plain(listener, accept::Limits::default(), move |request| {
+        let site = snapshot.borrow().site.clone();
+        redirect(request, &site)
+    })
+    .await;
+}
+
+/// Serves plain HTTP/1.1 on `listener` within `limits`, answering every request with `answer`,
+/// a function of the request alone (the redirect and the admin listener).
+async fn serve_plain<F>(listener: TcpListener, limits: accept::Limits, answer: F)
+where
+    F: Fn(&Request<Incoming>) -> Response<Body> + Clone + Send + Sync + 'static,
+{
+    accept::serve(listener, limits, move |tcp, peer| {
+        let answer = answer.clone();
         async move {
             let service = service_fn(move |request: Request<Incoming>| {
-                let site = snapshot.borrow().site.clone();
-                async move { Ok::<_, Infallible>(redirect(&request, &site)) }
+                let response = answer(&request);
+                async move { Ok::<_, Infallible>(response) }
             });
             let result = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

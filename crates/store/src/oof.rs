@@ -35,6 +35,28 @@ pub fn property(name: &str) -> NamedProperty {
     NamedProperty::new(SETTINGS, PropName::Name(name.to_owned()))
 }
 
+/// The values of the named properties `names` (each with the type it is stored as) on the root
+/// folder of `mailbox`, in order; `None` for one never set.
+pub fn root_values(
+    store: &dyn MailStore,
+    mailbox: &MailboxId,
+    names: &[(NamedProperty, PropType)],
+) -> Result<Vec<Option<PropValue>>, Error> {
+    let root = store.folder(
+        mailbox,
+        store.distinguished_folder(mailbox, DistinguishedFolder::Root)?,
+    )?;
+    let keys: Vec<NamedProperty> = names.iter().map(|(name, _)| name.clone()).collect();
+    let ids = store.named_property_ids(mailbox, &keys)?;
+    Ok(names
+        .iter()
+        .zip(ids)
+        .map(|((_, prop_type), id)| {
+            id.and_then(|id| root.props.get(PropTag::new(id, *prop_type)).cloned())
+        })
+        .collect())
+}
+
 /// Whether the automatic replies of `mailbox` are on at `now`: enabled, or scheduled with `now`
 /// inside the period. A mailbox that never set them, or holds a value of the wrong type, is off.
 pub fn replies_on(
@@ -42,29 +64,19 @@ pub fn replies_on(
     mailbox: &MailboxId,
     now: SystemTime,
 ) -> Result<bool, Error> {
-    let root = store.folder(
-        mailbox,
-        store.distinguished_folder(mailbox, DistinguishedFolder::Root)?,
-    )?;
     let names = [
         (property(STATE), PropType::Int32),
         (property(START_TIME), PropType::SystemTime),
         (property(END_TIME), PropType::SystemTime),
     ];
-    let keys: Vec<NamedProperty> = names.iter().map(|(name, _)| name.clone()).collect();
-    let ids = store.named_property_ids(mailbox, &keys)?;
-    let value = |index: usize| -> Option<&PropValue> {
-        let id = (*ids.get(index)?)?;
-        let (_, prop_type) = names.get(index)?;
-        root.props.get(PropTag::new(id, *prop_type))
-    };
-    let when = |index| match value(index) {
-        Some(PropValue::SystemTime(t)) => t.to_system_time(),
+    let values = root_values(store, mailbox, &names)?;
+    let when = |index: usize| match values.get(index) {
+        Some(Some(PropValue::SystemTime(t))) => t.to_system_time(),
         _ => None,
     };
-    Ok(match value(0) {
-        Some(PropValue::Int32(ENABLED)) => true,
-        Some(PropValue::Int32(SCHEDULED)) => {
+    Ok(match values.first() {
+        Some(Some(PropValue::Int32(ENABLED))) => true,
+        Some(Some(PropValue::Int32(SCHEDULED))) => {
             matches!((when(1), when(2)), (Some(start), Some(end)) if start <= now && now < end)
         }
         _ => false,

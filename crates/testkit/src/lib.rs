@@ -44,6 +44,28 @@ pub fn temp_dir(tag: &str) -> TempDir {
         .unwrap()
 }
 
+/// A WAV file whose `fmt ` chunk says format `tag` (1 PCM, 6 A-law, 7 µ-law), `channels`, `rate`
+/// and `bits`, holding `data`: the greetings and prompts tests make well-formed and odd files
+/// with it.
+pub fn wav_file(tag: u16, channels: u16, rate: u32, bits: u16, data: &[u8]) -> Vec<u8> {
+    let block = channels * bits / 8;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&tag.to_le_bytes());
+    out.extend_from_slice(&channels.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
+    out.extend_from_slice(&block.to_le_bytes());
+    out.extend_from_slice(&bits.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
 /// The configuration of a whole server serving example.test from `data` with every listener on
 /// an ephemeral port of 127.0.0.1, for tests and benchmarks that run the server in their process.
 pub fn loopback_config(data: &Path) -> Config {

@@ -337,27 +337,7 @@ mod tests {
     use umbox_base::clock::Clock;
     use umbox_media::g711::Law;
     use umbox_store::props::{tags, PropValue};
-    use umbox_testkit::Mailboxes;
-
-    /// A WAV file with the given header fields and `data`.
-    pub(crate) fn wav_file(tag: u16, channels: u16, rate: u32, bits: u16, data: &[u8]) -> Vec<u8> {
-        let block = channels * bits / 8;
-        let mut out = Vec::new();
-        out.extend_from_slice(b"RIFF");
-        out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-        out.extend_from_slice(b"WAVEfmt ");
-        out.extend_from_slice(&16u32.to_le_bytes());
-        out.extend_from_slice(&tag.to_le_bytes());
-        out.extend_from_slice(&channels.to_le_bytes());
-        out.extend_from_slice(&rate.to_le_bytes());
-        out.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
-        out.extend_from_slice(&block.to_le_bytes());
-        out.extend_from_slice(&bits.to_le_bytes());
-        out.extend_from_slice(b"data");
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(data);
-        out
-    }
+    use umbox_testkit::{wav_file, Mailboxes};
 
     fn refusal(wav: &[u8]) -> String {
         match check(wav) {

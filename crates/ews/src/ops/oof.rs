@@ -15,7 +15,7 @@ use crate::error::{Error, Fault};
 use crate::soap::{M, T};
 use crate::{child, response_message, time, Request};
 use umbox_store::oof;
-use umbox_store::props::{FileTime, NamedProperty, PropKey, PropTag, PropType, PropValue};
+use umbox_store::props::{FileTime, NamedProperty, PropKey, PropType, PropValue};
 use umbox_store::{Change, DistinguishedFolder, MailboxId};
 use umbox_xml::{Element, Writer};
 
@@ -128,19 +128,8 @@ fn names() -> [(NamedProperty, PropType); 6] {
 
 /// Reads the settings of `mailbox` from its root folder.
 fn load(request: &Request<'_>, mailbox: &MailboxId) -> Result<OofSettings, Error> {
-    let store = request.ctx.store;
-    let root = store.folder(
-        mailbox,
-        store.distinguished_folder(mailbox, DistinguishedFolder::Root)?,
-    )?;
-    let names = names();
-    let keys: Vec<NamedProperty> = names.iter().map(|(name, _)| name.clone()).collect();
-    let ids = store.named_property_ids(mailbox, &keys)?;
-    let value = |index: usize| -> Option<&PropValue> {
-        let id = (*ids.get(index)?)?;
-        let (_, prop_type) = names.get(index)?;
-        root.props.get(PropTag::new(id, *prop_type))
-    };
+    let values = oof::root_values(request.ctx.store, mailbox, &names())?;
+    let value = |index: usize| values.get(index).and_then(Option::as_ref);
     let int = |index| match value(index) {
         Some(PropValue::Int32(v)) => Some(*v),
         _ => None,
