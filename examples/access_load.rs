@@ -256,8 +256,10 @@ fn phones(n: usize, audio: &Path, seconds: usize, calls: &Path) -> Result<(), St
     for (i, phone) in heard.iter().enumerate() {
         let expected = message_of(&audio, seconds, i);
         let mut ordered: Vec<&(u16, Instant, Vec<u8>)> = phone.packets.iter().collect();
-        // Each call lasts far less than the 21 minutes after which sequence numbers wrap.
-        ordered.sort_by_key(|(sequence, _, _)| *sequence);
+        // The first sequence number is random, so a call may wrap past 65535: order by the
+        // distance from the first packet's (a call is far shorter than 65536 packets).
+        let first = ordered.first().map_or(0, |(sequence, _, _)| *sequence);
+        ordered.sort_by_key(|(sequence, _, _)| sequence.wrapping_sub(first));
         let stream: Vec<u8> = ordered
             .iter()
             .flat_map(|(_, _, payload)| payload.iter().copied())
