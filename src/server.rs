@@ -417,6 +417,7 @@ async fn wire(
         access: Arc::new(umbox_um::access::Resources::new(
             DirectoryFile::in_data_dir(&config.data_dir),
         )),
+        metrics: umbox_um::metrics::CallMetrics::register(&mut registry),
     };
     let (calls_in_progress, calls_rx) = watch::channel(0);
     tasks.spawn(voicemail::serve(

@@ -7,7 +7,7 @@ use crate::harness::{curl, exchangelib_python, Server};
 use crate::voicemail_calls::{counts, ews};
 
 /// Every sample of a scrape: (name, labels as sorted `k=v` joined by commas, value).
-fn scrape(server: &Server) -> Vec<(String, String, f64)> {
+pub(crate) fn scrape(server: &Server) -> Vec<(String, String, f64)> {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/prometheus/scrape.py"
@@ -35,7 +35,7 @@ fn scrape(server: &Server) -> Vec<(String, String, f64)> {
         .collect()
 }
 
-fn sample(samples: &[(String, String, f64)], name: &str, labels: &str) -> Option<f64> {
+pub(crate) fn sample(samples: &[(String, String, f64)], name: &str, labels: &str) -> Option<f64> {
     samples
         .iter()
         .find(|(n, l, _)| n == name && l == labels)

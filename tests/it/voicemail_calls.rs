@@ -21,6 +21,7 @@ use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId, Redb
 use umbox_xml::{self as xml, Element, Limits};
 
 use crate::harness::{curl, temp_dir, Server};
+use crate::metrics::{sample, scrape};
 use umbox_testkit::sipp;
 
 /// What sipp streams: `tests/interop/audio/message.ul`, 5.26 s of µ-law speech.
@@ -448,6 +449,19 @@ fn pound_ends_the_recording_and_the_media_server_hangs_up() {
         summary.contains(r#"outcome="voice-message""#) && summary.contains(r#"ended="pound""#),
         "{summary}"
     );
+    // The operators see the call: one voice message, its packets, one delivery.
+    let samples = scrape(&server);
+    assert_eq!(
+        sample(&samples, "umbox_calls_total", "outcome=voice_message"),
+        Some(1.0),
+        "{samples:?}"
+    );
+    assert!(sample(&samples, "umbox_rtp_packets_received_total", "").unwrap() > 0.0);
+    assert_eq!(
+        sample(&samples, "umbox_delivery_duration_seconds_count", ""),
+        Some(1.0)
+    );
+    assert!(sample(&samples, "umbox_calls_in_progress", "").is_some());
     assert_one_voice_message(
         server,
         BOB,

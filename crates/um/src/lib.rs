@@ -11,6 +11,7 @@ pub mod access;
 pub mod caller_id;
 pub mod delivery;
 pub mod greetings;
+pub mod metrics;
 pub mod mwi;
 pub mod router;
 pub mod voicemail;

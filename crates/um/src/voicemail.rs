@@ -27,6 +27,7 @@ use crate::access::{self, Access, Outcome as AccessOutcome};
 use crate::caller_id;
 use crate::delivery::{self, MissedCall, VoiceMessage};
 use crate::greetings::{self, CallerGreeting};
+use crate::metrics::{CallMetrics, CallOutcome};
 use crate::router::{self, number_of, Called};
 use umbox_base::clock::Clock;
 use umbox_base::directory::{Directory, Extension, Gateway, UmPolicy, User};
@@ -120,6 +121,8 @@ pub struct Services {
     pub settings: Settings,
     /// What subscriber-access calls share (PIN checks, the directory file).
     pub access: Arc<access::Resources>,
+    /// Where calls are counted.
+    pub metrics: CallMetrics,
 }
 
 impl std::fmt::Debug for Services {
@@ -168,8 +171,9 @@ pub async fn serve(
                         calls.insert(call.call_id.clone(), sender);
                         let services = services.clone();
                         let dialogs = dialogs.clone();
-                        tasks.spawn(run_call(services, *call, reply, receiver, dialogs));
+                        tasks.spawn(run_call(services.clone(), *call, reply, receiver, dialogs));
                         in_progress.send_replace(tasks.len());
+                        services.metrics.in_progress(tasks.len());
                     }
                     DialogEvent::Acked { call_id } => {
                         forward(&calls, &call_id, CallEvent::Acked);
@@ -193,6 +197,7 @@ pub async fn serve(
                 }
                 calls.retain(|_, sender| !sender.is_closed());
                 in_progress.send_replace(tasks.len());
+                services.metrics.in_progress(tasks.len());
             }
         }
     }
@@ -429,6 +434,7 @@ async fn handle_call(
         Ok(finished) => finished,
         Err(error) => {
             warn!(%error, "call failed");
+            services.metrics.ended(CallOutcome::Failed);
             if let Err(error) = dialogs.hangup(&call.call_id).await {
                 info!(%error, "hang-up after a failure");
             }
@@ -445,8 +451,30 @@ async fn handle_call(
             info!(%error, "BYE not answered");
         }
     };
-    let deliver = services.deliver(&finished, &call, caller, &gateway, &directory);
-    let ((), delivered) = tokio::join!(hangup, deliver);
+    let deliver = async {
+        let started = std::time::Instant::now();
+        let delivered = services
+            .deliver(&finished, &call, caller, &gateway, &directory)
+            .await;
+        (delivered, started.elapsed())
+    };
+    let ((), (delivered, delivery_took)) = tokio::join!(hangup, deliver);
+    let stats = &finished.stats;
+    services
+        .metrics
+        .media(stats.received, stats.jitter.lost, stats.foreign);
+    services.metrics.ended(match &delivered {
+        Ok(Delivered::VoiceMessage) => CallOutcome::VoiceMessage,
+        Ok(Delivered::MissedCall) => CallOutcome::MissedCall,
+        Ok(Delivered::Nothing) => CallOutcome::Nothing,
+        Err(_) => CallOutcome::DeliveryFailed,
+    });
+    if matches!(
+        delivered,
+        Ok(Delivered::VoiceMessage | Delivered::MissedCall)
+    ) {
+        services.metrics.delivered(delivery_took);
+    }
     let seconds = finished
         .recording
         .as_ref()
