@@ -13,9 +13,6 @@ use std::path::{Path, PathBuf};
 /// Programs a test may spawn without `scripts/test` installing them: part of every Debian
 /// system (`sh` is essential).
 const BASE_SYSTEM_PROGRAMS: [&str; 1] = ["sh"];
-/// Programs a test uses only where the machine has them, saying so plainly where it does not: a
-/// container runtime cannot be installed and started on every test machine.
-const OPTIONAL_PROGRAMS: [&str; 1] = ["docker"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -223,8 +220,7 @@ fn every_program_a_test_spawns_is_installed_by_scripts_test() {
             let program = &rest[..rest.find('"').unwrap()];
             let installed = script.contains(&format!(" {program}:"))
                 || script.contains(&format!("\t{program}:"))
-                || BASE_SYSTEM_PROGRAMS.contains(&program)
-                || OPTIONAL_PROGRAMS.contains(&program);
+                || BASE_SYSTEM_PROGRAMS.contains(&program);
             if !installed && !missing.contains(&program.to_owned()) {
                 missing.push(program.to_owned());
             }
