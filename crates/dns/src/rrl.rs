@@ -5,8 +5,9 @@
 //! which cannot be spoofed and is never limited here.
 //!
 //! The table is bounded: when it is full, buckets that have refilled completely (their sources
-//! were quiet for a second) are forgotten; if none has, new sources share one overflow bucket, so
-//! a flood of spoofed networks is limited as one source. Never looks at the question asked.
+//! were quiet for a second) are forgotten, in a sweep made at most once a second; until room is
+//! made, new sources share one overflow bucket, so a flood of spoofed networks is limited as one
+//! source and costs no scan per packet. Never looks at the question asked.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -41,7 +42,15 @@ struct Bucket {
 pub(crate) struct Limiter {
     settings: Settings,
     capacity: usize,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug, Default)]
+struct Buckets {
+    by_network: HashMap<IpAddr, Bucket>,
+    /// When a full table was last swept: at most once a second, so a flood of new (spoofed)
+    /// sources costs one scan a second, not one per packet.
+    swept: Option<Instant>,
 }
 
 /// The network a source is limited under.
@@ -55,6 +64,9 @@ fn network(source: IpAddr) -> IpAddr {
     }
 }
 
+/// How often a full table may be swept for networks that went quiet.
+const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The key new sources share when the table is full of active ones.
 const OVERFLOW: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
 
@@ -67,7 +79,7 @@ impl Limiter {
         Limiter {
             settings,
             capacity: capacity.max(1),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets::default()),
         }
     }
 
@@ -77,20 +89,27 @@ impl Limiter {
         if self.settings.responses_per_second == 0 {
             return Verdict::Answer;
         }
-        let Ok(mut buckets) = self.buckets.lock() else {
+        let Ok(mut guard) = self.buckets.lock() else {
             return Verdict::Answer;
         };
+        let table = &mut *guard;
         let mut key = network(source);
-        if !buckets.contains_key(&key) && buckets.len() >= self.capacity {
-            buckets.retain(|_, bucket| {
-                let idle = now.saturating_duration_since(bucket.refilled).as_secs_f64();
-                bucket.tokens + idle * rate < rate
-            });
-            if buckets.len() >= self.capacity {
+        if !table.by_network.contains_key(&key) && table.by_network.len() >= self.capacity {
+            let due = table
+                .swept
+                .is_none_or(|at| now.saturating_duration_since(at) >= SWEEP_INTERVAL);
+            if due {
+                table.swept = Some(now);
+                table.by_network.retain(|_, bucket| {
+                    let idle = now.saturating_duration_since(bucket.refilled).as_secs_f64();
+                    bucket.tokens + idle * rate < rate
+                });
+            }
+            if table.by_network.len() >= self.capacity {
                 key = OVERFLOW;
             }
         }
-        let bucket = buckets.entry(key).or_insert(Bucket {
+        let bucket = table.by_network.entry(key).or_insert(Bucket {
             tokens: rate,
             refilled: now,
             limited: 0,
@@ -187,6 +206,6 @@ mod tests {
         // A second on, every bucket has refilled and is forgotten to make room.
         let later = now + Duration::from_secs(2);
         assert_eq!(limiter.check(d, later), Verdict::Answer);
-        assert_eq!(limiter.buckets.lock().unwrap().len(), 1);
+        assert_eq!(limiter.buckets.lock().unwrap().by_network.len(), 1);
     }
 }
