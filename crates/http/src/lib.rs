@@ -267,11 +267,16 @@ async fn handle(
         user = field::Empty,
     );
     let started = Instant::now();
-    let surface =
-        Endpoint::from_path(request.uri().path()).map_or(Surface::Unknown, Endpoint::surface);
-    let response = route(request, peer.ip(), &services)
-        .instrument(span.clone())
-        .await;
+    let endpoint = Endpoint::from_path(request.uri().path());
+    let surface = endpoint.map_or(Surface::Unknown, Endpoint::surface);
+    let response = match endpoint {
+        Some(endpoint) => {
+            route(request, endpoint, peer.ip(), &services)
+                .instrument(span.clone())
+                .await
+        }
+        None => status_only(StatusCode::NOT_FOUND),
+    };
     services
         .metrics
         .request(surface, response.status().as_u16(), started.elapsed());
@@ -285,10 +290,12 @@ async fn handle(
     Ok(response)
 }
 
-async fn route(request: Request<Incoming>, peer: IpAddr, services: &Services) -> Response<Body> {
-    let Some(endpoint) = Endpoint::from_path(request.uri().path()) else {
-        return status_only(StatusCode::NOT_FOUND);
-    };
+async fn route(
+    request: Request<Incoming>,
+    endpoint: Endpoint,
+    peer: IpAddr,
+    services: &Services,
+) -> Response<Body> {
     let method = request.method().clone();
     if method != Method::GET && method != Method::POST {
         let mut response = status_only(StatusCode::METHOD_NOT_ALLOWED);
