@@ -144,6 +144,8 @@ fn refusals_other_packages_unknown_mailboxes_and_short_expiries_and_a_fetch() {
 
 #[test]
 fn a_phone_authenticates_with_digest_and_sees_only_its_own_mailbox() {
+    // Sources other than the gateway (127.0.0.1) are hosts of this test's own network namespace.
+    umbox_testkit::netns::isolate();
     let dir = temp_dir("mwi-config");
     let config = dir.join("umbox.toml");
     // sipp computes MD5 digests only, from the first challenge it reads.
@@ -286,6 +288,8 @@ fn gateways_marked_mwi_get_unsolicited_notifies_at_start_and_on_change() {
 
 #[test]
 fn malformed_headers_get_400_and_storms_from_one_source_are_cut() {
+    // Sources other than the gateway (127.0.0.1) are hosts of this test's own network namespace.
+    umbox_testkit::netns::isolate();
     let server = Server::demo();
     for (event, expires) in [("message summary", "60"), ("message-summary", "soon")] {
         let keys = ["-key", "event", event, "-key", "expires", expires];
@@ -316,6 +320,8 @@ fn malformed_headers_get_400_and_storms_from_one_source_are_cut() {
 /// NOTIFY saying a message waits.
 #[test]
 fn baresip_behind_a_pbx_shows_the_lamp_after_a_deposit() {
+    // Sources other than the gateway (127.0.0.1) are hosts of this test's own network namespace.
+    umbox_testkit::netns::isolate();
     let dir = temp_dir("mwi-baresip");
     let config = dir.join("umbox.toml");
     // libre 1.0 (baresip's SIP stack) computes MD5 digests only.

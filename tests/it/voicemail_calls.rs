@@ -541,6 +541,8 @@ fn an_offer_without_audio_gets_488() {
 
 #[test]
 fn a_flood_of_invites_from_a_stranger_gets_403_and_no_call() {
+    // Sources other than the gateway (127.0.0.1) are hosts of this test's own network namespace.
+    umbox_testkit::netns::isolate();
     let server = Server::demo();
     let _turn = sipp::media_turn();
     // 200 INVITEs at 200 a second from 127.0.0.2, which is no gateway. Within the per-source

@@ -3,8 +3,9 @@
 //!
 //! Two layers. [`zone`] is pure: it builds a [`ZoneSet`] from a [`umbox_base::config::Site`] and a serial,
 //! and answers a typed question with a typed answer (rcode, AA, records borrowed from the zone). [`server`]
-//! is the transport: hickory-server's UDP/TCP listeners decode packets and answer undecodable ones with
-//! FORMERR; its `RequestHandler` asks the current `ZoneSet` and writes what it says.
+//! is the transport: hickory-server's UDP listener and our TCP one (`tcp`, whose accept loop is
+//! bounded by `umbox-net`) decode packets and answer undecodable ones with FORMERR; one
+//! `RequestHandler` asks the current `ZoneSet` and writes what it says.
 //!
 //! `rrl` limits UDP responses per source network (response rate limiting with slip), so the server
 //! cannot serve as an amplifier for spoofed floods; TCP is never limited.
@@ -16,8 +17,11 @@
 //! `ZoneSet`s); never recurses, forwards or transfers zones; no module outside `dns` names hickory.
 //! Entry points: [`ZoneSet::build`], [`DnsServer::start`], [`DnsServer::shutdown`].
 
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod rrl;
 mod server;
+mod tcp;
 mod zone;
 
 pub use server::DnsServer;

@@ -1,16 +1,14 @@
-//! DNS transport: hickory-server listeners on a bound UDP socket and TCP listener, and the one
-//! `RequestHandler` that turns each decoded request into a [`Question`] for the current [`ZoneSet`].
+//! DNS transport: hickory-server's listener on a bound UDP socket, our TCP listener (`dns::tcp`),
+//! and the one `RequestHandler` both use, which turns each decoded request into a [`Question`] for
+//! the current [`ZoneSet`].
 //!
 //! Holds no DNS rules (`dns::zone` picks every rcode and record); it only copies header bits, EDNS and
 //! records between hickory's types and ours, and logs one event per request. Packets too short for a
-//! header are dropped and undecodable ones get FORMERR, both inside hickory before this handler runs.
+//! header are dropped and undecodable ones get FORMERR, before this handler runs.
 
 use std::fmt;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata};
 use hickory_server::net::runtime::Time;
@@ -26,11 +24,6 @@ use super::zone::{Question, ZoneSet};
 use super::Error;
 use umbox_base::config::Dns as Settings;
 
-/// A TCP connection that sends no request for this long is closed (Knot's default idle timeout), so
-/// idle clients cannot pin connections.
-const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Responses queued per TCP connection before its writer applies back-pressure.
-const TCP_RESPONSE_QUEUE: usize = 32;
 /// Largest UDP payload we advertise in EDNS: the DNS Flag Day 2020 value, which avoids IP fragmentation.
 const MAX_UDP_PAYLOAD: u16 = 1232;
 
@@ -38,8 +31,15 @@ const MAX_UDP_PAYLOAD: u16 = 1232;
 /// them cleanly.
 pub struct DnsServer {
     server: Server<ZoneHandler>,
+    tcp: tokio::task::JoinHandle<()>,
     udp_addr: SocketAddr,
     tcp_addr: SocketAddr,
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.tcp.abort();
+    }
 }
 
 impl fmt::Debug for DnsServer {
@@ -74,13 +74,17 @@ impl DnsServer {
             transport: "tcp",
             source,
         })?;
-        let limiter = Limiter::new(settings);
-        let mut server = Server::new(ZoneHandler { zones, limiter });
+        let handler = ZoneHandler {
+            zones,
+            limiter: Arc::new(Limiter::new(settings)),
+        };
+        let tcp = tokio::spawn(super::tcp::serve(tcp, handler.clone()));
+        let mut server = Server::new(handler);
         server.register_socket(udp);
-        server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_QUEUE);
         tracing::info!(udp = %udp_addr, tcp = %tcp_addr, "dns listening");
         Ok(DnsServer {
             server,
+            tcp,
             udp_addr,
             tcp_addr,
         })
@@ -91,6 +95,8 @@ impl DnsServer {
     /// # Errors
     /// [`Error::Listener`] when a listener had already stopped with an error.
     pub async fn shutdown(mut self) -> Result<(), Error> {
+        // The TCP listener holds no state worth finishing: open connections just close.
+        self.tcp.abort();
         self.server
             .shutdown_gracefully()
             .await
@@ -100,32 +106,25 @@ impl DnsServer {
 
 /// Answers every decoded request from the latest published zone set, within the UDP response
 /// rate limit.
-struct ZoneHandler {
-    zones: watch::Receiver<Arc<ZoneSet>>,
-    limiter: Limiter,
+#[derive(Clone)]
+pub(crate) struct ZoneHandler {
+    pub(crate) zones: watch::Receiver<Arc<ZoneSet>>,
+    pub(crate) limiter: Arc<Limiter>,
 }
 
+#[async_trait::async_trait]
 impl RequestHandler for ZoneHandler {
-    // hickory declares this method through `#[async_trait]`; this is that macro's expansion written out,
-    // so umbox does not depend on async-trait for one impl.
-    fn handle_request<'handler, 'request, 'future, R, T>(
-        &'handler self,
-        request: &'request Request,
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
         response_handle: R,
-    ) -> Pin<Box<dyn Future<Output = ResponseInfo> + Send + 'future>>
-    where
-        R: ResponseHandler + 'future,
-        T: Time + 'future,
-        'handler: 'future,
-        'request: 'future,
-        Self: 'future,
-    {
-        Box::pin(self.reply(request, response_handle))
+    ) -> ResponseInfo {
+        self.reply(request, response_handle).await
     }
 }
 
 impl ZoneHandler {
-    async fn reply<R: ResponseHandler>(
+    pub(crate) async fn reply<R: ResponseHandler>(
         &self,
         request: &Request,
         mut response_handle: R,

@@ -551,3 +551,56 @@ fn a_udp_flood_is_rate_limited_with_slip_while_tcp_and_dig_still_get_answers() {
     }
     harness.stop();
 }
+
+/// Sends `message` framed for TCP (RFC 1035 §4.2.2).
+fn send_framed(stream: &mut std::net::TcpStream, message: &[u8]) {
+    use std::io::Write;
+    let length = u16::try_from(message.len()).unwrap().to_be_bytes();
+    stream.write_all(&length).unwrap();
+    stream.write_all(message).unwrap();
+}
+
+/// Reads one framed reply: its id, flags word and counts; `None` when the server closed.
+fn read_framed(stream: &mut std::net::TcpStream) -> Option<(u16, u16, [u16; 4])> {
+    use std::io::Read;
+    let mut length = [0u8; 2];
+    stream.read_exact(&mut length).ok()?;
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(length))];
+    stream.read_exact(&mut reply).unwrap();
+    let word = |i: usize| u16::from_be_bytes([reply[i], reply[i + 1]]);
+    Some((word(0), word(2), [word(4), word(6), word(8), word(10)]))
+}
+
+#[test]
+fn tcp_answers_pipelined_queries_in_order_and_bad_messages_with_formerr() {
+    let harness = Harness::start(&site(&["example.test"]));
+    let mut stream = std::net::TcpStream::connect(harness.addr()).unwrap();
+    // Bounds the wait for a reply that never comes if the server is broken; not a timing assertion.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+
+    // Three messages in one write burst: two queries around one whose question is garbage.
+    let mut garbage = header(0xCAFE, 0x0000, 1);
+    garbage.extend_from_slice(&[0xff; 40]);
+    for message in [soa_query(1), garbage, soa_query(2)] {
+        send_framed(&mut stream, &message);
+    }
+    let first = read_framed(&mut stream).unwrap();
+    assert_eq!((first.0, first.1 & QR, first.2[1]), (1, QR, 1), "answered");
+    let bad = read_framed(&mut stream).unwrap();
+    assert_eq!((bad.0, bad.1 & 0x000F), (0xCAFE, 1), "FORMERR");
+    let second = read_framed(&mut stream).unwrap();
+    assert_eq!((second.0, second.2[1]), (2, 1), "answered in order");
+
+    // A message too short for a header: nothing to answer, so the connection is closed.
+    send_framed(&mut stream, b"\x13\x37junk");
+    assert_eq!(read_framed(&mut stream), None);
+
+    // The listener goes on serving.
+    assert_answer(
+        &Tool::Kdig.query(Transport::Tcp, harness.addr(), "example.test", "A"),
+        &[("example.test.", "A", "127.0.0.1")],
+    );
+    harness.stop();
+}

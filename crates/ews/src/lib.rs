@@ -14,6 +14,8 @@
 pub mod codes;
 pub mod error;
 pub mod fields;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod ids;
 mod mime;
 pub(crate) mod ops;

@@ -12,7 +12,8 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::{accept, status_only, whole, Body};
+use crate::{status_only, whole, Body};
+use umbox_net::accept;
 
 /// Whether the server takes new work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use tokio::sync::Semaphore;
 
-use crate::throttle::{self, Policy, Throttle};
+use crate::throttle::{Policy, Throttle};
 use umbox_base::directory::{self, Directory, User};
 
 /// Most remembered credentials (one per user); the cache is cleared when full rather than grown.
@@ -215,7 +215,7 @@ impl Authenticator {
         source: IpAddr,
         user: Option<&User>,
     ) -> Result<User, AuthError> {
-        let network = throttle::source_network(source);
+        let network = umbox_net::source_network(source);
         let now = Instant::now();
         if let Some(retry_after) = lock(&self.sources).and_then(|t| t.locked(&network, now)) {
             return Err(AuthError::Throttled { retry_after });

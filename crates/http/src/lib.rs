@@ -11,7 +11,6 @@
 //! no buffers for long. [`client`] is the outgoing side (push notifications).
 //! This module never parses a surface's XML and holds no business rule beyond "who is asking".
 
-pub mod accept;
 pub mod admin;
 pub mod auth;
 pub mod client;
@@ -48,6 +47,7 @@ use umbox_base::clock::Clock;
 use umbox_base::config::Site;
 use umbox_base::directory::Directory;
 use umbox_ews::{self as ews, ids::IdCodec, photo::PhotoStore, EventStream};
+use umbox_net::accept;
 use umbox_notify::Hub;
 use umbox_store::MailStore;
 

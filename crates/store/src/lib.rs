@@ -15,6 +15,8 @@
 
 mod change;
 mod encode;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod oof;
 pub mod oxum;

@@ -2,7 +2,8 @@
 //! workspace's fixtures and interop material, a store with two mailboxes ([`Mailboxes`]), the
 //! configuration of a whole server on loopback ([`loopback_config`]), the sipp runner
 //! ([`sipp`]), an RTP capture of what a caller hears ([`rtp`]) and a telephone's media end that
-//! hears, presses keys and talks as it goes ([`phone`]).
+//! hears, presses keys and talks as it goes ([`phone`]), and a private network namespace for tests
+//! that need more loopback hosts than 127.0.0.1 ([`netns`]).
 //!
 //! It builds on `umbox-base` and `umbox-store` only, so those two crates' own tests use
 //! `tempfile` directly instead (a crate cannot be tested through a kit that depends on it).
@@ -12,6 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod netns;
 pub mod phone;
 pub mod rtp;
 pub mod sipp;

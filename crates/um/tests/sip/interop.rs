@@ -79,8 +79,20 @@ async fn unknown_extensions_and_numbers_get_404() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strangers_get_403_and_leave_no_state() {
+#[test]
+fn strangers_get_403_and_leave_no_state() {
+    // The stranger (127.0.0.2) is a host of this test's own network namespace, entered before the
+    // runtime starts its workers so they live there too.
+    umbox_testkit::netns::isolate();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(strangers_get_403_and_leave_no_state_in_the_namespace());
+}
+
+async fn strangers_get_403_and_leave_no_state_in_the_namespace() {
     let pair = start_pair(Limits::default()).await;
     let before = pair.router.stats();
     run_sipp(

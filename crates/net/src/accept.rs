@@ -1,4 +1,4 @@
-//! Accepting TCP connections within bounds, for every HTTP listener: at most
+//! Accepting TCP connections within bounds, for every HTTP listener and DNS over TCP: at most
 //! [`Limits::connections`] open at once (beyond that the listener stops accepting and the
 //! kernel's backlog holds the rest), at most [`Limits::per_source`] from one source network (more
 //! are closed at once, so one host cannot take every slot), and a failing `accept` (descriptors
@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::debug;
 
-use crate::throttle::source_network;
+use crate::source_network;
 
 /// Connection bounds of one listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
