@@ -211,11 +211,16 @@ fn attachment(out: &mut Vec<u8>, part: &Part<'_>) {
     }
 }
 
-/// `type/subtype` when `text` is one (RFC 2045 tokens, parameters dropped); anything else a client
-/// sent as a content type is not written into a header.
+/// `type/subtype` when `text` is a discrete one (RFC 2045 tokens, parameters dropped); anything
+/// else a client sent as a content type is not written into a header. Composite types are left
+/// out too: a file attachment labelled `multipart/*` or `message/*` would make readers parse its
+/// bytes as parts (with no boundary) or as a message.
 fn media_type(text: &str) -> Option<&str> {
     let essence = text.split(';').next().unwrap_or_default().trim();
     let (kind, sub) = essence.split_once('/')?;
+    if kind.eq_ignore_ascii_case("multipart") || kind.eq_ignore_ascii_case("message") {
+        return None;
+    }
     let token = |t: &str| {
         !t.is_empty()
             && t.bytes()
@@ -278,10 +283,11 @@ fn sanitize(text: &str) -> String {
 }
 
 /// An unstructured header value (Subject, X- headers): ASCII as is, anything else as RFC 2047
-/// encoded words.
+/// encoded words. ASCII holding `=?` is encoded too, or a reader would decode what only looks
+/// like an encoded word.
 pub(crate) fn unstructured(text: &str) -> String {
     let text = sanitize(text);
-    if text.is_ascii() {
+    if text.is_ascii() && !text.contains("=?") {
         text
     } else {
         encoded_word(&text)
@@ -1050,6 +1056,32 @@ mod tests {
         assert!(parsed.parts[0].inline);
         assert!(parsed.parts[1].embedded);
         assert_eq!(parsed.parts[1].content, b"Subject: inner\r\n\r\nhi\r\n");
+    }
+
+    /// Two writer faults the `mime` fuzz target found: ASCII text that looks like an encoded word
+    /// came back decoded, and a file labelled with a composite type made our own message
+    /// unreadable.
+    #[test]
+    fn look_alike_encoded_words_and_composite_attachment_types_survive_a_round_trip() {
+        let message = Message {
+            headers: vec![("Subject", unstructured("=?utf-8?B?SGk=?= stays"))],
+            text: Some("body"),
+            parts: vec![Part {
+                name: "parts.bin",
+                content_type: "multipart/mixed",
+                content_id: None,
+                inline: false,
+                content: b"--no-boundary--",
+                embedded: false,
+            }],
+            ..Message::default()
+        };
+        let rendered = render(&message);
+        let parsed = parse(&rendered).unwrap();
+        assert_eq!(parsed.text("Subject").unwrap(), "=?utf-8?B?SGk=?= stays");
+        assert_eq!(parsed.parts.len(), 1);
+        assert_eq!(parsed.parts[0].content_type, "application/octet-stream");
+        assert_eq!(parsed.parts[0].content, b"--no-boundary--");
     }
 
     #[test]
