@@ -26,6 +26,7 @@ use super::transaction::{
     TimerSlot, Timers,
 };
 use super::types::{Branch, CallId, IdSource, Method, StatusCode, Tag};
+use super::wire::event::Reason;
 use super::wire::grammar::{Host, Params, SipUri, Uri, Via, ViaTransport};
 use super::wire::prepass::HeaderName;
 use super::wire::{self, Echo, Request, Response, Writer};
@@ -1147,6 +1148,19 @@ impl Core {
         out: &dyn Outbound,
     ) -> Result<usize, Error> {
         self.with_events(now, out, |events, io| events.restore(records, io))
+    }
+
+    /// Ends every subscription to a resource.
+    pub fn terminate(
+        &mut self,
+        resource: &str,
+        reason: &Reason,
+        now: Instant,
+        out: &dyn Outbound,
+    ) -> Result<usize, Error> {
+        self.with_events(now, out, |events, io| {
+            events.terminate(resource, reason, io)
+        })
     }
 
     /// A NOTIFY outside any dialog.

@@ -173,6 +173,14 @@ impl SubscriptionHandle {
         self.shared.restore(records)
     }
 
+    /// Ends every subscription to `resource` with a last NOTIFY saying why
+    /// (`Subscription-State: terminated;reason=…`, RFC 6665 §4.2.2), e.g. `noresource` when
+    /// the resource no longer exists; their records are reported as
+    /// [`SubscriptionEvent::Removed`]. Returns how many ended.
+    pub fn terminate(&self, resource: &str, reason: Reason) -> Result<usize, Error> {
+        self.shared.terminate(resource, reason)
+    }
+
     /// Sends a NOTIFY outside any dialog (RFC 3842 §4: what PBXs that never subscribe expect).
     pub fn notify_unsolicited(&self, notify: Unsolicited) -> Result<(), Error> {
         self.shared.notify_unsolicited(notify)
@@ -597,11 +605,21 @@ impl Subscriptions {
     /// Sends the current state to one subscription (or remembers to, when a NOTIFY is still in
     /// flight); an expired subscription gets its last NOTIFY and is removed.
     fn notify(&mut self, tag: &Tag, io: &mut Io<'_>) {
+        let Some(subscription) = self.by_tag.get(tag) else {
+            return;
+        };
+        let ending = (subscription.expires_at <= io.now).then_some(Reason::Timeout);
+        self.send(tag, ending, io);
+    }
+
+    /// [`Subscriptions::notify`], or with `ending` the subscription's last NOTIFY
+    /// (`terminated` with that reason), sent even while another is in flight, after which the
+    /// subscription is removed.
+    fn send(&mut self, tag: &Tag, ending: Option<Reason>, io: &mut Io<'_>) {
         let Some(subscription) = self.by_tag.get_mut(tag) else {
             return;
         };
-        let ending = subscription.expires_at <= io.now;
-        if subscription.in_flight && !ending {
+        if subscription.in_flight && ending.is_none() {
             subscription.dirty = true;
             return;
         }
@@ -609,20 +627,18 @@ impl Subscriptions {
             .resources
             .get(&subscription.resource)
             .and_then(|r| r.state.as_ref());
-        if state.is_none() && !ending {
+        if state.is_none() && ending.is_none() {
             // The first publish of the resource will reach this subscription.
             return;
         }
         subscription.local_cseq = subscription.local_cseq.saturating_add(1);
         let remaining = subscription.expires_at.saturating_duration_since(io.now);
-        let subscription_state = if ending {
-            SubscriptionState::Terminated {
-                reason: Reason::Timeout,
-            }
-        } else {
-            SubscriptionState::Active {
+        let ends = ending.is_some();
+        let subscription_state = match ending {
+            Some(reason) => SubscriptionState::Terminated { reason },
+            None => SubscriptionState::Active {
                 expires: u32::try_from(remaining.as_secs()).unwrap_or(u32::MAX),
-            }
+            },
         };
         let first_route = subscription
             .route_set
@@ -664,14 +680,14 @@ impl Subscriptions {
             flow,
             call_id: subscription.call_id.clone(),
             done: None,
-            subscription: (!ending).then(|| tag.clone()),
+            subscription: (!ends).then(|| tag.clone()),
         };
         let reserve = subscription.local_cseq >= subscription.reserved_cseq;
         if reserve {
             subscription.reserved_cseq = subscription.local_cseq.saturating_add(CSEQ_BLOCK);
         }
         io.tx.request(outgoing, io.now, io.out);
-        if ending {
+        if ends {
             self.remove(tag, io.tx);
         } else if reserve {
             if let Some(subscription) = self.by_tag.get(tag) {
@@ -786,6 +802,21 @@ impl Subscriptions {
             self.notify(&tag, io);
         }
         Ok(())
+    }
+
+    /// Ends every subscription to `resource` with a last NOTIFY, `terminated` for `reason` and
+    /// without a body (the state is gone with the resource), and forgets them and their
+    /// records; returns how many ended.
+    pub(crate) fn terminate(&mut self, resource: &str, reason: &Reason, io: &mut Io<'_>) -> usize {
+        let Some(entry) = self.resources.get_mut(resource) else {
+            return 0;
+        };
+        entry.state = None;
+        let tags: Vec<Tag> = entry.subscribers.iter().cloned().collect();
+        for tag in &tags {
+            self.send(tag, Some(reason.clone()), io);
+        }
+        tags.len()
     }
 
     /// Subscriptions stored before a restart.

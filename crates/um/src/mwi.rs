@@ -29,6 +29,7 @@ use umbox_base::directory::{Directory, User};
 use umbox_sip::policy::{Credential, EventServer, SubscribeTarget, Subscriber};
 use umbox_sip::subscribe::{SubscriptionEvent, SubscriptionHandle, Unsolicited};
 use umbox_sip::wire::digest::Algorithm;
+use umbox_sip::wire::event::Reason;
 use umbox_sip::wire::grammar::{Host, SipUri};
 use umbox_sip::wire::summary::{self, Counts, MessageSummary};
 use umbox_sip::Transport;
@@ -311,6 +312,12 @@ pub async fn serve(services: Services, mut events: mpsc::UnboundedReceiver<Subsc
                 match event {
                     SubscriptionEvent::Watched { resource } => {
                         let mailbox = MailboxId::new(&resource);
+                        // A subscription restored after a restart, or made just before its
+                        // user was removed, names a mailbox no user owns any more.
+                        if !has_user(&directory.borrow(), &mailbox) {
+                            terminate(&services, &mailbox);
+                            continue;
+                        }
                         subscribed.insert(mailbox.clone());
                         // A watcher already running (for a gateway) publishes its unchanged
                         // counts now, for the resource's first subscriber; a new one publishes
@@ -340,11 +347,39 @@ pub async fn serve(services: Services, mut events: mpsc::UnboundedReceiver<Subsc
                 if changed.is_err() {
                     break;
                 }
-                gateways = gateway_mailboxes(&directory.borrow_and_update());
+                let current = directory.borrow_and_update().clone();
+                subscribed.retain(|mailbox| {
+                    let kept = has_user(&current, mailbox);
+                    if !kept {
+                        terminate(&services, mailbox);
+                    }
+                    kept
+                });
+                gateways = gateway_mailboxes(&current);
                 reconcile(&services, &mut tasks, &mut watchers, &subscribed, &gateways);
             }
         }
         while tasks.try_join_next().is_some() {}
+    }
+}
+
+/// Whether a user of `directory` owns `mailbox`.
+fn has_user(directory: &Directory, mailbox: &MailboxId) -> bool {
+    directory.user_by_address(mailbox.as_str()).is_some()
+}
+
+/// Ends the subscriptions to a mailbox whose user left the directory: each gets a last NOTIFY
+/// with `Subscription-State: terminated;reason=noresource` (RFC 6665 §4.1.3: the resource no
+/// longer exists, do not subscribe again) and its stored record goes.
+fn terminate(services: &Services, mailbox: &MailboxId) {
+    match services
+        .subscriptions
+        .terminate(mailbox.as_str(), Reason::NoResource)
+    {
+        Ok(ended) => {
+            tracing::info!(%mailbox, ended, "message waiting: user removed, subscriptions ended")
+        }
+        Err(error) => tracing::warn!(%mailbox, %error, "message waiting: subscriptions not ended"),
     }
 }
 
@@ -503,6 +538,7 @@ async fn keep_records(
     mut records: mpsc::UnboundedReceiver<SubscriptionEvent>,
 ) {
     while let Some(event) = records.recv().await {
+        let removal = matches!(event, SubscriptionEvent::Removed { .. });
         let store = store.clone();
         let done = tokio::task::spawn_blocking(move || match event {
             SubscriptionEvent::Saved { id, record } => {
@@ -515,6 +551,9 @@ async fn keep_records(
         })
         .await;
         match done {
+            Ok(Ok(())) if removal => {
+                tracing::debug!("message waiting: subscription record removed")
+            }
             Ok(Ok(())) => tracing::debug!("message waiting: subscription record kept"),
             Ok(Err(error)) => {
                 tracing::warn!(%error, "message waiting: subscription record not kept")
