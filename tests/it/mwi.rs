@@ -299,6 +299,45 @@ fn removed_users_subscriptions_end_with_noresource_and_stay_ended_across_a_resta
 }
 
 #[test]
+fn a_changed_sip_password_deactivates_the_phones_subscription() {
+    let dir = temp_dir("mwi-revoked");
+    let config = dir.join("umbox.toml");
+    // sipp computes MD5 digests only, from the first challenge it reads.
+    std::fs::write(
+        &config,
+        "domains = [\"example.test\"]\n[um]\nmwi_digest_sha256 = false\n",
+    )
+    .unwrap();
+    let server = Server::demo_with_config(temp_dir("data"), config);
+    let set_password = |password| {
+        let (ok, out, err) = server.admin(&["user", "set", ALICE.0, "--sip-password", password]);
+        assert!(ok, "{out}{err}");
+        server.wait_for_log("reloaded directory");
+    };
+    set_password("phone-secret");
+    let keys = [
+        "-i",
+        "127.0.0.2",
+        "-au",
+        "alice",
+        "-ap",
+        "phone-secret",
+        "-key",
+        "user",
+        "alice",
+        "-key",
+        "ext",
+        "1001",
+    ];
+    let phone = sipp::spawn("mwi_phone_revoked.xml", server.sip_router, 1, 60, &keys);
+    published(&server, ALICE, 0, 0);
+    set_password("another-secret");
+    let run = phone.wait();
+    run.assert_ok();
+    assert_eq!(run.received("SIP/2.0 403 Forbidden"), 1, "{}", run.messages);
+}
+
+#[test]
 fn gateways_marked_mwi_get_unsolicited_notifies_at_start_and_on_change() {
     let server = Server::demo_in(data_with_short_greetings(&[ALICE.0]));
     let port = std::net::UdpSocket::bind("127.0.0.1:0")

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::dialog::{Context, DialogEvent, Dialogs, InviteDecision, Pending, PendingKey};
 use super::policy::{InviteRouter, InviteTarget, Route};
-use super::subscribe::{Io, Subscriptions, Unsolicited};
+use super::subscribe::{Held, Io, Subscriptions, Unsolicited};
 use super::transaction::{
     ClientState, ClientTransaction, Ending, Kind, ServerState, ServerTransaction, TimerQueue,
     TimerSlot, Timers,
@@ -1150,17 +1150,15 @@ impl Core {
         self.with_events(now, out, |events, io| events.restore(records, io))
     }
 
-    /// Ends every subscription to a resource.
+    /// Ends the held subscriptions.
     pub fn terminate(
         &mut self,
-        resource: &str,
+        held: Held<'_>,
         reason: &Reason,
         now: Instant,
         out: &dyn Outbound,
     ) -> Result<usize, Error> {
-        self.with_events(now, out, |events, io| {
-            events.terminate(resource, reason, io)
-        })
+        self.with_events(now, out, |events, io| events.terminate(held, reason, io))
     }
 
     /// A NOTIFY outside any dialog.

@@ -137,6 +137,16 @@ pub struct SubscriptionHandle {
     pub(crate) shared: Arc<super::transport::Shared>,
 }
 
+/// Which subscriptions [`SubscriptionHandle::terminate`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held<'a> {
+    /// Every subscription to this resource; its state is gone with it, so their last NOTIFYs
+    /// carry no body.
+    Resource(&'a str),
+    /// Every subscription this digest user made (the identity of `policy::Subscriber::User`).
+    By(&'a str),
+}
+
 /// Where an unsolicited NOTIFY goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsolicited {
@@ -173,12 +183,12 @@ impl SubscriptionHandle {
         self.shared.restore(records)
     }
 
-    /// Ends every subscription to `resource` with a last NOTIFY saying why
+    /// Ends the `held` subscriptions with a last NOTIFY saying why
     /// (`Subscription-State: terminated;reason=…`, RFC 6665 §4.2.2), e.g. `noresource` when
     /// the resource no longer exists; their records are reported as
     /// [`SubscriptionEvent::Removed`]. Returns how many ended.
-    pub fn terminate(&self, resource: &str, reason: Reason) -> Result<usize, Error> {
-        self.shared.terminate(resource, reason)
+    pub fn terminate(&self, held: Held<'_>, reason: Reason) -> Result<usize, Error> {
+        self.shared.terminate(held, reason)
     }
 
     /// Sends a NOTIFY outside any dialog (RFC 3842 §4: what PBXs that never subscribe expect).
@@ -218,6 +228,8 @@ struct Subscription {
     /// The CSeq the stored record lets a restarted server start from.
     reserved_cseq: u32,
     contact_user: Option<String>,
+    /// The digest user who subscribed (`Subscriber::User`); `None` for a gateway.
+    subscriber: Option<String>,
     flow: Flow,
     expires_at: Instant,
     slot: Option<TimerSlot>,
@@ -342,14 +354,14 @@ impl Subscriptions {
             }
         };
         match request.to.tag() {
-            Some(tag) => self.refresh(&request, &tag, flow, granted, io),
+            Some(tag) => self.refresh(&request, &tag, identity, flow, granted, io),
             None => {
                 let subscriber = match &identity {
                     Some(identity) => Subscriber::User(identity),
                     None => Subscriber::Gateway(flow.remote.ip()),
                 };
                 let resource = self.server.resolve(&subscriber, &target)?;
-                self.create(&request, event, resource, flow, granted, io)
+                self.create(&request, event, resource, identity, flow, granted, io)
             }
         }
     }
@@ -437,11 +449,13 @@ impl Subscriptions {
         Outcome::Responded(status)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create(
         &mut self,
         request: &Request,
         event: Event,
         resource: String,
+        subscriber: Option<String>,
         flow: Flow,
         granted: u32,
         io: &mut Io<'_>,
@@ -478,6 +492,7 @@ impl Subscriptions {
             local_cseq: 0,
             reserved_cseq: CSEQ_BLOCK,
             contact_user,
+            subscriber,
             flow,
             expires_at: io.now + Duration::from_secs(u64::from(granted)),
             slot: None,
@@ -553,6 +568,7 @@ impl Subscriptions {
         &mut self,
         request: &Request,
         tag: &Tag,
+        identity: Option<String>,
         flow: Flow,
         granted: u32,
         io: &mut Io<'_>,
@@ -562,6 +578,14 @@ impl Subscriptions {
             .get_mut(tag)
             .filter(|s| s.call_id == request.call_id && s.remote.tag() == request.from.tag())
             .ok_or_else(|| Error::NoSuchDialog(request.call_id.clone()))?;
+        // The dialog is its subscriber's alone: whoever knows its identifiers must not move its
+        // NOTIFYs (the Contact) to themselves.
+        if subscription.subscriber != identity {
+            return Err(Error::NotPermitted {
+                who: identity.unwrap_or_else(|| flow.remote.ip().to_string()),
+                resource: subscription.resource.clone(),
+            });
+        }
         // RFC 3261 §12.2.2: requests inside a dialog must count up.
         if request.cseq.seq <= subscription.remote_cseq {
             return Err(Error::CSeqOutOfOrder {
@@ -804,15 +828,24 @@ impl Subscriptions {
         Ok(())
     }
 
-    /// Ends every subscription to `resource` with a last NOTIFY, `terminated` for `reason` and
-    /// without a body (the state is gone with the resource), and forgets them and their
-    /// records; returns how many ended.
-    pub(crate) fn terminate(&mut self, resource: &str, reason: &Reason, io: &mut Io<'_>) -> usize {
-        let Some(entry) = self.resources.get_mut(resource) else {
-            return 0;
+    /// Ends the `held` subscriptions with a last NOTIFY, `terminated` for `reason`, and
+    /// forgets them and their records; returns how many ended.
+    pub(crate) fn terminate(&mut self, held: Held<'_>, reason: &Reason, io: &mut Io<'_>) -> usize {
+        let tags: Vec<Tag> = match held {
+            Held::Resource(resource) => {
+                let Some(entry) = self.resources.get_mut(resource) else {
+                    return 0;
+                };
+                entry.state = None;
+                entry.subscribers.iter().cloned().collect()
+            }
+            Held::By(identity) => self
+                .by_tag
+                .iter()
+                .filter(|(_, s)| s.subscriber.as_deref() == Some(identity))
+                .map(|(tag, _)| tag.clone())
+                .collect(),
         };
-        entry.state = None;
-        let tags: Vec<Tag> = entry.subscribers.iter().cloned().collect();
         for tag in &tags {
             self.send(tag, Some(reason.clone()), io);
         }
@@ -925,6 +958,9 @@ impl Subscription {
         if let Some(user) = &self.contact_user {
             writer = writer.header(&field("Contact-User"), user);
         }
+        if let Some(subscriber) = &self.subscriber {
+            writer = writer.header(&field("Subscriber"), subscriber);
+        }
         for route in &self.route_set {
             writer = writer.header(&HeaderName::Route, route);
         }
@@ -979,6 +1015,7 @@ impl Subscription {
             local_cseq: reserved,
             reserved_cseq: reserved,
             contact_user: other("Contact-User").map(str::to_owned),
+            subscriber: other("Subscriber").map(str::to_owned),
             flow: Flow {
                 transport,
                 remote: SocketAddr::new(ip, via.port?),
@@ -1014,6 +1051,7 @@ mod tests {
             local_cseq: 12,
             reserved_cseq: 1000,
             contact_user: Some("1001".to_owned()),
+            subscriber: Some("alice@example.test".to_owned()),
             flow: Flow {
                 transport: Transport::Tcp,
                 remote: "127.0.0.1:5070".parse().unwrap(),
@@ -1036,6 +1074,7 @@ mod tests {
         assert_eq!(read.remote_target, subscription.remote_target);
         assert_eq!(read.route_set, subscription.route_set);
         assert_eq!(read.flow, subscription.flow);
+        assert_eq!(read.subscriber, subscription.subscriber);
         assert_eq!(read.local_cseq, 1000, "restarts above every CSeq used");
         assert_eq!(read.expires_at, now + Duration::from_secs(500));
         assert!(Subscription::from_record(b"junk", later, now).is_none());

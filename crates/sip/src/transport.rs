@@ -25,7 +25,7 @@ use super::dialog::{DialogEvent, Pending};
 use super::endpoint::{error_response, ConnId, Core, Flow, Outbound, Outcome, Stats, Transport};
 use super::listener::Limits;
 use super::policy::Peers;
-use super::subscribe::Unsolicited;
+use super::subscribe::{Held, Unsolicited};
 use super::types::{CallId, IdSource, Method, Tag};
 use super::wire::event::Reason;
 use super::wire::prepass::{frame, Frame};
@@ -239,12 +239,12 @@ impl Shared {
 
     pub(crate) fn terminate(
         self: &Arc<Self>,
-        resource: &str,
+        held: Held<'_>,
         reason: Reason,
     ) -> Result<usize, Error> {
         self.check_open()?;
         let now = Instant::now();
-        self.with_core(|core, out| core.terminate(resource, &reason, now, out))
+        self.with_core(|core, out| core.terminate(held, &reason, now, out))
     }
 
     pub(crate) fn notify_unsolicited(self: &Arc<Self>, notify: Unsolicited) -> Result<(), Error> {
