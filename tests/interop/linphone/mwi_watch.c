@@ -24,7 +24,6 @@
 #include <linphone/logging.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,7 +76,10 @@ int main(int argc, char **argv) {
 
 	/* liblinphone's default log handler writes to stdout, where only our lines belong. */
 	out = fdopen(dup(STDOUT_FILENO), "w");
-	dup2(STDERR_FILENO, STDOUT_FILENO);
+	if (!out || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+		perror("mwi_watch: stdout");
+		return 2;
+	}
 	linphone_logging_service_set_log_level(linphone_logging_service_get(), LinphoneLogLevelWarning);
 	LinphoneFactory *factory = linphone_factory_get();
 	/* No config file: nothing of a previous run is read back, nothing is written. */
@@ -100,7 +102,7 @@ int main(int argc, char **argv) {
 	linphone_core_add_callbacks(core, callbacks);
 
 	/* Realm and domain left open: the credentials answer whatever realm umbox names, but
-	 * only with ALGORITHM (liblinphone refuses a challenge of another algorithm). */
+	 * only with ALGORITHM (liblinphone leaves a challenge of another algorithm unanswered). */
 	LinphoneAuthInfo *auth = linphone_factory_create_auth_info_2(factory, username, NULL, password,
 			NULL, NULL, NULL, algorithm);
 	linphone_core_add_auth_info(core, auth);
