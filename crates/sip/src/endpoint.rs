@@ -20,12 +20,13 @@ use tokio::time::Instant;
 
 use super::dialog::{Context, DialogEvent, Dialogs, InviteDecision, Pending, PendingKey};
 use super::policy::{InviteRouter, InviteTarget, Route};
-use super::subscribe::{Io, Subscriptions, Unsolicited};
+use super::subscribe::{Held, Io, Subscriptions, Unsolicited};
 use super::transaction::{
     ClientState, ClientTransaction, Ending, Kind, ServerState, ServerTransaction, TimerQueue,
     TimerSlot, Timers,
 };
 use super::types::{Branch, CallId, IdSource, Method, StatusCode, Tag};
+use super::wire::event::Reason;
 use super::wire::grammar::{Host, Params, SipUri, Uri, Via, ViaTransport};
 use super::wire::prepass::HeaderName;
 use super::wire::{self, Echo, Request, Response, Writer};
@@ -1147,6 +1148,17 @@ impl Core {
         out: &dyn Outbound,
     ) -> Result<usize, Error> {
         self.with_events(now, out, |events, io| events.restore(records, io))
+    }
+
+    /// Ends the held subscriptions.
+    pub fn terminate(
+        &mut self,
+        held: Held<'_>,
+        reason: &Reason,
+        now: Instant,
+        out: &dyn Outbound,
+    ) -> Result<usize, Error> {
+        self.with_events(now, out, |events, io| events.terminate(held, reason, io))
     }
 
     /// A NOTIFY outside any dialog.

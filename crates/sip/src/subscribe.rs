@@ -137,6 +137,16 @@ pub struct SubscriptionHandle {
     pub(crate) shared: Arc<super::transport::Shared>,
 }
 
+/// Which subscriptions [`SubscriptionHandle::terminate`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held<'a> {
+    /// Every subscription to this resource; its state is gone with it, so their last NOTIFYs
+    /// carry no body.
+    Resource(&'a str),
+    /// Every subscription this digest user made (the identity of `policy::Subscriber::User`).
+    By(&'a str),
+}
+
 /// Where an unsolicited NOTIFY goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsolicited {
@@ -171,6 +181,14 @@ impl SubscriptionHandle {
     /// (unreadable or expired records are reported as [`SubscriptionEvent::Removed`]).
     pub fn restore(&self, records: Vec<(String, Bytes)>) -> Result<usize, Error> {
         self.shared.restore(records)
+    }
+
+    /// Ends the `held` subscriptions with a last NOTIFY saying why
+    /// (`Subscription-State: terminated;reason=…`, RFC 6665 §4.2.2), e.g. `noresource` when
+    /// the resource no longer exists; their records are reported as
+    /// [`SubscriptionEvent::Removed`]. Returns how many ended.
+    pub fn terminate(&self, held: Held<'_>, reason: Reason) -> Result<usize, Error> {
+        self.shared.terminate(held, reason)
     }
 
     /// Sends a NOTIFY outside any dialog (RFC 3842 §4: what PBXs that never subscribe expect).
@@ -210,6 +228,8 @@ struct Subscription {
     /// The CSeq the stored record lets a restarted server start from.
     reserved_cseq: u32,
     contact_user: Option<String>,
+    /// The digest user who subscribed (`Subscriber::User`); `None` for a gateway.
+    subscriber: Option<String>,
     flow: Flow,
     expires_at: Instant,
     slot: Option<TimerSlot>,
@@ -334,14 +354,14 @@ impl Subscriptions {
             }
         };
         match request.to.tag() {
-            Some(tag) => self.refresh(&request, &tag, flow, granted, io),
+            Some(tag) => self.refresh(&request, &tag, identity, flow, granted, io),
             None => {
                 let subscriber = match &identity {
                     Some(identity) => Subscriber::User(identity),
                     None => Subscriber::Gateway(flow.remote.ip()),
                 };
                 let resource = self.server.resolve(&subscriber, &target)?;
-                self.create(&request, event, resource, flow, granted, io)
+                self.create(&request, event, resource, identity, flow, granted, io)
             }
         }
     }
@@ -429,11 +449,13 @@ impl Subscriptions {
         Outcome::Responded(status)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create(
         &mut self,
         request: &Request,
         event: Event,
         resource: String,
+        subscriber: Option<String>,
         flow: Flow,
         granted: u32,
         io: &mut Io<'_>,
@@ -470,6 +492,7 @@ impl Subscriptions {
             local_cseq: 0,
             reserved_cseq: CSEQ_BLOCK,
             contact_user,
+            subscriber,
             flow,
             expires_at: io.now + Duration::from_secs(u64::from(granted)),
             slot: None,
@@ -545,6 +568,7 @@ impl Subscriptions {
         &mut self,
         request: &Request,
         tag: &Tag,
+        identity: Option<String>,
         flow: Flow,
         granted: u32,
         io: &mut Io<'_>,
@@ -554,6 +578,14 @@ impl Subscriptions {
             .get_mut(tag)
             .filter(|s| s.call_id == request.call_id && s.remote.tag() == request.from.tag())
             .ok_or_else(|| Error::NoSuchDialog(request.call_id.clone()))?;
+        // The dialog is its subscriber's alone: whoever knows its identifiers must not move its
+        // NOTIFYs (the Contact) to themselves.
+        if subscription.subscriber != identity {
+            return Err(Error::NotPermitted {
+                who: identity.unwrap_or_else(|| flow.remote.ip().to_string()),
+                resource: subscription.resource.clone(),
+            });
+        }
         // RFC 3261 §12.2.2: requests inside a dialog must count up.
         if request.cseq.seq <= subscription.remote_cseq {
             return Err(Error::CSeqOutOfOrder {
@@ -597,11 +629,21 @@ impl Subscriptions {
     /// Sends the current state to one subscription (or remembers to, when a NOTIFY is still in
     /// flight); an expired subscription gets its last NOTIFY and is removed.
     fn notify(&mut self, tag: &Tag, io: &mut Io<'_>) {
+        let Some(subscription) = self.by_tag.get(tag) else {
+            return;
+        };
+        let ending = (subscription.expires_at <= io.now).then_some(Reason::Timeout);
+        self.send(tag, ending, io);
+    }
+
+    /// [`Subscriptions::notify`], or with `ending` the subscription's last NOTIFY
+    /// (`terminated` with that reason), sent even while another is in flight, after which the
+    /// subscription is removed.
+    fn send(&mut self, tag: &Tag, ending: Option<Reason>, io: &mut Io<'_>) {
         let Some(subscription) = self.by_tag.get_mut(tag) else {
             return;
         };
-        let ending = subscription.expires_at <= io.now;
-        if subscription.in_flight && !ending {
+        if subscription.in_flight && ending.is_none() {
             subscription.dirty = true;
             return;
         }
@@ -609,20 +651,18 @@ impl Subscriptions {
             .resources
             .get(&subscription.resource)
             .and_then(|r| r.state.as_ref());
-        if state.is_none() && !ending {
+        if state.is_none() && ending.is_none() {
             // The first publish of the resource will reach this subscription.
             return;
         }
         subscription.local_cseq = subscription.local_cseq.saturating_add(1);
         let remaining = subscription.expires_at.saturating_duration_since(io.now);
-        let subscription_state = if ending {
-            SubscriptionState::Terminated {
-                reason: Reason::Timeout,
-            }
-        } else {
-            SubscriptionState::Active {
+        let ends = ending.is_some();
+        let subscription_state = match ending {
+            Some(reason) => SubscriptionState::Terminated { reason },
+            None => SubscriptionState::Active {
                 expires: u32::try_from(remaining.as_secs()).unwrap_or(u32::MAX),
-            }
+            },
         };
         let first_route = subscription
             .route_set
@@ -664,14 +704,14 @@ impl Subscriptions {
             flow,
             call_id: subscription.call_id.clone(),
             done: None,
-            subscription: (!ending).then(|| tag.clone()),
+            subscription: (!ends).then(|| tag.clone()),
         };
         let reserve = subscription.local_cseq >= subscription.reserved_cseq;
         if reserve {
             subscription.reserved_cseq = subscription.local_cseq.saturating_add(CSEQ_BLOCK);
         }
         io.tx.request(outgoing, io.now, io.out);
-        if ending {
+        if ends {
             self.remove(tag, io.tx);
         } else if reserve {
             if let Some(subscription) = self.by_tag.get(tag) {
@@ -788,6 +828,30 @@ impl Subscriptions {
         Ok(())
     }
 
+    /// Ends the `held` subscriptions with a last NOTIFY, `terminated` for `reason`, and
+    /// forgets them and their records; returns how many ended.
+    pub(crate) fn terminate(&mut self, held: Held<'_>, reason: &Reason, io: &mut Io<'_>) -> usize {
+        let tags: Vec<Tag> = match held {
+            Held::Resource(resource) => {
+                let Some(entry) = self.resources.get_mut(resource) else {
+                    return 0;
+                };
+                entry.state = None;
+                entry.subscribers.iter().cloned().collect()
+            }
+            Held::By(identity) => self
+                .by_tag
+                .iter()
+                .filter(|(_, s)| s.subscriber.as_deref() == Some(identity))
+                .map(|(tag, _)| tag.clone())
+                .collect(),
+        };
+        for tag in &tags {
+            self.send(tag, Some(reason.clone()), io);
+        }
+        tags.len()
+    }
+
     /// Subscriptions stored before a restart.
     pub(crate) fn restore(&mut self, records: Vec<(String, Bytes)>, io: &mut Io<'_>) -> usize {
         let wall = self.server.now();
@@ -894,6 +958,9 @@ impl Subscription {
         if let Some(user) = &self.contact_user {
             writer = writer.header(&field("Contact-User"), user);
         }
+        if let Some(subscriber) = &self.subscriber {
+            writer = writer.header(&field("Subscriber"), subscriber);
+        }
         for route in &self.route_set {
             writer = writer.header(&HeaderName::Route, route);
         }
@@ -948,6 +1015,7 @@ impl Subscription {
             local_cseq: reserved,
             reserved_cseq: reserved,
             contact_user: other("Contact-User").map(str::to_owned),
+            subscriber: other("Subscriber").map(str::to_owned),
             flow: Flow {
                 transport,
                 remote: SocketAddr::new(ip, via.port?),
@@ -983,6 +1051,7 @@ mod tests {
             local_cseq: 12,
             reserved_cseq: 1000,
             contact_user: Some("1001".to_owned()),
+            subscriber: Some("alice@example.test".to_owned()),
             flow: Flow {
                 transport: Transport::Tcp,
                 remote: "127.0.0.1:5070".parse().unwrap(),
@@ -1005,6 +1074,7 @@ mod tests {
         assert_eq!(read.remote_target, subscription.remote_target);
         assert_eq!(read.route_set, subscription.route_set);
         assert_eq!(read.flow, subscription.flow);
+        assert_eq!(read.subscriber, subscription.subscriber);
         assert_eq!(read.local_cseq, 1000, "restarts above every CSeq used");
         assert_eq!(read.expires_at, now + Duration::from_secs(500));
         assert!(Subscription::from_record(b"junk", later, now).is_none());

@@ -25,8 +25,9 @@ use super::dialog::{DialogEvent, Pending};
 use super::endpoint::{error_response, ConnId, Core, Flow, Outbound, Outcome, Stats, Transport};
 use super::listener::Limits;
 use super::policy::Peers;
-use super::subscribe::Unsolicited;
+use super::subscribe::{Held, Unsolicited};
 use super::types::{CallId, IdSource, Method, Tag};
+use super::wire::event::Reason;
 use super::wire::prepass::{frame, Frame};
 use super::wire::{self, Framing, Message, ReadLimits};
 use super::Error;
@@ -234,6 +235,16 @@ impl Shared {
         self.check_open()?;
         let now = Instant::now();
         self.with_core(|core, out| core.restore(records, now, out))
+    }
+
+    pub(crate) fn terminate(
+        self: &Arc<Self>,
+        held: Held<'_>,
+        reason: Reason,
+    ) -> Result<usize, Error> {
+        self.check_open()?;
+        let now = Instant::now();
+        self.with_core(|core, out| core.terminate(held, &reason, now, out))
     }
 
     pub(crate) fn notify_unsolicited(self: &Arc<Self>, notify: Unsolicited) -> Result<(), Error> {

@@ -11,7 +11,9 @@
 //! read = old) after every commit, whoever made it, and publishes them when they changed, to
 //! the subscribers and as unsolicited NOTIFYs to those gateways. Subscriptions are stored in the
 //! store's subscription records under [`RECORD_PREFIX`], so a restart tells each live one the
-//! current state.
+//! current state. Subscriptions to a mailbox whose user left the directory end (`noresource`),
+//! at the reload or when restored at start, and so do those a phone made with a SIP credential
+//! a reload took away or changed (`deactivated`).
 //!
 //! Never sees bytes or raw SIP headers (only `sip::policy` and `sip::subscribe` types and the
 //! typed `wire::summary` body); never writes a mailbox.
@@ -27,8 +29,9 @@ use tokio::task::JoinSet;
 use umbox_base::clock::Clock;
 use umbox_base::directory::{Directory, User};
 use umbox_sip::policy::{Credential, EventServer, SubscribeTarget, Subscriber};
-use umbox_sip::subscribe::{SubscriptionEvent, SubscriptionHandle, Unsolicited};
+use umbox_sip::subscribe::{Held, SubscriptionEvent, SubscriptionHandle, Unsolicited};
 use umbox_sip::wire::digest::Algorithm;
+use umbox_sip::wire::event::Reason;
 use umbox_sip::wire::grammar::{Host, SipUri};
 use umbox_sip::wire::summary::{self, Counts, MessageSummary};
 use umbox_sip::Transport;
@@ -301,7 +304,8 @@ pub async fn serve(services: Services, mut events: mpsc::UnboundedReceiver<Subsc
     restore(&services).await;
     let mut directory = services.directory.clone();
     let mut subscribed: HashSet<MailboxId> = HashSet::new();
-    let mut gateways = gateway_mailboxes(&directory.borrow_and_update());
+    let mut known = directory.borrow_and_update().clone();
+    let mut gateways = gateway_mailboxes(&known);
     let mut watchers: HashMap<MailboxId, Watcher> = HashMap::new();
     reconcile(&services, &mut tasks, &mut watchers, &subscribed, &gateways);
     loop {
@@ -311,6 +315,13 @@ pub async fn serve(services: Services, mut events: mpsc::UnboundedReceiver<Subsc
                 match event {
                     SubscriptionEvent::Watched { resource } => {
                         let mailbox = MailboxId::new(&resource);
+                        // A subscription restored after a restart, or made just before its
+                        // user was removed, names a mailbox no user owns any more.
+                        if !has_user(&directory.borrow(), &mailbox) {
+                            let held = Held::Resource(mailbox.as_str());
+                            terminate(&services, held, Reason::NoResource);
+                            continue;
+                        }
                         subscribed.insert(mailbox.clone());
                         // A watcher already running (for a gateway) publishes its unchanged
                         // counts now, for the resource's first subscriber; a new one publishes
@@ -340,11 +351,62 @@ pub async fn serve(services: Services, mut events: mpsc::UnboundedReceiver<Subsc
                 if changed.is_err() {
                     break;
                 }
-                gateways = gateway_mailboxes(&directory.borrow_and_update());
+                let current = directory.borrow_and_update().clone();
+                subscribed.retain(|mailbox| {
+                    let kept = has_user(&current, mailbox);
+                    if !kept {
+                        let held = Held::Resource(mailbox.as_str());
+                        terminate(&services, held, Reason::NoResource);
+                    }
+                    kept
+                });
+                for identity in revoked(&known, &current) {
+                    terminate(&services, Held::By(identity), Reason::Deactivated);
+                }
+                gateways = gateway_mailboxes(&current);
+                known = current;
                 reconcile(&services, &mut tasks, &mut watchers, &subscribed, &gateways);
             }
         }
         while tasks.try_join_next().is_some() {}
+    }
+}
+
+/// Whether a user of `directory` owns `mailbox`.
+fn has_user(directory: &Directory, mailbox: &MailboxId) -> bool {
+    directory.user_by_address(mailbox.as_str()).is_some()
+}
+
+/// The digest identities (`MwiServer::credential`'s) whose credential the reload from `before`
+/// to `after` took away or changed.
+fn revoked<'d>(before: &'d Directory, after: &Directory) -> Vec<&'d str> {
+    before
+        .users
+        .iter()
+        .filter(|user| {
+            user.sip_credential.is_some()
+                && after
+                    .user_by_address(&user.address)
+                    .map(|now| &now.sip_credential)
+                    != Some(&user.sip_credential)
+        })
+        .map(|user| user.address.as_str())
+        .collect()
+}
+
+/// Ends `held` subscriptions with a last NOTIFY, `terminated` for `reason`, and their stored
+/// records. RFC 6665 §4.1.3: `noresource` when the mailbox's user left the directory (do not
+/// subscribe again), `deactivated` when the credential a phone subscribed with was taken
+/// away or changed (subscribe again at once, which authenticates anew).
+fn terminate(services: &Services, held: Held<'_>, reason: Reason) {
+    match services.subscriptions.terminate(held, reason.clone()) {
+        Ok(ended) => tracing::info!(
+            ?held,
+            reason = reason.as_str(),
+            ended,
+            "message waiting: subscriptions ended"
+        ),
+        Err(error) => tracing::warn!(?held, %error, "message waiting: subscriptions not ended"),
     }
 }
 
@@ -503,6 +565,7 @@ async fn keep_records(
     mut records: mpsc::UnboundedReceiver<SubscriptionEvent>,
 ) {
     while let Some(event) = records.recv().await {
+        let removal = matches!(event, SubscriptionEvent::Removed { .. });
         let store = store.clone();
         let done = tokio::task::spawn_blocking(move || match event {
             SubscriptionEvent::Saved { id, record } => {
@@ -515,6 +578,9 @@ async fn keep_records(
         })
         .await;
         match done {
+            Ok(Ok(())) if removal => {
+                tracing::debug!("message waiting: subscription record removed")
+            }
             Ok(Ok(())) => tracing::debug!("message waiting: subscription record kept"),
             Ok(Err(error)) => {
                 tracing::warn!(%error, "message waiting: subscription record not kept")
