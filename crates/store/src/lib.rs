@@ -548,6 +548,17 @@ pub trait MailStore: Send + Sync {
         now: SystemTime,
     ) -> Result<ChangeSet, Error>;
 
+    /// Applies `changes` in order as one atomic, durable transaction (one fsync for all): the same
+    /// rows, counters, indexes and item events as applying each alone, except that every folder
+    /// touched changes version and is announced once for the whole batch. Any error writes
+    /// nothing. For bulk loads (imports, benchmarks). Returns each change's outcome.
+    fn apply_batch(
+        &self,
+        mailbox: &MailboxId,
+        changes: Vec<Change>,
+        now: SystemTime,
+    ) -> Result<Vec<Outcome>, Error>;
+
     /// The id of a distinguished folder.
     fn distinguished_folder(
         &self,
@@ -580,6 +591,16 @@ pub trait MailStore: Send + Sync {
         folder: FolderId,
         view: &ItemView,
     ) -> Result<ItemPage, Error>;
+
+    /// Hands the items of a folder (a search folder's matches) to `visit` one at a time, in id
+    /// order, until it returns false: a scan whose memory is one item, for the queries no index
+    /// serves. Associated items are not among them.
+    fn visit_items(
+        &self,
+        mailbox: &MailboxId,
+        folder: FolderId,
+        visit: &mut dyn FnMut(Item) -> bool,
+    ) -> Result<(), Error>;
 
     /// The associated (FAI, PidTagAssociated) items of a folder, in id order: hidden configuration
     /// such as user configuration objects, never counted in TotalCount or UnreadCount and never in

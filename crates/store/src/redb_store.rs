@@ -1783,6 +1783,22 @@ impl MailStore for RedbStore {
         self.change_mailbox(mailbox, now, false, |tx| tx.run(change))
     }
 
+    fn apply_batch(
+        &self,
+        mailbox: &MailboxId,
+        changes: Vec<Change>,
+        now: SystemTime,
+    ) -> Result<Vec<Outcome>, Error> {
+        let mut outcomes = Vec::with_capacity(changes.len());
+        self.change_mailbox(mailbox, now, false, |tx| {
+            for change in changes {
+                outcomes.push(tx.run(change)?);
+            }
+            Ok(Outcome::Done)
+        })?;
+        Ok(outcomes)
+    }
+
     fn distinguished_folder(
         &self,
         mailbox: &MailboxId,
@@ -1836,6 +1852,29 @@ impl MailStore for RedbStore {
 
     fn associated_items(&self, mailbox: &MailboxId, folder: FolderId) -> Result<Vec<Item>, Error> {
         self.snapshot(mailbox)?.members(folder, true)
+    }
+
+    fn visit_items(
+        &self,
+        mailbox: &MailboxId,
+        folder: FolderId,
+        visit: &mut dyn FnMut(Item) -> bool,
+    ) -> Result<(), Error> {
+        let snapshot = self.snapshot(mailbox)?;
+        read_folder(&snapshot.table(FOLDERS)?, snapshot.mbx, folder)?;
+        let items = snapshot.table(ITEMS)?;
+        let attachments = snapshot.table(ATTACHMENTS)?;
+        let members = snapshot.table(FOLDER_ITEMS)?;
+        for row in
+            members.range((snapshot.mbx, folder.0, 0)..=(snapshot.mbx, folder.0, u64::MAX))?
+        {
+            let id = ItemId(row?.0.value().2);
+            let item = snapshot.item(&items, &attachments, id)?;
+            if !is_associated(&item.props) && !visit(item) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn item_page(

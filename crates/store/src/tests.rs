@@ -2003,6 +2003,22 @@ fn sort_value(order: ItemOrder, item: &Item) -> (Option<i64>, Option<String>) {
 /// Every page of every indexed view of `folder` equals the sorted, filtered, cut item list.
 fn check_pages(fx: &Fixture, folder: FolderId) {
     let all = fx.store.items(&fx.mbx, folder).unwrap();
+    let mut visited = Vec::new();
+    fx.store
+        .visit_items(&fx.mbx, folder, &mut |item| {
+            visited.push(item);
+            true
+        })
+        .unwrap();
+    assert_eq!(visited, all, "a visit sees what items lists");
+    let mut first_two = 0;
+    fx.store
+        .visit_items(&fx.mbx, folder, &mut |_| {
+            first_two += 1;
+            first_two < 2
+        })
+        .unwrap();
+    assert_eq!(first_two, all.len().min(2), "a visit stops when told");
     for order in ItemOrder::ALL {
         for descending in [false, true] {
             for unread_only in [false, true] {
@@ -2136,4 +2152,43 @@ fn item_pages_of_a_missing_folder_are_not_found() {
         fx.store.item_page(&fx.mbx, FolderId(999_999), &view),
         Err(Error::NotFound(Missing::Folder(_)))
     ));
+}
+
+#[test]
+fn a_batch_commits_whole_or_not_at_all() {
+    let fx = Fixture::new();
+    let inbox = fx.folder_id(D::Inbox);
+    let create = |subject: &str| Change::CreateItem {
+        folder: inbox,
+        props: message(VOICE, subject, false),
+        attachments: vec![wav(b"audio")],
+    };
+    let outcomes = fx
+        .store
+        .apply_batch(&fx.mbx, vec![create("a"), create("b"), create("c")], at(1))
+        .unwrap();
+    assert_eq!(outcomes.len(), 3);
+    fx.check();
+    assert_eq!(fx.counts(D::Inbox), (3, 3));
+    assert_eq!(fx.counts(D::Voicemail), (3, 3));
+    let before = fx.store.log_bounds(&fx.mbx).unwrap();
+
+    let failing = vec![
+        create("d"),
+        Change::DeleteItem {
+            item: ItemId(999_999),
+        },
+    ];
+    assert!(matches!(
+        fx.store.apply_batch(&fx.mbx, failing, at(2)),
+        Err(Error::NotFound(Missing::Item(_)))
+    ));
+    fx.check();
+    assert_eq!(
+        fx.counts(D::Inbox),
+        (3, 3),
+        "the failed batch wrote nothing"
+    );
+    assert_eq!(fx.store.log_bounds(&fx.mbx).unwrap(), before);
+    check_pages(&fx, inbox);
 }
