@@ -154,3 +154,69 @@ fn exchangelib_finds_pages_filters_sorts_and_syncs() {
         );
     }
 }
+
+/// How many notes `test_large_folder.py` pages through: enough for many 100-item pages in every
+/// view; the 100,000-item run is the benchmark's (scripts/bench/find-item.sh).
+const LARGE_COUNT: u64 = 3_000;
+
+#[test]
+fn exchangelib_pages_a_large_folder_newest_first_and_by_unread() {
+    let python = crate::harness::exchangelib_python();
+    let data = temp_dir("exchangelib-large");
+    {
+        let store = RedbStore::open(&data, Options::default()).unwrap();
+        let alice = MailboxId::new("alice@example.test");
+        let now = UNIX_EPOCH + Duration::from_secs(SEED_EPOCH);
+        store.ensure_mailbox(&alice, now).unwrap();
+        let inbox = store
+            .distinguished_folder(&alice, DistinguishedFolder::Inbox)
+            .unwrap();
+        let notes: Vec<u64> = (0..LARGE_COUNT).collect();
+        // Created in an order unlike the received times, so the id order is no answer.
+        for batch in notes.chunks(500).rev() {
+            let changes = batch
+                .iter()
+                .map(|n| Change::CreateItem {
+                    folder: inbox,
+                    props: message(
+                        &format!("Note {n:04}"),
+                        "IPM.Note",
+                        !n.is_multiple_of(3),
+                        SEED_EPOCH + n * 60,
+                    ),
+                    attachments: Vec::new(),
+                })
+                .collect();
+            store.apply_batch(&alice, changes, now).unwrap();
+        }
+    }
+    let server = Server::demo_in(data);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop/exchangelib/test_large_folder.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))
+        .env("UMBOX_USER", "alice@example.test")
+        .env("UMBOX_PASSWORD", "demo-alice")
+        .env("UMBOX_SEED_EPOCH", SEED_EPOCH.to_string())
+        .env("UMBOX_LARGE_COUNT", LARGE_COUNT.to_string())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "test_large_folder.py failed after:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for check in [
+        "large folder counts",
+        "paged newest first",
+        "paged unread newest first",
+        "the oldest page",
+    ] {
+        assert!(
+            stdout.contains(&format!("ok {check}")),
+            "{check} did not run:\n{stdout}"
+        );
+    }
+}

@@ -551,6 +551,21 @@ impl Restriction {
         Ok(Restriction(parser.node(expression)?))
     }
 
+    /// Whether the restriction keeps exactly the unread items (`message:IsRead` equal to false,
+    /// or not equal to true), which the store's unread indexes serve.
+    pub(crate) fn is_unread_filter(&self) -> bool {
+        let read = Column::Flag(tags::MSGFLAG_READ);
+        matches!(&self.0, Node::Compare {
+            column,
+            relation: Relation::Equal,
+            operand: Operand::Constant(PropValue::Boolean(false)),
+        } | Node::Compare {
+            column,
+            relation: Relation::NotEqual,
+            operand: Operand::Constant(PropValue::Boolean(true)),
+        } if *column == read)
+    }
+
     /// Whether `row` satisfies the restriction.
     pub(crate) fn matches(&self, row: Row<'_>) -> bool {
         evaluate(&self.0, row)

@@ -3,6 +3,7 @@
 //! attributes of the response's `RootFolder`. Shared by FindFolder and FindItem; never reads the
 //! store except to resolve sort keys.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use crate::codes::ResponseCode;
@@ -10,6 +11,7 @@ use crate::error::{Error, Fault};
 use crate::fields::parse_path;
 use crate::restriction::{sort_order, Column, Purpose, Refusal, Row, Target};
 use crate::{child, Request};
+use umbox_store::props::PropValue;
 use umbox_xml::{ns, Element, Writer};
 
 /// The element names of the two paged views of one operation.
@@ -275,15 +277,32 @@ impl SortOrder {
         Ok(SortOrder { keys })
     }
 
-    /// Sorts `rows` stably by the keys; equal entries keep their store order.
-    pub(crate) fn sort<T>(&self, rows: &mut [T], row: impl Fn(&T) -> Row<'_>) {
+    /// The keys in priority order, each with whether it is descending.
+    pub(crate) fn keys(&self) -> &[(Column, bool)] {
+        &self.keys
+    }
+
+    /// The values `row` sorts by, one per key, so rows can be sorted without being held.
+    pub(crate) fn values(&self, row: Row<'_>) -> Vec<Option<PropValue>> {
+        self.keys
+            .iter()
+            .map(|(column, _)| column.value(row).map(Cow::into_owned))
+            .collect()
+    }
+
+    /// Sorts `rows` stably by their [`SortOrder::values`]; equal entries keep their order.
+    pub(crate) fn sort_by_values<T>(
+        &self,
+        rows: &mut [T],
+        values: impl Fn(&T) -> &[Option<PropValue>],
+    ) {
         if self.keys.is_empty() {
             return;
         }
         rows.sort_by(|a, b| {
-            let (a, b) = (row(a), row(b));
-            for (column, descending) in &self.keys {
-                let ordering = sort_order(column.value(a).as_deref(), column.value(b).as_deref());
+            let pairs = values(a).iter().zip(values(b));
+            for ((_, descending), (a, b)) in self.keys.iter().zip(pairs) {
+                let ordering = sort_order(a.as_ref(), b.as_ref());
                 let ordering = if *descending {
                     ordering.reverse()
                 } else {

@@ -17,6 +17,7 @@ mod change;
 mod encode;
 #[cfg(fuzzing)]
 pub mod fuzzing;
+mod index;
 pub mod metrics;
 pub mod oof;
 pub mod oxum;
@@ -475,6 +476,50 @@ pub struct Attachment {
     pub content: Vec<u8>,
 }
 
+/// An order a folder's items are indexed in ([`MailStore::item_page`]); ties are broken by the
+/// item id, in the direction of the view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemOrder {
+    /// The item id: creation order, as [`MailStore::items`] lists them.
+    Id,
+    /// PidTagMessageDeliveryTime (EWS `item:DateTimeReceived`); items without one first.
+    Received,
+    /// PidTagCreationTime (`item:DateTimeCreated`).
+    Created,
+    /// PidTagLastModificationTime (`item:LastModifiedTime`).
+    Modified,
+    /// PidTagSubject (`item:Subject`), ignoring case; items without one first.
+    Subject,
+    /// PidTagMessageSize (`item:Size`).
+    Size,
+    /// PidTagImportance (`item:Importance`), Normal when the item does not say.
+    Importance,
+}
+
+/// Which page of a folder's items [`MailStore::item_page`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemView {
+    /// The order.
+    pub order: ItemOrder,
+    /// Largest first (ties: the higher id first).
+    pub descending: bool,
+    /// Only the unread items (those without MSGFLAG_READ).
+    pub unread_only: bool,
+    /// How many items of the view to skip.
+    pub offset: u64,
+    /// The most items returned.
+    pub limit: u64,
+}
+
+/// A page of a folder's items.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemPage {
+    /// How many items the whole view holds (TotalCount, or UnreadCount for unread only).
+    pub total: u64,
+    /// The page's items, in view order.
+    pub items: Vec<Item>,
+}
+
 /// The result of [`MailStore::verify`]: object counts and every inconsistency found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -505,6 +550,17 @@ pub trait MailStore: Send + Sync {
         now: SystemTime,
     ) -> Result<ChangeSet, Error>;
 
+    /// Applies `changes` in order as one atomic, durable transaction (one fsync for all): the same
+    /// rows, counters, indexes and item events as applying each alone, except that every folder
+    /// touched changes version and is announced once for the whole batch. Any error writes
+    /// nothing. For bulk loads (imports, benchmarks). Returns each change's outcome.
+    fn apply_batch(
+        &self,
+        mailbox: &MailboxId,
+        changes: Vec<Change>,
+        now: SystemTime,
+    ) -> Result<Vec<Outcome>, Error>;
+
     /// The id of a distinguished folder.
     fn distinguished_folder(
         &self,
@@ -526,6 +582,27 @@ pub trait MailStore: Send + Sync {
     /// The items of a folder (for a search folder, the matching items of the whole mailbox), in id
     /// order; the caller filters and sorts. Associated items are not among them.
     fn items(&self, mailbox: &MailboxId, folder: FolderId) -> Result<Vec<Item>, Error>;
+
+    /// One page of a folder's items (a search folder's matches) in an indexed order, optionally
+    /// only the unread ones. Costs the page plus the skipped offset in index rows (never the
+    /// folder): the indexes are kept in every change's transaction. Associated items are not
+    /// among them.
+    fn item_page(
+        &self,
+        mailbox: &MailboxId,
+        folder: FolderId,
+        view: &ItemView,
+    ) -> Result<ItemPage, Error>;
+
+    /// Hands the items of a folder (a search folder's matches) to `visit` one at a time, in id
+    /// order, until it returns false: a scan whose memory is one item, for the queries no index
+    /// serves. Associated items are not among them.
+    fn visit_items(
+        &self,
+        mailbox: &MailboxId,
+        folder: FolderId,
+        visit: &mut dyn FnMut(Item) -> bool,
+    ) -> Result<(), Error>;
 
     /// The associated (FAI, PidTagAssociated) items of a folder, in id order: hidden configuration
     /// such as user configuration objects, never counted in TotalCount or UnreadCount and never in
@@ -589,7 +666,7 @@ pub trait MailStore: Send + Sync {
     /// Every stored subscription record, by id.
     fn subscriptions(&self) -> Result<Vec<(String, Vec<u8>)>, Error>;
 
-    /// Recounts the mailbox and checks its invariants (counters, search-folder membership, no
-    /// orphaned attachment or content); for tests and an admin check.
+    /// Recounts the mailbox and checks its invariants (counters, search-folder membership, the
+    /// item indexes, no orphaned attachment or content); for tests and an admin check.
     fn verify(&self, mailbox: &MailboxId) -> Result<VerifyReport, Error>;
 }

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use redb::{
-    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
-    TableDefinition, WriteTransaction,
+    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata, Table, TableDefinition, WriteTransaction,
 };
 use tokio::sync::watch;
 
@@ -21,6 +21,7 @@ use super::change::{
     Change, ChangeSet, Event, LogBounds, LoggedEvent, NewAttachment, Outcome, Seq,
 };
 use super::encode::encode_bag;
+use super::index;
 use super::props::{tags, FileTime, NamedProperty, PropKey, PropTag, PropValue, PropertyBag};
 use super::records::{
     corrupt, decode_logged, decode_named, encode_logged, encode_named, AttachmentRecord,
@@ -28,8 +29,8 @@ use super::records::{
 };
 use super::{
     Attachment, AttachmentId, AttachmentInfo, ChangeKey, DistinguishedFolder, Error, Folder,
-    FolderId, Item, ItemId, MailStore, MailboxId, Missing, Options, Traversal, VerifyReport,
-    FILE_NAME,
+    FolderId, Item, ItemId, ItemOrder, ItemPage, ItemView, MailStore, MailboxId, Missing, Options,
+    Traversal, VerifyReport, FILE_NAME,
 };
 use crate::encode::DecodeError;
 use crate::user_config;
@@ -49,6 +50,16 @@ const FOLDER_CHILDREN: TableDefinition<(u64, u64, u64), ()> =
 const ITEMS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("items");
 /// (mailbox, folder, item) → (): an item's own folder, and every search folder it matches.
 const FOLDER_ITEMS: TableDefinition<(u64, u64, u64), ()> = TableDefinition::new("folder_items");
+/// (mailbox, folder, kind, sort key, item) → (): the item indexes of `store::index`, one row per
+/// [`ItemOrder`] for each item listed in the folder (its own, or a search folder it matches), and
+/// one more per order while it is unread. Associated items have none.
+const ITEM_INDEX: TableDefinition<(u64, u64, u8, &[u8], u64), ()> =
+    TableDefinition::new("item_index");
+/// The `STORE_INFO` key holding the layout version the item indexes were built with.
+const INDEX_VERSION_KEY: &str = "item_index_version";
+/// Memberships indexed per transaction when building the indexes of existing data, so the
+/// transaction's dirty pages stay small.
+const INDEX_BUILD_BATCH: usize = 20_000;
 /// (mailbox, attachment) → [`AttachmentRecord`].
 const ATTACHMENTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("attachments");
 /// (mailbox, attachment) → content bytes.
@@ -137,7 +148,72 @@ impl RedbStore {
             Tables::open(txn)?;
             Ok(())
         })?;
+        store.build_indexes()?;
         Ok(store)
+    }
+
+    /// Builds the item indexes of data written before they existed (or with another layout), in
+    /// batches, logging progress every few seconds; a no-op once the recorded version matches.
+    /// Runs before the store is handed out, so no change can race it; an interrupted build starts
+    /// over at the next open.
+    fn build_indexes(&self) -> Result<(), Error> {
+        let (built, mailboxes, memberships) = {
+            let txn = self.inner.db.begin_read()?;
+            let built = txn
+                .open_table(STORE_INFO)?
+                .get(INDEX_VERSION_KEY)?
+                .map(|guard| guard.value());
+            let mut numbers = Vec::new();
+            for row in txn.open_table(MAILBOXES)?.iter()? {
+                numbers.push(row?.1.value());
+            }
+            (built, numbers, txn.open_table(FOLDER_ITEMS)?.len()?)
+        };
+        if built == Some(index::VERSION) {
+            return Ok(());
+        }
+        tracing::info!(
+            mailboxes = mailboxes.len(),
+            memberships,
+            "building the item indexes"
+        );
+        let started = std::time::Instant::now();
+        let mut reported = started;
+        self.write(|txn| {
+            txn.delete_table(ITEM_INDEX)?;
+            txn.open_table(ITEM_INDEX)?;
+            Ok(())
+        })?;
+        let mut done = 0u64;
+        for mbx in mailboxes {
+            let mut next = (0u64, 0u64);
+            loop {
+                let (count, resume) = self.write(|txn| {
+                    let t = Tables::open(txn)?;
+                    index_batch(t, mbx, next)
+                })?;
+                done += count;
+                if reported.elapsed() >= std::time::Duration::from_secs(3) {
+                    reported = std::time::Instant::now();
+                    tracing::info!(done, memberships, "building the item indexes");
+                }
+                match resume {
+                    Some(resume) => next = resume,
+                    None => break,
+                }
+            }
+        }
+        self.write(|txn| {
+            txn.open_table(STORE_INFO)?
+                .insert(INDEX_VERSION_KEY, index::VERSION)?;
+            Ok(())
+        })?;
+        tracing::info!(
+            done,
+            seconds = started.elapsed().as_secs_f64(),
+            "item indexes built"
+        );
+        Ok(())
     }
 
     /// Runs `body` in the crate's one write transaction and commits it durably; on error nothing
@@ -207,6 +283,101 @@ impl RedbStore {
             .ok_or_else(|| Error::NotFound(Missing::Mailbox(mailbox.clone())))?;
         Ok(Snapshot { txn, mbx: number })
     }
+}
+
+/// Indexes up to [`INDEX_BUILD_BATCH`] memberships of mailbox `mbx` from (folder, item) `from`
+/// on; returns how many it read and where the next batch starts (`None`: the mailbox is done).
+fn index_batch(
+    mut t: Tables<'_>,
+    mbx: u64,
+    from: (u64, u64),
+) -> Result<(u64, Option<(u64, u64)>), Error> {
+    let mut batch = Vec::new();
+    let mut resume = None;
+    for row in t
+        .folder_items
+        .range((mbx, from.0, from.1)..=(mbx, u64::MAX, u64::MAX))?
+    {
+        let key = row?.0.value();
+        if batch.len() == INDEX_BUILD_BATCH {
+            resume = Some((key.1, key.2));
+            break;
+        }
+        batch.push((FolderId(key.1), ItemId(key.2)));
+    }
+    for (folder, item) in &batch {
+        let record = read_item(&t.items, mbx, *item)?;
+        if !is_associated(&record.props) {
+            index_rows(&mut t.index, mbx, *folder, *item, None, Some(&record.props))?;
+        }
+    }
+    Ok((batch.len() as u64, resume))
+}
+
+/// One index row's key.
+type IndexKey<'k> = (u64, u64, u8, &'k [u8], u64);
+
+/// Moves the index rows of `item` in `folder` from its `was` properties to its `is` properties
+/// (`None`: not listed there). Rows whose key did not change are left alone.
+fn index_rows(
+    table: &mut Table<'_, IndexKey<'static>, ()>,
+    mbx: u64,
+    folder: FolderId,
+    item: ItemId,
+    was: Option<&PropertyBag>,
+    is: Option<&PropertyBag>,
+) -> Result<(), Error> {
+    let (was_unread, is_unread) = (was.is_some_and(is_unread), is.is_some_and(is_unread));
+    for order in ItemOrder::ALL {
+        let old = was.map(|props| order.key(props));
+        let new = is.map(|props| order.key(props));
+        let rows = |key: &Option<Vec<u8>>, unread: bool| {
+            let mut kinds = Vec::with_capacity(2);
+            if key.is_some() {
+                kinds.push(order.kind(false));
+                if unread {
+                    kinds.push(order.kind(true));
+                }
+            }
+            kinds
+        };
+        let (old_kinds, new_kinds) = (rows(&old, was_unread), rows(&new, is_unread));
+        if old == new && old_kinds == new_kinds {
+            continue;
+        }
+        if let Some(key) = &old {
+            for kind in old_kinds {
+                table.remove((mbx, folder.0, kind, key.as_slice(), item.0))?;
+            }
+        }
+        if let Some(key) = &new {
+            for kind in new_kinds {
+                table.insert((mbx, folder.0, kind, key.as_slice(), item.0), ())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The item ids of `count` index rows after skipping `skip`, walking backwards if `reverse`.
+fn collect_ids(
+    rows: redb::Range<'_, IndexKey<'static>, ()>,
+    reverse: bool,
+    skip: u64,
+    count: u64,
+) -> Result<Vec<u64>, Error> {
+    let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let walk: Box<dyn Iterator<Item = _>> = if reverse {
+        Box::new(rows.rev())
+    } else {
+        Box::new(rows)
+    };
+    let mut ids = Vec::with_capacity(count.min(1024));
+    for row in walk.skip(skip).take(count) {
+        ids.push(row?.0.value().4);
+    }
+    Ok(ids)
 }
 
 fn mailbox_number(
@@ -359,6 +530,7 @@ struct Tables<'t> {
     changes: Table<'t, (u64, u64), &'static [u8]>,
     named_ids: Table<'t, (u64, &'static [u8]), u64>,
     named_names: Table<'t, (u64, u64), &'static [u8]>,
+    index: Table<'t, IndexKey<'static>, ()>,
 }
 
 impl<'t> Tables<'t> {
@@ -374,6 +546,7 @@ impl<'t> Tables<'t> {
             changes: txn.open_table(CHANGES)?,
             named_ids: txn.open_table(NAMED_IDS)?,
             named_names: txn.open_table(NAMED_NAMES)?,
+            index: txn.open_table(ITEM_INDEX)?,
         })
     }
 }
@@ -749,6 +922,14 @@ impl<'t> Tx<'t> {
             after.filter(counted).map(is_unread),
             false,
         )?;
+        index_rows(
+            &mut self.t.index,
+            self.mbx,
+            parent,
+            item,
+            before.filter(counted),
+            after.filter(counted),
+        )?;
         let mut listed = Vec::new();
         for search in self.meta.search_folders.clone() {
             let prefix =
@@ -762,6 +943,7 @@ impl<'t> Tx<'t> {
             }
             self.membership(search, item, was.is_some(), is.is_some())?;
             self.count(search, was.map(is_unread), is.map(is_unread), true)?;
+            index_rows(&mut self.t.index, self.mbx, search, item, was, is)?;
             listed.push(search);
         }
         Ok(listed)
@@ -1046,12 +1228,13 @@ impl<'t> Tx<'t> {
             let id = ItemId(key.value().1);
             let record = ItemRecord::decode(value.value()).map_err(corrupt("item", id))?;
             if matches_search(&record.props, prefix) {
-                matching.push((id, is_unread(&record.props)));
+                matching.push((id, record.props));
             }
         }
-        for (id, unread) in matching {
+        for (id, props) in matching {
             self.membership(folder, id, false, true)?;
-            self.count(folder, None, Some(unread), true)?;
+            self.count(folder, None, Some(is_unread(&props)), true)?;
+            index_rows(&mut self.t.index, self.mbx, folder, id, None, Some(&props))?;
         }
         Ok(())
     }
@@ -1600,6 +1783,22 @@ impl MailStore for RedbStore {
         self.change_mailbox(mailbox, now, false, |tx| tx.run(change))
     }
 
+    fn apply_batch(
+        &self,
+        mailbox: &MailboxId,
+        changes: Vec<Change>,
+        now: SystemTime,
+    ) -> Result<Vec<Outcome>, Error> {
+        let mut outcomes = Vec::with_capacity(changes.len());
+        self.change_mailbox(mailbox, now, false, |tx| {
+            for change in changes {
+                outcomes.push(tx.run(change)?);
+            }
+            Ok(Outcome::Done)
+        })?;
+        Ok(outcomes)
+    }
+
     fn distinguished_folder(
         &self,
         mailbox: &MailboxId,
@@ -1653,6 +1852,69 @@ impl MailStore for RedbStore {
 
     fn associated_items(&self, mailbox: &MailboxId, folder: FolderId) -> Result<Vec<Item>, Error> {
         self.snapshot(mailbox)?.members(folder, true)
+    }
+
+    fn visit_items(
+        &self,
+        mailbox: &MailboxId,
+        folder: FolderId,
+        visit: &mut dyn FnMut(Item) -> bool,
+    ) -> Result<(), Error> {
+        let snapshot = self.snapshot(mailbox)?;
+        read_folder(&snapshot.table(FOLDERS)?, snapshot.mbx, folder)?;
+        let items = snapshot.table(ITEMS)?;
+        let attachments = snapshot.table(ATTACHMENTS)?;
+        let members = snapshot.table(FOLDER_ITEMS)?;
+        for row in
+            members.range((snapshot.mbx, folder.0, 0)..=(snapshot.mbx, folder.0, u64::MAX))?
+        {
+            let id = ItemId(row?.0.value().2);
+            let item = snapshot.item(&items, &attachments, id)?;
+            if !is_associated(&item.props) && !visit(item) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn item_page(
+        &self,
+        mailbox: &MailboxId,
+        folder: FolderId,
+        view: &ItemView,
+    ) -> Result<ItemPage, Error> {
+        let snapshot = self.snapshot(mailbox)?;
+        let record = read_folder(&snapshot.table(FOLDERS)?, snapshot.mbx, folder)?;
+        let total = if view.unread_only {
+            record.unread
+        } else {
+            record.total
+        };
+        let start = view.offset.min(total);
+        let end = start.saturating_add(view.limit).min(total);
+        let kind = view.order.kind(view.unread_only);
+        let index = snapshot.table(ITEM_INDEX)?;
+        let rows = index.range(
+            (snapshot.mbx, folder.0, kind, &[][..], 0)
+                ..(snapshot.mbx, folder.0, kind + 1, &[][..], 0),
+        )?;
+        // The rows are walked from whichever end of the view is nearer the page; the counters
+        // and the rows are of one snapshot, so they agree.
+        let from_far_end = total - end;
+        let ids: Vec<u64> = if start <= from_far_end {
+            collect_ids(rows, view.descending, start, end - start)?
+        } else {
+            let mut ids = collect_ids(rows, !view.descending, from_far_end, end - start)?;
+            ids.reverse();
+            ids
+        };
+        let items = snapshot.table(ITEMS)?;
+        let attachments = snapshot.table(ATTACHMENTS)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(snapshot.item(&items, &attachments, ItemId(id))?);
+        }
+        Ok(ItemPage { total, items: out })
     }
 
     fn item(&self, mailbox: &MailboxId, item: ItemId) -> Result<Item, Error> {
@@ -1852,6 +2114,40 @@ struct Recount {
     child_folders: u64,
 }
 
+/// Checks that the index rows of `item` listed in `folder` are stored; returns how many there are.
+fn check_index(
+    table: &ReadOnlyTable<IndexKey<'static>, ()>,
+    mbx: u64,
+    folder: FolderId,
+    item: ItemId,
+    props: &PropertyBag,
+    problems: &mut Vec<String>,
+) -> Result<u64, Error> {
+    let mut rows = 0;
+    for order in ItemOrder::ALL {
+        let key = order.key(props);
+        let unread = [false, true];
+        let kinds = if is_unread(props) {
+            &unread[..]
+        } else {
+            &unread[..1]
+        };
+        for unread_only in kinds {
+            rows += 1;
+            let kind = order.kind(*unread_only);
+            if table
+                .get((mbx, folder.0, kind, key.as_slice(), item.0))?
+                .is_none()
+            {
+                problems.push(format!(
+                    "item {item} lacks its {order:?} index row in folder {folder}"
+                ));
+            }
+        }
+    }
+    Ok(rows)
+}
+
 fn verify(snapshot: &Snapshot) -> Result<VerifyReport, Error> {
     let mbx = snapshot.mbx;
     let meta = snapshot.meta()?;
@@ -1904,6 +2200,8 @@ fn verify(snapshot: &Snapshot) -> Result<VerifyReport, Error> {
 
     let attachments_table = snapshot.table(ATTACHMENTS)?;
     let content_table = snapshot.table(ATTACHMENT_CONTENT)?;
+    let index_table = snapshot.table(ITEM_INDEX)?;
+    let mut index_rows = 0u64;
     let mut owned_attachments = BTreeMap::new();
     for row in snapshot.table(ITEMS)?.range((mbx, 0)..=(mbx, u64::MAX))? {
         let (key, value) = row?;
@@ -1919,6 +2217,14 @@ fn verify(snapshot: &Snapshot) -> Result<VerifyReport, Error> {
                 if !is_associated(&record.props) {
                     recount.total += 1;
                     recount.unread += u64::from(unread);
+                    index_rows += check_index(
+                        &index_table,
+                        mbx,
+                        record.parent,
+                        id,
+                        &record.props,
+                        &mut problems,
+                    )?;
                 }
                 listed.insert((record.parent, id));
             }
@@ -1934,6 +2240,8 @@ fn verify(snapshot: &Snapshot) -> Result<VerifyReport, Error> {
                     recount.total += 1;
                     recount.unread += u64::from(unread);
                 }
+                index_rows +=
+                    check_index(&index_table, mbx, *search, id, &record.props, &mut problems)?;
                 listed.insert((*search, id));
             }
         }
@@ -1964,6 +2272,20 @@ fn verify(snapshot: &Snapshot) -> Result<VerifyReport, Error> {
                 record.attachment_bytes
             ));
         }
+    }
+
+    // Every expected row was found above; as many rows as expected means none is left over.
+    let mut stored_rows = 0u64;
+    for row in
+        index_table.range((mbx, 0, 0, &[][..], 0)..(mbx.saturating_add(1), 0, 0, &[][..], 0))?
+    {
+        row?;
+        stored_rows += 1;
+    }
+    if stored_rows != index_rows {
+        problems.push(format!(
+            "the item indexes hold {stored_rows} rows, recount {index_rows}"
+        ));
     }
 
     for row in attachments_table.range((mbx, 0)..=(mbx, u64::MAX))? {
@@ -2061,5 +2383,87 @@ mod tests {
         assert_eq!((folder.total_count, folder.unread_count), (1, 1));
         assert_eq!(store.items(&mbx, voicemail).unwrap().len(), 1);
         assert_eq!(store.verify(&mbx).unwrap().problems, Vec::<String>::new());
+    }
+
+    /// A store written before the item indexes existed gets them at its next open, and verify
+    /// finds a missing or stray row.
+    #[test]
+    fn indexes_are_built_on_open_and_verified() {
+        let dir = TestDir::new();
+        let mbx = MailboxId::new("old@example.com");
+        let view = ItemView {
+            order: ItemOrder::Subject,
+            descending: true,
+            unread_only: true,
+            offset: 0,
+            limit: 10,
+        };
+        {
+            let store = RedbStore::open(dir.path(), Options::default()).unwrap();
+            store.ensure_mailbox(&mbx, UNIX_EPOCH).unwrap();
+            let inbox = store
+                .distinguished_folder(&mbx, DistinguishedFolder::Inbox)
+                .unwrap();
+            for (subject, flags) in [("b", 0), ("a", tags::MSGFLAG_READ), ("c", 0)] {
+                let props = vec![
+                    (
+                        PropKey::from(tags::SUBJECT),
+                        PropValue::Unicode(subject.into()),
+                    ),
+                    (PropKey::from(tags::MESSAGE_FLAGS), PropValue::Int32(flags)),
+                ];
+                let change = Change::CreateItem {
+                    folder: inbox,
+                    props,
+                    attachments: vec![],
+                };
+                store.apply(&mbx, change, UNIX_EPOCH).unwrap();
+            }
+            store
+                .write(|txn| {
+                    txn.delete_table(ITEM_INDEX)?;
+                    txn.open_table(ITEM_INDEX)?;
+                    txn.open_table(STORE_INFO)?.remove(INDEX_VERSION_KEY)?;
+                    Ok(())
+                })
+                .unwrap();
+            let problems = store.verify(&mbx).unwrap().problems;
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.contains("lacks its Subject index row")),
+                "{problems:?}"
+            );
+            assert_eq!(
+                store.item_page(&mbx, inbox, &view).unwrap().items,
+                vec![],
+                "no rows, no page"
+            );
+        }
+        let store = RedbStore::open(dir.path(), Options::default()).unwrap();
+        assert_eq!(store.verify(&mbx).unwrap().problems, Vec::<String>::new());
+        let inbox = store
+            .distinguished_folder(&mbx, DistinguishedFolder::Inbox)
+            .unwrap();
+        let page = store.item_page(&mbx, inbox, &view).unwrap();
+        let subjects: Vec<_> = page
+            .items
+            .iter()
+            .map(|item| item.props.unicode(tags::SUBJECT).unwrap())
+            .collect();
+        assert_eq!((page.total, subjects), (2, vec!["c", "b"]));
+
+        store
+            .write(|txn| {
+                txn.open_table(ITEM_INDEX)?
+                    .insert((1, inbox.0, 0, &[][..], 424_242), ())?;
+                Ok(())
+            })
+            .unwrap();
+        let problems = store.verify(&mbx).unwrap().problems;
+        assert!(
+            problems.iter().any(|p| p.contains("index")),
+            "a stray row is found: {problems:?}"
+        );
     }
 }

@@ -1974,3 +1974,221 @@ fn associated_items_go_with_their_folder() {
     fx.apply(Change::DeleteFolder { folder: copy });
     assert_eq!(fx.store.verify(&fx.mbx).unwrap().items, 0);
 }
+
+/// The value an item sorts by in `order`, compared as EWS compares it.
+fn sort_value(order: ItemOrder, item: &Item) -> (Option<i64>, Option<String>) {
+    let time = |tag| match item.props.get(tag) {
+        Some(PropValue::SystemTime(time)) => Some(time.0),
+        _ => None,
+    };
+    match order {
+        ItemOrder::Id => (None, None),
+        ItemOrder::Received => (time(tags::MESSAGE_DELIVERY_TIME), None),
+        ItemOrder::Created => (time(tags::CREATION_TIME), None),
+        ItemOrder::Modified => (time(tags::LAST_MODIFICATION_TIME), None),
+        ItemOrder::Subject => (
+            None,
+            item.props
+                .unicode(tags::SUBJECT)
+                .map(|s| s.chars().flat_map(char::to_lowercase).collect()),
+        ),
+        ItemOrder::Size => (item.props.int32(tags::MESSAGE_SIZE).map(i64::from), None),
+        ItemOrder::Importance => (
+            Some(i64::from(item.props.int32(tags::IMPORTANCE).unwrap_or(1))),
+            None,
+        ),
+    }
+}
+
+/// Every page of every indexed view of `folder` equals the sorted, filtered, cut item list.
+fn check_pages(fx: &Fixture, folder: FolderId) {
+    let all = fx.store.items(&fx.mbx, folder).unwrap();
+    let mut visited = Vec::new();
+    fx.store
+        .visit_items(&fx.mbx, folder, &mut |item| {
+            visited.push(item);
+            true
+        })
+        .unwrap();
+    assert_eq!(visited, all, "a visit sees what items lists");
+    let mut first_two = 0;
+    fx.store
+        .visit_items(&fx.mbx, folder, &mut |_| {
+            first_two += 1;
+            first_two < 2
+        })
+        .unwrap();
+    assert_eq!(first_two, all.len().min(2), "a visit stops when told");
+    for order in ItemOrder::ALL {
+        for descending in [false, true] {
+            for unread_only in [false, true] {
+                let mut expected: Vec<&Item> = all
+                    .iter()
+                    .filter(|item| {
+                        !unread_only
+                            || item.props.int32(tags::MESSAGE_FLAGS).unwrap_or(0)
+                                & tags::MSGFLAG_READ
+                                == 0
+                    })
+                    .collect();
+                // Ordered by value with ties in id order, the whole order reversed for descending.
+                expected.sort_by_key(|item| (sort_value(order, item), item.id));
+                if descending {
+                    expected.reverse();
+                }
+                let expected: Vec<ItemId> = expected.iter().map(|item| item.id).collect();
+                let total = expected.len() as u64;
+                for (offset, limit) in [(0, 3), (1, 4), (total.saturating_sub(2), 5), (0, 1000)] {
+                    let view = ItemView {
+                        order,
+                        descending,
+                        unread_only,
+                        offset,
+                        limit,
+                    };
+                    let page = fx.store.item_page(&fx.mbx, folder, &view).unwrap();
+                    let got: Vec<ItemId> = page.items.iter().map(|item| item.id).collect();
+                    let want: Vec<ItemId> = expected
+                        .iter()
+                        .copied()
+                        .skip(offset as usize)
+                        .take(limit as usize)
+                        .collect();
+                    assert_eq!(page.total, total, "{view:?}");
+                    assert_eq!(got, want, "{view:?}");
+                }
+            }
+        }
+    }
+    if let Some(item) = all.first() {
+        let view = ItemView {
+            order: ItemOrder::Id,
+            descending: false,
+            unread_only: false,
+            offset: 0,
+            limit: 1,
+        };
+        let page = fx.store.item_page(&fx.mbx, folder, &view).unwrap();
+        assert_eq!(page.items.first(), Some(item), "pages hold whole items");
+    }
+}
+
+#[test]
+fn random_changes_keep_item_pages_equal_to_a_sort() {
+    let fx = Fixture::new();
+    let mut rng = Rng::new(12);
+    let folders = [D::Inbox, D::DeletedItems];
+    let classes = [VOICE, "IPM.Note"];
+    let subjects = ["Alpha", "alpha", "beta", "Zoë", ""];
+    let mut items: Vec<ItemId> = Vec::new();
+    for step in 0..120u64 {
+        let pick = |rng: &mut Rng, len: usize| rng.below(len as u64) as usize;
+        let folder = fx.folder_id(folders[pick(&mut rng, folders.len())]);
+        let mut props = message(
+            classes[pick(&mut rng, classes.len())],
+            subjects[pick(&mut rng, subjects.len())],
+            rng.below(2) == 0,
+        );
+        if rng.below(4) > 0 {
+            props.push((
+                tags::MESSAGE_DELIVERY_TIME.into(),
+                PropValue::SystemTime(props::FileTime(rng.below(5) as i64)),
+            ));
+        }
+        if rng.below(2) == 0 {
+            props.push((
+                tags::IMPORTANCE.into(),
+                PropValue::Int32(rng.below(3) as i32),
+            ));
+        }
+        let change = match (rng.below(6), items.is_empty()) {
+            (0 | 1, _) | (_, true) => Change::CreateItem {
+                folder,
+                props,
+                attachments: (0..rng.below(2)).map(|n| wav(&[n as u8; 10])).collect(),
+            },
+            (2, _) => Change::DeleteItem {
+                item: items.swap_remove(pick(&mut rng, items.len())),
+            },
+            (3, _) => Change::MoveItem {
+                item: items.swap_remove(pick(&mut rng, items.len())),
+                to: folder,
+            },
+            (4, _) => Change::SetReadFlag {
+                items: vec![items[pick(&mut rng, items.len())]],
+                read: rng.below(2) == 0,
+            },
+            _ => Change::UpdateItem {
+                item: items[pick(&mut rng, items.len())],
+                expected: None,
+                set: props,
+                delete: vec![],
+            },
+        };
+        let committed = fx.store.apply(&fx.mbx, change, at(step)).unwrap();
+        fx.check();
+        if let Outcome::Item { item, .. } = committed.outcome {
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+    }
+    for which in [D::Inbox, D::DeletedItems, D::Voicemail] {
+        check_pages(&fx, fx.folder_id(which));
+    }
+}
+
+#[test]
+fn item_pages_of_a_missing_folder_are_not_found() {
+    let fx = Fixture::new();
+    let view = ItemView {
+        order: ItemOrder::Received,
+        descending: true,
+        unread_only: false,
+        offset: 0,
+        limit: 10,
+    };
+    assert!(matches!(
+        fx.store.item_page(&fx.mbx, FolderId(999_999), &view),
+        Err(Error::NotFound(Missing::Folder(_)))
+    ));
+}
+
+#[test]
+fn a_batch_commits_whole_or_not_at_all() {
+    let fx = Fixture::new();
+    let inbox = fx.folder_id(D::Inbox);
+    let create = |subject: &str| Change::CreateItem {
+        folder: inbox,
+        props: message(VOICE, subject, false),
+        attachments: vec![wav(b"audio")],
+    };
+    let outcomes = fx
+        .store
+        .apply_batch(&fx.mbx, vec![create("a"), create("b"), create("c")], at(1))
+        .unwrap();
+    assert_eq!(outcomes.len(), 3);
+    fx.check();
+    assert_eq!(fx.counts(D::Inbox), (3, 3));
+    assert_eq!(fx.counts(D::Voicemail), (3, 3));
+    let before = fx.store.log_bounds(&fx.mbx).unwrap();
+
+    let failing = vec![
+        create("d"),
+        Change::DeleteItem {
+            item: ItemId(999_999),
+        },
+    ];
+    assert!(matches!(
+        fx.store.apply_batch(&fx.mbx, failing, at(2)),
+        Err(Error::NotFound(Missing::Item(_)))
+    ));
+    fx.check();
+    assert_eq!(
+        fx.counts(D::Inbox),
+        (3, 3),
+        "the failed batch wrote nothing"
+    );
+    assert_eq!(fx.store.log_bounds(&fx.mbx).unwrap(), before);
+    check_pages(&fx, inbox);
+}

@@ -7,11 +7,12 @@ use crate::error::{Error, Fault};
 use crate::fields::{parse_shape, FieldUri, PropertyPath, Shape};
 use crate::ops::folders::folder_ids;
 use crate::render::item::{listed_item, NamedTags};
-use crate::restriction::{Refusal, Restriction, Row, Target};
+use crate::restriction::{Column, Refusal, Restriction, Row, Target};
 use crate::soap::{M, T};
 use crate::view::{Page, SortOrder, ITEM_VIEWS};
 use crate::{child, response_message, Request};
-use umbox_store::{FolderId, Item};
+use umbox_store::props::{tags, PropValue};
+use umbox_store::{FolderId, Item, ItemId, ItemOrder, ItemView};
 use umbox_xml::{Element, Writer};
 
 /// `ItemQueryTraversalType`.
@@ -195,27 +196,105 @@ fn find(
     page: &Page,
 ) -> Result<FoundItems, Error> {
     let store = request.ctx.store;
-    let mut items = match traversal {
-        Traversal::Shallow => store.items(&request.mailbox, folder)?,
-        Traversal::Associated => store.associated_items(&request.mailbox, folder)?,
-        Traversal::SoftDeleted => {
-            store.folder(&request.mailbox, folder)?;
-            Vec::new()
+    if let (Traversal::Shallow, Some((order, descending, unread_only))) =
+        (traversal, indexed_view(query))
+    {
+        let counts = store.folder(&request.mailbox, folder)?;
+        let total = if unread_only {
+            counts.unread_count
+        } else {
+            counts.total_count
+        };
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        page.check(total)?;
+        let (start, end) = page.window(total);
+        let view = ItemView {
+            order,
+            descending,
+            unread_only,
+            offset: start as u64,
+            limit: end.saturating_sub(start) as u64,
+        };
+        let items = store.item_page(&request.mailbox, folder, &view)?.items;
+        return Ok(FoundItems { total, items });
+    }
+    // No index serves the query: the folder is scanned one item at a time, keeping only each
+    // match's sort values and id, so memory follows the matches' keys, not the items.
+    let mut rows: Vec<(Vec<Option<PropValue>>, ItemId)> = Vec::new();
+    let mut keep = |item: &Item| {
+        let matches = match &query.restriction {
+            Some(restriction) => restriction.matches(Row::Item(item)),
+            None => true,
+        };
+        if matches {
+            rows.push((query.sort.values(Row::Item(item)), item.id));
         }
     };
-    if let Some(restriction) = &query.restriction {
-        items.retain(|item| restriction.matches(Row::Item(item)));
+    match traversal {
+        Traversal::Shallow => store.visit_items(&request.mailbox, folder, &mut |item| {
+            keep(&item);
+            true
+        })?,
+        Traversal::Associated => store
+            .associated_items(&request.mailbox, folder)?
+            .iter()
+            .for_each(keep),
+        Traversal::SoftDeleted => {
+            store.folder(&request.mailbox, folder)?;
+        }
     }
-    query.sort.sort(&mut items, |item| Row::Item(item));
-    let total = items.len();
+    // Ties go in id order, reversed when the first key is descending, as the indexes keep them.
+    if query
+        .sort
+        .keys()
+        .first()
+        .is_some_and(|(_, descending)| *descending)
+    {
+        rows.reverse();
+    }
+    query.sort.sort_by_values(&mut rows, |(values, _)| values);
+    let total = rows.len();
     page.check(total)?;
     let (start, end) = page.window(total);
-    let items = items
-        .into_iter()
-        .skip(start)
-        .take(end.saturating_sub(start))
-        .collect();
+    let mut items = Vec::with_capacity(end.saturating_sub(start));
+    for (_, id) in rows.into_iter().skip(start).take(end.saturating_sub(start)) {
+        match store.item(&request.mailbox, id) {
+            Ok(item) => items.push(item),
+            // Deleted since the scan: the page is one shorter, as if it had gone a moment sooner.
+            Err(umbox_store::Error::NotFound(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
     Ok(FoundItems { total, items })
+}
+
+/// The store index serving `query`, if one does: at most one sort key on an indexed column, and
+/// no restriction or only "unread". Returns the order, whether descending, and whether unread only.
+fn indexed_view(query: &Query) -> Option<(ItemOrder, bool, bool)> {
+    let unread_only = match &query.restriction {
+        None => false,
+        Some(restriction) if restriction.is_unread_filter() => true,
+        Some(_) => return None,
+    };
+    let (order, descending) = match query.sort.keys() {
+        [] => (ItemOrder::Id, false),
+        [(column, descending)] => (indexed_order(column)?, *descending),
+        _ => return None,
+    };
+    Some((order, descending, unread_only))
+}
+
+/// The store order that sorts as `column` does.
+fn indexed_order(column: &Column) -> Option<ItemOrder> {
+    Some(match column {
+        Column::Prop(tag) if *tag == tags::MESSAGE_DELIVERY_TIME => ItemOrder::Received,
+        Column::Prop(tag) if *tag == tags::CREATION_TIME => ItemOrder::Created,
+        Column::Prop(tag) if *tag == tags::LAST_MODIFICATION_TIME => ItemOrder::Modified,
+        Column::Prop(tag) if *tag == tags::SUBJECT => ItemOrder::Subject,
+        Column::Prop(tag) if *tag == tags::MESSAGE_SIZE => ItemOrder::Size,
+        Column::Importance => ItemOrder::Importance,
+        _ => return None,
+    })
 }
 
 /// This mailbox's named-property ids for writing items. Unreadable ids are logged and the items

@@ -197,6 +197,68 @@ fn find_item_pages_through_500_items_from_either_end_and_by_fraction() {
     assert_eq!(codes(&r), ["ErrorInvalidFractionalPagingParameters"]);
 }
 
+/// A query the item indexes serve and the same query forced through the scan (by a restriction
+/// every item meets) give the same pages, ties included, in every indexed order.
+#[test]
+fn indexed_and_scanned_finds_agree() {
+    let kit = Kit::new();
+    let inbox = kit.folder(ALICE, DistinguishedFolder::Inbox);
+    for n in 0..60u64 {
+        // Repeated subjects and received times make ties in both orders.
+        let subject = format!("Note {}", n % 7);
+        create_item(
+            &kit,
+            inbox,
+            message(&subject, "IPM.Note", n.is_multiple_of(3), n % 5),
+        );
+    }
+    let unread = r#"<t:IsEqualTo><t:FieldURI FieldURI="message:IsRead"/><t:FieldURIOrConstant><t:Constant Value="false"/></t:FieldURIOrConstant></t:IsEqualTo>"#;
+    let unread_scanned = format!(
+        r#"<t:And>{unread}<t:Exists><t:FieldURI FieldURI="item:Subject"/></t:Exists></t:And>"#
+    );
+    let everything = r#"<t:Exists><t:FieldURI FieldURI="item:Subject"/></t:Exists>"#;
+    for field in [
+        "item:DateTimeReceived",
+        "item:Subject",
+        "item:Size",
+        "item:Importance",
+        "item:DateTimeCreated",
+    ] {
+        for order in ["Ascending", "Descending"] {
+            for (indexed, scanned) in [
+                ("", everything.to_owned()),
+                (unread, unread_scanned.clone()),
+            ] {
+                for (offset, base) in [(0, "Beginning"), (7, "Beginning"), (3, "End")] {
+                    let find = |restriction: &str| {
+                        let restriction = if restriction.is_empty() {
+                            String::new()
+                        } else {
+                            format!("<m:Restriction>{restriction}</m:Restriction>")
+                        };
+                        let r = kit.call(&find_item(
+                            INBOX,
+                            "IdOnly",
+                            &format!(
+                                r#"<m:IndexedPageItemView MaxEntriesReturned="9" Offset="{offset}" BasePoint="{base}"/>{restriction}<m:SortOrder><t:FieldOrder Order="{order}"><t:FieldURI FieldURI="{field}"/></t:FieldOrder></m:SortOrder>"#
+                            ),
+                        ));
+                        assert_eq!(codes(&r), ["NoError"], "{}", describe(&r));
+                        let ids: Vec<String> = named(&r, "ItemId")
+                            .iter()
+                            .map(|id| id.attribute("", "Id").unwrap_or_default().to_owned())
+                            .collect();
+                        (ids, root_folder(&r))
+                    };
+                    let served = find(indexed);
+                    assert_eq!(served.0.len(), 9);
+                    assert_eq!(served, find(&scanned), "{field} {order} {offset} {base}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn find_item_refuses_pages_over_the_find_count_limit() {
     let mut kit = Kit::new();
