@@ -1,0 +1,139 @@
+//! What the reliability drivers (`examples/soak.rs`) share: starting the release binary in demo
+//! mode on ephemeral loopback ports, stopping it, and EWS requests through curl.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The release binary the drivers run; an error naming the build command when it is missing.
+pub fn release_binary() -> Result<PathBuf, String> {
+    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/umbox");
+    if binary.exists() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "{} is missing: cargo build --release",
+            binary.display()
+        ))
+    }
+}
+
+/// A running `umbox serve --demo`.
+pub struct Server {
+    pub child: Child,
+    /// The EWS endpoint's URL.
+    pub ews: String,
+    /// The call router's SIP address.
+    pub sip: String,
+}
+
+impl Server {
+    /// Starts the binary on `data` with every listener on an ephemeral loopback port, logging at
+    /// `log` (an `UMBOX_LOG` filter) to `stderr`, and waits for its ready line.
+    pub fn start(binary: &Path, data: &Path, log: &str, stderr: Stdio) -> Result<Server, String> {
+        let mut child = Command::new(binary)
+            .args(["serve", "--demo", "--data"])
+            .arg(data)
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--https-port",
+                "0",
+                "--http-port",
+                "0",
+            ])
+            .args([
+                "--dns-port",
+                "0",
+                "--sip-router-port",
+                "0",
+                "--sip-media-port",
+                "0",
+            ])
+            .args(["--rtp-ports", "0-0", "--admin-port", "0"])
+            .env("UMBOX_LOG", log)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = loop {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with("umbox ready ") => break line,
+                Some(Ok(_)) => continue,
+                _ => return Err("umbox exited before it was ready".into()),
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        let field = |name: &str| {
+            ready
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name))
+                .map(str::to_owned)
+                .ok_or(format!("no {name} address in {ready:?}"))
+        };
+        Ok(Server {
+            ews: format!("https://{}/EWS/Exchange.asmx", field("https=")?),
+            sip: field("sip=")?,
+            child,
+        })
+    }
+
+    /// Stops the server gracefully (SIGINT, as an operator's Ctrl-C) and waits for it; its exit
+    /// code.
+    pub fn stop(&mut self) -> Result<i32, String> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("sh")
+            .args(["-c", "kill -INT \"$1\"", "sh", &pid])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !sent.success() {
+            return Err(format!("kill -INT {pid} failed"));
+        }
+        let status = self.child.wait().map_err(|e| e.to_string())?;
+        Ok(status.code().unwrap_or(-1))
+    }
+}
+
+/// A SOAP envelope around an EWS request body.
+pub fn soap(body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2013"/></s:Header><s:Body>{body}</s:Body></s:Envelope>"#
+    )
+}
+
+/// One EWS request as `user` (address, password), given up after `max_seconds`; the body of a
+/// 200 answer.
+pub fn ews(url: &str, user: (&str, &str), body: &str, max_seconds: u32) -> Option<String> {
+    let output = Command::new("curl")
+        .args(["-sk", "--max-time", &max_seconds.to_string()])
+        .args(["-u", &format!("{}:{}", user.0, user.1)])
+        .args([
+            "-H",
+            "Content-Type: text/xml; charset=utf-8",
+            "-w",
+            "\n%{http_code}",
+        ])
+        .args(["--data-binary", &soap(body), url])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n')?;
+    (status == "200").then(|| body.to_owned())
+}
+
+/// The text after `prefix` up to the next quote.
+pub fn attribute(text: &str, prefix: &str) -> Option<String> {
+    let start = text.find(prefix)? + prefix.len();
+    let end = text[start..].find('"')? + start;
+    Some(text[start..end].to_owned())
+}
+
+/// The text between the first `open` and the `close` after it.
+pub fn between(text: &str, open: &str, close: &str) -> Option<String> {
+    let start = text.find(open)? + open.len();
+    let end = text[start..].find(close)? + start;
+    Some(text[start..end].to_owned())
+}
