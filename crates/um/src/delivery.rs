@@ -468,6 +468,15 @@ mod tests {
                 "Missed call from an unknown caller"
             ]
         );
+        // The voice message was delivered as cut off: its body says so, the notification's not.
+        let bodies: Vec<_> = store
+            .items(&mailbox, inbox)
+            .unwrap()
+            .iter()
+            .map(|i| i.props.unicode(tags::BODY).unwrap_or_default().to_owned())
+            .collect();
+        assert!(bodies[0].ends_with(PARTIAL_NOTE), "{}", bodies[0]);
+        assert!(!bodies[1].contains(PARTIAL_NOTE));
         let voicemail = store
             .distinguished_folder(&mailbox, DistinguishedFolder::Voicemail)
             .unwrap();
