@@ -142,6 +142,7 @@ fn seed(data: &Path, n: usize, audio: &Path, seconds: usize) -> Result<(), Strin
             wav: wav::write_g711(Law::Mu, &message_of(&audio, seconds, i))
                 .map_err(|e| e.to_string())?,
             received: UNIX_EPOCH + Duration::from_secs(1_796_137_559),
+            partial: false,
         };
         delivery::deliver(&store, user, message, now).map_err(|e| e.to_string())?;
     }

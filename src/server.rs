@@ -24,6 +24,7 @@ use umbox_ews::ids::IdCodec;
 use umbox_http::{self as http, Snapshot};
 use umbox_media::ports::{PortError, PortPool};
 use umbox_media::prompts::{PromptError, Prompts};
+use umbox_media::spool::Spool;
 use umbox_notify::{self as notify, Hub};
 use umbox_sip::subscribe::{EventService, SubscriptionLimits};
 use umbox_sip::wire::grammar::Host;
@@ -32,6 +33,7 @@ use umbox_store::{self as store, MailStore, MailboxId, RedbStore};
 use umbox_um::greetings;
 use umbox_um::mwi::{self, MwiServer};
 use umbox_um::router::{DirectoryRouter, GatewayAllowList, MediaServers};
+use umbox_um::spool::Outbox;
 use umbox_um::voicemail::{self, Services, Settings};
 
 /// How often the directory and config files are checked for changes.
@@ -101,6 +103,9 @@ pub enum Error {
     /// The embedded prompts are broken.
     #[error("prompts: {0}")]
     Prompts(#[from] PromptError),
+    /// The recording spool cannot be opened, or what it holds cannot be listed.
+    #[error("recording spool: {0}")]
+    Spool(#[from] umbox_um::spool::Error),
     /// A blocking start-up task failed.
     #[error("start-up task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -335,6 +340,28 @@ async fn wire(
     };
     let mut registry = prometheus_client::registry::Registry::default();
     store.attach_metrics(store::metrics::StoreMetrics::register(&mut registry));
+    let call_metrics = umbox_um::metrics::CallMetrics::register(&mut registry);
+    let (directory_tx, directory_rx) = watch::channel(directory.clone());
+
+    // What the last run left in the recording spool is delivered before any call is taken.
+    let spool_dir = config.data_dir.join("spool");
+    let spool = tokio::task::spawn_blocking(move || Spool::start(&spool_dir))
+        .await?
+        .map_err(umbox_um::spool::Error::from)?;
+    let (outbox, failed_deliveries) = Outbox::new(
+        spool,
+        Arc::new(store.clone()),
+        directory_rx.clone(),
+        clock.clone(),
+        call_metrics.clone(),
+    )?;
+    let recovered = outbox.recover().await?;
+    if recovered > 0 {
+        info!(
+            calls = recovered,
+            "delivered the calls spooled by the last run"
+        );
+    }
 
     let site = config.site(bound.https.port(), bound.sip_router.port());
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot {
@@ -346,8 +373,7 @@ async fn wire(
 
     let dns = DnsServer::start(dns_udp, dns_tcp, zones_rx, config.dns)?;
     let mut tasks = JoinSet::new();
-
-    let (directory_tx, directory_rx) = watch::channel(directory.clone());
+    tasks.spawn(outbox.clone().retry(failed_deliveries));
     let running_directory = directory_rx.clone();
     let advertised = advertised_ip(&config);
     let mut sip_options = sip::Options::new(Arc::new(GatewayAllowList(directory_rx.clone())));
@@ -417,7 +443,8 @@ async fn wire(
         access: Arc::new(umbox_um::access::Resources::new(
             DirectoryFile::in_data_dir(&config.data_dir),
         )),
-        metrics: umbox_um::metrics::CallMetrics::register(&mut registry),
+        metrics: call_metrics,
+        outbox,
     };
     let (calls_in_progress, calls_rx) = watch::channel(0);
     tasks.spawn(voicemail::serve(

@@ -6,11 +6,11 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_umbox DATA_DIR [extra serve args…]: starts target/release/umbox, sets UMBOX_PID and
-# UMBOX_HTTPS / UMBOX_HTTP / UMBOX_DNS from its ready line.
+# start_umbox DATA_DIR [extra serve args…]: starts target/release/umbox (or $UMBOX_BIN, another
+# build to compare with), sets UMBOX_PID and UMBOX_HTTPS / UMBOX_HTTP / UMBOX_DNS from its ready line.
 start_umbox() {
     local data=$1; shift
-    target/release/umbox serve --demo --data "$data" --bind 127.0.0.1 \
+    "${UMBOX_BIN:-target/release/umbox}" serve --demo --data "$data" --bind 127.0.0.1 \
         --https-port 0 --http-port 0 --dns-port 0 "$@" >"$data.out" 2>"$data.err" &
     UMBOX_PID=$!
     local i

@@ -76,6 +76,7 @@ fn deliver(
         call_id: call_id.into(),
         wav: umbox_media::wav::write_g711(umbox_media::g711::Law::Mu, audio).unwrap(),
         received,
+        partial: false,
     };
     delivery::deliver(
         server.store.as_ref(),

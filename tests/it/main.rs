@@ -32,4 +32,5 @@ mod notify_restart;
 mod notify_stream;
 mod operations;
 mod server_version;
+mod spool;
 mod voicemail_calls;

@@ -81,7 +81,7 @@ pub(crate) fn ews(server: &Server, user: (&str, &str), body: &str) -> Element {
 }
 
 /// Every descendant of `element` named `t:<name>`, in document order.
-fn all<'e>(element: &'e Element, name: &str, found: &mut Vec<&'e Element>) {
+pub(crate) fn all<'e>(element: &'e Element, name: &str, found: &mut Vec<&'e Element>) {
     all_in(TYPES, element, name, found);
 }
 
@@ -95,7 +95,7 @@ fn all_in<'e>(namespace: &str, element: &'e Element, name: &str, found: &mut Vec
     }
 }
 
-fn first<'e>(element: &'e Element, name: &str) -> Option<&'e Element> {
+pub(crate) fn first<'e>(element: &'e Element, name: &str) -> Option<&'e Element> {
     let mut found = Vec::new();
     all(element, name, &mut found);
     found.first().copied()
@@ -211,7 +211,11 @@ fn folder_id(server: &Server, user: (&str, &str), folder: &str) -> String {
 
 /// The voice message `item_id` read over EWS: GetItem with the duration (0x6801) and the
 /// attachment list, then GetAttachment. Returns (duration text, WAV file bytes).
-fn voice_message_over_ews(server: &Server, user: (&str, &str), item_id: &str) -> (String, Vec<u8>) {
+pub(crate) fn voice_message_over_ews(
+    server: &Server,
+    user: (&str, &str),
+    item_id: &str,
+) -> (String, Vec<u8>) {
     let item = ews(
         server,
         user,
@@ -250,7 +254,7 @@ fn voice_message_over_ews(server: &Server, user: (&str, &str), item_id: &str) ->
 }
 
 /// Asserts that `file` is a µ-law WAV whose data chunk is exactly [`MESSAGE`].
-fn assert_is_the_message(file: &[u8], source: &str) {
+pub(crate) fn assert_is_the_message(file: &[u8], source: &str) {
     let audio = wav::read(file).unwrap();
     assert_eq!(audio.format, SampleFormat::G711(Law::Mu), "{source}");
     assert_eq!(
@@ -746,4 +750,8 @@ fn sigterm_refuses_new_calls_and_still_delivers_the_call_in_progress() {
     let recordings = stored_recordings(&server.data, ALICE.0);
     assert_eq!(recordings.len(), 1, "the call in progress was delivered");
     assert_is_the_message(&recordings[0], "store");
+    let spooled = std::fs::read_dir(server.data.join("spool"))
+        .unwrap()
+        .count();
+    assert_eq!(spooled, 0, "the delivered call's spool file is gone");
 }

@@ -4,7 +4,8 @@
 //! SIP hands this module SDP bytes and gets SDP bytes back; it never sees a SIP message, never picks
 //! a mailbox and never touches the store. Layers: wire (`sdp`, `rtp`, `g711`, `wav`, the event
 //! payload in `dtmf`), logic (`negotiate`, `jitter`, `dtmf`'s collector, `recorder`, `playout`,
-//! `session`'s phases) and transport (`leg`, `ports`). Entry points for the SIP side:
+//! `session`'s phases) and transport (`leg`, `ports`, and `spool`, which writes recordings to disk
+//! as they arrive). Entry points for the SIP side:
 //! [`negotiate`], [`start_call`], [`start_direct_call`], [`start_conversation`],
 //! [`SessionHandle`].
 
@@ -20,6 +21,7 @@ pub mod recorder;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+pub mod spool;
 pub mod wav;
 
 pub use session::{

@@ -1,9 +1,12 @@
 //! The message being recorded: the G.711 codes exactly as received, capped at the maximum length,
 //! with an energy-based silence detector watching the decoded samples.
 //!
-//! Pure logic: it is the jitter buffer's [`Sink`], its buffer is reserved for the maximum length
-//! when the recording starts (so appending never reallocates), and it never does IO. The result
-//! of a call is a [`Recording`]. Entry points: [`Recorder::new`], [`SilenceDetector`], [`Recording`].
+//! Pure logic: it is the jitter buffer's [`Sink`] and never does IO. A voice message goes onto a
+//! spool [`Tape`] (`media::spool` writes it to disk as it arrives, so a call holds about a second
+//! of it); a short recording kept in memory (a greeting) gets a buffer reserved for the maximum
+//! length when it starts, so appending never reallocates. The result of a call is a
+//! [`Recording`]. Entry points: [`Recorder::new`], [`Recorder::spooled`], [`SilenceDetector`],
+//! [`Recording`].
 
 use std::time::Duration;
 
@@ -11,7 +14,7 @@ use super::g711::Law;
 use super::jitter::Sink;
 use super::leg::MediaStats;
 use super::rtp::{CLOCK_RATE, SAMPLES_PER_PACKET};
-use super::wav::{self, WavError};
+use super::spool::{Closing, Tape};
 
 /// The longest recording a call can make, whatever its plan says (28.8 MB of G.711).
 pub const MAX_RECORDING: Duration = Duration::from_secs(3600);
@@ -90,29 +93,46 @@ impl SilenceDetector {
 #[derive(Debug)]
 pub struct Recorder {
     law: Law,
+    /// The codes of a recording kept in memory.
     audio: Vec<u8>,
+    /// Where a spooled recording goes instead.
+    tape: Option<Tape>,
+    samples: usize,
     max_samples: usize,
     silence: SilenceDetector,
 }
 
 impl Recorder {
-    /// A recorder for up to `max_length` (at most [`MAX_RECORDING`]) of `law` audio; reserves the
-    /// whole buffer now.
+    /// A recorder keeping up to `max_length` (at most [`MAX_RECORDING`]) of `law` audio in
+    /// memory; reserves the whole buffer now.
     pub fn new(law: Law, max_length: Duration, silence_threshold_dbfs: f32) -> Recorder {
-        let max_length = max_length.min(MAX_RECORDING);
-        let max_samples =
-            usize::try_from(max_length.as_millis() * u128::from(CLOCK_RATE) / 1000).unwrap_or(0);
+        let max_samples = max_samples(max_length);
         Recorder {
             law,
             audio: Vec::with_capacity(max_samples),
+            tape: None,
+            samples: 0,
             max_samples,
+            silence: SilenceDetector::new(silence_threshold_dbfs),
+        }
+    }
+
+    /// A recorder writing up to `max_length` (at most [`MAX_RECORDING`]) onto `tape`, in the
+    /// tape's law.
+    pub fn spooled(tape: Tape, max_length: Duration, silence_threshold_dbfs: f32) -> Recorder {
+        Recorder {
+            law: tape.law(),
+            audio: Vec::new(),
+            tape: Some(tape),
+            samples: 0,
+            max_samples: max_samples(max_length),
             silence: SilenceDetector::new(silence_threshold_dbfs),
         }
     }
 
     /// Whether the maximum length is reached.
     pub fn is_full(&self) -> bool {
-        self.audio.len() >= self.max_samples
+        self.samples >= self.max_samples
     }
 
     /// How long the recorded audio has been quiet.
@@ -120,19 +140,26 @@ impl Recorder {
         self.silence.quiet_for()
     }
 
-    /// Ends the recording.
+    /// Ends the recording (a tape is closed: its file is being completed).
     pub fn finish(self, ended: EndReason, stats: MediaStats) -> Recording {
         Recording {
             law: self.law,
             audio: self.audio,
+            spooled: self.tape.map(Tape::close),
+            samples: self.samples,
             ended,
             stats,
         }
     }
 
     fn room(&self) -> usize {
-        self.max_samples.saturating_sub(self.audio.len())
+        self.max_samples.saturating_sub(self.samples)
     }
+}
+
+fn max_samples(max_length: Duration) -> usize {
+    let max_length = max_length.min(MAX_RECORDING);
+    usize::try_from(max_length.as_millis() * u128::from(CLOCK_RATE) / 1000).unwrap_or(0)
 }
 
 impl Sink for Recorder {
@@ -140,7 +167,11 @@ impl Sink for Recorder {
         let take = codes
             .get(..self.room().min(codes.len()))
             .unwrap_or_default();
-        self.audio.extend_from_slice(take);
+        match &mut self.tape {
+            Some(tape) => tape.write(take),
+            None => self.audio.extend_from_slice(take),
+        }
+        self.samples += take.len();
         let mut decoded = [0i16; FRAME];
         for chunk in take.chunks(FRAME) {
             let count = self.law.decode(chunk, &mut decoded);
@@ -150,8 +181,13 @@ impl Sink for Recorder {
 
     fn silence(&mut self, samples: usize) {
         let take = samples.min(self.room());
-        self.audio
-            .resize(self.audio.len() + take, self.law.silence());
+        match &mut self.tape {
+            Some(tape) => tape.write_silence(take),
+            None => self
+                .audio
+                .resize(self.audio.len() + take, self.law.silence()),
+        }
+        self.samples += take;
         self.silence.feed_silence(take);
     }
 }
@@ -172,12 +208,17 @@ pub enum EndReason {
 }
 
 /// A recorded message: the codes exactly as the caller's side sent them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Recording {
-    /// The law of `audio`.
+    /// The law of the audio.
     pub law: Law,
-    /// G.711 codes, one per sample at 8000 Hz; lost packets are filled with the law's silence.
+    /// G.711 codes, one per sample at 8000 Hz, of a recording kept in memory (empty when it was
+    /// spooled); lost packets are filled with the law's silence.
     pub audio: Vec<u8>,
+    /// The spool file of a spooled recording, being completed.
+    pub spooled: Option<Closing>,
+    /// How many samples were recorded.
+    pub samples: usize,
     /// How it ended.
     pub ended: EndReason,
     /// Counters of the call's media.
@@ -187,14 +228,14 @@ pub struct Recording {
 impl Recording {
     /// The audio's length.
     pub fn duration(&self) -> Duration {
-        let samples = u64::try_from(self.audio.len()).unwrap_or(u64::MAX);
-        Duration::from_micros(samples.saturating_mul(1_000_000) / u64::from(CLOCK_RATE))
+        duration_of(self.samples)
     }
+}
 
-    /// The audio as a WAV file for the voicemail attachment.
-    pub fn to_wav(&self) -> Result<Vec<u8>, WavError> {
-        wav::write_g711(self.law, &self.audio)
-    }
+/// How long `samples` samples at 8 kHz last.
+pub fn duration_of(samples: usize) -> Duration {
+    let samples = u64::try_from(samples).unwrap_or(u64::MAX);
+    Duration::from_micros(samples.saturating_mul(1_000_000) / u64::from(CLOCK_RATE))
 }
 
 #[cfg(test)]
@@ -252,7 +293,6 @@ mod tests {
         assert_eq!(recording.audio.len(), 400);
         assert_eq!(&recording.audio[160..320], &[0xFF; 160][..]);
         assert_eq!(recording.duration(), Duration::from_millis(50));
-        let wav = recording.to_wav().unwrap();
-        assert_eq!(wav::read(&wav).unwrap().data, recording.audio.as_slice());
+        assert!(recording.spooled.is_none());
     }
 }

@@ -31,6 +31,7 @@ use super::prompts::{Prompt, Prompts};
 use super::recorder::{EndReason, Recorder, Recording};
 use super::rtp::{RtpHeader, StreamIds};
 use super::sdp::{SdpError, SessionDescription};
+use super::spool::Tape;
 use super::wav::{self, WavError};
 use super::Error;
 
@@ -123,7 +124,7 @@ impl Greeting {
 }
 
 /// How a voicemail call goes.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CallPlan {
     /// What plays before the beep.
     pub greeting: Greeting,
@@ -134,6 +135,9 @@ pub struct CallPlan {
     pub silence_timeout: Duration,
     /// Audio quieter than this RMS level, in dBFS, counts as silence.
     pub silence_threshold_dbfs: f32,
+    /// Where the message goes as it is recorded (its law then wins over the call's); without
+    /// one it is kept in memory. A call that ends before the beep closes it empty.
+    pub tape: Option<Tape>,
 }
 
 impl CallPlan {
@@ -144,6 +148,7 @@ impl CallPlan {
             max_message: Duration::from_secs(300),
             silence_timeout: Duration::from_secs(5),
             silence_threshold_dbfs: -40.0,
+            tape: None,
         }
     }
 }
@@ -257,7 +262,7 @@ pub fn start_call(
 ) -> Result<Started<Recording>, Error> {
     let (handle, mut call) = setup(negotiated, context, CallPhase::Greeting)?;
     let task = async move {
-        let recording = call.voicemail(&plan).await;
+        let recording = call.voicemail(plan).await;
         call.finish(&recording.stats);
         recording
     };
@@ -592,8 +597,8 @@ impl Call {
     }
 
     /// Greeting, beep, recording, closing prompt.
-    async fn voicemail(&mut self, plan: &CallPlan) -> Recording {
-        let law = self.leg.params().law;
+    async fn voicemail(&mut self, plan: CallPlan) -> Recording {
+        let law = plan.tape.as_ref().map_or(self.leg.params().law, Tape::law);
         self.set_phase(CallPhase::Greeting);
         let playlist = match &plan.greeting {
             Greeting::System(extension) => Playlist::system_greeting(&self.prompts, extension),
@@ -604,19 +609,18 @@ impl Call {
             } => Playlist::named_greeting(&self.prompts, extension, *law, Arc::clone(name)),
             Greeting::Custom { law, codes } => Playlist::custom_greeting(*law, Arc::clone(codes)),
         };
+        let recorder = match plan.tape {
+            Some(tape) => Recorder::spooled(tape, plan.max_message, plan.silence_threshold_dbfs),
+            None => Recorder::new(law, plan.max_message, plan.silence_threshold_dbfs),
+        };
         if let Err(stop) = self.play(playlist, false).await {
-            return Recording {
-                law,
-                audio: Vec::new(),
-                ended: end_reason(stop),
-                stats: self.leg.stats(),
-            };
+            return recorder.finish(end_reason(stop), self.leg.stats());
         }
 
         self.set_phase(CallPhase::Recording);
         let now = Instant::now();
         let mut record = Record {
-            recorder: Recorder::new(law, plan.max_message, plan.silence_threshold_dbfs),
+            recorder,
             jitter: JitterBuffer::new(),
             max_end: super::instant_after(now, plan.max_message),
             silence_timeout: plan.silence_timeout,
@@ -683,7 +687,7 @@ impl Call {
             };
             match found {
                 Some((mailbox, call_plan)) => {
-                    let recording = self.voicemail(&call_plan).await;
+                    let recording = self.voicemail(call_plan).await;
                     return DirectOutcome::Message {
                         mailbox,
                         extension,

@@ -87,17 +87,28 @@ impl FormatTag {
 }
 
 /// Bytes of the RIFF header, the 18-byte `fmt ` chunk and the `fact` chunk, before the data.
-const G711_HEADER_LEN: usize = 12 + 8 + 18 + 8 + 4 + 8;
+pub const G711_HEADER_LEN: usize = 12 + 8 + 18 + 8 + 4 + 8;
 
 /// Writes `audio` (G.711 codes of `law`, one byte per sample) as a WAV file.
 pub fn write_g711(law: Law, audio: &[u8]) -> Result<Vec<u8>, WavError> {
-    let too_large = || WavError::TooLarge(audio.len());
-    let data_len = u32::try_from(audio.len()).map_err(|_| too_large())?;
-    let pad = audio.len() % 2;
+    let mut out = Vec::with_capacity(G711_HEADER_LEN + audio.len() + 1);
+    write_g711_header(law, audio.len(), &mut out)?;
+    out.extend_from_slice(audio);
+    pad(&mut out, audio.len());
+    Ok(out)
+}
+
+/// Appends to `out` the header of a WAV file holding `samples` G.711 codes of `law`; the codes
+/// follow, then [`pad`].
+pub fn write_g711_header(law: Law, samples: usize, out: &mut Vec<u8>) -> Result<(), WavError> {
+    let too_large = || WavError::TooLarge(samples);
+    let data_len = u32::try_from(samples).map_err(|_| too_large())?;
     // Everything after the 8-byte RIFF chunk header.
-    let riff_len =
-        u32::try_from(G711_HEADER_LEN - 8 + audio.len() + pad).map_err(|_| too_large())?;
-    let mut out = Vec::with_capacity(G711_HEADER_LEN + audio.len() + pad);
+    let riff_len = (G711_HEADER_LEN - 8)
+        .checked_add(samples)
+        .and_then(|length| length.checked_add(samples % 2))
+        .and_then(|length| u32::try_from(length).ok())
+        .ok_or_else(too_large)?;
     out.extend_from_slice(b"RIFF");
     out.extend_from_slice(&riff_len.to_le_bytes());
     out.extend_from_slice(b"WAVE");
@@ -117,12 +128,15 @@ pub fn write_g711(law: Law, audio: &[u8]) -> Result<Vec<u8>, WavError> {
     out.extend_from_slice(&data_len.to_le_bytes());
     out.extend_from_slice(b"data");
     out.extend_from_slice(&data_len.to_le_bytes());
-    out.extend_from_slice(audio);
-    // RIFF chunks are word aligned; the pad byte is not counted in the data size.
-    if pad == 1 {
+    Ok(())
+}
+
+/// Ends a file of `samples` codes: RIFF chunks are word aligned, and the pad byte is not counted
+/// in the data size.
+pub fn pad(out: &mut Vec<u8>, samples: usize) {
+    if samples % 2 == 1 {
         out.push(0);
     }
-    Ok(out)
 }
 
 /// How the samples of a read file are stored.

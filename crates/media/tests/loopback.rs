@@ -257,7 +257,7 @@ async fn greeting_then_recording_until_pound() {
     assert_eq!(*handle.phase().borrow(), CallPhase::Ended);
 
     // The recording makes a MS-OXOUM voice attachment.
-    let wav = recording.to_wav().unwrap();
+    let wav = umbox_media::wav::write_g711(recording.law, &recording.audio).unwrap();
     assert_eq!(&wav[20..22], &[7, 0], "WAVE_FORMAT_MULAW");
     assert_eq!(&wav[wav.len() - 8000..], &recording.audio[..]);
 }

@@ -82,6 +82,12 @@ pub struct Background {
 }
 
 impl Background {
+    /// Stops sipp at once (its peer is gone), without reading its logs.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for sipp to finish.
     pub fn wait(self) -> Run {
         let mut child = self.child;

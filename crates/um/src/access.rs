@@ -722,6 +722,7 @@ mod tests {
                 call_id: format!("c{minutes}"),
                 wav: wav::write_g711(Law::Mu, &[0x55; 8000]).unwrap(),
                 received: start + Duration::from_secs(60 * minutes),
+                partial: false,
             };
             let set = delivery::deliver(kit.store.as_ref(), &alice, message, kit.clock.now());
             match set.unwrap().outcome {

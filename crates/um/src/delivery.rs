@@ -38,7 +38,19 @@ pub struct VoiceMessage {
     pub wav: Vec<u8>,
     /// When the call ended.
     pub received: SystemTime,
+    /// The recording was cut off (the server stopped or crashed during the call): the message
+    /// holds what was saved before, says so in its body and carries [`PARTIAL_RECORDING`].
+    pub partial: bool,
 }
+
+/// The named property (PS_PUBLIC_STRINGS, Boolean) set on a voice message whose recording was
+/// cut off; EWS clients read it as
+/// `<t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="umbox-partial-recording" PropertyType="Boolean"/>`.
+pub const PARTIAL_RECORDING: &str = "umbox-partial-recording";
+
+/// The sentence a cut-off message's body adds.
+const PARTIAL_NOTE: &str =
+    "The recording was cut off when the voice mail server stopped; this is the part saved before.";
 
 /// A call that reached the mailbox but left nothing worth keeping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,11 +102,25 @@ pub fn deliver(
         header(oxum::ATTACHMENT_ORDER),
         PropValue::Unicode(AUDIO_FILE_NAME.to_owned()),
     ));
-    let text = format!("You received a voice mail from {who}. Duration: {seconds} seconds. The message is attached.");
+    let mut text = format!("You received a voice mail from {who}. Duration: {seconds} seconds. The message is attached.");
+    if message.partial {
+        text.push(' ');
+        text.push_str(PARTIAL_NOTE);
+        props.push((
+            PropKey::Named(
+                NamedProperty::new(
+                    property_sets::PUBLIC_STRINGS,
+                    PropName::Name(PARTIAL_RECORDING.to_owned()),
+                ),
+                PropType::Boolean,
+            ),
+            PropValue::Boolean(true),
+        ));
+    }
     props.push((tags::BODY.into(), PropValue::Unicode(text)));
     props.push((
         tags::HTML.into(),
-        PropValue::Binary(html_body(&message.caller, Some(seconds))),
+        PropValue::Binary(html_body(&message.caller, Some((seconds, message.partial)))),
     ));
     let attachment = NewAttachment {
         props: vec![
@@ -255,15 +281,15 @@ fn common_props(
 const XHTML: Namespace = Namespace::new("", "http://www.w3.org/1999/xhtml");
 
 /// The XHTML body: who called, with click-to-dial links (`tel:` for the number, `sip:` for a
-/// directory user), and the duration for a voice message.
-fn html_body(caller: &Caller, seconds: Option<u64>) -> Vec<u8> {
+/// directory user), and for a voice message its duration and whether it was cut off.
+fn html_body(caller: &Caller, message: Option<(u64, bool)>) -> Vec<u8> {
     let mut out = Vec::new();
     let mut w = Writer::without_declaration(&mut out);
     w.start(XHTML, "html")
         .declare(XHTML)
         .start(XHTML, "body")
         .start(XHTML, "p");
-    w.text(if seconds.is_some() {
+    w.text(if message.is_some() {
         "Voice mail from "
     } else {
         "Missed call from "
@@ -300,12 +326,15 @@ fn html_body(caller: &Caller, seconds: Option<u64>) -> Vec<u8> {
     }
     w.text(".");
     w.end();
-    if let Some(seconds) = seconds {
+    if let Some((seconds, partial)) = message {
         w.leaf(
             XHTML,
             "p",
             &format!("Duration: {seconds} seconds. The recording is attached."),
         );
+        if partial {
+            w.leaf(XHTML, "p", PARTIAL_NOTE);
+        }
     }
     w.end().end();
     if let Err(error) = w.finish() {
@@ -342,6 +371,7 @@ mod tests {
             call_id: "abc@pbx".into(),
             wav: b"RIFF....WAVE".to_vec(),
             received: now,
+            partial: false,
         };
         let committed = deliver(&store, alice, message, now).unwrap();
         assert!(!committed.events.is_empty());
@@ -401,6 +431,7 @@ mod tests {
                 call_id: "x".into(),
                 wav: vec![1],
                 received: now,
+                partial: true,
             },
             now,
         )
@@ -437,6 +468,15 @@ mod tests {
                 "Missed call from an unknown caller"
             ]
         );
+        // The voice message was delivered as cut off: its body says so, the notification's not.
+        let bodies: Vec<_> = store
+            .items(&mailbox, inbox)
+            .unwrap()
+            .iter()
+            .map(|i| i.props.unicode(tags::BODY).unwrap_or_default().to_owned())
+            .collect();
+        assert!(bodies[0].ends_with(PARTIAL_NOTE), "{}", bodies[0]);
+        assert!(!bodies[1].contains(PARTIAL_NOTE));
         let voicemail = store
             .distinguished_folder(&mailbox, DistinguishedFolder::Voicemail)
             .unwrap();

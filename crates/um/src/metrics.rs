@@ -1,5 +1,6 @@
 //! What the media server counts for operators: calls by outcome, calls in progress, RTP packets
-//! received, lost and dropped as foreign, and how long delivery into the mailbox took. Registered
+//! received, lost and dropped as foreign, how long delivery into the mailbox took, and the
+//! recording spool: files waiting (being recorded or not yet delivered) and delivery retries. Registered
 //! once in the server's Prometheus registry and handed to `um::voicemail` in its `Services`.
 
 use std::fmt::{self, Write};
@@ -53,6 +54,8 @@ pub struct CallMetrics {
     rtp_lost: Counter,
     rtp_foreign: Counter,
     delivery_seconds: Histogram,
+    spool_files: Gauge,
+    spool_retries: Counter,
 }
 
 impl Default for CallMetrics {
@@ -66,6 +69,8 @@ impl Default for CallMetrics {
             rtp_foreign: Counter::default(),
             // 1 ms (a notification) doubling to about 16 s (a long message on a stalled disk).
             delivery_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            spool_files: Gauge::default(),
+            spool_retries: Counter::default(),
         }
     }
 }
@@ -104,6 +109,16 @@ impl CallMetrics {
             "Time from the end of a call to its voice message or notice being committed",
             metrics.delivery_seconds.clone(),
         );
+        registry.register(
+            "umbox_spool_files",
+            "Recording spool files waiting: calls being recorded and messages not yet delivered",
+            metrics.spool_files.clone(),
+        );
+        registry.register(
+            "umbox_spool_delivery_retries",
+            "Tries again at delivering a spooled message after a failure",
+            metrics.spool_retries.clone(),
+        );
         metrics
     }
 
@@ -124,5 +139,22 @@ impl CallMetrics {
 
     pub(crate) fn delivered(&self, took: Duration) {
         self.delivery_seconds.observe(took.as_secs_f64());
+    }
+
+    pub(crate) fn spool_depth(&self, files: usize) {
+        self.spool_files
+            .set(i64::try_from(files).unwrap_or(i64::MAX));
+    }
+
+    pub(crate) fn spooled(&self) {
+        self.spool_files.inc();
+    }
+
+    pub(crate) fn unspooled(&self) {
+        self.spool_files.dec();
+    }
+
+    pub(crate) fn retried(&self) {
+        self.spool_retries.inc();
     }
 }

@@ -7,7 +7,9 @@
 //! an unusable offer, 503 when no RTP ports are free, 404 for no mailbox), starts the session on
 //! the ACK, relays re-offers and hang-ups, sends the BYE when the recording ends on our side
 //! (`#`, silence, maximum length), and then writes the voice message or the missed-call
-//! notification with one store change on the blocking pool. The concurrent-call limit is the SIP
+//! notification with one store change on the blocking pool: a voice message is recorded into the
+//! recording spool as it arrives (`um::spool` gives each call with a mailbox a file, written before
+//! the greeting plays, and delivers from it). The concurrent-call limit is the SIP
 //! listener's (`sip::Limits::max_calls`, 503 with Retry-After). Never sees bytes or SIP headers
 //! (the dialog layer hands it typed calls); never writes the store except through `um::delivery`.
 //! What a caller hears first comes from the mailbox (`um::greetings::for_call`).
@@ -15,7 +17,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use ring::rand::SecureRandom;
@@ -24,26 +26,26 @@ use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, field, info, info_span, warn, Instrument};
 
 use crate::access::{self, Access, Outcome as AccessOutcome};
-use crate::caller_id;
-use crate::delivery::{self, MissedCall, VoiceMessage};
 use crate::greetings::{self, CallerGreeting};
 use crate::metrics::{CallMetrics, CallOutcome};
 use crate::router::{self, number_of, Called};
+use crate::spool::{self, Audio, Delivered, Envelope, Outbox};
 use umbox_base::clock::Clock;
-use umbox_base::directory::{Directory, Extension, Gateway, UmPolicy, User};
+use umbox_base::directory::{Directory, Extension, UmPolicy, User};
 use umbox_media::g711::Law;
 use umbox_media::leg::MediaStats;
 use umbox_media::ports::PortPool;
 use umbox_media::prompts::Prompts;
 use umbox_media::recorder::{EndReason as RecordingEnd, Recording};
 use umbox_media::rtp::StreamIds;
+use umbox_media::spool::Tape;
 use umbox_media::{
     self as media, dtmf, AbandonReason, CallPlan, DirectOutcome, DirectPlan, Greeting,
     MailboxLookup, Negotiated, SessionContext, SessionHandle, Timeouts,
 };
 use umbox_sip::dialog::{DialogEvent, DialogHandle, EndReason, IncomingCall, InviteDecision};
 use umbox_sip::types::{CallId, StatusCode};
-use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId};
+use umbox_store::{MailStore, MailboxId};
 
 /// Errors of a call after it was answered; logged on the call's span, never sent to the caller.
 #[derive(Debug, thiserror::Error)]
@@ -58,9 +60,9 @@ pub enum Error {
     /// The recording could not be written as a WAV file.
     #[error("wav: {0}")]
     Wav(#[from] media::wav::WavError),
-    /// The voice message or notification could not be stored.
+    /// The voice message or notification could not be delivered (a spooled one is retried).
     #[error("delivery: {0}")]
-    Store(#[from] store::Error),
+    Delivery(#[from] spool::Error),
 }
 
 impl Error {
@@ -70,7 +72,7 @@ impl Error {
         match self {
             Error::Media(media::Error::Sdp(_)) => StatusCode::NotAcceptableHere,
             Error::Media(media::Error::Ports(_)) => StatusCode::ServiceUnavailable,
-            Error::Media(_) | Error::Task(_) | Error::Wav(_) | Error::Store(_) => {
+            Error::Media(_) | Error::Task(_) | Error::Wav(_) | Error::Delivery(_) => {
                 StatusCode::ServerInternalError
             }
         }
@@ -123,6 +125,8 @@ pub struct Services {
     pub access: Arc<access::Resources>,
     /// Where calls are counted.
     pub metrics: CallMetrics,
+    /// The recording spool messages are recorded into and delivered from.
+    pub outbox: Outbox,
 }
 
 impl std::fmt::Debug for Services {
@@ -251,6 +255,27 @@ enum Ready {
     Direct,
 }
 
+/// What a call's spool envelope is made of, known once the call is answered.
+#[derive(Debug, Clone)]
+struct CallFacts {
+    dial_plan: String,
+    caller: Option<String>,
+    call_id: String,
+    started: SystemTime,
+}
+
+impl CallFacts {
+    fn envelope(&self, recipient: &str) -> Envelope {
+        Envelope {
+            recipient: recipient.to_owned(),
+            dial_plan: self.dial_plan.clone(),
+            caller: self.caller.clone(),
+            call_id: self.call_id.clone(),
+            started: self.started,
+        }
+    }
+}
+
 /// How a call ended, for delivery and the summary line.
 struct Finished {
     mailbox: Option<Mailbox>,
@@ -260,24 +285,6 @@ struct Finished {
     dialog_over: bool,
     /// Why nothing was recorded on a direct call.
     abandoned: Option<AbandonReason>,
-}
-
-/// What the store got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Delivered {
-    VoiceMessage,
-    MissedCall,
-    Nothing,
-}
-
-impl Delivered {
-    fn as_str(self) -> &'static str {
-        match self {
-            Delivered::VoiceMessage => "voice-message",
-            Delivered::MissedCall => "missed-call",
-            Delivered::Nothing => "nothing",
-        }
-    }
 }
 
 async fn run_call(
@@ -351,9 +358,15 @@ async fn handle_call(
             }
         };
     let law = negotiated.params().law;
+    let facts = CallFacts {
+        dial_plan: gateway.dial_plan.clone(),
+        caller: caller.clone(),
+        call_id: call.call_id.as_str().to_owned(),
+        started: services.clock.now(),
+    };
     let ready = match target {
         Target::Mailbox(mailbox) => {
-            let plan = services.plan(&mailbox, law).await;
+            let plan = services.plan(&mailbox, law, &facts).await;
             Ready::Mailbox(mailbox, plan)
         }
         Target::Direct => Ready::Direct,
@@ -395,6 +408,7 @@ async fn handle_call(
                         directory: directory.clone(),
                         dial_plan: gateway.dial_plan.clone(),
                         law,
+                        facts: facts.clone(),
                     };
                     let subscriber =
                         access::subscriber_of(&directory, &gateway.dial_plan, caller.as_deref());
@@ -418,19 +432,21 @@ async fn handle_call(
                 debug!(?reason, "dialog over before the ACK");
             }
             drop(negotiated);
+            let (mailbox, recording) = match ready {
+                // The spool file, empty, is closed and delivered as any other (a missed call).
+                Ready::Mailbox(mailbox, plan) => (Some(*mailbox), plan.tape.map(unanswered)),
+                Ready::Direct => (None, None),
+            };
             Ok(Finished {
-                mailbox: match ready {
-                    Ready::Mailbox(mailbox, _) => Some(*mailbox),
-                    Ready::Direct => None,
-                },
-                recording: None,
+                mailbox,
+                recording,
                 stats: MediaStats::default(),
                 dialog_over: true,
                 abandoned: None,
             })
         }
     };
-    let finished = match finished {
+    let mut finished = match finished {
         Ok(finished) => finished,
         Err(error) => {
             warn!(%error, "call failed");
@@ -442,6 +458,10 @@ async fn handle_call(
         }
     };
 
+    let spooled = finished
+        .recording
+        .as_mut()
+        .and_then(|recording| recording.spooled.take());
     let hangup = async {
         if finished.dialog_over {
             return;
@@ -454,7 +474,7 @@ async fn handle_call(
     let deliver = async {
         let started = std::time::Instant::now();
         let delivered = services
-            .deliver(&finished, &call, caller, &gateway, &directory)
+            .deliver(&finished, spooled, &facts, &directory)
             .await;
         (delivered, started.elapsed())
     };
@@ -492,6 +512,19 @@ async fn handle_call(
             "call ended"
         ),
         Err(error) => warn!(%error, seconds, "call ended; delivery failed"),
+    }
+}
+
+/// The recording of a call whose mailbox was found but that ended before its media started:
+/// nothing, its spool file closed.
+fn unanswered(tape: Tape) -> Recording {
+    Recording {
+        law: tape.law(),
+        audio: Vec::new(),
+        spooled: Some(tape.close()),
+        samples: 0,
+        ended: RecordingEnd::Hangup,
+        stats: MediaStats::default(),
     }
 }
 
@@ -636,6 +669,7 @@ struct DirectLookup {
     directory: Arc<Directory>,
     dial_plan: String,
     law: Law,
+    facts: CallFacts,
 }
 
 impl MailboxLookup for DirectLookup {
@@ -649,18 +683,27 @@ impl MailboxLookup for DirectLookup {
             number: number.to_owned(),
         };
         let mailbox = Mailbox::find(&self.directory, &user.address, extension)?;
-        let plan = self.services.plan(&mailbox, self.law).await;
+        let plan = self.services.plan(&mailbox, self.law, &self.facts).await;
         Some((mailbox, plan))
     }
 }
 
 impl Services {
-    /// The call plan of `mailbox`: its greeting, its policy's maximum length, our timeouts.
-    async fn plan(&self, mailbox: &Mailbox, law: Law) -> CallPlan {
+    /// The call plan of `mailbox`: its greeting, its policy's maximum length, our timeouts, and
+    /// the spool file the message goes to (kept in memory if the spool cannot take it).
+    async fn plan(&self, mailbox: &Mailbox, law: Law, facts: &CallFacts) -> CallPlan {
         let greeting = self.greeting(mailbox, law).await;
         let mut plan = CallPlan::new(greeting);
         plan.max_message = Duration::from_secs(u64::from(mailbox.policy.max_message_seconds));
         plan.silence_timeout = self.settings.silence_timeout;
+        let envelope = facts.envelope(&mailbox.user.address);
+        plan.tape = match self.outbox.tape(law, &envelope) {
+            Ok(tape) => Some(tape),
+            Err(error) => {
+                warn!(%error, "recording kept in memory: the spool cannot take it");
+                None
+            }
+        };
         plan
     }
 
@@ -713,68 +756,37 @@ impl Services {
         }
     }
 
-    /// Writes what the call left: a voice message when the recording is long enough for the
-    /// policy, else a missed-call notification when the policy allows one. One store change,
-    /// on the blocking pool, after the call is over.
+    /// Writes what the call left: from its spool file when it has one (`um::spool`), else (no
+    /// spool file, or no recording) from memory; a voice message when the recording is long
+    /// enough for the policy, else a missed-call notification when the policy allows one. One
+    /// store change, on the blocking pool, after the call is over.
     async fn deliver(
         &self,
         finished: &Finished,
-        call: &IncomingCall,
-        caller: Option<String>,
-        gateway: &Gateway,
+        spooled: Option<media::spool::Closing>,
+        facts: &CallFacts,
         directory: &Arc<Directory>,
     ) -> Result<Delivered, Error> {
         let Some(mailbox) = &finished.mailbox else {
             return Ok(Delivered::Nothing);
         };
-        let minimum = Duration::from_secs(u64::from(mailbox.policy.min_message_seconds));
-        let message = match &finished.recording {
-            Some(recording) if !recording.audio.is_empty() && recording.duration() >= minimum => {
-                Some((recording.to_wav()?, recording.duration()))
-            }
+        if let Some(closing) = spooled {
+            return Ok(self.outbox.deliver(closing).await?);
+        }
+        let audio = match &finished.recording {
+            Some(recording) if !recording.audio.is_empty() => Some(Audio {
+                wav: media::wav::write_g711(recording.law, &recording.audio)?,
+                duration: recording.duration(),
+                partial: false,
+            }),
             _ => None,
         };
-        if message.is_none() && !mailbox.policy.allow_missed_call_notifications {
-            return Ok(Delivered::Nothing);
-        }
         let store = self.store.clone();
         let directory = directory.clone();
-        let user = mailbox.user.clone();
-        let dial_plan = gateway.dial_plan.clone();
-        let call_id = call.call_id.as_str().to_owned();
+        let envelope = facts.envelope(&mailbox.user.address);
         let now = self.clock.now();
         let delivered = tokio::task::spawn_blocking(move || {
-            let mailbox_id = MailboxId::new(&user.address);
-            let contacts = store
-                .distinguished_folder(&mailbox_id, DistinguishedFolder::Contacts)
-                .and_then(|folder| store.items(&mailbox_id, folder))
-                .unwrap_or_else(|error| {
-                    warn!(%error, "contacts not read for caller id");
-                    Vec::new()
-                });
-            let caller = caller_id::resolve(&directory, &dial_plan, caller.as_deref(), &contacts);
-            match message {
-                Some((wav, duration)) => {
-                    let message = VoiceMessage {
-                        caller,
-                        duration,
-                        call_id,
-                        wav,
-                        received: now,
-                    };
-                    delivery::deliver(store.as_ref(), &user, message, now)
-                        .map(|_| Delivered::VoiceMessage)
-                }
-                None => {
-                    let missed = MissedCall {
-                        caller,
-                        call_id,
-                        received: now,
-                    };
-                    delivery::notify_missed_call(store.as_ref(), &user, &missed, now)
-                        .map(|_| Delivered::MissedCall)
-                }
-            }
+            spool::settle(store.as_ref(), &directory, &envelope, audio, now)
         })
         .await??;
         Ok(delivered)
