@@ -24,14 +24,18 @@
     clippy::print_stderr
 )]
 
+// The soak driver uses the rest of it (graceful stop, the SIP address).
+#[allow(dead_code)]
+mod support;
+
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use support::{attribute, between, Server};
 use umbox_store::props::{tags, PropValue};
 use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId, RedbStore};
 
@@ -56,19 +60,13 @@ fn run() -> Result<(), String> {
         || std::env::temp_dir().join(format!("umbox-crash-{}", std::process::id())),
         PathBuf::from,
     );
-    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/umbox");
-    if !binary.exists() {
-        return Err(format!(
-            "{} is missing: cargo build --release",
-            binary.display()
-        ));
-    }
+    let binary = support::release_binary()?;
     let acknowledged = Arc::new(Mutex::new(HashSet::new()));
     let mut latest = 0;
     let mut rng = Random::seeded();
     let started = Instant::now();
     for trial in 0..trials {
-        let mut server = Server::start(&binary, &data)?;
+        let mut server = Server::start(&binary, &data, "warn", Stdio::null())?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();
         for writer in 0..WRITERS {
@@ -90,7 +88,8 @@ fn run() -> Result<(), String> {
             clients.push(std::thread::spawn(move || poll_events(&url, &stop)));
         }
         std::thread::sleep(Duration::from_millis(rng.between(50, 800)));
-        server.kill();
+        let _ = server.child.kill();
+        let _ = server.child.wait();
         stop.store(true, Ordering::Relaxed);
         for client in clients {
             client.join().unwrap();
@@ -150,92 +149,9 @@ fn check(data: &Path, acknowledged: &HashSet<String>, previous: u64) -> Result<u
     Ok(latest)
 }
 
-struct Server {
-    child: Child,
-    ews: String,
-}
-
-impl Server {
-    fn start(binary: &Path, data: &Path) -> Result<Server, String> {
-        let mut child = Command::new(binary)
-            .args(["serve", "--demo", "--data"])
-            .arg(data)
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--https-port",
-                "0",
-                "--http-port",
-                "0",
-            ])
-            .args([
-                "--dns-port",
-                "0",
-                "--sip-router-port",
-                "0",
-                "--sip-media-port",
-                "0",
-            ])
-            .args(["--rtp-ports", "0-0", "--admin-port", "0"])
-            .env("UMBOX_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let ready = loop {
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("umbox ready ") => break line,
-                Some(Ok(_)) => continue,
-                _ => return Err("umbox exited before it was ready".into()),
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        let https = ready
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix("https="))
-            .ok_or("no https address")?;
-        Ok(Server {
-            child,
-            ews: format!("https://{https}/EWS/Exchange.asmx"),
-        })
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn soap(body: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2013"/></s:Header><s:Body>{body}</s:Body></s:Envelope>"#
-    )
-}
-
-/// One EWS request; the body of a 200 answer.
+/// One EWS request as alice; the body of a 200 answer.
 fn ews(url: &str, body: &str) -> Option<String> {
-    let output = Command::new("curl")
-        .args([
-            "-sk",
-            "--max-time",
-            "5",
-            "-u",
-            "alice@example.test:demo-alice",
-        ])
-        .args([
-            "-H",
-            "Content-Type: text/xml; charset=utf-8",
-            "-w",
-            "\n%{http_code}",
-        ])
-        .args(["--data-binary", &soap(body), url])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n')?;
-    (status == "200").then(|| body.to_owned())
+    support::ews(url, (ALICE, "demo-alice"), body, 5)
 }
 
 /// CreateItem then UpdateItem (IsRead); true when the creation was acknowledged with NoError.
@@ -257,13 +173,6 @@ fn create_and_mark_read(url: &str, subject: &str) -> bool {
         let _ = ews(url, &update);
     }
     true
-}
-
-/// The text after `prefix` up to the next quote.
-fn attribute(text: &str, prefix: &str) -> Option<String> {
-    let start = text.find(prefix)? + prefix.len();
-    let end = text[start..].find('"')? + start;
-    Some(text[start..end].to_owned())
 }
 
 /// A pull subscription on the Inbox, polled until `stop`.
@@ -293,12 +202,6 @@ fn poll_events(url: &str, stop: &AtomicBool) {
             watermark = last;
         }
     }
-}
-
-fn between(text: &str, open: &str, close: &str) -> Option<String> {
-    let start = text.find(open)? + open.len();
-    let end = text[start..].find(close)? + start;
-    Some(text[start..end].to_owned())
 }
 
 /// xorshift64*, seeded from the standard library's per-process random hash keys: the kill

@@ -1,4 +1,4 @@
-//! What the reliability drivers (`examples/soak.rs`) share: starting the release binary in demo
+//! What the reliability drivers (`examples/soak.rs`, `examples/crash_trials.rs`) share: starting the release binary in demo
 //! mode on ephemeral loopback ports, stopping it, and EWS requests through curl.
 
 use std::io::{BufRead, BufReader};
