@@ -85,7 +85,8 @@ wait_udp() {
     return 1
 }
 
-# Runs a burst against 127.0.0.1:$2 and prints "<successful> <failed> <seconds>".
+# Runs a burst against 127.0.0.1:$2 and prints "<successful> <failed> <seconds> <answered not
+# 302>" (the last counts the failed calls that got another answer, a 503, rather than none).
 run_sipp() {
     local name=$1 port=$2
     local command=(sipp -sf "$scenario" -t u1 -i 127.0.0.1 -r "$rate" -rp 1000 -m "$calls"
@@ -100,7 +101,8 @@ run_sipp() {
         /Failed call/     { gsub(/ /, "", $3); failed = $3 }
         /Start Time/      { split($2, t, "\t"); start = t[3] }
         /Current Time/    { split($2, t, "\t"); end = t[3] }
-        END { printf "%d %d %.3f\n", ok, failed, end - start }' "$work/$name.screen"
+        /302 <-/          { split($1, f, " "); other = f[6] }
+        END { printf "%d %d %.3f %d\n", ok, failed, end - start, other }' "$work/$name.screen"
 }
 
 # Single calls against 127.0.0.1:$1, one after another, each given one second, until one
@@ -166,28 +168,31 @@ pids+=($!)
 wait_udp "$kamailio_port" "${pids[1]}"
 
 say "offered: $calls calls per burst at $rate/s, at most $limit in flight; $passes passes"
-printf '%-8s %4s %6s | %-26s | %-26s | %s\n' server pass load1m "first burst ok/failed tx/s" \
-    "second burst ok/failed tx/s" "single call ok after (s)"
+printf '%-8s %4s %6s | %-34s | %-34s | %s\n' server pass load1m \
+    "first burst ok/failed not-302 tx/s" "second burst ok/failed not-302 tx/s" \
+    "single call ok after (s)"
 for pass in $(seq "$passes"); do
     for server in umbox kamailio; do
         port=$umbox_port
         [ "$server" = kamailio ] && port=$kamailio_port
         before=$(load)
-        read -r ok1 failed1 secs1 < <(run_sipp "$server-$pass-a" "$port")
-        read -r ok2 failed2 secs2 < <(run_sipp "$server-$pass-b" "$port")
+        read -r ok1 failed1 secs1 other1 < <(run_sipp "$server-$pass-a" "$port")
+        read -r ok2 failed2 secs2 other2 < <(run_sipp "$server-$pass-b" "$port")
         back=$(recovery "$port" "$(date +%s.%N)")
         awk -v s="$server" -v p="$pass" -v l="$before" -v o1="$ok1" -v f1="$failed1" \
-            -v t1="$secs1" -v o2="$ok2" -v f2="$failed2" -v t2="$secs2" -v r="$back" 'BEGIN {
-            printf "%-8s %4d %6s | %7d / %-6d %9.1f | %7d / %-6d %9.1f | %s\n", s, p, l,
-                o1, f1, (t1 > 0 ? o1 / t1 : 0), o2, f2, (t2 > 0 ? o2 / t2 : 0), r
+            -v t1="$secs1" -v x1="$other1" -v o2="$ok2" -v f2="$failed2" -v t2="$secs2" \
+            -v x2="$other2" -v r="$back" 'BEGIN {
+            printf "%-8s %4d %6s | %7d / %6d %6d %9.1f | %7d / %6d %6d %9.1f | %s\n",
+                s, p, l, o1, f1, x1, (t1 > 0 ? o1 / t1 : 0),
+                o2, f2, x2, (t2 > 0 ? o2 / t2 : 0), r
         }' | tee -a "$work/results"
     done
 done
 kill -0 "${pids[0]}" 2>/dev/null || say "umbox exited before the end: $(cat "$work/umbox.out")"
 
-# The ratio of the first bursts' rates, pass by pass (field 8 is the first burst's tx/s).
+# The ratio of the first bursts' rates, pass by pass (field 9 is the first burst's tx/s).
 awk '
-    { rate[$1, $2] = $8 }
+    { rate[$1, $2] = $9 }
     END {
         for (p = 1; (("umbox", p) in rate); p++) {
             k = rate["kamailio", p]
