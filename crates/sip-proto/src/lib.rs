@@ -91,6 +91,10 @@ pub enum Error {
     /// More calls than the configured limit.
     #[error("over the limit of {0} calls in progress")]
     Overloaded(usize),
+    /// The request waited longer than the configured limit in the listener's receive queue:
+    /// the listener is not keeping up, so new calls are refused (503) until it does.
+    #[error("waited {0:?} in the receive queue")]
+    Congested(std::time::Duration),
     /// The server is stopping: calls in progress go on, new ones are refused (503, so the
     /// gateway tries another server).
     #[error("the server is stopping")]
@@ -173,6 +177,7 @@ impl Error {
                 StatusCode::ServerInternalError
             }
             Error::Overloaded(_)
+            | Error::Congested(_)
             | Error::Draining
             | Error::TooManyTransactions(_)
             | Error::TooManySubscriptions(_) => StatusCode::ServiceUnavailable,

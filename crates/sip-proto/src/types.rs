@@ -389,12 +389,18 @@ impl IdSource for RandomIds {
                 *slot = byte;
             }
         }
-        bytes.iter().fold(String::with_capacity(20), |mut out, b| {
+        hex(&bytes)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(2 * bytes.len()), |mut out, b| {
             out.push(hex_digit(b >> 4));
             out.push(hex_digit(b & 0x0f));
             out
         })
-    }
 }
 
 fn hex_digit(nibble: u8) -> char {
@@ -405,6 +411,12 @@ impl Tag {
     /// A fresh local tag.
     pub fn generate(ids: &dyn IdSource) -> Tag {
         Tag(ids.token())
+    }
+
+    /// A tag spelling `digest` in hex: for the To tags of stateless answers, which must come
+    /// out the same for a retransmitted request (RFC 3261 §8.2.7).
+    pub fn from_digest(digest: &[u8]) -> Tag {
+        Tag(hex(digest))
     }
 }
 

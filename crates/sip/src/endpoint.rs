@@ -138,7 +138,7 @@ impl Local {
 /// Limits the core enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CoreLimits {
-    /// Calls (media server) or unacknowledged redirects (router) before 503.
+    /// Media server: calls before new INVITEs get 503 (the router keeps no calls).
     pub max_calls: usize,
     /// Server transactions alive before new requests get 503.
     pub max_transactions: usize,
@@ -293,8 +293,6 @@ pub struct Transactions {
     client: HashMap<ClientKey, ClientEntry>,
     /// The timer queue; dialogs schedule their own deadlines here too.
     pub queue: TimerQueue<TimerKey>,
-    /// INVITE server transactions not yet acknowledged: the router's "calls in progress".
-    invites_in_flight: usize,
     wake: bool,
     /// NOTIFY transactions that ended, for their subscriptions.
     finished: Vec<(Tag, Result<StatusCode, Error>)>,
@@ -310,11 +308,6 @@ impl fmt::Debug for Transactions {
     }
 }
 
-fn in_flight(tx: &ServerTransaction, method: &Method) -> bool {
-    *method == Method::Invite
-        && matches!(tx.state(), ServerState::Proceeding | ServerState::Completed)
-}
-
 impl Transactions {
     fn new(timers: Timers) -> Transactions {
         Transactions {
@@ -322,7 +315,6 @@ impl Transactions {
             server: HashMap::new(),
             client: HashMap::new(),
             queue: TimerQueue::default(),
-            invites_in_flight: 0,
             wake: false,
             finished: Vec::new(),
         }
@@ -356,9 +348,6 @@ impl Transactions {
             Kind::NonInvite
         };
         let tx = ServerTransaction::new(kind, flow.reliable(), self.timers);
-        if in_flight(&tx, &key.method) {
-            self.invites_in_flight += 1;
-        }
         self.server.insert(
             key.clone(),
             ServerEntry {
@@ -372,24 +361,17 @@ impl Transactions {
         key
     }
 
-    /// Runs `change` on a server transaction and keeps the counters and its timer current.
+    /// Runs `change` on a server transaction and keeps its timer current.
     fn with_server<R>(
         &mut self,
         key: &ServerKey,
         change: impl FnOnce(&mut ServerEntry) -> R,
     ) -> Option<R> {
         let entry = self.server.get_mut(key)?;
-        let was = in_flight(&entry.tx, &key.method);
         let result = change(entry);
-        let now = in_flight(&entry.tx, &key.method);
         let terminated = entry.tx.state() == ServerState::Terminated;
         let deadline = entry.tx.deadline();
         let mut slot = entry.slot.take();
-        match (was, now) {
-            (true, false) => self.invites_in_flight = self.invites_in_flight.saturating_sub(1),
-            (false, true) => self.invites_in_flight += 1,
-            _ => {}
-        }
         if terminated {
             self.queue
                 .set(&mut slot, None, TimerKey::Server(key.clone()));
@@ -595,15 +577,15 @@ fn ack_for(invite: &Bytes, response: &Response) -> Bytes {
     writer.finish(None)
 }
 
-/// The router: 302 to the media server holding the called mailbox, or 404.
-#[allow(clippy::too_many_arguments)]
+/// The router: 302 to the media server holding the called mailbox, or 404, answered statelessly
+/// (RFC 3261 §8.2.7): nothing is kept, so a retransmitted INVITE is routed again and gets the
+/// same bytes (same route, same derived To tag), and its ACK is recognised by that tag alone
+/// ([`Core::on_ack`]). Over UDP the caller's INVITE retransmissions stand in for timer G.
 fn redirect(
-    tx: &mut Transactions,
     router: &dyn InviteRouter,
-    ids: &dyn IdSource,
+    tags: &StatelessTags,
     request: &Request,
     flow: Flow,
-    now: Instant,
     out: &dyn Outbound,
 ) -> Result<Outcome, Error> {
     // `wire::parse` lets only sip: and sips: Request-URIs through.
@@ -617,32 +599,78 @@ fn redirect(
         history_info: &request.history_info,
     };
     let route = router.route(flow.remote.ip(), &target)?;
-    let key = tx.open(request, flow);
-    let tag = Tag::generate(ids);
-    Ok(match route {
+    let tag = tags.of(&request.echo);
+    let (status, contact) = match route {
         Route::Redirect { mut contact } => {
             if flow.transport == Transport::Tcp {
                 contact.params.set("transport", Some("tcp".to_owned()));
             }
-            let status = StatusCode::MovedTemporarily;
-            tx.respond(
-                &key,
-                status,
-                Some(&tag),
-                |w| w.header(&HeaderName::Contact, format_args!("<{contact}>")),
-                None,
-                now,
-                out,
-            );
-            Outcome::Responded(status)
+            (StatusCode::MovedTemporarily, Some(contact))
         }
         Route::NotFound { number } => {
             tracing::debug!(%number, "no pilot number or extension");
-            let status = StatusCode::NotFound;
-            tx.respond(&key, status, Some(&tag), |w| w, None, now, out);
-            Outcome::Responded(status)
+            (StatusCode::NotFound, None)
         }
-    })
+    };
+    let mut writer = wire::response(
+        &request.echo,
+        status,
+        status.reason(),
+        Some(&tag),
+        flow.remote,
+    );
+    if let Some(contact) = contact {
+        writer = writer.header(&HeaderName::Contact, format_args!("<{contact}>"));
+    }
+    out.send(&flow, writer.finish(None));
+    Ok(Outcome::Responded(status))
+}
+
+/// The To tags of the answers a listener gives without transaction state (RFC 3261 §8.2.7):
+/// a keyed digest of what names the request's transaction (§17.2.3: top Via branch and
+/// sent-by, plus Call-ID and CSeq number for RFC 2543 peers), so a retransmission gets the same
+/// tag, and so do the ACK and CANCEL of that INVITE, which share all four. The key is drawn
+/// once per listener, so a stranger cannot make an ACK we would take for one of ours.
+#[derive(Clone)]
+pub(crate) struct StatelessTags {
+    key: ring::hmac::Key,
+}
+
+impl fmt::Debug for StatelessTags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StatelessTags")
+    }
+}
+
+impl StatelessTags {
+    fn new(ids: &dyn IdSource) -> StatelessTags {
+        // Two tokens: 160 bits of key from the listener's id source.
+        let secret = format!("{}{}", ids.token(), ids.token());
+        StatelessTags {
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()),
+        }
+    }
+
+    /// The To tag of every stateless answer in `echo`'s transaction.
+    pub(crate) fn of(&self, echo: &Echo) -> Tag {
+        let via = &echo.top_via;
+        // The CSeq method differs between an INVITE and its ACK or CANCEL; the number does not.
+        let seq = echo.cseq.split_whitespace().next().unwrap_or_default();
+        let mut context = ring::hmac::Context::with_key(&self.key);
+        for part in [
+            via.params.value("branch").unwrap_or_default(),
+            via.sent_by().as_str(),
+            echo.call_id.as_str(),
+            seq,
+        ] {
+            // Length-prefixed, so no two different requests feed the same bytes.
+            context.update(&(part.len() as u64).to_be_bytes());
+            context.update(part.as_bytes());
+        }
+        let digest = context.sign();
+        // 80 bits, as long as the random tags of stateful answers.
+        Tag::from_digest(digest.as_ref().get(..10).unwrap_or_default())
+    }
 }
 
 /// The methods a listener serves, for Allow (RFC 3261 §20.5).
@@ -704,6 +732,7 @@ pub fn error_response(
         Error::BadExtension(tags) => writer.header(&HeaderName::Unsupported, tags.join(", ")),
         Error::UnsupportedMediaType(_) => writer.header(&HeaderName::Accept, "application/sdp"),
         Error::Overloaded(_)
+        | Error::Congested(_)
         | Error::Draining
         | Error::TooManyTransactions(_)
         | Error::InviteInProgress(_)
@@ -729,6 +758,8 @@ pub struct Core {
     pub limits: CoreLimits,
     /// Fresh tags and branches.
     pub ids: Arc<dyn IdSource>,
+    /// The To tags of stateless answers.
+    tags: StatelessTags,
     /// Set when the server stops: new INVITEs get 503, everything else goes on.
     draining: bool,
 }
@@ -757,6 +788,7 @@ impl Core {
             tu,
             local,
             limits,
+            tags: StatelessTags::new(ids.as_ref()),
             ids,
             draining: false,
         }
@@ -789,10 +821,16 @@ impl Core {
         std::mem::take(&mut self.tx.wake)
     }
 
-    /// Calls and call setups in progress, for the concurrent-call limit.
+    /// The To tags of stateless answers, for the funnel's own refusals.
+    pub(crate) fn stateless_tags(&self) -> StatelessTags {
+        self.tags.clone()
+    }
+
+    /// Calls and call setups in progress, for the concurrent-call limit: the media server's
+    /// dialogs (the router keeps no call state).
     pub fn calls(&self) -> usize {
         match &self.tu {
-            Tu::Router { .. } => self.tx.invites_in_flight,
+            Tu::Router { .. } => 0,
             Tu::Media(dialogs) => dialogs.len(),
         }
     }
@@ -842,7 +880,9 @@ impl Core {
         if let Err(error) = self.check(&request) {
             return self.reject(&request.echo, &flow, &error, out);
         }
-        if self.tx.server.len() >= self.limits.max_transactions {
+        // The router's INVITEs open no transaction (`redirect`), so the guard spares them.
+        let stateless = matches!(self.tu, Tu::Router { .. }) && request.method == Method::Invite;
+        if !stateless && self.tx.server.len() >= self.limits.max_transactions {
             // Memory guard: every transaction lingers up to 64·T1 after its answer.
             let error = Error::TooManyTransactions(self.limits.max_transactions);
             return self.reject(&request.echo, &flow, &error, out);
@@ -901,7 +941,7 @@ impl Core {
 
     /// Answers a request statelessly with the response for `error`.
     pub fn reject(&self, echo: &Echo, flow: &Flow, error: &Error, out: &dyn Outbound) -> Outcome {
-        let tag = Tag::generate(self.ids.as_ref());
+        let tag = self.tags.of(echo);
         let retry_after = match error {
             // RFC 3261 §14.2: a random value between 0 and 10 seconds.
             Error::InviteInProgress(_) => {
@@ -947,7 +987,16 @@ impl Core {
             // even when a peer reuses the INVITE's branch.
             Some(true) | None => match &mut self.tu {
                 Tu::Media(dialogs) => dialogs.on_ack(&request, &mut self.tx, out),
-                Tu::Router { .. } => Outcome::Stray,
+                // The ACK of a stateless redirect (RFC 3261 §8.2.7) carries the To tag derived
+                // from its INVITE's transaction, which it shares; anything else is stray.
+                // Either way it ends here.
+                Tu::Router { .. } => {
+                    if request.to.tag() == Some(self.tags.of(&request.echo)) {
+                        Outcome::Absorbed
+                    } else {
+                        Outcome::Stray
+                    }
+                }
             },
         }
     }
@@ -965,7 +1014,8 @@ impl Core {
         // RFC 3261 §9.2: the 200 to the CANCEL carries the same To tag as the INVITE's answer.
         let dialog_tag = match &self.tu {
             Tu::Media(dialogs) => dialogs.local_tag(&request.call_id),
-            Tu::Router { .. } => None,
+            // The INVITE was answered statelessly, with the tag its CANCEL derives too.
+            Tu::Router { .. } => Some(self.tags.of(&request.echo)),
         };
         let tag = self
             .tx
@@ -1005,9 +1055,10 @@ impl Core {
     ) -> Outcome {
         let in_dialog = request.to.params.has("tag");
         if request.method == Method::Invite && !in_dialog {
+            let media = matches!(self.tu, Tu::Media(_));
             let refusal = if self.draining {
                 Some(Error::Draining)
-            } else if self.calls() >= self.limits.max_calls {
+            } else if media && self.calls() >= self.limits.max_calls {
                 Some(Error::Overloaded(self.limits.max_calls))
             } else {
                 None
@@ -1040,8 +1091,7 @@ impl Core {
                     let error = Error::NoSuchDialog(request.call_id.clone());
                     return self.reject(&request.echo, &flow, &error, out);
                 }
-                let ids = self.ids.as_ref();
-                match redirect(&mut self.tx, router.as_ref(), ids, &request, flow, now, out) {
+                match redirect(router.as_ref(), &self.tags, &request, flow, out) {
                     Ok(outcome) => outcome,
                     Err(error) => {
                         tracing::warn!(%error, "router cannot decide");
@@ -1293,20 +1343,119 @@ mod tests {
         fn await_decision(&self, _pending: Pending) {}
     }
 
-    fn options(call_id: &str) -> Request {
-        let text = format!(
-            "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{call_id}\r\n\
-From: <sip:gw@127.0.0.1>;tag=a\r\nTo: <sip:127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\n\
-Content-Length: 0\r\n\r\n"
-        );
+    fn parse(text: &str) -> wire::Message {
         let limits = wire::ReadLimits {
             max_fields: 64,
             max_body: 1024,
         };
-        match wire::parse(text.as_bytes(), wire::Framing::Datagram, limits).unwrap() {
+        wire::parse(text.as_bytes(), wire::Framing::Datagram, limits).unwrap()
+    }
+
+    fn request(text: &str) -> Request {
+        match parse(text) {
             wire::Message::Request(request) => *request,
             wire::Message::Response(_) => unreachable!(),
         }
+    }
+
+    fn options(call_id: &str) -> Request {
+        request(&format!(
+            "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{call_id}\r\n\
+From: <sip:gw@127.0.0.1>;tag=a\r\nTo: <sip:127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n"
+        ))
+    }
+
+    /// An INVITE (`method` INVITE) or its ACK (`ACK`, with `to_tag`) of transaction `branch`.
+    fn invite_or_ack(method: &str, branch: &str, to_tag: Option<&str>) -> Request {
+        let tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+        request(&format!(
+            "{method} sip:1999@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{branch}\r\n\
+From: <sip:gw@127.0.0.1>;tag=a\r\nTo: <sip:1999@127.0.0.1>{tag}\r\nCall-ID: c1\r\nCSeq: 1 {method}\r\n\
+Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        ))
+    }
+
+    fn router_core(router: Arc<dyn InviteRouter>, max_transactions: usize) -> Core {
+        let limits = CoreLimits {
+            max_calls: 10,
+            max_transactions,
+            retry_after: 7,
+            answer_timeout: Duration::from_secs(30),
+        };
+        let local = Local {
+            host: Host::Ip([127, 0, 0, 1].into()),
+            port: 5060,
+        };
+        Core::new(
+            Tu::Router {
+                router,
+                events: None,
+            },
+            local,
+            limits,
+            Timers::default(),
+            Arc::new(RandomIds::default()),
+        )
+    }
+
+    fn udp_flow() -> Flow {
+        Flow {
+            transport: Transport::Udp,
+            remote: "127.0.0.1:5070".parse().unwrap(),
+            conn: None,
+        }
+    }
+
+    /// Sends every pilot call to the media server.
+    #[derive(Debug)]
+    struct ToMediaServer;
+
+    impl InviteRouter for ToMediaServer {
+        fn route(&self, _: std::net::IpAddr, _: &InviteTarget<'_>) -> Result<Route, Error> {
+            let contact = SipUri::new(None, Host::Ip([127, 0, 0, 1].into()), Some(5062));
+            Ok(Route::Redirect { contact })
+        }
+    }
+
+    #[test]
+    fn a_redirect_is_stateless_repeatable_and_its_ack_absorbed() {
+        // Even a full transaction table does not stop a redirect.
+        let mut core = router_core(Arc::new(ToMediaServer), 0);
+        let (flow, out, now) = (udp_flow(), Recorder::default(), Instant::now());
+        let first = core.on_request(invite_or_ack("INVITE", "t1", None), flow, true, now, &out);
+        assert_eq!(first, Outcome::Responded(StatusCode::MovedTemporarily));
+        let again = core.on_request(invite_or_ack("INVITE", "t1", None), flow, true, now, &out);
+        assert_eq!(again, Outcome::Responded(StatusCode::MovedTemporarily));
+        let other = core.on_request(invite_or_ack("INVITE", "t2", None), flow, true, now, &out);
+        assert_eq!(other, Outcome::Responded(StatusCode::MovedTemporarily));
+        assert_eq!(core.stats(), Stats::default(), "no state kept");
+        let sent = out.sent.lock().unwrap().clone();
+        assert_eq!(sent[0], sent[1], "a retransmission gets the same bytes");
+        assert!(sent[0].contains("\r\nContact: <sip:127.0.0.1:5062>\r\n"));
+        let tag_of = |text: &str| match parse(text) {
+            wire::Message::Response(response) => response.to.tag().unwrap(),
+            wire::Message::Request(_) => unreachable!(),
+        };
+        let (tag, other_tag) = (tag_of(&sent[0]), tag_of(&sent[2]));
+        assert_ne!(tag, other_tag, "each transaction its own tag");
+        let ack = invite_or_ack("ACK", "t1", Some(tag.as_str()));
+        assert_eq!(
+            core.on_request(ack, flow, true, now, &out),
+            Outcome::Absorbed
+        );
+        let crossed = invite_or_ack("ACK", "t1", Some(other_tag.as_str()));
+        assert_eq!(
+            core.on_request(crossed, flow, true, now, &out),
+            Outcome::Stray
+        );
+        assert_eq!(out.sent.lock().unwrap().len(), 3, "ACKs get no answer");
+        assert_eq!(core.stats(), Stats::default());
+        // Another listener draws another key, so its tags differ.
+        let mut elsewhere = router_core(Arc::new(ToMediaServer), 0);
+        let out = Recorder::default();
+        elsewhere.on_request(invite_or_ack("INVITE", "t1", None), flow, true, now, &out);
+        assert_ne!(tag_of(&out.sent.lock().unwrap()[0]), tag);
     }
 
     /// A router for which no number exists: these tests never reach routing.
@@ -1322,31 +1471,8 @@ Content-Length: 0\r\n\r\n"
 
     #[test]
     fn the_transaction_cap_answers_503_statelessly() {
-        let limits = CoreLimits {
-            max_calls: 10,
-            max_transactions: 1,
-            retry_after: 7,
-            answer_timeout: Duration::from_secs(30),
-        };
-        let local = Local {
-            host: Host::Ip([127, 0, 0, 1].into()),
-            port: 5060,
-        };
-        let mut core = Core::new(
-            Tu::Router {
-                router: Arc::new(NothingRoutes),
-                events: None,
-            },
-            local,
-            limits,
-            Timers::default(),
-            Arc::new(RandomIds::default()),
-        );
-        let flow = Flow {
-            transport: Transport::Udp,
-            remote: "127.0.0.1:5070".parse().unwrap(),
-            conn: None,
-        };
+        let mut core = router_core(Arc::new(NothingRoutes), 1);
+        let flow = udp_flow();
         let out = Recorder::default();
         let now = Instant::now();
         let first = core.on_request(options("one"), flow, true, now, &out);

@@ -28,7 +28,8 @@ use super::Error;
 #[derive(Debug)]
 pub enum Role {
     /// The call router (port 5060 by default): INVITEs to pilot numbers get a 302 to the media
-    /// server holding the called mailbox, or 404. No call state beyond the transaction.
+    /// server holding the called mailbox, or 404, answered statelessly (RFC 3261 §8.2.7): no
+    /// transaction or call state is kept for them.
     Router {
         /// Decides each INVITE's redirect.
         router: Arc<dyn InviteRouter>,
@@ -55,12 +56,16 @@ pub struct Limits {
     /// Media server: calls being set up or in progress before new INVITEs get 503 with
     /// Retry-After (Exchange's MaxCallsAllowed is 100 per UM server).
     pub max_calls: usize,
-    /// Router: redirects (302/404) still waiting for their ACK before new INVITEs get 503
-    /// with Retry-After. A redirect holds no media, only transaction state, so the cap is
-    /// about memory and a stalled peer, not about calls.
-    pub max_pending_redirects: usize,
+    /// Overload: a new INVITE that waited this long in the listener's UDP receive queue gets
+    /// 503 with Retry-After instead of being routed or set up. The wait is what the listener
+    /// cannot keep up with, so 503s start only under real pressure and stop as soon as the
+    /// queue is short again; they are stateless, so nothing outlives the load. Past T1 a UDP
+    /// caller has already retransmitted, so a later answer only adds to the load. (TCP
+    /// connections are read at the pace they are served: the peer's sending waits instead.)
+    pub max_queue_delay: Duration,
     /// Server transactions alive at once (each lingers up to 32 s after its answer to absorb
-    /// retransmissions); beyond it new requests get 503 with Retry-After.
+    /// retransmissions); beyond it new requests that need one get 503 with Retry-After. The
+    /// router's redirects are stateless and need none.
     pub max_transactions: usize,
     /// Retry-After seconds sent with 503.
     pub retry_after_seconds: u32,
@@ -89,7 +94,7 @@ impl Default for Limits {
             max_body_bytes: 8 * 1024,
             max_fields: 128,
             max_calls: 100,
-            max_pending_redirects: 10_000,
+            max_queue_delay: Duration::from_millis(500),
             max_transactions: 200_000,
             retry_after_seconds: 10,
             answer_timeout: Duration::from_secs(30),
@@ -176,12 +181,8 @@ impl Listener {
             host: options.advertise.clone().unwrap_or(Host::Ip(udp_addr.ip())),
             port: udp_addr.port(),
         };
-        let max_calls = match role {
-            Role::Router { .. } => options.limits.max_pending_redirects,
-            Role::MediaServer { .. } => options.limits.max_calls,
-        };
         let limits = CoreLimits {
-            max_calls,
+            max_calls: options.limits.max_calls,
             max_transactions: options.limits.max_transactions,
             retry_after: options.limits.retry_after_seconds,
             answer_timeout: options.limits.answer_timeout,
@@ -225,10 +226,11 @@ impl Listener {
             events,
             options.peers,
             options.limits,
-            options.ids,
             name,
         ));
-        tasks.spawn(transport::serve_udp(shared.clone(), udp));
+        let (queue, received) = transport::udp_queue();
+        tasks.spawn(transport::receive_udp(shared.clone(), udp, queue));
+        tasks.spawn(transport::serve_udp(shared.clone(), received));
         tasks.spawn(transport::serve_tcp(shared.clone(), tcp));
         tasks.spawn(transport::serve_timers(shared.clone()));
         info!(listener = name, udp = %udp_addr, tcp = %tcp_addr, "sip listening");

@@ -22,11 +22,13 @@ use tracing::{debug, field, warn};
 
 use super::access::{is_scanner, RateLimiter};
 use super::dialog::{DialogEvent, Pending};
-use super::endpoint::{error_response, ConnId, Core, Flow, Outbound, Outcome, Stats, Transport};
+use super::endpoint::{
+    error_response, ConnId, Core, Flow, Outbound, Outcome, StatelessTags, Stats, Transport,
+};
 use super::listener::Limits;
 use super::policy::Peers;
 use super::subscribe::{Held, Unsolicited};
-use super::types::{CallId, IdSource, Method, Tag};
+use super::types::{CallId, Method};
 use super::wire::event::Reason;
 use super::wire::prepass::{frame, Frame};
 use super::wire::{self, Framing, Message, ReadLimits};
@@ -37,6 +39,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Frames queued for one TCP connection before further ones are dropped.
 const CONNECTION_QUEUE: usize = 256;
+
+/// Bytes of datagrams received and not yet handled before further ones are dropped, as the
+/// kernel drops them from a full socket buffer. At the router's usual ~600-byte INVITEs this is
+/// some 7,000 messages: a fraction of a second of work, so a backlog clears quickly.
+const UDP_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 
 /// State shared by the sockets, the timer task and the decision waits of one listener.
 pub(crate) struct Shared {
@@ -51,7 +58,10 @@ pub(crate) struct Shared {
     tasks: Mutex<JoinSet<()>>,
     /// Set once the listener stops: no timer task runs any more, so no new work may start.
     closed: std::sync::atomic::AtomicBool,
-    ids: Arc<dyn IdSource>,
+    /// The To tags of the funnel's own (stateless) refusals.
+    tags: StatelessTags,
+    /// Bytes of datagrams waiting in the UDP receive queue.
+    udp_queued: std::sync::atomic::AtomicUsize,
     /// Which listener, for logs.
     role: &'static str,
     /// Whether the core serves event subscriptions: then SUBSCRIBEs from any source, and
@@ -131,10 +141,10 @@ impl Shared {
         events: Option<mpsc::UnboundedSender<DialogEvent>>,
         peers: Arc<dyn Peers>,
         limits: Limits,
-        ids: Arc<dyn IdSource>,
         role: &'static str,
     ) -> Shared {
         let serves_events = core.serves_events();
+        let tags = core.stateless_tags();
         Shared {
             core: Mutex::new(core),
             wake: Notify::new(),
@@ -150,7 +160,8 @@ impl Shared {
             limits,
             tasks: Mutex::new(JoinSet::new()),
             closed: std::sync::atomic::AtomicBool::new(false),
-            ids,
+            tags,
+            udp_queued: std::sync::atomic::AtomicUsize::new(0),
             role,
             serves_events,
         }
@@ -336,8 +347,9 @@ fn send_tcp(shared: &Arc<Shared>, flow: &Flow, bytes: Bytes) {
     });
 }
 
-/// The funnel: every message a listener receives, over UDP or TCP, passes here once.
-pub(crate) fn inbound(shared: &Arc<Shared>, bytes: &[u8], flow: Flow) {
+/// The funnel: every message a listener receives, over UDP or TCP, passes here once. `waited`
+/// is how long it sat in the listener's receive queue (UDP only).
+pub(crate) fn inbound(shared: &Arc<Shared>, bytes: &[u8], flow: Flow, waited: Duration) {
     let started = std::time::Instant::now();
     let now = Instant::now();
     let span = tracing::debug_span!(
@@ -351,7 +363,7 @@ pub(crate) fn inbound(shared: &Arc<Shared>, bytes: &[u8], flow: Flow) {
         called = field::Empty,
     );
     let _entered = span.enter();
-    let outcome = handle(shared, bytes, flow, now, &span);
+    let outcome = handle(shared, bytes, flow, waited, now, &span);
     debug!(
         outcome = %outcome,
         bytes = bytes.len(),
@@ -392,6 +404,7 @@ fn handle(
     shared: &Arc<Shared>,
     bytes: &[u8],
     flow: Flow,
+    waited: Duration,
     now: Instant,
     span: &tracing::Span,
 ) -> Handled {
@@ -464,6 +477,12 @@ fn handle(
                     flow,
                 );
             }
+            // Overload control: a new call that waited too long is refused before it costs a
+            // route or a dialog; requests of calls and subscriptions in progress go on.
+            let new_call = request.method == Method::Invite && !request.to.params.has("tag");
+            if new_call && waited >= limits.max_queue_delay {
+                return refuse(shared, &request.echo, &Error::Congested(waited), flow);
+            }
             Handled::Core(
                 shared.with_core(|core, out| core.on_request(*request, flow, trusted, now, out)),
             )
@@ -476,8 +495,8 @@ fn refuse(shared: &Arc<Shared>, echo: &wire::Echo, error: &Error, flow: Flow) ->
     let Some(status) = error.status() else {
         return Handled::Dropped(Dropped::Unreadable);
     };
-    let tag = Tag::generate(shared.ids.as_ref());
-    // The funnel only refuses with 400-class answers, which need no Allow.
+    let tag = shared.tags.of(echo);
+    // The funnel refuses with 400-class answers and 503, which need no Allow.
     let retry_after = shared.limits.retry_after_seconds;
     if let Some(bytes) = error_response(echo, error, Some(&tag), flow.remote, "", retry_after) {
         Out { shared }.send(&flow, bytes);
@@ -485,23 +504,70 @@ fn refuse(shared: &Arc<Shared>, echo: &wire::Echo, error: &Error, flow: Flow) ->
     Handled::Refused(status.code())
 }
 
-/// Receives datagrams until the listener stops.
-pub(crate) async fn serve_udp(shared: Arc<Shared>, socket: UdpSocket) {
+/// A datagram received and not yet handled, with when it came.
+pub(crate) struct Datagram {
+    bytes: Bytes,
+    remote: SocketAddr,
+    received: Instant,
+}
+
+/// The UDP receive queue between [`receive_udp`] and [`serve_udp`]: its messages carry their
+/// arrival time, so the funnel knows how far behind the listener is (`Limits::max_queue_delay`).
+pub(crate) fn udp_queue() -> (
+    mpsc::UnboundedSender<Datagram>,
+    mpsc::UnboundedReceiver<Datagram>,
+) {
+    // Bounded by bytes in `Shared::udp_queued`, not by count.
+    mpsc::unbounded_channel()
+}
+
+/// Reads datagrams into the receive queue until the listener stops; drops them while the queue
+/// holds [`UDP_QUEUE_BYTES`].
+pub(crate) async fn receive_udp(
+    shared: Arc<Shared>,
+    socket: UdpSocket,
+    queue: mpsc::UnboundedSender<Datagram>,
+) {
+    use std::sync::atomic::Ordering;
     // The largest UDP payload; bigger messages cannot arrive in one datagram anyway.
     let mut buffer = vec![0u8; 65_535];
     loop {
         match socket.recv_from(&mut buffer).await {
             Ok((len, remote)) => {
-                let flow = Flow {
-                    transport: Transport::Udp,
+                let queued = shared.udp_queued.load(Ordering::Relaxed);
+                if queued + len > UDP_QUEUE_BYTES {
+                    debug!(%remote, "udp receive queue full; datagram dropped");
+                    continue;
+                }
+                shared.udp_queued.fetch_add(len, Ordering::Relaxed);
+                let datagram = Datagram {
+                    bytes: Bytes::copy_from_slice(buffer.get(..len).unwrap_or_default()),
                     remote,
-                    conn: None,
+                    received: Instant::now(),
                 };
-                inbound(&shared, buffer.get(..len).unwrap_or_default(), flow);
+                if queue.send(datagram).is_err() {
+                    return;
+                }
             }
             // ICMP errors from earlier sends surface here (ECONNREFUSED); keep listening.
             Err(error) => debug!(%error, "udp receive failed"),
         }
+    }
+}
+
+/// Handles the receive queue's datagrams in order until the listener stops.
+pub(crate) async fn serve_udp(shared: Arc<Shared>, mut queue: mpsc::UnboundedReceiver<Datagram>) {
+    while let Some(datagram) = queue.recv().await {
+        shared
+            .udp_queued
+            .fetch_sub(datagram.bytes.len(), std::sync::atomic::Ordering::Relaxed);
+        let flow = Flow {
+            transport: Transport::Udp,
+            remote: datagram.remote,
+            conn: None,
+        };
+        let waited = datagram.received.elapsed();
+        inbound(&shared, &datagram.bytes, flow, waited);
     }
 }
 
@@ -564,7 +630,7 @@ async fn serve_connection(
                     }
                     Frame::Message(len) => {
                         let message = buffer.split_to(len);
-                        inbound(&shared, &message, flow);
+                        inbound(&shared, &message, flow, Duration::ZERO);
                     }
                     Frame::Invalid => return Err("unframeable data"),
                 }

@@ -123,33 +123,52 @@ fn backoff_until(end: u64) -> Vec<u64> {
     all
 }
 
-#[tokio::test(start_paused = true)]
-async fn timer_g_repeats_the_302_and_timer_h_ends_the_transaction() {
-    let router = router().await;
-    let gw = Gateway::new().await;
-    gw.send(
-        &invite(gw.addr(), router.udp_addr(), "1999", "g-h"),
-        router.udp_addr(),
+/// The ACK a gateway sends for the router's non-2xx `answer` to `invite` (RFC 3261 §17.1.1.3:
+/// the INVITE's branch, the answer's To).
+fn ack_for(gateway: SocketAddr, to: SocketAddr, call_id: &str, answer: &str) -> String {
+    format!(
+        "ACK sip:1999@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {gateway};branch=z9hG4bK-{call_id}-1\r\n\
+From: <sip:caller@{gateway}>;tag=gw1\r\nTo: {t}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\n\
+Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        t = header(answer, "To"),
     )
-    .await;
-    let (at, first) = gw.recv().await;
-    assert_eq!((at, status(&first)), (0, "302"));
-    let mut resent = Vec::new();
-    while let Some((at, message)) = gw.recv_within(Duration::from_secs(100)).await {
-        assert_eq!(message, first, "a retransmission repeats the response");
-        resent.push(at);
-    }
-    // Timer H = 64·T1 = 32 s: the last G firing before it is at 31.5 s.
-    assert_eq!(resent, backoff_until(64 * T1_MS));
-    let stats = router.stats();
-    assert_eq!(
-        (stats.server_transactions, stats.calls, stats.timers),
-        (0, 0, 0)
-    );
+}
+
+fn to_tag(message: &str) -> &str {
+    header(message, "To").split(";tag=").nth(1).unwrap_or("")
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_ack_stops_timer_g_and_timer_i_ends_the_transaction() {
+async fn a_redirect_keeps_no_state_and_a_retransmitted_invite_gets_the_same_302() {
+    let router = router().await;
+    let gw = Gateway::new().await;
+    let invite = invite(gw.addr(), router.udp_addr(), "1999", "g-h");
+    gw.send(&invite, router.udp_addr()).await;
+    let (at, first) = gw.recv().await;
+    assert_eq!((at, status(&first)), (0, "302"));
+    assert!(!to_tag(&first).is_empty(), "{first}");
+    let held = router.stats();
+    assert_eq!(
+        (held.server_transactions, held.calls, held.timers),
+        (0, 0, 0),
+        "RFC 3261 §8.2.7: answered without a transaction"
+    );
+    // No timer G: over UDP the caller's INVITE retransmissions carry the reliability.
+    assert_eq!(gw.recv_within(Duration::from_secs(100)).await, None);
+    gw.send(&invite, router.udp_addr()).await;
+    let (_, again) = gw.recv().await;
+    assert_eq!(again, first, "the same bytes, To tag included");
+    // Another transaction of the same call (a new branch) gets another tag.
+    let next = invite.replace("z9hG4bK-g-h-1", "z9hG4bK-g-h-2");
+    gw.send(&next, router.udp_addr()).await;
+    let (_, other) = gw.recv().await;
+    assert_eq!(status(&other), "302");
+    assert_ne!(to_tag(&other), to_tag(&first));
+    assert_eq!(router.stats().server_transactions, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_ack_of_a_redirect_is_absorbed_and_leaves_nothing() {
     let router = router().await;
     let gw = Gateway::new().await;
     gw.send(
@@ -159,30 +178,96 @@ async fn the_ack_stops_timer_g_and_timer_i_ends_the_transaction() {
     .await;
     let (_, answer) = gw.recv().await;
     assert_eq!(status(&answer), "302");
-    let ack = format!(
-        "ACK sip:1999@{r} SIP/2.0\r\nVia: SIP/2.0/UDP {g};branch=z9hG4bK-i-1\r\n\
-From: <sip:caller@{g}>;tag=gw1\r\nTo: {to}\r\nCall-ID: i\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n\
-Content-Length: 0\r\n\r\n",
-        r = router.udp_addr(),
-        g = gw.addr(),
-        to = header(&answer, "To"),
-    );
+    let ack = ack_for(gw.addr(), router.udp_addr(), "i", &answer);
     tokio::time::advance(Duration::from_millis(100)).await;
     gw.send(&ack, router.udp_addr()).await;
-    // Nothing is retransmitted after the ACK; the transaction lingers for timer I = T4 = 5 s.
-    assert_eq!(gw.recv_within(Duration::from_millis(4_800)).await, None);
-    assert_eq!(
-        router.stats().server_transactions,
-        1,
-        "Confirmed, absorbing ACKs"
-    );
     gw.send(&ack, router.udp_addr()).await;
     assert_eq!(
-        gw.recv_within(Duration::from_secs(1)).await,
+        gw.recv_within(Duration::from_secs(40)).await,
         None,
-        "ACK absorbed"
+        "ACKs get no answer"
     );
-    assert_eq!(router.stats().server_transactions, 0, "timer I fired");
+    let stats = router.stats();
+    assert_eq!((stats.server_transactions, stats.timers), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_are_redirected_while_the_transaction_table_is_full() {
+    let (udp, tcp) = bind_pair().await;
+    let mut options_ = options(demo_directory());
+    options_.limits.max_transactions = 4;
+    let router = Listener::start(
+        udp,
+        tcp,
+        router_role(demo_directory(), "127.0.0.1:5062".parse().unwrap()),
+        options_,
+    )
+    .unwrap();
+    let gw = Gateway::new().await;
+    let r = router.udp_addr();
+    // OPTIONS keep a transaction for timer J: four fill the table, the fifth gets 503.
+    for n in 0..5 {
+        let ping = format!(
+            "OPTIONS sip:{r} SIP/2.0\r\nVia: SIP/2.0/UDP {g};branch=z9hG4bK-full-{n}\r\n\
+From: <sip:gw@{g}>;tag=f\r\nTo: <sip:{r}>\r\nCall-ID: full-{n}\r\nCSeq: 1 OPTIONS\r\n\
+Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            g = gw.addr()
+        );
+        gw.send(&ping, r).await;
+        let (_, answer) = gw.recv().await;
+        let expected = if n < 4 { "200" } else { "503" };
+        assert_eq!(status(&answer), expected, "{answer}");
+    }
+    assert_eq!(router.stats().server_transactions, 4);
+    // A flood of INVITEs whose 302s are never acknowledged takes no slot.
+    for n in 0..500 {
+        let call_id = format!("flood-{n}");
+        gw.send(&invite(gw.addr(), r, "1999", &call_id), r).await;
+        let (_, answer) = gw.recv().await;
+        assert_eq!(status(&answer), "302", "{answer}");
+    }
+    assert_eq!(router.stats().server_transactions, 4);
+    tokio::time::advance(Duration::from_secs(33)).await;
+    assert_eq!(gw.recv_within(Duration::from_secs(1)).await, None);
+    assert_eq!(
+        router.stats().server_transactions,
+        0,
+        "timer J freed the table"
+    );
+    gw.send(&invite(gw.addr(), r, "1999", "after"), r).await;
+    assert_eq!(status(&gw.recv().await.1), "302");
+}
+
+#[tokio::test(start_paused = true)]
+async fn overload_503s_keep_no_state() {
+    let (udp, tcp) = bind_pair().await;
+    let mut options_ = options(demo_directory());
+    // Every datagram waits some time in the receive queue: a zero limit is always exceeded.
+    options_.limits.max_queue_delay = Duration::ZERO;
+    let router = Listener::start(
+        udp,
+        tcp,
+        router_role(demo_directory(), "127.0.0.1:5062".parse().unwrap()),
+        options_,
+    )
+    .unwrap();
+    let gw = Gateway::new().await;
+    let r = router.udp_addr();
+    for n in 0..500 {
+        let invite = invite(gw.addr(), r, "1999", &format!("shed-{n}"));
+        gw.send(&invite, r).await;
+        let (_, answer) = gw.recv().await;
+        assert_eq!(status(&answer), "503", "{answer}");
+        assert_eq!(header(&answer, "Retry-After"), "10");
+        // Stateless, but a retransmission still gets the same answer.
+        gw.send(&invite, r).await;
+        assert_eq!(gw.recv().await.1, answer);
+    }
+    let stats = router.stats();
+    assert_eq!(
+        (stats.server_transactions, stats.calls, stats.timers),
+        (0, 0, 0)
+    );
 }
 
 #[tokio::test(start_paused = true)]
