@@ -1,15 +1,20 @@
-//! Crash trials: kills a running umbox with SIGKILL at random moments while clients write through
-//! EWS, and checks after every kill, on the store the dead server left, that nothing acknowledged
-//! was lost and nothing is half-written. Reported in docs/RELIABILITY.md.
+//! Crash trials: kills a running umbox with SIGKILL at random moments while callers leave voice
+//! messages and clients write through EWS, and checks after every kill, on the store the dead
+//! server left, that nothing acknowledged was lost and nothing is half-written. Reported in
+//! docs/RELIABILITY.md.
 //!
 //! Each trial starts `umbox serve --demo` on the same data directory, runs `WRITERS` EWS clients
 //! (curl, CreateItem of a message with a unique subject into alice's Inbox, and UpdateItem marking
-//! it read) and one pull subscription polling GetEvents, kills the server after a random 50–800 ms,
-//! then opens the store directly and checks:
+//! it read), one pull subscription polling GetEvents and sipp calling alice's voice mail
+//! (`CALLS_PER_SECOND` new calls, each the 5.26 s message sent 2.5 s after the answer), kills the
+//! server after a random `KILL_AFTER_MS`, then opens the store directly and checks:
 //! - every CreateItem answered NoError is in the Inbox, exactly once (by its subject);
 //! - `MailStore::verify` finds no broken invariant (folder counts equal a recount, no orphan
 //!   attachment or dangling index entry);
-//! - the change log's latest sequence number never moves back between trials.
+//! - the change log's latest sequence number never moves back between trials;
+//! - once the next trial's server is ready, every spool file the killed one left is gone, and by
+//!   the next kill the voice messages and missed-call notices have grown by at least one for each
+//!   of them that held an envelope (the calls in progress were delivered, cut off or not).
 //!
 //! Usage: `cargo run --release --example crash_trials -- TRIALS [DATA_DIR]` (umbox built with
 //! `cargo build --release`; the trials use ephemeral loopback ports). Exits non-zero at the first
@@ -24,7 +29,7 @@
     clippy::print_stderr
 )]
 
-// The soak driver uses the rest of it (graceful stop, the SIP address).
+// The soak driver uses the rest of it (graceful stop, metrics).
 #[allow(dead_code)]
 mod support;
 
@@ -35,12 +40,34 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{attribute, between, Server};
+use support::{attribute, between, deposits, with_short_greeting, Server};
+use umbox_media::spool::{self as spool, SpoolError};
 use umbox_store::props::{tags, PropValue};
 use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId, RedbStore};
 
 const WRITERS: usize = 4;
 const ALICE: &str = "alice@example.test";
+/// The kill comes this long after the server is ready: a random moment in it. Calls reach their
+/// audio about 2.6 s in, so about half of the trials kill calls in the middle of a message.
+const KILL_AFTER_MS: (u64, u64) = (50, 5000);
+/// New calls a second during a trial (at most twice as many at once).
+const CALLS_PER_SECOND: u32 = 8;
+/// sipp's RTP port, away from the test suite's (6000) and the soak's (16000).
+const CALLER_MEDIA_PORT: &str = "17000";
+const MISSED_CALL_CLASS: &str = "IPM.Note.Microsoft.Missed.Voice";
+
+/// What the store and spool held after a kill.
+#[derive(Default)]
+struct AfterKill {
+    /// The change log's latest sequence number.
+    latest: u64,
+    /// Voice messages and missed-call notices in alice's mailbox.
+    messages: u64,
+    /// Spool files left behind.
+    spooled: Vec<PathBuf>,
+    /// How many of them hold an envelope, each owed a message by the next start.
+    owed: u64,
+}
 
 fn main() -> ExitCode {
     match run() {
@@ -61,12 +88,32 @@ fn run() -> Result<(), String> {
         PathBuf::from,
     );
     let binary = support::release_binary()?;
+    if data.exists() {
+        return Err(format!("{} exists: give a new directory", data.display()));
+    }
+    with_short_greeting(&data, ALICE)?;
     let acknowledged = Arc::new(Mutex::new(HashSet::new()));
-    let mut latest = 0;
+    let mut last = AfterKill::default();
+    let (mut spooled, mut delivered_spooled) = (0, 0);
     let mut rng = Random::seeded();
     let started = Instant::now();
     for trial in 0..trials {
         let mut server = Server::start(&binary, &data, "warn", Stdio::null())?;
+        // The spool is delivered before the server says it is ready.
+        if let Some(left) = last.spooled.iter().find(|path| path.exists()) {
+            return Err(format!(
+                "trial {trial}: {} is still spooled after the restart",
+                left.display()
+            ));
+        }
+        delivered_spooled += last.owed;
+        let callers = deposits(
+            &server.sip,
+            (1000, CALLS_PER_SECOND, 2 * CALLS_PER_SECOND),
+            CALLER_MEDIA_PORT,
+            30,
+            &[],
+        )?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();
         for writer in 0..WRITERS {
@@ -87,48 +134,73 @@ fn run() -> Result<(), String> {
             let (url, stop) = (server.ews.clone(), stop.clone());
             clients.push(std::thread::spawn(move || poll_events(&url, &stop)));
         }
-        std::thread::sleep(Duration::from_millis(rng.between(50, 800)));
+        std::thread::sleep(Duration::from_millis(
+            rng.between(KILL_AFTER_MS.0, KILL_AFTER_MS.1),
+        ));
         let _ = server.child.kill();
         let _ = server.child.wait();
+        callers.kill();
         stop.store(true, Ordering::Relaxed);
         for client in clients {
             client.join().unwrap();
         }
-        latest = check(&data, &acknowledged.lock().unwrap(), latest)
+        last = check(&data, &acknowledged.lock().unwrap(), &last)
             .map_err(|e| format!("trial {trial}: {e}"))?;
+        spooled += last.spooled.len();
         if trial % 50 == 49 {
             println!(
-                "{} trials, {} acknowledged items all present, log at {latest}, {:.0} s",
+                "{} trials, {} acknowledged items all present, {} messages, {spooled} spool files \
+                 left by kills, log at {}, {:.0} s",
                 trial + 1,
                 acknowledged.lock().unwrap().len(),
+                last.messages,
+                last.latest,
                 started.elapsed().as_secs_f64()
             );
         }
     }
     println!(
         "passed: {trials} trials with SIGKILL at random moments; {} acknowledged items, all present once; \
-         verify clean after every kill; change log only ever moved forward (now {latest}); {:.0} s",
+         verify clean after every kill; change log only ever moved forward (now {}); {spooled} spool \
+         files left by kills, every one gone at the next start, {delivered_spooled} of them with an \
+         envelope each delivered as a message ({} voice messages and missed-call notices in all); {:.0} s",
         acknowledged.lock().unwrap().len(),
+        last.latest,
+        last.messages,
         started.elapsed().as_secs_f64()
     );
     std::fs::remove_dir_all(&data).map_err(|e| e.to_string())
 }
 
-/// The checks on the store a killed server left; returns the log's latest sequence number.
-fn check(data: &Path, acknowledged: &HashSet<String>, previous: u64) -> Result<u64, String> {
+/// The checks on the store and spool a killed server left, against what the last kill left.
+fn check(
+    data: &Path,
+    acknowledged: &HashSet<String>,
+    last: &AfterKill,
+) -> Result<AfterKill, String> {
     let store = RedbStore::open(data, store::Options::default()).map_err(|e| e.to_string())?;
     let alice = MailboxId::new(ALICE);
     let report = store.verify(&alice).map_err(|e| e.to_string())?;
     if !report.problems.is_empty() {
         return Err(format!("verify: {:?}", report.problems));
     }
-    let inbox = store
-        .distinguished_folder(&alice, DistinguishedFolder::Inbox)
-        .map_err(|e| e.to_string())?;
+    let folder = |which| {
+        store
+            .distinguished_folder(&alice, which)
+            .and_then(|folder| store.items(&alice, folder))
+            .map_err(|e| e.to_string())
+    };
     let mut present = HashSet::new();
-    for item in store.items(&alice, inbox).map_err(|e| e.to_string())? {
-        if let Some(PropValue::Unicode(subject)) = item.props.get(tags::SUBJECT) {
-            if !present.insert(subject.clone()) {
+    let mut messages = folder(DistinguishedFolder::Voicemail)?.len() as u64;
+    for item in folder(DistinguishedFolder::Inbox)? {
+        let text = |tag| match item.props.get(tag) {
+            Some(PropValue::Unicode(text)) => Some(text.as_str()),
+            _ => None,
+        };
+        if text(tags::MESSAGE_CLASS) == Some(MISSED_CALL_CLASS) {
+            messages += 1;
+        } else if let Some(subject) = text(tags::SUBJECT).filter(|s| s.starts_with("trial ")) {
+            if !present.insert(subject.to_owned()) {
                 return Err(format!("{subject:?} is in the Inbox twice"));
             }
         }
@@ -136,17 +208,47 @@ fn check(data: &Path, acknowledged: &HashSet<String>, previous: u64) -> Result<u
     if let Some(lost) = acknowledged.iter().find(|s| !present.contains(*s)) {
         return Err(format!("acknowledged {lost:?} is missing"));
     }
+    if messages < last.messages + last.owed {
+        return Err(format!(
+            "{messages} messages: the last kill left {} and {} spooled calls with an envelope",
+            last.messages, last.owed
+        ));
+    }
     let latest = store
         .log_bounds(&alice)
         .map_err(|e| e.to_string())?
         .latest
         .0;
-    if latest < previous {
+    if latest < last.latest {
         return Err(format!(
-            "the change log moved back from {previous} to {latest}"
+            "the change log moved back from {} to {latest}",
+            last.latest
         ));
     }
-    Ok(latest)
+    let mut spooled = Vec::new();
+    let mut owed = 0;
+    let dir = data.join("spool");
+    for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_some_and(|e| e == spool::EXTENSION) {
+            match spool::read(&path) {
+                Ok(_) => owed += 1,
+                Err(SpoolError::Unstarted(_)) => {}
+                Err(error) => {
+                    return Err(format!(
+                        "a spool file the next start cannot deliver: {error}"
+                    ))
+                }
+            }
+            spooled.push(path);
+        }
+    }
+    Ok(AfterKill {
+        latest,
+        messages,
+        spooled,
+        owed,
+    })
 }
 
 /// One EWS request as alice; the body of a 200 answer.

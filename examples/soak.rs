@@ -48,13 +48,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use umbox_media::g711::Law;
-use umbox_media::wav;
 use umbox_store::props::{tags, PropValue};
 use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId, RedbStore};
-use umbox_testkit::sipp;
 
-use support::{attribute, between, ews, release_binary, Server};
+use support::{
+    attribute, between, deposits, ews, metric, release_binary, voice_messages, with_short_greeting,
+    Server,
+};
 
 const USERS: [(&str, &str); 2] = [
     ("alice@example.test", "demo-alice"),
@@ -118,6 +118,10 @@ struct Sample {
     fds: u64,
     /// The machine's one-minute load average.
     load: f64,
+    /// What the allocator reports allocated and not freed (`umbox_heap_in_use_bytes`).
+    heap_in_use_kib: u64,
+    /// What the allocator holds from the system (`umbox_heap_held_bytes`).
+    heap_held_kib: u64,
 }
 
 fn run() -> Result<bool, String> {
@@ -160,45 +164,16 @@ fn run() -> Result<bool, String> {
     let calls = CALL_RATE * u32::try_from(seconds.saturating_sub(10).max(1)).unwrap();
     let stat = data.join("sipp-stat.csv");
     let sipp_run = {
-        let (rate, limit, stat, timeout) = (
-            CALL_RATE.to_string(),
-            CALLS_AT_ONCE.to_string(),
-            stat.to_string_lossy().into_owned(),
-            u32::try_from(seconds).unwrap() + 300,
-        );
-        let router = server
-            .sip
-            .parse()
-            .map_err(|e| format!("sip address: {e}"))?;
-        std::thread::spawn(move || {
-            let extra = [
-                "-r",
-                &rate,
-                "-l",
-                &limit,
-                "-key",
-                "mailbox",
-                "1001",
-                "-key",
-                "caller",
-                "+14255550102",
-                "-trace_stat",
-                "-stf",
-                &stat,
-                "-fd",
-                "10",
-                "-mp",
-                MEDIA_PORT,
-                // sipp ends the whole run when its own timers fire late too often (120 times
-                // over 500 ms): on a machine shared with builds that is sipp's lateness, not
-                // the server's, and must not stop the load.
-                "-watchdog_minor_maxtriggers",
-                "1000000",
-                "-watchdog_major_maxtriggers",
-                "1000000",
-            ];
-            sipp::spawn("voicemail_bye.xml", router, calls, timeout, &extra).wait()
-        })
+        let stat = stat.to_string_lossy().into_owned();
+        let timeout = u32::try_from(seconds).unwrap() + 300;
+        let run = deposits(
+            &server.sip,
+            (calls, CALL_RATE, CALLS_AT_ONCE),
+            MEDIA_PORT,
+            timeout,
+            &["-trace_stat", "-stf", &stat, "-fd", "10"],
+        )?;
+        std::thread::spawn(move || run.wait())
     };
 
     let mut clients = Vec::new();
@@ -226,7 +201,8 @@ fn run() -> Result<bool, String> {
     }
     let sampler = {
         let (stop, samples, csv) = (stop.clone(), samples.clone(), data.join("soak.csv"));
-        std::thread::spawn(move || sample_memory(pid, started, &csv, &stop, &samples))
+        let metrics = server.metrics.clone();
+        std::thread::spawn(move || sample_memory(pid, &metrics, started, &csv, &stop, &samples))
     };
 
     let mut report = Duration::from_secs(300);
@@ -319,19 +295,6 @@ fn run() -> Result<bool, String> {
         println!("nothing lost");
     }
     Ok(problems.is_empty() && flat)
-}
-
-/// Creates `data` with a 0.3 s greeting of `user`'s own, so the audio sipp sends 2.5 s after
-/// the answer falls after the beep.
-fn with_short_greeting(data: &Path, user: &str) -> Result<(), String> {
-    let greetings = data.join("greetings");
-    std::fs::create_dir_all(&greetings).map_err(|e| e.to_string())?;
-    // A 400 Hz square wave at 8 kHz.
-    let tone: Vec<u8> = (0..2400)
-        .map(|i| Law::Mu.encode_sample(if i % 20 < 10 { 6000 } else { -6000 }))
-        .collect();
-    let file = wav::write_g711(Law::Mu, &tone).map_err(|e| e.to_string())?;
-    std::fs::write(greetings.join(format!("{user}.wav")), file).map_err(|e| e.to_string())
 }
 
 /// One EWS client of `USERS[user]`, until `stop`.
@@ -515,13 +478,18 @@ fn streaming_client(url: &str, user: usize, work: &Path, stop: &AtomicBool, coun
 /// until `stop`, and once more at the end.
 fn sample_memory(
     pid: u32,
+    metrics: &str,
     started: Instant,
     csv: &Path,
     stop: &AtomicBool,
     samples: &Mutex<Vec<Sample>>,
 ) {
     let mut file = File::create(csv).unwrap();
-    writeln!(file, "seconds,vmrss_kib,threads,open_fds,load_average").unwrap();
+    writeln!(
+        file,
+        "seconds,vmrss_kib,threads,open_fds,load_average,heap_in_use_kib,heap_held_kib"
+    )
+    .unwrap();
     let mut next = Duration::ZERO;
     loop {
         let stopping = stop.load(Ordering::Relaxed);
@@ -534,6 +502,8 @@ fn sample_memory(
                     .and_then(|v| v.split_whitespace().next()?.parse().ok())
                     .unwrap_or(0)
             };
+            // A scrape the stopping server no longer answers reads as 0.
+            let heap_kib = |name: &str| metric(metrics, name).map_or(0, |b| (b / 1024.0) as u64);
             let sample = Sample {
                 seconds: started.elapsed().as_secs_f64(),
                 rss_kib: field("VmRSS:"),
@@ -543,11 +513,19 @@ fn sample_memory(
                     .ok()
                     .and_then(|l| l.split_whitespace().next()?.parse().ok())
                     .unwrap_or(0.0),
+                heap_in_use_kib: heap_kib("umbox_heap_in_use_bytes"),
+                heap_held_kib: heap_kib("umbox_heap_held_bytes"),
             };
             writeln!(
                 file,
-                "{:.0},{},{},{},{:.2}",
-                sample.seconds, sample.rss_kib, sample.threads, sample.fds, sample.load
+                "{:.0},{},{},{},{:.2},{},{}",
+                sample.seconds,
+                sample.rss_kib,
+                sample.threads,
+                sample.fds,
+                sample.load,
+                sample.heap_in_use_kib,
+                sample.heap_held_kib
             )
             .unwrap();
             samples.lock().unwrap().push(sample);
@@ -569,46 +547,60 @@ fn report_memory(samples: &[Sample], duration: Duration) -> bool {
         println!("memory: no sample after the {warm_up:.0} s warm-up");
         return false;
     }
-    let mean = after.iter().map(|s| s.rss_kib as f64).sum::<f64>() / after.len() as f64;
-    let min = after.iter().map(|s| s.rss_kib).min().unwrap_or(0);
-    let max = after.iter().map(|s| s.rss_kib).max().unwrap_or(0);
-    let last = after.last().map_or(0, |s| s.rss_kib);
-    let off = |v: u64| 100.0 * (v as f64 - mean) / mean;
-    println!("seconds, RSS (KiB), threads, open descriptors, load average:");
+    println!(
+        "seconds, RSS (KiB), threads, open descriptors, load average, heap in use / held (KiB):"
+    );
     let step = (samples.len() / 12).max(1);
     for (i, s) in samples.iter().enumerate() {
         if i % step == 0 || i + 1 == samples.len() {
             println!(
-                "  {:>6.0} s  {:>8}  {:>4}  {:>5}  {:>5.1}",
-                s.seconds, s.rss_kib, s.threads, s.fds, s.load
+                "  {:>6.0} s  {:>8}  {:>4}  {:>5}  {:>5.1}  {:>8} / {:>8}",
+                s.seconds, s.rss_kib, s.threads, s.fds, s.load, s.heap_in_use_kib, s.heap_held_kib
             );
         }
     }
-    let first_half: Vec<_> = after[..after.len() / 2].iter().map(|s| s.rss_kib).collect();
-    let second_half: Vec<_> = after[after.len() / 2..].iter().map(|s| s.rss_kib).collect();
-    let average = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64;
     let loads: Vec<f64> = samples.iter().map(|s| s.load).collect();
     println!(
         "machine load average (1 min): mean {:.1}, max {:.1}",
         loads.iter().sum::<f64>() / loads.len().max(1) as f64,
         loads.iter().copied().fold(0.0, f64::max)
     );
+    let rss: Vec<u64> = after.iter().map(|s| s.rss_kib).collect();
+    let heap: Vec<u64> = after.iter().map(|s| s.heap_in_use_kib).collect();
+    let flat = report_spread(&format!("RSS after the {warm_up:.0} s warm-up"), &rss);
+    report_spread("heap in use after the warm-up", &heap);
+    flat
+}
+
+/// Prints the mean of `kib`, how far its minimum, maximum and last value lie from it and the means
+/// of its halves; whether all three lie within [`TOLERANCE`] of the mean.
+fn report_spread(what: &str, kib: &[u64]) -> bool {
+    let average = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64;
+    let mean = average(kib);
+    let off = |v: u64| 100.0 * (v as f64 - mean) / mean.max(1.0);
+    let (min, max) = (
+        kib.iter().copied().min().unwrap_or(0),
+        kib.iter().copied().max().unwrap_or(0),
+    );
+    let last = kib.last().copied().unwrap_or(0);
     let flat = [min, max, last]
         .iter()
         .all(|v| off(*v).abs() <= TOLERANCE * 100.0);
+    let (first_half, second_half) = kib.split_at(kib.len() / 2);
+    let mib = |v: f64| v / 1024.0;
     println!(
-        "memory after the {warm_up:.0} s warm-up ({} samples): mean {:.1} MiB, min {:.1} MiB \
-         ({:+.1}%), max {:.1} MiB ({:+.1}%), last {:.1} MiB ({:+.1}%); halves {:.1} / {:.1} MiB; {}",
-        after.len(),
-        mean / 1024.0,
-        min as f64 / 1024.0,
+        "{what} ({} samples): mean {:.1} MiB, min {:.1} MiB ({:+.1}%), max {:.1} MiB ({:+.1}%), \
+         last {:.1} MiB ({:+.1}%); halves {:.1} / {:.1} MiB; {}",
+        kib.len(),
+        mib(mean),
+        mib(min as f64),
         off(min),
-        max as f64 / 1024.0,
+        mib(max as f64),
         off(max),
-        last as f64 / 1024.0,
+        mib(last as f64),
         off(last),
-        average(&first_half) / 1024.0,
-        average(&second_half) / 1024.0,
+        mib(average(first_half)),
+        mib(average(second_half)),
         if flat {
             "FLAT within ±10%"
         } else {
@@ -685,33 +677,17 @@ fn check_store(
             present.values().sum::<u32>()
         );
     }
-    let alice = MailboxId::new(USERS[0].0);
-    let folder = store
-        .distinguished_folder(&alice, DistinguishedFolder::Voicemail)
-        .map_err(|e| e.to_string())?;
-    let items = store.items(&alice, folder).map_err(|e| e.to_string())?;
-    let mut exact = 0;
-    for item in &items {
-        let Some(info) = item.attachments.first() else {
-            continue;
-        };
-        let content = store
-            .attachment(&alice, info.id)
-            .map_err(|e| e.to_string())?
-            .content;
-        if wav::read(&content).is_ok_and(|audio| audio.data == MESSAGE) {
-            exact += 1;
-        }
-    }
+    let messages = voice_messages(&store, USERS[0].0)?;
+    let exact = messages.iter().filter(|audio| *audio == MESSAGE).count();
     println!(
         "voicemail: {} voice messages for alice ({exact} sample-exact) for {deposits} deposits \
          sipp saw complete",
-        items.len()
+        messages.len()
     );
-    if (items.len() as u64) < deposits {
+    if (messages.len() as u64) < deposits {
         problems.push(format!(
             "{} voice messages for {deposits} completed deposits",
-            items.len()
+            messages.len()
         ));
     }
     Ok(problems)

@@ -14,11 +14,14 @@
     clippy::print_stderr
 )]
 
+// The reliability drivers use the rest of it.
+#[allow(dead_code)]
+mod support;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use umbox_media::wav;
-use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId, RedbStore};
+use umbox_store::{self as store, RedbStore};
 
 fn main() -> ExitCode {
     match run() {
@@ -43,25 +46,14 @@ fn run() -> Result<(), String> {
     let store = RedbStore::open(&data, store::Options::default()).map_err(|e| e.to_string())?;
     let (mut total, mut exact) = (0usize, 0usize);
     for address in &addresses {
-        let mailbox = MailboxId::new(address);
-        let folder = store
-            .distinguished_folder(&mailbox, DistinguishedFolder::Voicemail)
-            .map_err(|e| e.to_string())?;
-        let items = store.items(&mailbox, folder).map_err(|e| e.to_string())?;
+        let messages = support::voice_messages(&store, address)?;
         let mut same = 0usize;
         let mut lengths = Vec::new();
-        for item in &items {
-            let Some(info) = item.attachments.first() else {
-                continue;
-            };
-            let content = store
-                .attachment(&mailbox, info.id)
-                .map_err(|e| e.to_string())?
-                .content;
-            match wav::read(&content) {
-                Ok(audio) if audio.data == expected.as_slice() => same += 1,
-                Ok(audio) => lengths.push(audio.data.len()),
-                Err(error) => return Err(format!("{address}: attachment is no WAV: {error}")),
+        for audio in &messages {
+            if *audio == expected {
+                same += 1;
+            } else {
+                lengths.push(audio.len());
             }
         }
         lengths.sort_unstable();
@@ -69,11 +61,11 @@ fn run() -> Result<(), String> {
         println!(
             "{address}: {} voice messages, {same} sample-exact, {} differ (shortest data chunks: \
              {shortest:?} bytes of {})",
-            items.len(),
+            messages.len(),
             lengths.len(),
             expected.len()
         );
-        total += items.len();
+        total += messages.len();
         exact += same;
     }
     println!("total: {total} voice messages, {exact} sample-exact");

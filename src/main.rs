@@ -93,6 +93,7 @@ async fn stop_signal() -> std::io::Result<()> {
 }
 
 fn main() -> ExitCode {
+    umbox::heap::limit_arenas();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

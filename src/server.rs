@@ -339,6 +339,7 @@ async fn wire(
         admin: local_addr(&admin.local_addr(), config.listen.admin),
     };
     let mut registry = prometheus_client::registry::Registry::default();
+    crate::heap::register(&mut registry);
     store.attach_metrics(store::metrics::StoreMetrics::register(&mut registry));
     let call_metrics = umbox_um::metrics::CallMetrics::register(&mut registry);
     let (directory_tx, directory_rx) = watch::channel(directory.clone());

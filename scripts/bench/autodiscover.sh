@@ -54,17 +54,9 @@ nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
 NGINX_PID=$!
 for _ in $(seq 1 50); do curl -sk -o /dev/null "https://127.0.0.1:$nginx_port/" && break; sleep 0.1; done
 
-cat >"$tmp/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "text/xml"
-wrk.headers["Authorization"] = "$auth"
-local f = io.open("$request", "rb")
-wrk.body = f:read("*a")
-f:close()
-LUA
-
+wrk_post "$tmp/post.lua" "$request" "$auth"
 run() { # URL -> requests/s
-    wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s "$tmp/post.lua" "$1" | awk '/^Requests\/sec:/ {print $2}'
+    wrk_rate "$tmp/post.lua" "$CONNECTIONS" "$SECONDS_PER_RUN" "$1"
 }
 echo "command: wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s -s post.lua URL (POST $request, Basic auth, TLS keep-alive)"
 # The machine is shared: alternate the two servers and report every pair and the median ratio.

@@ -53,16 +53,9 @@ cat >"$tmp/request.xml" <<'XML'
 </soap:Envelope>
 XML
 auth="Basic $(printf 'alice@example.test:demo-alice' | base64 -w0)"
-cat >"$tmp/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "text/xml; charset=utf-8"
-wrk.headers["Authorization"] = "$auth"
-local f = io.open("$tmp/request.xml", "rb")
-wrk.body = f:read("*a")
-f:close()
-LUA
+wrk_post "$tmp/post.lua" "$tmp/request.xml" "$auth"
 run() { # URL -> requests/s
-    wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s "$tmp/post.lua" "$1" | awk '/^Requests\/sec:/ {print $2}'
+    wrk_rate "$tmp/post.lua" "$CONNECTIONS" "$SECONDS_PER_RUN" "$1"
 }
 
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {print $2}' /proc/meminfo) KiB; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"

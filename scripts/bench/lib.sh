@@ -1,5 +1,5 @@
 # Shared helpers for the load benchmarks: start umbox in demo mode on free ports and read its
-# ready line, pick free ports, report memory. Sourced, not run.
+# ready line, pick free ports, report memory, drive wrk with a POST. Sourced, not run.
 
 # free_port: prints a free TCP/UDP port on 127.0.0.1.
 free_port() {
@@ -29,6 +29,24 @@ start_umbox() {
 # peak_rss_kib PID: the process's peak resident set size in KiB.
 peak_rss_kib() {
     awk '/^VmHWM:/ {print $2}' "/proc/$1/status"
+}
+
+# wrk_post LUA REQUEST AUTHORIZATION: writes the wrk script LUA, which POSTs the file REQUEST as
+# text/xml with that Authorization header.
+wrk_post() {
+    cat >"$1" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "text/xml; charset=utf-8"
+wrk.headers["Authorization"] = "$3"
+local f = io.open("$2", "rb")
+wrk.body = f:read("*a")
+f:close()
+LUA
+}
+
+# wrk_rate LUA CONNECTIONS SECONDS URL: requests per second of one wrk thread running LUA.
+wrk_rate() {
+    wrk -t1 -c"$2" -d"$3s" -s "$1" "$4" | awk '/^Requests\/sec:/ {print $2}'
 }
 
 # need CMD PACKAGE: installs PACKAGE with apt when CMD is missing.

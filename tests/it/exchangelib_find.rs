@@ -4,7 +4,6 @@
 //! item creation over EWS belongs to another part of the server.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use umbox_store::props::{tags, FileTime, PropKey, PropValue};
@@ -12,7 +11,7 @@ use umbox_store::{
     Change, DistinguishedFolder, FolderId, MailStore, MailboxId, Options, Outcome, RedbStore,
 };
 
-use crate::harness::{temp_dir, Server};
+use crate::harness::{run_exchangelib, temp_dir, Server};
 
 /// When the seeded notes start arriving, one a minute (2026-01-01T00:00:00Z).
 const SEED_EPOCH: u64 = 1_767_225_600;
@@ -122,26 +121,11 @@ fn seed(data: &Path) {
 
 #[test]
 fn exchangelib_finds_pages_filters_sorts_and_syncs() {
-    let python = crate::harness::exchangelib_python();
     let data = temp_dir("exchangelib-find");
     seed(&data);
     let server = Server::demo_in(data);
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_find.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))
-        .env("UMBOX_USER", "alice@example.test")
-        .env("UMBOX_PASSWORD", "demo-alice")
-        .env("UMBOX_SEED_EPOCH", SEED_EPOCH.to_string())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "test_find.py failed after:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let epoch = SEED_EPOCH.to_string();
+    let stdout = run_exchangelib(&server, "test_find.py", &[("UMBOX_SEED_EPOCH", &epoch)]);
     for check in [
         "paged through 500 items in order",
         "initial voicemail sync",
@@ -161,7 +145,6 @@ const LARGE_COUNT: u64 = 3_000;
 
 #[test]
 fn exchangelib_pages_a_large_folder_newest_first_and_by_unread() {
-    let python = crate::harness::exchangelib_python();
     let data = temp_dir("exchangelib-large");
     {
         let store = RedbStore::open(&data, Options::default()).unwrap();
@@ -191,22 +174,11 @@ fn exchangelib_pages_a_large_folder_newest_first_and_by_unread() {
         }
     }
     let server = Server::demo_in(data);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop/exchangelib/test_large_folder.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))
-        .env("UMBOX_USER", "alice@example.test")
-        .env("UMBOX_PASSWORD", "demo-alice")
-        .env("UMBOX_SEED_EPOCH", SEED_EPOCH.to_string())
-        .env("UMBOX_LARGE_COUNT", LARGE_COUNT.to_string())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "test_large_folder.py failed after:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (epoch, count) = (SEED_EPOCH.to_string(), LARGE_COUNT.to_string());
+    let stdout = run_exchangelib(
+        &server,
+        "test_large_folder.py",
+        &[("UMBOX_SEED_EPOCH", &epoch), ("UMBOX_LARGE_COUNT", &count)],
     );
     for check in [
         "large folder counts",

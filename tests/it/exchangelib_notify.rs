@@ -5,10 +5,7 @@
 //! so the server runs with `allow_private_push_targets` and `push_accept_invalid_certificates`;
 //! when the listener answers Unsubscribe, the server ends the subscription, which its log shows.
 
-use std::path::Path;
-use std::process::Command;
-
-use crate::harness::{temp_dir, Server};
+use crate::harness::{run_exchangelib, temp_dir, Server};
 
 #[test]
 fn pull_push_and_streaming_with_exchangelib() {
@@ -20,22 +17,13 @@ fn pull_push_and_streaming_with_exchangelib() {
     )
     .unwrap();
     let server = Server::demo_with_config(crate::harness::temp_dir("data"), config);
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_notify.py");
-    let out = Command::new(crate::harness::exchangelib_python())
-        .arg(script)
-        .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))
-        .env("UMBOX_USER", "alice@example.test")
-        .env("UMBOX_PASSWORD", "demo-alice")
-        .env("UMBOX_PUSH_CERT", server.data.join("tls/cert.pem"))
-        .env("UMBOX_PUSH_KEY", server.data.join("tls/key.pem"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "test_notify.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = run_exchangelib(
+        &server,
+        "test_notify.py",
+        &[
+            ("UMBOX_PUSH_CERT", &server.data.join("tls/cert.pem")),
+            ("UMBOX_PUSH_KEY", &server.data.join("tls/key.pem")),
+        ],
     );
     let checks: Vec<&str> = stdout.lines().filter(|l| l.starts_with("ok ")).collect();
     assert_eq!(checks.last(), Some(&"ok all"), "{stdout}");

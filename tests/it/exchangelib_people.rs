@@ -2,10 +2,7 @@
 //! automatic replies, free/busy with server time zones, ConvertId), and curl against the user
 //! photo GET set by `umbox user add --photo`.
 
-use std::path::Path;
-use std::process::Command;
-
-use crate::harness::{curl, temp_dir, Server};
+use crate::harness::{curl, run_exchangelib, temp_dir, Server};
 
 /// A tiny but well-formed JPEG (SOI, JFIF APP0, EOI).
 const JPEG: &[u8] = &[
@@ -37,23 +34,7 @@ fn add_carol(server: &Server) {
 fn exchangelib_resolves_names_round_trips_oof_and_reads_free_busy() {
     let server = Server::demo();
     add_carol(&server);
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_people.py");
-    let out = Command::new(crate::harness::exchangelib_python())
-        .arg("-W")
-        .arg("ignore")
-        .arg(&script)
-        .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))
-        .env("UMBOX_USER", "alice@example.test")
-        .env("UMBOX_PASSWORD", "demo-alice")
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "test_people.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_exchangelib(&server, "test_people.py", &[]);
     let expect = |needle: &str| assert!(stdout.contains(needle), "{needle} not in {stdout}");
     expect(r#""version": "Exchange2016""#);
     expect(

@@ -4,15 +4,12 @@
 //! then hears sample for sample, captured from RTP, and the recorded name and away greeting (OOF
 //! set over EWS) heard the same way.
 
-use std::path::Path;
-use std::process::Command;
-
 use umbox_media::g711::Law;
 use umbox_media::wav;
 
 use umbox_media::prompts::{Prompt, Prompts};
 
-use crate::harness::{admin, curl, temp_dir, Server};
+use crate::harness::{admin, curl, run_exchangelib, temp_dir, Server};
 use umbox_testkit::{rtp, sipp, wav_file};
 
 /// A µ-law greeting of `samples` codes that are not silence and never repeat in a short period,
@@ -204,7 +201,6 @@ fn legacy_greeting_files_move_into_the_mailboxes_at_start() {
 /// call to her mailbox then plays exactly those samples, as RTP captured at the caller shows.
 #[test]
 fn a_greeting_written_over_ews_is_what_the_caller_hears() {
-    let python = crate::harness::exchangelib_python();
     let server = Server::demo();
     let work = temp_dir("greeting-ews");
     // One second of distinct audio; a different first version that the update replaces.
@@ -212,22 +208,13 @@ fn a_greeting_written_over_ews_is_what_the_caller_hears() {
     let (first, _) = distinct_greeting(800, 2);
     std::fs::write(work.join("greeting.wav"), &greeting).unwrap();
     std::fs::write(work.join("first.wav"), &first).unwrap();
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/exchangelib/test_greeting.py");
-    let out = Command::new(python)
-        .arg(script)
-        .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))
-        .env("UMBOX_USER", "alice@example.test")
-        .env("UMBOX_PASSWORD", "demo-alice")
-        .env("UMBOX_FIRST_GREETING", work.join("first.wav"))
-        .env("UMBOX_GREETING", work.join("greeting.wav"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "test_greeting.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = run_exchangelib(
+        &server,
+        "test_greeting.py",
+        &[
+            ("UMBOX_FIRST_GREETING", &work.join("first.wav")),
+            ("UMBOX_GREETING", &work.join("greeting.wav")),
+        ],
     );
     for step in [
         "ok create the greeting",

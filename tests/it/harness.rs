@@ -402,3 +402,38 @@ pub fn exchangelib_python() -> PathBuf {
     );
     venv
 }
+
+/// Runs `tests/interop/exchangelib/<script>` with exchangelib against `server`'s EWS endpoint as
+/// alice (`UMBOX_EWS_URL`, `UMBOX_USER`, `UMBOX_PASSWORD`), with `env` added; its standard output,
+/// once it has exited 0 (the test fails with both outputs otherwise).
+pub fn run_exchangelib(
+    server: &Server,
+    script: &str,
+    env: &[(&str, &dyn AsRef<std::ffi::OsStr>)],
+) -> String {
+    let python = exchangelib_python();
+    let mut command = Command::new(&python);
+    command
+        .args(["-W", "ignore"])
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/interop/exchangelib")
+                .join(script),
+        )
+        .env("UMBOX_EWS_URL", server.https_url("/EWS/Exchange.asmx"))
+        .env("UMBOX_USER", "alice@example.test")
+        .env("UMBOX_PASSWORD", "demo-alice");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script} failed after:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

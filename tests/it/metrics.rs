@@ -115,4 +115,11 @@ fn health_answers_and_a_prometheus_client_parses_the_request_counts() {
         sample(&samples, "umbox_store_commit_duration_seconds_count", ""),
         Some(commits)
     );
+    // The allocator's own figures, read at the scrape (glibc: the machines the tests run on).
+    let in_use = sample(&samples, "umbox_heap_in_use_bytes", "").unwrap();
+    let held = sample(&samples, "umbox_heap_held_bytes", "").unwrap();
+    assert!(
+        in_use > 0.0 && held >= in_use,
+        "in use {in_use}, held {held}"
+    );
 }

@@ -147,19 +147,24 @@ fn refusals_other_packages_unknown_mailboxes_and_short_expiries_and_a_fetch() {
     }
 }
 
-#[test]
-fn a_phone_authenticates_with_digest_and_sees_only_its_own_mailbox() {
-    // Sources other than the gateway (127.0.0.1) are hosts of this test's own network namespace.
+/// A demo server on `data` that challenges phones with MD5 digests only (sipp computes MD5
+/// digests only, from the first challenge it reads; so does libre 1.0, baresip's SIP stack), in
+/// this test's own network namespace: phones are loopback hosts other than the demo gateway
+/// (127.0.0.1).
+fn md5_only_server(data: PathBuf) -> Server {
     umbox_testkit::netns::isolate();
-    let dir = temp_dir("mwi-config");
-    let config = dir.join("umbox.toml");
-    // sipp computes MD5 digests only, from the first challenge it reads.
+    let config = temp_dir("mwi-config").join("umbox.toml");
     std::fs::write(
         &config,
         "domains = [\"example.test\"]\n[um]\nmwi_digest_sha256 = false\n",
     )
     .unwrap();
-    let server = Server::demo_with_config(temp_dir("data"), config);
+    Server::demo_with_config(data, config)
+}
+
+#[test]
+fn a_phone_authenticates_with_digest_and_sees_only_its_own_mailbox() {
+    let server = md5_only_server(temp_dir("data"));
     let (ok, out, err) = server.admin(&["user", "set", ALICE.0, "--sip-password", "phone-secret"]);
     assert!(ok, "{out}{err}");
     server.wait_for_log("reloaded directory");
@@ -302,17 +307,7 @@ fn removed_users_subscriptions_end_with_noresource_and_stay_ended_across_a_resta
 
 #[test]
 fn a_changed_sip_password_deactivates_the_phones_subscription() {
-    // Sources other than the gateway (127.0.0.1) are hosts of this test's own network namespace.
-    umbox_testkit::netns::isolate();
-    let dir = temp_dir("mwi-revoked");
-    let config = dir.join("umbox.toml");
-    // sipp computes MD5 digests only, from the first challenge it reads.
-    std::fs::write(
-        &config,
-        "domains = [\"example.test\"]\n[um]\nmwi_digest_sha256 = false\n",
-    )
-    .unwrap();
-    let server = Server::demo_with_config(temp_dir("data"), config);
+    let server = md5_only_server(temp_dir("data"));
     let set_password = |password| {
         let (ok, out, err) = server.admin(&["user", "set", ALICE.0, "--sip-password", password]);
         assert!(ok, "{out}{err}");
@@ -420,18 +415,8 @@ fn malformed_headers_get_400_and_storms_from_one_source_are_cut() {
 /// NOTIFY saying a message waits.
 #[test]
 fn baresip_behind_a_pbx_shows_the_lamp_after_a_deposit() {
-    // Sources other than the gateway (127.0.0.1) are hosts of this test's own network namespace.
-    umbox_testkit::netns::isolate();
+    let server = md5_only_server(data_with_short_greetings(&[ALICE.0]));
     let dir = temp_dir("mwi-baresip");
-    let config = dir.join("umbox.toml");
-    // libre 1.0 (baresip's SIP stack) computes MD5 digests only.
-    std::fs::write(
-        &config,
-        "domains = [\"example.test\"]\n[um]\nmwi_digest_sha256 = false\n",
-    )
-    .unwrap();
-    let data = data_with_short_greetings(&[ALICE.0]);
-    let server = Server::demo_with_config(data, config);
     let (ok, out, err) = server.admin(&["user", "set", ALICE.0, "--sip-password", "phone-secret"]);
     assert!(ok, "{out}{err}");
     server.wait_for_log("reloaded directory");

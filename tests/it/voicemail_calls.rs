@@ -131,13 +131,19 @@ pub(crate) fn messages(server: &Server, user: (&str, &str), folder: &str) -> Vec
     found.into_iter().cloned().collect()
 }
 
-/// An extended property's value on an item element.
+/// The value of the extended property with tag `tag` on an item element.
 pub(crate) fn extended(item: &Element, tag: &str) -> Option<String> {
+    extended_by(item, "PropertyTag", tag)
+}
+
+/// The value of the extended property whose ExtendedFieldURI has `attribute` = `value`, anywhere
+/// in `element`.
+pub(crate) fn extended_by(element: &Element, attribute: &str, value: &str) -> Option<String> {
     let mut properties = Vec::new();
-    all(item, "ExtendedProperty", &mut properties);
+    all(element, "ExtendedProperty", &mut properties);
     properties.into_iter().find_map(|property| {
         let uri = first(property, "ExtendedFieldURI")?;
-        (uri.attribute("", "PropertyTag") == Some(tag)).then(|| text(property, "Value"))
+        (uri.attribute("", attribute) == Some(value)).then(|| text(property, "Value"))
     })
 }
 

@@ -71,6 +71,11 @@ pub enum SpoolError {
         /// What is wrong.
         what: &'static str,
     },
+    /// The file ends before its envelope does: the call was cut off (the server killed, the
+    /// machine down) between creating the file and writing its first bytes, so it holds neither a
+    /// recipient nor audio.
+    #[error("spool file {0}: cut off before its envelope was written")]
+    Unstarted(PathBuf),
     /// The envelope is larger than [`MAX_ENVELOPE`].
     #[error("spool envelope of {0} bytes is too large")]
     EnvelopeTooLarge(usize),
@@ -358,9 +363,19 @@ pub fn read(path: &Path) -> Result<Spooled, SpoolError> {
     };
     let mut file = File::open(path).map_err(SpoolError::io(path))?;
     let length = file.metadata().map_err(SpoolError::io(path))?.len();
-    let mut header = [0u8; HEADER_LEN];
-    file.read_exact(&mut header)
-        .map_err(|_| malformed("shorter than its header"))?;
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    (&mut file)
+        .take(HEADER_LEN as u64)
+        .read_to_end(&mut header)
+        .map_err(SpoolError::io(path))?;
+    if header.len() < HEADER_LEN {
+        // Shorter than a header, and what is there begins as one: the writer had only begun.
+        return Err(if MAGIC.iter().zip(&header).all(|(m, h)| m == h) {
+            SpoolError::Unstarted(path.to_owned())
+        } else {
+            malformed("not a spool file")
+        });
+    }
     let (magic, rest) = header.split_at(MAGIC.len());
     if magic != MAGIC {
         return Err(malformed("not a spool file"));
@@ -380,7 +395,7 @@ pub fn read(path: &Path) -> Result<Spooled, SpoolError> {
     }
     let mut envelope = vec![0u8; envelope_len];
     file.read_exact(&mut envelope)
-        .map_err(|_| malformed("envelope cut short"))?;
+        .map_err(|_| SpoolError::Unstarted(path.to_owned()))?;
     let before_audio = u64::try_from(HEADER_LEN + envelope_len).unwrap_or(u64::MAX);
     let audio_len = length.saturating_sub(before_audio);
     let max_samples = MAX_RECORDING.as_secs() * u64::from(CLOCK_RATE);
@@ -610,17 +625,34 @@ mod tests {
         let dir = umbox_testkit::temp_dir("spool-bad");
         let path = dir.path().join("x.spool");
         for (bytes, what) in [
-            (&b"short"[..], "shorter than its header"),
+            (&b"short"[..], "not a spool file"),
             (b"NOTSPOOL\0\0\0\0\0\0\0\0", "not a spool file"),
             (b"UMBXSPL1\x07\0\0\0\0\0\0\0", "unknown law"),
             (b"UMBXSPL1\0\0\0\0\xff\xff\xff\xff", "envelope too large"),
-            (b"UMBXSPL1\0\0\0\0\x04\0\0\0ab", "envelope cut short"),
         ] {
             std::fs::write(&path, bytes).unwrap();
             match read(&path) {
                 Err(SpoolError::Malformed { what: found, .. }) => assert_eq!(found, what),
                 other => panic!("{what}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_file_cut_off_before_its_envelope_is_unstarted() {
+        let dir = umbox_testkit::temp_dir("spool-unstarted");
+        let path = dir.path().join("x.spool");
+        for bytes in [
+            &b""[..],
+            b"UMBX",
+            b"UMBXSPL1\0\0",
+            b"UMBXSPL1\0\0\0\0\x04\0\0\0ab",
+        ] {
+            std::fs::write(&path, bytes).unwrap();
+            assert!(
+                matches!(read(&path), Err(SpoolError::Unstarted(ref p)) if *p == path),
+                "{bytes:?}"
+            );
         }
     }
 }

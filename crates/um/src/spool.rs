@@ -433,7 +433,16 @@ impl Outbox {
 
 impl Inner {
     fn deliver_file(&self, path: &Path) -> Result<Delivered, Error> {
-        let spooled = spool::read(path)?;
+        let spooled = match spool::read(path) {
+            Err(SpoolError::Unstarted(_)) => {
+                // No envelope means no recipient and no audio: there is nothing to deliver.
+                self.spool.remove(path)?;
+                self.metrics.unspooled();
+                info!(path = %path.display(), "spool file cut off before its envelope removed");
+                return Ok(Delivered::Nothing);
+            }
+            read => read?,
+        };
         let envelope = Envelope::decode(&spooled.envelope)?;
         let directory = self.directory.borrow().clone();
         let duration = spooled.duration();

@@ -89,12 +89,19 @@ fn header<'a>(message: &'a str, name: &str) -> &'a str {
 }
 
 async fn router() -> Listener {
+    router_with(|_| {}).await
+}
+
+/// A router of the demo directory with the limits `limit` sets.
+async fn router_with(limit: impl FnOnce(&mut umbox_sip::Limits)) -> Listener {
     let (udp, tcp) = bind_pair().await;
+    let mut options = options(demo_directory());
+    limit(&mut options.limits);
     Listener::start(
         udp,
         tcp,
         router_role(demo_directory(), "127.0.0.1:5062".parse().unwrap()),
-        options(demo_directory()),
+        options,
     )
     .unwrap()
 }
@@ -193,16 +200,7 @@ async fn the_ack_of_a_redirect_is_absorbed_and_leaves_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn calls_are_redirected_while_the_transaction_table_is_full() {
-    let (udp, tcp) = bind_pair().await;
-    let mut options_ = options(demo_directory());
-    options_.limits.max_transactions = 4;
-    let router = Listener::start(
-        udp,
-        tcp,
-        router_role(demo_directory(), "127.0.0.1:5062".parse().unwrap()),
-        options_,
-    )
-    .unwrap();
+    let router = router_with(|limits| limits.max_transactions = 4).await;
     let gw = Gateway::new().await;
     let r = router.udp_addr();
     // OPTIONS keep a transaction for timer J: four fill the table, the fifth gets 503.
@@ -240,17 +238,8 @@ Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
 
 #[tokio::test(start_paused = true)]
 async fn overload_503s_keep_no_state() {
-    let (udp, tcp) = bind_pair().await;
-    let mut options_ = options(demo_directory());
     // Every datagram waits some time in the receive queue: a zero limit is always exceeded.
-    options_.limits.max_queue_delay = Duration::ZERO;
-    let router = Listener::start(
-        udp,
-        tcp,
-        router_role(demo_directory(), "127.0.0.1:5062".parse().unwrap()),
-        options_,
-    )
-    .unwrap();
+    let router = router_with(|limits| limits.max_queue_delay = Duration::ZERO).await;
     let gw = Gateway::new().await;
     let r = router.udp_addr();
     for n in 0..500 {
