@@ -11,9 +11,14 @@ use umbox_media::wav;
 use umbox_store::{DistinguishedFolder, MailStore, MailboxId, RedbStore};
 use umbox_testkit::sipp;
 
-/// The release binary the drivers run; an error naming the build command when it is missing.
+/// The release binary the drivers run: `$UMBOX_BIN` where set (a copy, so a long run is not
+/// disturbed by the next build), else `target/release/umbox`; an error naming the build command
+/// when it is missing.
 pub fn release_binary() -> Result<PathBuf, String> {
-    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/umbox");
+    let binary = std::env::var_os("UMBOX_BIN").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/umbox"),
+        PathBuf::from,
+    );
     if binary.exists() {
         Ok(binary)
     } else {
