@@ -14,7 +14,8 @@
 //! - the change log's latest sequence number never moves back between trials;
 //! - once the next trial's server is ready, every spool file the killed one left is gone, and by
 //!   the next kill the voice messages and missed-call notices have grown by at least one for each
-//!   of them that held an envelope (the calls in progress were delivered, cut off or not).
+//!   of them that held an envelope of a call with no message yet (the calls in progress were
+//!   delivered, cut off or not, and none twice).
 //!
 //! Usage: `cargo run --release --example crash_trials -- TRIALS [DATA_DIR]` (umbox built with
 //! `cargo build --release`; the trials use ephemeral loopback ports). Exits non-zero at the first
@@ -44,6 +45,7 @@ use support::{attribute, between, deposits, with_short_greeting, Server};
 use umbox_media::spool::{self as spool, SpoolError};
 use umbox_store::props::{tags, PropValue};
 use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId, RedbStore};
+use umbox_um::spool::Envelope;
 
 const WRITERS: usize = 4;
 const ALICE: &str = "alice@example.test";
@@ -65,7 +67,8 @@ struct AfterKill {
     messages: u64,
     /// Spool files left behind.
     spooled: Vec<PathBuf>,
-    /// How many of them hold an envelope, each owed a message by the next start.
+    /// How many of them hold an envelope of a call with no message yet, each owed one by the next
+    /// start.
     owed: u64,
 }
 
@@ -191,12 +194,18 @@ fn check(
             .map_err(|e| e.to_string())
     };
     let mut present = HashSet::new();
+    let mut calls = HashSet::new();
     let mut messages = folder(DistinguishedFolder::Voicemail)?.len() as u64;
     for item in folder(DistinguishedFolder::Inbox)? {
         let text = |tag| match item.props.get(tag) {
             Some(PropValue::Unicode(text)) => Some(text.as_str()),
             _ => None,
         };
+        if let Some(call) = text(tags::CALL_ID) {
+            if !calls.insert(call.to_owned()) {
+                return Err(format!("call {call:?} has two messages"));
+            }
+        }
         if text(tags::MESSAGE_CLASS) == Some(MISSED_CALL_CLASS) {
             messages += 1;
         } else if let Some(subject) = text(tags::SUBJECT).filter(|s| s.starts_with("trial ")) {
@@ -232,7 +241,14 @@ fn check(
         let path = entry.map_err(|e| e.to_string())?.path();
         if path.extension().is_some_and(|e| e == spool::EXTENSION) {
             match spool::read(&path) {
-                Ok(_) => owed += 1,
+                // A file whose message was committed before the kill is removed, not delivered.
+                Ok(spooled) => {
+                    let envelope =
+                        Envelope::decode(&spooled.envelope).map_err(|e| e.to_string())?;
+                    if !calls.contains(&envelope.call_id) {
+                        owed += 1;
+                    }
+                }
                 Err(SpoolError::Unstarted(_)) => {}
                 Err(error) => {
                     return Err(format!(

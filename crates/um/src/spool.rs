@@ -24,7 +24,8 @@ use umbox_base::clock::Clock;
 use umbox_base::directory::Directory;
 use umbox_media::g711::Law;
 use umbox_media::spool::{self, Closing, Spool, SpoolError, Tape};
-use umbox_store::{self as store, DistinguishedFolder, MailStore, MailboxId};
+use umbox_store::props::{tags, PropValue};
+use umbox_store::{self as store, DistinguishedFolder, ItemOrder, ItemView, MailStore, MailboxId};
 
 /// The first retry of a failed delivery waits this long; each further one twice as long.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -340,7 +341,7 @@ impl Outbox {
     pub async fn deliver(&self, closing: Closing) -> Result<Delivered, Error> {
         let path = closing.path().to_owned();
         let result = match closing.wait().await {
-            Ok(path) => self.deliver_file(path).await,
+            Ok(path) => self.deliver_file(path, Earlier::Impossible).await,
             Err(error) => Err(Error::Spool(error)),
         };
         if result.as_ref().is_err_and(Error::retryable) {
@@ -356,7 +357,7 @@ impl Outbox {
         let leftovers = tokio::task::spawn_blocking(move || spool.leftovers()).await??;
         let mut delivered = 0;
         for path in leftovers {
-            match self.deliver_file(path.clone()).await {
+            match self.deliver_file(path.clone(), Earlier::Possible).await {
                 Ok(outcome) => {
                     delivered += 1;
                     info!(path = %path.display(), outcome = outcome.as_str(), "spooled call delivered");
@@ -392,7 +393,7 @@ impl Outbox {
                     waiting = later;
                     for mut entry in due {
                         self.inner.metrics.retried();
-                        match self.deliver_file(entry.path.clone()).await {
+                        match self.deliver_file(entry.path.clone(), Earlier::Possible).await {
                             Ok(outcome) => info!(
                                 path = %entry.path.display(),
                                 tries = entry.tries + 1,
@@ -425,14 +426,30 @@ impl Outbox {
     }
 
     /// Reads `path`, writes what it holds into the mailbox, and removes it once committed.
-    async fn deliver_file(&self, path: PathBuf) -> Result<Delivered, Error> {
+    async fn deliver_file(&self, path: PathBuf, earlier: Earlier) -> Result<Delivered, Error> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.deliver_file(&path)).await?
+        tokio::task::spawn_blocking(move || inner.deliver_file(&path, earlier)).await?
     }
 }
 
+/// Whether a spool file's message may already be in the mailbox: when a run committed it and
+/// stopped before removing the file (a crash, or a removal that failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Earlier {
+    /// The file comes from a run that may have committed it, or from a failed try.
+    Possible,
+    /// The file was closed by this run and never tried.
+    Impossible,
+}
+
+/// The newest Inbox items searched for a spooled call's message before it is delivered from a
+/// file that may have been delivered already. A message committed just before a crash is among
+/// the newest: delivery creates the item in the Inbox, and nothing was delivered after it, as
+/// the leftovers are delivered before any call is taken.
+const EARLIER_DELIVERY_WINDOW: u64 = 64;
+
 impl Inner {
-    fn deliver_file(&self, path: &Path) -> Result<Delivered, Error> {
+    fn deliver_file(&self, path: &Path, earlier: Earlier) -> Result<Delivered, Error> {
         let spooled = match spool::read(path) {
             Err(SpoolError::Unstarted(_)) => {
                 // No envelope means no recipient and no audio: there is nothing to deliver.
@@ -445,6 +462,12 @@ impl Inner {
         };
         let envelope = Envelope::decode(&spooled.envelope)?;
         let directory = self.directory.borrow().clone();
+        if earlier == Earlier::Possible && self.delivered_earlier(&directory, &envelope)? {
+            self.spool.remove(path)?;
+            self.metrics.unspooled();
+            info!(call_id = %envelope.call_id, path = %path.display(), "spooled call was delivered before the stop; file removed");
+            return Ok(Delivered::Nothing);
+        }
         let duration = spooled.duration();
         let partial = !spooled.complete;
         let audio = Audio {
@@ -467,6 +490,28 @@ impl Inner {
             info!(call_id = %envelope.call_id, seconds = duration.as_secs(), "partial recording delivered");
         }
         Ok(delivered)
+    }
+
+    /// Whether the recipient's newest Inbox items hold one from the envelope's call.
+    fn delivered_earlier(&self, directory: &Directory, envelope: &Envelope) -> Result<bool, Error> {
+        let Some(user) = directory.user_by_address(&envelope.recipient) else {
+            return Ok(false);
+        };
+        let mailbox = MailboxId::new(&user.address);
+        let inbox = self
+            .store
+            .distinguished_folder(&mailbox, DistinguishedFolder::Inbox)?;
+        let view = ItemView {
+            order: ItemOrder::Id,
+            descending: true,
+            unread_only: false,
+            offset: 0,
+            limit: EARLIER_DELIVERY_WINDOW,
+        };
+        let page = self.store.item_page(&mailbox, inbox, &view)?;
+        Ok(page.items.iter().any(|item| {
+            matches!(item.props.get(tags::CALL_ID), Some(PropValue::Unicode(id)) if *id == envelope.call_id)
+        }))
     }
 }
 
@@ -526,5 +571,77 @@ mod tests {
         assert_eq!(backoff(4), Duration::from_secs(16));
         assert_eq!(backoff(9), MAX_RETRY);
         assert_eq!(backoff(u32::MAX), MAX_RETRY);
+    }
+
+    #[tokio::test]
+    async fn a_file_whose_message_was_committed_is_removed_at_start_not_delivered_again() {
+        use umbox_base::clock::FixedClock;
+        use umbox_store::RedbStore;
+
+        let dir = umbox_testkit::temp_dir("outbox-earlier");
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_392_000);
+        let store = Arc::new(RedbStore::open(dir.path(), store::Options::default()).unwrap());
+        let directory = Arc::new(Directory::demo().unwrap());
+        let alice = MailboxId::new(&directory.users[0].address);
+        store.ensure_mailbox(&alice, now).unwrap();
+        let outbox = |spool: &Path| {
+            Outbox::new(
+                Spool::start(spool).unwrap(),
+                store.clone(),
+                watch::channel(directory.clone()).1,
+                Arc::new(FixedClock(now)),
+                CallMetrics::default(),
+            )
+            .unwrap()
+            .0
+        };
+        let spool = dir.path().join("spool");
+        let envelope = Envelope {
+            recipient: directory.users[0].address.clone(),
+            dial_plan: "default".into(),
+            caller: Some("+14255550102".into()),
+            call_id: "committed@pbx".into(),
+            started: now,
+        };
+        let running = outbox(&spool);
+        let mut tape = running.tape(Law::Mu, &envelope).unwrap();
+        tape.write(&[0x55; 16_000]);
+        let closing = tape.close();
+        let file = closing.path().to_owned();
+        let copy = dir.path().join("copy.spool");
+        // The file as the crashed run left it: its message committed, the file still there.
+        let path = closing.wait().await.unwrap();
+        std::fs::copy(&path, &copy).unwrap();
+        let delivered = running
+            .inner
+            .deliver_file(&path, Earlier::Impossible)
+            .unwrap();
+        assert_eq!(delivered, Delivered::VoiceMessage);
+        drop(running);
+        std::fs::rename(&copy, &file).unwrap();
+
+        let restarted = outbox(&spool);
+        assert_eq!(restarted.recover().await.unwrap(), 1);
+        assert!(!file.exists(), "the leftover is removed");
+        let inbox = store
+            .distinguished_folder(&alice, DistinguishedFolder::Inbox)
+            .unwrap();
+        assert_eq!(
+            store.items(&alice, inbox).unwrap().len(),
+            1,
+            "delivered once"
+        );
+
+        // A leftover whose message is not in the mailbox is delivered.
+        let other = Envelope {
+            call_id: "not-committed@pbx".into(),
+            ..envelope
+        };
+        let mut tape = restarted.tape(Law::Mu, &other).unwrap();
+        tape.write(&[0x55; 16_000]);
+        tape.close().wait().await.unwrap();
+        drop(restarted);
+        assert_eq!(outbox(&spool).recover().await.unwrap(), 1);
+        assert_eq!(store.items(&alice, inbox).unwrap().len(), 2);
     }
 }
