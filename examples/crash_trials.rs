@@ -110,12 +110,15 @@ fn run() -> Result<(), String> {
             ));
         }
         delivered_spooled += last.owed;
+        // sipp's Call-IDs are its call number and process id, and process ids come round again
+        // over a thousand trials: the trial number keeps each call's Call-ID its own.
+        let call_ids = format!("trial{trial}-%u-%p@%s");
         let callers = deposits(
             &server.sip,
             (1000, CALLS_PER_SECOND, 2 * CALLS_PER_SECOND),
             CALLER_MEDIA_PORT,
             30,
-            &[],
+            &["-cid_str", &call_ids],
         )?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();

@@ -8,7 +8,8 @@
 # another (each given one second) until one succeeds, which says how long after the second burst
 # the server answers normally again. Prints the exact commands, each burst's completed
 # INVITE/302/ACK calls per second of sipp's run and failed calls, the recovery time, the load
-# average before each burst and the umbox/kamailio ratio of the first bursts (goal >= 1.0).
+# average before each burst, the CPU time each server used for its first burst (all its
+# processes, from /proc) and the umbox/kamailio ratios of the first bursts (rate goal >= 1.0).
 # Every burst ends by itself (-m). Results go to docs/PERFORMANCE.md by hand.
 #
 # Usage: scripts/bench/sip-router.sh
@@ -167,36 +168,58 @@ say "+ ${kamailio_command[*]}"
 pids+=($!)
 wait_udp "$kamailio_port" "${pids[1]}"
 
+# cpu_seconds PID...: user + system CPU time the processes have used so far (threads included).
+cpu_seconds() {
+    local pid
+    for pid in "$@"; do cat "/proc/$pid/stat"; done |
+        awk -v tick="$(getconf CLK_TCK)" '{ t += $14 + $15 } END { printf "%.2f", t / tick }'
+}
+
+# server_pids NAME: the server's processes (kamailio's workers are children of its main process).
+server_pids() {
+    if [ "$1" = umbox ]; then
+        echo "${pids[0]}"
+    else
+        echo "${pids[1]}" $(pgrep -P "${pids[1]}")
+    fi
+}
+
 say "offered: $calls calls per burst at $rate/s, at most $limit in flight; $passes passes"
 printf '%-8s %4s %6s | %-34s | %-34s | %s\n' server pass load1m \
     "first burst ok/failed not-302 tx/s" "second burst ok/failed not-302 tx/s" \
-    "single call ok after (s)"
+    "single call ok after (s) | first burst CPU (s)"
 for pass in $(seq "$passes"); do
     for server in umbox kamailio; do
         port=$umbox_port
         [ "$server" = kamailio ] && port=$kamailio_port
         before=$(load)
+        # shellcheck disable=SC2046 # one word per process id
+        cpu_before=$(cpu_seconds $(server_pids "$server"))
         read -r ok1 failed1 secs1 other1 < <(run_sipp "$server-$pass-a" "$port")
+        # shellcheck disable=SC2046
+        cpu1=$(awk -v a="$cpu_before" -v b="$(cpu_seconds $(server_pids "$server"))" 'BEGIN { printf "%.2f", b - a }')
         read -r ok2 failed2 secs2 other2 < <(run_sipp "$server-$pass-b" "$port")
         back=$(recovery "$port" "$(date +%s.%N)")
         awk -v s="$server" -v p="$pass" -v l="$before" -v o1="$ok1" -v f1="$failed1" \
             -v t1="$secs1" -v x1="$other1" -v o2="$ok2" -v f2="$failed2" -v t2="$secs2" \
-            -v x2="$other2" -v r="$back" 'BEGIN {
-            printf "%-8s %4d %6s | %7d / %6d %6d %9.1f | %7d / %6d %6d %9.1f | %s\n",
+            -v x2="$other2" -v r="$back" -v c="$cpu1" 'BEGIN {
+            printf "%-8s %4d %6s | %7d / %6d %6d %9.1f | %7d / %6d %6d %9.1f | %s | %s\n",
                 s, p, l, o1, f1, x1, (t1 > 0 ? o1 / t1 : 0),
-                o2, f2, x2, (t2 > 0 ? o2 / t2 : 0), r
+                o2, f2, x2, (t2 > 0 ? o2 / t2 : 0), r, c
         }' | tee -a "$work/results"
     done
 done
 kill -0 "${pids[0]}" 2>/dev/null || say "umbox exited before the end: $(cat "$work/umbox.out")"
 
-# The ratio of the first bursts' rates, pass by pass (field 9 is the first burst's tx/s).
+# The ratios of the first bursts, pass by pass (field 9 is the first burst's tx/s, the last
+# field its CPU seconds).
 awk '
-    { rate[$1, $2] = $9 }
+    { rate[$1, $2] = $9; cpu[$1, $2] = $NF }
     END {
         for (p = 1; (("umbox", p) in rate); p++) {
             k = rate["kamailio", p]
-            printf "pass %d: ratio umbox/kamailio (first burst) %.2f (goal >= 1.0)\n", p,
-                (k > 0 ? rate["umbox", p] / k : 0)
+            printf "pass %d: ratio umbox/kamailio (first burst) %.2f (goal >= 1.0); CPU used %.2f\n", p,
+                (k > 0 ? rate["umbox", p] / k : 0),
+                (cpu["kamailio", p] > 0 ? cpu["umbox", p] / cpu["kamailio", p] : 0)
         }
     }' "$work/results"
