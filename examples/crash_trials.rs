@@ -101,7 +101,18 @@ fn run() -> Result<(), String> {
     let mut rng = Random::seeded();
     let started = Instant::now();
     for trial in 0..trials {
-        let mut server = Server::start(&binary, &data, "warn", Stdio::null())?;
+        // Every run's warnings and errors, appended, so a server that does not start says why.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("umbox.log"))
+            .map_err(|e| e.to_string())?;
+        let mut server = Server::start(&binary, &data, "warn", Stdio::from(log)).map_err(|e| {
+            format!(
+                "trial {trial}: {e} (see {})",
+                data.join("umbox.log").display()
+            )
+        })?;
         // The spool is delivered before the server says it is ready.
         if let Some(left) = last.spooled.iter().find(|path| path.exists()) {
             return Err(format!(

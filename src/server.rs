@@ -317,18 +317,10 @@ async fn wire(
 
     let https = bind_tcp("https", config.listen.https).await?;
     let plain = bind_tcp("http", config.listen.http).await?;
-    let dns_udp = UdpSocket::bind(config.listen.dns)
-        .await
-        .map_err(|source| Error::Bind {
-            what: "dns/udp",
-            address: config.listen.dns,
-            source,
-        })?;
+    let (dns_udp, dns_tcp) = bind_udp_and_tcp("dns", config.listen.dns).await?;
     let dns_udp_addr = local_addr(&dns_udp.local_addr(), config.listen.dns);
-    // TCP takes the port UDP got, so one port number serves both as clients expect.
-    let dns_tcp = bind_tcp("dns/tcp", dns_udp_addr).await?;
-    let (router_udp, router_tcp) = bind_sip("sip router", config.listen.sip_router).await?;
-    let (media_udp, media_tcp) = bind_sip("sip media", config.listen.sip_media).await?;
+    let (router_udp, router_tcp) = bind_udp_and_tcp("sip router", config.listen.sip_router).await?;
+    let (media_udp, media_tcp) = bind_udp_and_tcp("sip media", config.listen.sip_media).await?;
     let admin = bind_tcp("admin", config.listen.admin).await?;
     let bound = Bound {
         https: local_addr(&https.local_addr(), config.listen.https),
@@ -618,9 +610,10 @@ async fn bind_tcp(what: &'static str, address: SocketAddr) -> Result<TcpListener
         })
 }
 
-/// Binds UDP, then TCP on the port UDP got, so one port number serves both as gateways expect
-/// (RFC 3261 §18). With port 0 a port taken for TCP only means trying another.
-async fn bind_sip(
+/// Binds UDP, then TCP on the port UDP got, so one port number serves both as SIP gateways
+/// (RFC 3261 §18) and DNS clients (RFC 7766) expect. With port 0 a port taken for TCP only (an
+/// outgoing connection's ephemeral port) means trying another.
+async fn bind_udp_and_tcp(
     what: &'static str,
     address: SocketAddr,
 ) -> Result<(UdpSocket, TcpListener), Error> {
