@@ -162,24 +162,32 @@ fn md5_only_server(data: PathBuf) -> Server {
     Server::demo_with_config(data, config)
 }
 
+/// Sets alice's SIP password and waits until the server has it.
+fn set_sip_password(server: &Server, password: &str) {
+    let (ok, out, err) = server.admin(&["user", "set", ALICE.0, "--sip-password", password]);
+    assert!(ok, "{out}{err}");
+    server.wait_for_log("reloaded directory");
+}
+
+/// sipp as alice's phone at 127.0.0.2, which is not the demo gateway (127.0.0.1), so it must
+/// authenticate, with the password [`set_sip_password`] gives in the tests.
+const ALICE_PHONE: [&str; 9] = [
+    "-i",
+    "127.0.0.2",
+    "-au",
+    "alice",
+    "-ap",
+    "phone-secret",
+    "-key",
+    "user",
+    "alice",
+];
+
 #[test]
 fn a_phone_authenticates_with_digest_and_sees_only_its_own_mailbox() {
     let server = md5_only_server(temp_dir("data"));
-    let (ok, out, err) = server.admin(&["user", "set", ALICE.0, "--sip-password", "phone-secret"]);
-    assert!(ok, "{out}{err}");
-    server.wait_for_log("reloaded directory");
-    // 127.0.0.2 is not the demo gateway (127.0.0.1): the phone must authenticate.
-    let phone = [
-        "-i",
-        "127.0.0.2",
-        "-au",
-        "alice",
-        "-ap",
-        "phone-secret",
-        "-key",
-        "user",
-        "alice",
-    ];
+    set_sip_password(&server, "phone-secret");
+    let phone = ALICE_PHONE;
     for transport in ["u1", "t1"] {
         let mut own = phone.to_vec();
         own.extend(["-t", transport, "-key", "ext", "1001"]);
@@ -308,29 +316,12 @@ fn removed_users_subscriptions_end_with_noresource_and_stay_ended_across_a_resta
 #[test]
 fn a_changed_sip_password_deactivates_the_phones_subscription() {
     let server = md5_only_server(temp_dir("data"));
-    let set_password = |password| {
-        let (ok, out, err) = server.admin(&["user", "set", ALICE.0, "--sip-password", password]);
-        assert!(ok, "{out}{err}");
-        server.wait_for_log("reloaded directory");
-    };
-    set_password("phone-secret");
-    let keys = [
-        "-i",
-        "127.0.0.2",
-        "-au",
-        "alice",
-        "-ap",
-        "phone-secret",
-        "-key",
-        "user",
-        "alice",
-        "-key",
-        "ext",
-        "1001",
-    ];
+    set_sip_password(&server, "phone-secret");
+    let mut keys = ALICE_PHONE.to_vec();
+    keys.extend(["-key", "ext", "1001"]);
     let phone = sipp::spawn("mwi_phone_revoked.xml", server.sip_router, 1, 60, &keys);
     published(&server, ALICE, 0, 0);
-    set_password("another-secret");
+    set_sip_password(&server, "another-secret");
     let run = phone.wait();
     run.assert_ok();
     assert_eq!(run.received("SIP/2.0 403 Forbidden"), 1, "{}", run.messages);
@@ -417,9 +408,7 @@ fn malformed_headers_get_400_and_storms_from_one_source_are_cut() {
 fn baresip_behind_a_pbx_shows_the_lamp_after_a_deposit() {
     let server = md5_only_server(data_with_short_greetings(&[ALICE.0]));
     let dir = temp_dir("mwi-baresip");
-    let (ok, out, err) = server.admin(&["user", "set", ALICE.0, "--sip-password", "phone-secret"]);
-    assert!(ok, "{out}{err}");
-    server.wait_for_log("reloaded directory");
+    set_sip_password(&server, "phone-secret");
 
     let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     let pbx_port = std::net::UdpSocket::bind("127.0.0.5:0")
@@ -558,9 +547,7 @@ fn linphone_subscribes_with_sha256_digest_and_shows_the_lamp_after_a_deposit() {
     // Sources other than the gateway (127.0.0.1) are hosts of this test's own network namespace.
     umbox_testkit::netns::isolate();
     let server = Server::demo_in(data_with_short_greetings(&[ALICE.0]));
-    let (ok, out, err) = server.admin(&["user", "set", ALICE.0, "--sip-password", "phone-secret"]);
-    assert!(ok, "{out}{err}");
-    server.wait_for_log("reloaded directory");
+    set_sip_password(&server, "phone-secret");
     let dir = temp_dir("mwi-linphone");
     let program = build_mwi_watch(&dir);
     let log = dir.join("liblinphone.log");
