@@ -14,7 +14,7 @@ use crate::harness::Server;
 use crate::metrics::{sample, scrape};
 use crate::voicemail_calls::{
     assert_is_the_message, data_with_short_greetings, ews, extended, extended_by, id_of, messages,
-    text, voice_message_over_ews, ALICE, MESSAGE,
+    text, voice_message_over_ews, ALICE, ALICE_DEPOSIT, MESSAGE,
 };
 use umbox_testkit::sipp;
 
@@ -73,7 +73,7 @@ fn body_and_partial_flag(server: &Server, item_id: &str) -> (String, Option<Stri
 fn a_call_killed_mid_message_is_delivered_partial_after_the_restart() {
     let server = Server::demo_in(data_with_short_greetings(&[ALICE.0]));
     let _turn = sipp::media_turn();
-    let keys = ["-key", "mailbox", "1001", "-key", "caller", "+14255550102"];
+    let keys = ALICE_DEPOSIT;
     let call = sipp::spawn("voicemail_bye.xml", server.sip_router, 1, 40, &keys);
     // Two seconds of the 5.26 s message handed to the spool writer: it is in the file (the page
     // cache outlives the process), so the restart must deliver at least that much.
@@ -126,7 +126,7 @@ fn a_refused_delivery_keeps_its_spool_file_and_is_retried_until_it_succeeds() {
     );
     {
         let _turn = sipp::media_turn();
-        let keys = ["-key", "mailbox", "1001", "-key", "caller", "+14255550102"];
+        let keys = ALICE_DEPOSIT;
         let call = sipp::spawn("voicemail_bye.xml", server.sip_router, 1, 40, &keys);
         server.wait_for_log("media started");
         // Alice leaves the directory while the caller speaks: her message has nowhere to go.

@@ -33,6 +33,11 @@ pub(crate) const BOB: (&str, &str) = ("bob@example.test", "demo-bob");
 const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 const MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
 
+/// sipp keys for `voicemail_bye.xml`: a call forwarded from alice's extension 1001 by bob's
+/// number.
+pub(crate) const ALICE_DEPOSIT: [&str; 6] =
+    ["-key", "mailbox", "1001", "-key", "caller", "+14255550102"];
+
 /// A fresh data directory where `users` have a 0.3 s greeting of their own, so the caller's
 /// audio (sent 2.5 s after the answer by the scenarios) starts after the beep.
 pub(crate) fn data_with_short_greetings(users: &[&str]) -> std::path::PathBuf {
@@ -420,7 +425,7 @@ fn a_forwarded_call_ended_by_bye_becomes_a_sample_exact_voice_message() {
     let mut stream = EventStream::open(&server, ALICE);
     {
         let _turn = sipp::media_turn();
-        let keys = ["-key", "mailbox", "1001", "-key", "caller", "+14255550102"];
+        let keys = ALICE_DEPOSIT;
         sipp::run("voicemail_bye.xml", server.sip_router, 1, 40, &keys).assert_ok();
     }
     let summary = server.wait_for_log("call ended outcome=");
@@ -741,7 +746,7 @@ fn sigterm_refuses_new_calls_and_still_delivers_the_call_in_progress() {
         "info,umbox_um::voicemail=debug",
     );
     let _turn = sipp::media_turn();
-    let keys = ["-key", "mailbox", "1001", "-key", "caller", "+14255550102"];
+    let keys = ALICE_DEPOSIT;
     let call = sipp::spawn("voicemail_bye.xml", server.sip_router, 1, 40, &keys);
     server.wait_for_log("media started");
     server.signal("TERM");
