@@ -10,7 +10,10 @@
 # INVITE/302/ACK calls per second of sipp's run and failed calls, the recovery time, the load
 # average before each burst, the CPU time each server used for its first burst (all its
 # processes, from /proc) and the umbox/kamailio ratios of the first bursts (rate goal >= 1.0).
-# Every burst ends by itself (-m). Results go to docs/PERFORMANCE.md by hand.
+# sipp runs on one CPU and each server on the other (taskset; both servers alike): sipp, one
+# thread, bounds the rate, and left to the scheduler it shared its CPU with the server's threads
+# to a varying degree from burst to burst. Every burst ends by itself (-m). Results go to
+# docs/PERFORMANCE.md by hand.
 #
 # Usage: scripts/bench/sip-router.sh
 # Environment (defaults in brackets):
@@ -21,6 +24,7 @@
 #   UMBOX_BIN            umbox binary [target/release/umbox, built with cargo --release]
 #   UMBOX_SIP_PORT [25060], KAMAILIO_PORT [25070]   loopback ports for the two servers
 #   KAMAILIO_CHILDREN    kamailio UDP worker processes [number of CPUs, as tokio's workers]
+#   SIPP_CPUS [0], SERVER_CPUS [1, or all but 0 on more CPUs]   taskset CPU lists
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,6 +35,8 @@ passes=${PASSES:-3}
 umbox_port=${UMBOX_SIP_PORT:-25060}
 kamailio_port=${KAMAILIO_PORT:-25070}
 children=${KAMAILIO_CHILDREN:-$(nproc)}
+sipp_cpus=${SIPP_CPUS:-0}
+server_cpus=${SERVER_CPUS:-1-$(($(nproc) - 1))}
 scenario="$root/tests/interop/sipp/router_redirect.xml"
 work=$(mktemp -d)
 pids=()
@@ -90,7 +96,7 @@ wait_udp() {
 # 302>" (the last counts the failed calls that got another answer, a 503, rather than none).
 run_sipp() {
     local name=$1 port=$2
-    local command=(sipp -sf "$scenario" -t u1 -i 127.0.0.1 -r "$rate" -rp 1000 -m "$calls"
+    local command=(taskset -c "$sipp_cpus" sipp -sf "$scenario" -t u1 -i 127.0.0.1 -r "$rate" -rp 1000 -m "$calls"
         -l "$limit" -timeout 300s -timeout_error -nostdin -trace_err
         -error_file "$work/$name-errors.log" "127.0.0.1:$port")
     say "+ ${command[*]}"
@@ -128,7 +134,7 @@ recovery() {
 load() { cut -d' ' -f1 /proc/loadavg; }
 
 say "== umbox router on udp 127.0.0.1:$umbox_port"
-umbox_command=("$UMBOX_BIN" serve --demo --data "$work/umbox-data" --bind 127.0.0.1
+umbox_command=(taskset -c "$server_cpus" "$UMBOX_BIN" serve --demo --data "$work/umbox-data" --bind 127.0.0.1
     --https-port 0 --http-port 0 --dns-port 0 --admin-port 0 --sip-media-port 0
     --sip-router-port "$umbox_port")
 say "+ UMBOX_LOG=warn ${umbox_command[*]}"
@@ -162,7 +168,7 @@ request_route {
     sl_send_reply("405", "Method Not Allowed");
 }
 CONFIG
-kamailio_command=(kamailio -DD -E -f "$work/kamailio.cfg" -m 64 -M 16 -P "$work/kamailio.pid")
+kamailio_command=(taskset -c "$server_cpus" kamailio -DD -E -f "$work/kamailio.cfg" -m 64 -M 16 -P "$work/kamailio.pid")
 say "+ ${kamailio_command[*]}"
 "${kamailio_command[@]}" >"$work/kamailio.log" 2>&1 &
 pids+=($!)

@@ -1,10 +1,12 @@
-//! What every TCP listener of umbox shares below its protocol: accepting connections within
-//! bounds ([`accept`]) and the source network a peer is counted under ([`source_network`]).
+//! What umbox's listeners share below their protocols: accepting TCP connections within bounds
+//! ([`accept`]), receiving datagrams with the kernel's arrival stamp ([`udp`]) and the source
+//! network a peer is counted under ([`source_network`]).
 //!
-//! It never reads or writes a byte of a connection and never knows a protocol or a business
-//! rule; it depends on tokio and tracing only, so the HTTP and DNS transports can both use it.
+//! It never interprets a byte it receives and never knows a protocol or a business rule; it
+//! depends on tokio, tracing and libc only, so the HTTP, DNS and SIP transports can all use it.
 
 pub mod accept;
+pub mod udp;
 
 use std::net::{IpAddr, Ipv6Addr};
 

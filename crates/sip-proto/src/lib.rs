@@ -91,9 +91,9 @@ pub enum Error {
     /// More calls than the configured limit.
     #[error("over the limit of {0} calls in progress")]
     Overloaded(usize),
-    /// The request waited longer than the configured limit in the listener's receive queue:
+    /// The request waited longer than the configured limit in the listener's receive buffer:
     /// the listener is not keeping up, so new calls are refused (503) until it does.
-    #[error("waited {0:?} in the receive queue")]
+    #[error("waited {0:?} in the receive buffer")]
     Congested(std::time::Duration),
     /// The server is stopping: calls in progress go on, new ones are refused (503, so the
     /// gateway tries another server).

@@ -56,10 +56,10 @@ pub struct Limits {
     /// Media server: calls being set up or in progress before new INVITEs get 503 with
     /// Retry-After (Exchange's MaxCallsAllowed is 100 per UM server).
     pub max_calls: usize,
-    /// Overload: a new INVITE that waited this long in the listener's UDP receive queue gets
-    /// 503 with Retry-After instead of being routed or set up. The wait is what the listener
-    /// cannot keep up with, so 503s start only under real pressure and stop as soon as the
-    /// queue is short again; they are stateless, so nothing outlives the load. Past T1 a UDP
+    /// Overload: a new INVITE that waited this long in the UDP socket's receive buffer (from the
+    /// kernel's arrival stamp to its handling) gets 503 with Retry-After instead of being routed
+    /// or set up. The wait is what the listener cannot keep up with, so 503s start only under
+    /// real pressure and stop as soon as the buffer is short again; they are stateless, so nothing outlives the load. Past T1 a UDP
     /// caller has already retransmitted, so a later answer only adds to the load. (TCP
     /// connections are read at the pace they are served: the peer's sending waits instead.)
     pub max_queue_delay: Duration,
@@ -228,9 +228,7 @@ impl Listener {
             options.limits,
             name,
         ));
-        let (queue, received) = transport::udp_queue();
-        tasks.spawn(transport::receive_udp(shared.clone(), udp, queue));
-        tasks.spawn(transport::serve_udp(shared.clone(), received));
+        tasks.spawn(transport::serve_udp(shared.clone(), udp));
         tasks.spawn(transport::serve_tcp(shared.clone(), tcp));
         tasks.spawn(transport::serve_timers(shared.clone()));
         info!(listener = name, udp = %udp_addr, tcp = %tcp_addr, "sip listening");

@@ -40,11 +40,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Frames queued for one TCP connection before further ones are dropped.
 const CONNECTION_QUEUE: usize = 256;
 
-/// Bytes of datagrams received and not yet handled before further ones are dropped, as the
-/// kernel drops them from a full socket buffer. At the router's usual ~600-byte INVITEs this is
-/// some 7,000 messages: a fraction of a second of work, so a backlog clears quickly.
-const UDP_QUEUE_BYTES: usize = 4 * 1024 * 1024;
-
 /// State shared by the sockets, the timer task and the decision waits of one listener.
 pub(crate) struct Shared {
     core: Mutex<Core>,
@@ -60,8 +55,6 @@ pub(crate) struct Shared {
     closed: std::sync::atomic::AtomicBool,
     /// The To tags of the funnel's own (stateless) refusals.
     tags: StatelessTags,
-    /// Bytes of datagrams waiting in the UDP receive queue.
-    udp_queued: std::sync::atomic::AtomicUsize,
     /// Which listener, for logs.
     role: &'static str,
     /// Whether the core serves event subscriptions: then SUBSCRIBEs from any source, and
@@ -161,7 +154,6 @@ impl Shared {
             tasks: Mutex::new(JoinSet::new()),
             closed: std::sync::atomic::AtomicBool::new(false),
             tags,
-            udp_queued: std::sync::atomic::AtomicUsize::new(0),
             role,
             serves_events,
         }
@@ -504,70 +496,30 @@ fn refuse(shared: &Arc<Shared>, echo: &wire::Echo, error: &Error, flow: Flow) ->
     Handled::Refused(status.code())
 }
 
-/// A datagram received and not yet handled, with when it came.
-pub(crate) struct Datagram {
-    bytes: Bytes,
-    remote: SocketAddr,
-    received: Instant,
-}
-
-/// The UDP receive queue between [`receive_udp`] and [`serve_udp`]: its messages carry their
-/// arrival time, so the funnel knows how far behind the listener is (`Limits::max_queue_delay`).
-pub(crate) fn udp_queue() -> (
-    mpsc::UnboundedSender<Datagram>,
-    mpsc::UnboundedReceiver<Datagram>,
-) {
-    // Bounded by bytes in `Shared::udp_queued`, not by count.
-    mpsc::unbounded_channel()
-}
-
-/// Reads datagrams into the receive queue until the listener stops; drops them while the queue
-/// holds [`UDP_QUEUE_BYTES`].
-pub(crate) async fn receive_udp(
-    shared: Arc<Shared>,
-    socket: UdpSocket,
-    queue: mpsc::UnboundedSender<Datagram>,
-) {
-    use std::sync::atomic::Ordering;
+/// Reads and handles datagrams, one at a time where they are read, until the listener stops.
+/// The kernel's receive buffer is the only queue: the time a datagram spent there is the
+/// funnel's measure of how far behind the listener is (`Limits::max_queue_delay`), and what
+/// does not fit in it is dropped by the kernel, as for any UDP server.
+pub(crate) async fn serve_udp(shared: Arc<Shared>, socket: UdpSocket) {
+    if let Err(error) = umbox_net::udp::prepare(&socket) {
+        warn!(%error, "udp arrival stamps unavailable; overload control sees no delay");
+    }
     // The largest UDP payload; bigger messages cannot arrive in one datagram anyway.
     let mut buffer = vec![0u8; 65_535];
     loop {
-        match socket.recv_from(&mut buffer).await {
-            Ok((len, remote)) => {
-                let queued = shared.udp_queued.load(Ordering::Relaxed);
-                if queued + len > UDP_QUEUE_BYTES {
-                    debug!(%remote, "udp receive queue full; datagram dropped");
-                    continue;
-                }
-                shared.udp_queued.fetch_add(len, Ordering::Relaxed);
-                let datagram = Datagram {
-                    bytes: Bytes::copy_from_slice(buffer.get(..len).unwrap_or_default()),
-                    remote,
-                    received: Instant::now(),
+        match umbox_net::udp::receive(&socket, &mut buffer).await {
+            Ok(received) => {
+                let flow = Flow {
+                    transport: Transport::Udp,
+                    remote: received.remote,
+                    conn: None,
                 };
-                if queue.send(datagram).is_err() {
-                    return;
-                }
+                let bytes = buffer.get(..received.len).unwrap_or_default();
+                inbound(&shared, bytes, flow, received.waited());
             }
             // ICMP errors from earlier sends surface here (ECONNREFUSED); keep listening.
             Err(error) => debug!(%error, "udp receive failed"),
         }
-    }
-}
-
-/// Handles the receive queue's datagrams in order until the listener stops.
-pub(crate) async fn serve_udp(shared: Arc<Shared>, mut queue: mpsc::UnboundedReceiver<Datagram>) {
-    while let Some(datagram) = queue.recv().await {
-        shared
-            .udp_queued
-            .fetch_sub(datagram.bytes.len(), std::sync::atomic::Ordering::Relaxed);
-        let flow = Flow {
-            transport: Transport::Udp,
-            remote: datagram.remote,
-            conn: None,
-        };
-        let waited = datagram.received.elapsed();
-        inbound(&shared, &datagram.bytes, flow, waited);
     }
 }
 

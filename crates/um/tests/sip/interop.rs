@@ -113,7 +113,7 @@ async fn strangers_get_403_and_leave_no_state_in_the_namespace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_pressure_invites_get_503_with_retry_after() {
-    // Every datagram waits some time in the receive queue: a zero limit is always exceeded.
+    // Every datagram waits some time in the receive buffer: a zero limit is always exceeded.
     let limits = Limits {
         max_queue_delay: std::time::Duration::ZERO,
         ..Limits::default()

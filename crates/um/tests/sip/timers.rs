@@ -238,7 +238,7 @@ Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
 
 #[tokio::test(start_paused = true)]
 async fn overload_503s_keep_no_state() {
-    // Every datagram waits some time in the receive queue: a zero limit is always exceeded.
+    // Every datagram waits some time in the receive buffer: a zero limit is always exceeded.
     let router = router_with(|limits| limits.max_queue_delay = Duration::ZERO).await;
     let gw = Gateway::new().await;
     let r = router.udp_addr();
