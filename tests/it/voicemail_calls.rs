@@ -485,13 +485,23 @@ fn pound_ends_the_recording_and_the_media_server_hangs_up() {
     );
 }
 
+/// `voicemail_greeting_hangup.xml`'s caller keys: a gateway presenting +1 425 555 0199 in From.
+const PRESENTED_NUMBER: &[&str] = &[
+    "-key",
+    "from",
+    "<sip:+14255550199@gw.example.test>",
+    "-key",
+    "identity",
+    "Subject: missed call",
+];
+
 #[test]
 fn a_caller_who_hangs_up_during_the_greeting_leaves_a_missed_call_notification() {
     // Bob has no greeting of his own: the system greeting lasts about five seconds.
     let server = Server::demo();
     {
         let _turn = sipp::media_turn();
-        let keys = ["-key", "mailbox", "1002"];
+        let keys = [&["-key", "mailbox", "1002"], PRESENTED_NUMBER].concat();
         sipp::run(
             "voicemail_greeting_hangup.xml",
             server.sip_media,
@@ -519,6 +529,77 @@ fn a_caller_who_hangs_up_during_the_greeting_leaves_a_missed_call_notification()
         Some("+14255550199")
     );
     assert_eq!(counts(&server, BOB, "voicemail"), (0, 0));
+}
+
+#[test]
+fn sip_address_asserted_withheld_and_anonymous_callers_are_named_as_exchange_names_them() {
+    // (From, one more INVITE header, the missed call's subject, its calling number 0x6802).
+    let cases = [
+        (
+            "<sip:bob@example.test>",
+            "Subject: a Lync user",
+            "Missed call from Bob Berg",
+            None,
+        ),
+        (
+            "\"Carol\" <sip:carol@example.net>",
+            "Subject: a SIP address nobody here has",
+            "Missed call from carol@example.net",
+            None,
+        ),
+        (
+            "\"Anonymous\" <sip:anonymous@anonymous.invalid>",
+            "Subject: RFC 3323 anonymous",
+            "Missed call from Anonymous caller",
+            None,
+        ),
+        (
+            "<sip:+14255550199@gw.example.test>",
+            "Privacy: id",
+            "Missed call from Anonymous caller",
+            None,
+        ),
+        (
+            "<sip:anonymous@anonymous.invalid>",
+            "P-Asserted-Identity: <sip:+14255550101@gw.example.test;user=phone>",
+            "Missed call from Alice Anders (+1 425 555 0101)",
+            Some("+14255550101"),
+        ),
+    ];
+    let server = Server::demo();
+    for (from, identity, _, _) in cases {
+        let _turn = sipp::media_turn();
+        let keys = [
+            "-key", "mailbox", "1002", "-key", "from", from, "-key", "identity", identity,
+        ];
+        sipp::run(
+            "voicemail_greeting_hangup.xml",
+            server.sip_media,
+            1,
+            20,
+            &keys,
+        )
+        .assert_ok();
+    }
+    let mut inbox = Vec::new();
+    for _ in 0..100 {
+        inbox = messages(&server, BOB, "inbox");
+        if inbox.len() == cases.len() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(inbox.len(), cases.len());
+    for (from, _, subject, number) in cases {
+        let item = inbox
+            .iter()
+            .find(|item| text(item, "Subject") == subject)
+            .unwrap_or_else(|| {
+                let subjects: Vec<String> = inbox.iter().map(|i| text(i, "Subject")).collect();
+                panic!("no missed call {subject:?} for {from}: {subjects:?}")
+            });
+        assert_eq!(extended(item, "0x6802").as_deref(), number, "{from}");
+    }
 }
 
 #[test]
@@ -684,7 +765,7 @@ fn a_policy_without_missed_call_notifications_leaves_nothing_for_a_short_call() 
     add_user_with_policy(&server, ERIN.0, "1045", &policy);
     {
         let _turn = sipp::media_turn();
-        let keys = ["-key", "mailbox", "1045"];
+        let keys = [&["-key", "mailbox", "1045"], PRESENTED_NUMBER].concat();
         sipp::run(
             "voicemail_greeting_hangup.xml",
             server.sip_media,

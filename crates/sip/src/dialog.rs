@@ -24,6 +24,7 @@ use super::transaction::TimerSlot;
 use super::types::{Branch, CallId, IdSource, Method, StatusCode, Tag};
 use super::wire::diversion::{Diversion, HistoryInfo};
 use super::wire::grammar::{NameAddr, Uri};
+use super::wire::identity::Privacy;
 use super::wire::prepass::HeaderName;
 use super::wire::{Request, Writer};
 use super::Error;
@@ -59,6 +60,10 @@ pub struct IncomingCall {
     pub diversion: Vec<Diversion>,
     /// History-Info entries as received (RFC 7044).
     pub history_info: Vec<HistoryInfo>,
+    /// P-Asserted-Identity entries (RFC 3325): who the gateway vouches the caller is.
+    pub asserted_identity: Vec<Party>,
+    /// Privacy values (RFC 3323): what the caller asked to withhold.
+    pub privacy: Vec<Privacy>,
     /// The Request-URI: the router's 302 puts the called extension in its user part.
     pub request_uri: Uri,
     /// The gateway's address.
@@ -310,6 +315,8 @@ impl Dialogs {
             to: Party::from(&request.to),
             diversion: request.diversion.clone(),
             history_info: request.history_info.clone(),
+            asserted_identity: request.asserted_identity.iter().map(Party::from).collect(),
+            privacy: request.privacy.clone(),
             request_uri: request.uri.clone(),
             source: flow.remote,
             sdp_offer: request.body.clone(),

@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use self::menu::{Clip, Command, Envelope, Input, Menu, PinCheck, Say, Sender, Subscriber};
+use crate::caller_id::Presented;
 use crate::greetings::{self, GreetingKind};
 use umbox_base::clock::Clock;
 use umbox_base::directory::{check_pin, Directory, DirectoryFile, Pin};
@@ -160,11 +161,11 @@ pub enum Outcome<M> {
 }
 
 /// The subscriber whose caller ID this is: a UM-enabled user (one with a policy) found by the
-/// calling number in the call's dial plan.
+/// calling number in the call's dial plan, or by the caller's SIP address.
 pub fn subscriber_of(
     directory: &Directory,
     dial_plan: &str,
-    caller: Option<&str>,
+    caller: &Presented,
 ) -> Option<Subscriber> {
     let caller = crate::caller_id::resolve(directory, dial_plan, caller, std::iter::empty());
     let user = directory.user_by_address(caller.address.as_deref()?)?;

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::caller_id::{display_number, Caller};
+use crate::caller_id::{display_number, Caller, ANONYMOUS_CALLER};
 use umbox_base::directory::User;
 use umbox_store::oxum;
 use umbox_store::props::{
@@ -184,13 +184,12 @@ pub fn notify_missed_call(
     )
 }
 
-/// "Alice Anders (+1 425 555 0101)", "+1 425 555 0100", or "an unknown caller".
+/// "Alice Anders (+1 425 555 0101)", "+1 425 555 0100", "carol@example.net" or "Anonymous
+/// caller".
 fn caller_label(caller: &Caller) -> String {
     match (&caller.name, &caller.number) {
         (Some(name), Some(number)) => format!("{name} ({})", display_number(number)),
-        (Some(name), None) => name.clone(),
-        (None, Some(number)) => display_number(number),
-        (None, None) => "an unknown caller".to_owned(),
+        _ => caller.label(),
     }
 }
 
@@ -215,11 +214,7 @@ fn common_props(
     received: SystemTime,
 ) -> Vec<(PropKey, PropValue)> {
     let time = PropValue::SystemTime(FileTime::from_system_time(received));
-    let sender_name = caller
-        .name
-        .clone()
-        .or_else(|| caller.number.as_deref().map(display_number))
-        .unwrap_or_else(|| "Unknown caller".to_owned());
+    let sender_name = caller.label();
     let sender_address = caller.address.clone().unwrap_or_default();
     let mut props: Vec<(PropKey, PropValue)> = vec![
         (
@@ -294,14 +289,8 @@ fn html_body(caller: &Caller, message: Option<(u64, bool)>) -> Vec<u8> {
     } else {
         "Missed call from "
     });
-    match &caller.name {
-        Some(name) => {
-            w.start(XHTML, "b").text(name).end();
-        }
-        None if caller.number.is_none() => {
-            w.text("an unknown caller");
-        }
-        None => {}
+    if let Some(name) = &caller.name {
+        w.start(XHTML, "b").text(name).end();
     }
     if let Some(number) = &caller.number {
         if caller.name.is_some() {
@@ -317,12 +306,20 @@ fn html_body(caller: &Caller, message: Option<(u64, bool)>) -> Vec<u8> {
             .end();
     }
     if let Some(uri) = &caller.sip_uri {
-        w.text(" (");
+        let named = caller.name.is_some() || caller.number.is_some();
+        if named {
+            w.text(" (");
+        }
         w.start(XHTML, "a")
             .attribute("href", uri)
             .text(uri.trim_start_matches("sip:"))
             .end();
-        w.text(")");
+        if named {
+            w.text(")");
+        }
+    }
+    if caller == &Caller::default() {
+        w.text(ANONYMOUS_CALLER);
     }
     w.text(".");
     w.end();
@@ -346,6 +343,7 @@ fn html_body(caller: &Caller, message: Option<(u64, bool)>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caller_id::Presented;
     use std::time::UNIX_EPOCH;
     use umbox_base::directory::Directory;
     use umbox_store::RedbStore;
@@ -364,7 +362,12 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_secs(1_795_392_000);
         let mailbox = MailboxId::new(&alice.address);
         store.ensure_mailbox(&mailbox, now).unwrap();
-        let caller = crate::caller_id::resolve(&directory, "default", Some("+14255550102"), []);
+        let caller = crate::caller_id::resolve(
+            &directory,
+            "default",
+            &Presented::Number("+14255550102".into()),
+            [],
+        );
         let message = VoiceMessage {
             caller,
             duration: Duration::from_secs(12),
@@ -408,6 +411,27 @@ mod tests {
         let attachment = store.attachment(&mailbox, item.attachments[0].id).unwrap();
         assert_eq!(attachment.content, b"RIFF....WAVE");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_sip_caller_gets_a_sip_link_and_an_anonymous_one_no_link() {
+        let body = |caller: &Caller| String::from_utf8(html_body(caller, None)).unwrap();
+        let carol = Caller {
+            sip_uri: Some("sip:carol@example.net".into()),
+            ..Caller::default()
+        };
+        assert!(
+            body(&carol).contains(
+                "Missed call from <a href=\"sip:carol@example.net\">carol@example.net</a>."
+            ),
+            "{}",
+            body(&carol)
+        );
+        let anonymous = body(&Caller::default());
+        assert!(
+            anonymous.contains("Missed call from Anonymous caller.") && !anonymous.contains("href"),
+            "{anonymous}"
+        );
     }
 
     #[test]
@@ -465,7 +489,7 @@ mod tests {
             subjects,
             [
                 "Voice Mail from +1 425 555 0100 (1 second)",
-                "Missed call from an unknown caller"
+                "Missed call from Anonymous caller"
             ]
         );
         // The voice message was delivered as cut off: its body says so, the notification's not.

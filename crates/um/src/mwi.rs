@@ -37,7 +37,7 @@ use umbox_sip::wire::summary::{self, Counts, MessageSummary};
 use umbox_sip::Transport;
 use umbox_store::{DistinguishedFolder, MailStore, MailboxId};
 
-use crate::caller_id;
+use crate::caller_id::{self, Presented};
 
 /// The store's subscription records of MWI subscriptions are named `<prefix><dialog tag>`; the
 /// colon keeps them apart from EWS notification subscriptions, whose ids are base64.
@@ -187,7 +187,8 @@ fn mailbox_user<'d>(
     };
     plans.iter().find_map(|plan| {
         directory.user_by_extension(plan, &number).or_else(|| {
-            let caller = caller_id::resolve(directory, plan, Some(&number), []);
+            let caller =
+                caller_id::resolve(directory, plan, &Presented::Number(number.clone()), []);
             caller
                 .address
                 .and_then(|address| directory.user_by_address(&address))

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::caller_id;
+use crate::caller_id::{self, Presented};
 use crate::delivery::{self, MissedCall, VoiceMessage};
 use crate::metrics::CallMetrics;
 use umbox_base::clock::Clock;
@@ -74,8 +74,8 @@ pub struct Envelope {
     pub recipient: String,
     /// The dial plan of the gateway the call came through (for caller-ID resolution).
     pub dial_plan: String,
-    /// The caller's number, when the call said.
-    pub caller: Option<String>,
+    /// Who the call said was calling.
+    pub caller: Presented,
     /// The SIP Call-ID.
     pub call_id: String,
     /// When the call was answered.
@@ -87,17 +87,22 @@ const ENVELOPE_VERSION: u8 = 1;
 
 impl Envelope {
     /// The envelope as bytes: a version byte, then each string as a little-endian u16 length
-    /// and UTF-8 (the caller after a presence byte), then the start in milliseconds since 1970.
+    /// and UTF-8 (the caller after a kind byte: 0 anonymous, 1 a number, 2 a SIP address), then
+    /// the start in milliseconds since 1970.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![ENVELOPE_VERSION];
         put(&mut out, &self.recipient);
         put(&mut out, &self.dial_plan);
         match &self.caller {
-            Some(caller) => {
+            Presented::Anonymous => out.push(0),
+            Presented::Number(number) => {
                 out.push(1);
-                put(&mut out, caller);
+                put(&mut out, number);
             }
-            None => out.push(0),
+            Presented::Uri(uri) => {
+                out.push(2);
+                put(&mut out, uri);
+            }
         }
         put(&mut out, &self.call_id);
         let millis = self.started.duration_since(UNIX_EPOCH).map_or(0, |since| {
@@ -116,9 +121,10 @@ impl Envelope {
         let recipient = reader.string()?;
         let dial_plan = reader.string()?;
         let caller = match reader.byte()? {
-            0 => None,
-            1 => Some(reader.string()?),
-            _ => return Err(Error::Envelope("caller flag")),
+            0 => Presented::Anonymous,
+            1 => Presented::Number(reader.string()?),
+            2 => Presented::Uri(reader.string()?),
+            _ => return Err(Error::Envelope("caller kind")),
         };
         let call_id = reader.string()?;
         let millis = reader.take(8)?;
@@ -247,12 +253,7 @@ pub(crate) fn settle(
             warn!(%error, "contacts not read for caller id");
             Vec::new()
         });
-    let caller = caller_id::resolve(
-        directory,
-        &envelope.dial_plan,
-        envelope.caller.as_deref(),
-        &contacts,
-    );
+    let caller = caller_id::resolve(directory, &envelope.dial_plan, &envelope.caller, &contacts);
     let call_id = envelope.call_id.clone();
     match audio {
         Some(audio) => {
@@ -543,17 +544,22 @@ mod tests {
         let envelope = Envelope {
             recipient: "alice@example.test".into(),
             dial_plan: "default".into(),
-            caller: Some("+14255550102".into()),
+            caller: Presented::Number("+14255550102".into()),
             call_id: "abc@pbx".into(),
             started: UNIX_EPOCH + Duration::from_millis(1_795_392_000_123),
         };
         let bytes = envelope.encode();
         assert_eq!(Envelope::decode(&bytes).unwrap(), envelope);
-        let anonymous = Envelope {
-            caller: None,
-            ..envelope
-        };
-        assert_eq!(Envelope::decode(&anonymous.encode()).unwrap(), anonymous);
+        for caller in [
+            Presented::Anonymous,
+            Presented::Uri("sip:carol@example.net".into()),
+        ] {
+            let other = Envelope {
+                caller,
+                ..envelope.clone()
+            };
+            assert_eq!(Envelope::decode(&other.encode()).unwrap(), other);
+        }
         for cut in 0..bytes.len() {
             assert!(Envelope::decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
@@ -599,7 +605,7 @@ mod tests {
         let envelope = Envelope {
             recipient: directory.users[0].address.clone(),
             dial_plan: "default".into(),
-            caller: Some("+14255550102".into()),
+            caller: Presented::Number("+14255550102".into()),
             call_id: "committed@pbx".into(),
             started: now,
         };

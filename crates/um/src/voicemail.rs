@@ -26,6 +26,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, field, info, info_span, warn, Instrument};
 
 use crate::access::{self, Access, Outcome as AccessOutcome};
+use crate::caller_id::Presented;
 use crate::greetings::{self, CallerGreeting};
 use crate::metrics::{CallMetrics, CallOutcome};
 use crate::router::{self, number_of, Called};
@@ -259,7 +260,7 @@ enum Ready {
 #[derive(Debug, Clone)]
 struct CallFacts {
     dial_plan: String,
-    caller: Option<String>,
+    caller: Presented,
     call_id: String,
     started: SystemTime,
 }
@@ -294,11 +295,11 @@ async fn run_call(
     events: mpsc::UnboundedReceiver<CallEvent>,
     dialogs: DialogHandle,
 ) {
-    let caller = number_of(&call.from.uri);
+    let caller = Presented::of_call(&call);
     let span = info_span!(
         "call",
         call_id = %call.call_id,
-        caller = caller.as_deref().unwrap_or(""),
+        caller = %caller,
         called = field::Empty,
         mailbox = field::Empty,
     );
@@ -313,7 +314,7 @@ async fn run_call(
 async fn handle_call(
     services: Arc<Services>,
     call: IncomingCall,
-    caller: Option<String>,
+    caller: Presented,
     reply: oneshot::Sender<InviteDecision>,
     mut events: mpsc::UnboundedReceiver<CallEvent>,
     dialogs: DialogHandle,
@@ -410,8 +411,7 @@ async fn handle_call(
                         law,
                         facts: facts.clone(),
                     };
-                    let subscriber =
-                        access::subscriber_of(&directory, &gateway.dial_plan, caller.as_deref());
+                    let subscriber = access::subscriber_of(&directory, &gateway.dial_plan, &caller);
                     let access = Access {
                         resources: services.access.clone(),
                         store: services.store.clone(),

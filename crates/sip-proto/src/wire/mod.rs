@@ -11,6 +11,7 @@ pub mod digest;
 pub mod diversion;
 pub mod event;
 pub mod grammar;
+pub mod identity;
 pub mod prepass;
 pub mod summary;
 
@@ -23,6 +24,7 @@ use self::digest::Credentials;
 use self::diversion::{Diversion, HistoryInfo};
 use self::event::Event;
 use self::grammar::{parse_decimal, CSeq, NameAddr, Uri, Via};
+use self::identity::Privacy;
 use self::prepass::{Field, HeaderName, LexError, Lexed};
 use crate::types::{CallId, Method, StatusCode, Tag};
 use crate::Error;
@@ -96,6 +98,10 @@ pub struct Request {
     pub diversion: Vec<Diversion>,
     /// History-Info entries as received (RFC 7044).
     pub history_info: Vec<HistoryInfo>,
+    /// P-Asserted-Identity entries (RFC 3325 §9.1): at most a SIP and a tel URI.
+    pub asserted_identity: Vec<NameAddr>,
+    /// Privacy values of every Privacy header (RFC 3323 §4.2).
+    pub privacy: Vec<Privacy>,
     /// Event (RFC 6665 §8.2.1).
     pub event: Option<Event>,
     /// Expires in seconds (RFC 3261 §20.19); larger values read as 2^32-1.
@@ -448,6 +454,11 @@ fn parse_request(
         user_agent: single(lexed, HeaderName::UserAgent)?.map(str::to_owned),
         diversion: all_typed(lexed, HeaderName::Diversion, Diversion::parse)?,
         history_info: all_typed(lexed, HeaderName::HistoryInfo, HistoryInfo::parse)?,
+        asserted_identity: all_typed(lexed, HeaderName::PAssertedIdentity, NameAddr::parse)?,
+        privacy: all_typed(lexed, HeaderName::Privacy, Privacy::parse_list)?
+            .into_iter()
+            .flatten()
+            .collect(),
         event: single(lexed, HeaderName::Event)?
             .map(|v| typed(HeaderName::Event, v, Event::parse))
             .transpose()?,
@@ -636,6 +647,8 @@ CSeq: 314159 INVITE\r\n\
 m: <sip:carol@192.0.2.1:5060>\r\n\
 Diversion: <sip:1002@pbx>;reason=user-busy, <sip:1001@pbx>;reason=no-answer;counter=1\r\n\
 User-Agent: TestGW/1.0\r\n\
+P-Asserted-Identity: \"Carol C\" <sip:+14255550199@gw.example.test;user=phone>, <tel:+14255550199>\r\n\
+privacy: id;critical\r\n\
 c: application/sdp\r\n\
 l: 4\r\n\
 \r\n\
@@ -658,6 +671,13 @@ v=0\r\nEXTRA";
         assert_eq!(r.content_type.as_deref(), Some("application/sdp"));
         assert_eq!(r.body.as_ref(), b"v=0\r");
         assert_eq!(r.user_agent.as_deref(), Some("TestGW/1.0"));
+        assert_eq!(r.asserted_identity.len(), 2);
+        assert_eq!(
+            r.asserted_identity[0].display_name.as_deref(),
+            Some("Carol C")
+        );
+        assert_eq!(r.asserted_identity[1].uri.to_string(), "tel:+14255550199");
+        assert_eq!(r.privacy, [Privacy::Id, Privacy::Critical]);
     }
 
     fn rejected(text: &str) -> Box<Rejected> {

@@ -92,12 +92,16 @@ pub enum HeaderName {
     WwwAuthenticate,
     /// Authorization (RFC 3261 §20.7, RFC 7616 §3.4).
     Authorization,
+    /// P-Asserted-Identity (RFC 3325 §9.1).
+    PAssertedIdentity,
+    /// Privacy (RFC 3323 §4.2).
+    Privacy,
     /// Any other header, name as written.
     Other(String),
 }
 
 /// Long name, compact letter (or 0), and whether values form a comma list we split.
-const NAMES: [(HeaderName, &str, u8, bool); 39] = [
+const NAMES: [(HeaderName, &str, u8, bool); 41] = [
     (HeaderName::Via, "Via", b'v', true),
     (HeaderName::From, "From", b'f', false),
     (HeaderName::To, "To", b't', false),
@@ -147,6 +151,14 @@ const NAMES: [(HeaderName, &str, u8, bool); 39] = [
     ),
     (HeaderName::WwwAuthenticate, "WWW-Authenticate", 0, false),
     (HeaderName::Authorization, "Authorization", 0, false),
+    (
+        HeaderName::PAssertedIdentity,
+        "P-Asserted-Identity",
+        0,
+        true,
+    ),
+    // Values are separated by semicolons, not commas (RFC 3323 §4.2).
+    (HeaderName::Privacy, "Privacy", 0, false),
 ];
 
 impl HeaderName {
