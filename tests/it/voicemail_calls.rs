@@ -565,8 +565,47 @@ fn sip_address_asserted_withheld_and_anonymous_callers_are_named_as_exchange_nam
             "Missed call from Alice Anders (+1 425 555 0101)",
             Some("+14255550101"),
         ),
+        // Step 4 of the resolution order: a user known by the line URI alone.
+        (
+            "<sip:+14255550188@gw.example.test>",
+            "Subject: a Lync line URI",
+            "Missed call from Dave Desk (+1 425 555 0188)",
+            Some("+14255550188"),
+        ),
+        // Step 6: one of bob's own contacts, the number written another way.
+        (
+            "<tel:+14255550177>",
+            "Subject: a personal contact",
+            "Missed call from Bob Mobile (+1 425 555 0177)",
+            Some("+14255550177"),
+        ),
     ];
     let server = Server::demo();
+    let dave = [
+        "user",
+        "add",
+        "dave@example.test",
+        "--name",
+        "Dave Desk",
+        "--password",
+        "pw-dave",
+        "--line-uri",
+        "tel:+14255550188;ext=1088",
+    ];
+    admin_ok(&server, &dave);
+    ews(
+        &server,
+        BOB,
+        r#"<m:CreateItem>
+  <m:SavedItemFolderId><t:DistinguishedFolderId Id="contacts"/></m:SavedItemFolderId>
+  <m:Items>
+    <t:Contact>
+      <t:DisplayName>Bob Mobile</t:DisplayName>
+      <t:PhoneNumbers><t:Entry Key="MobilePhone">(425) 555-0177</t:Entry></t:PhoneNumbers>
+    </t:Contact>
+  </m:Items>
+</m:CreateItem>"#,
+    );
     for (from, identity, _, _) in cases {
         let _turn = sipp::media_turn();
         let keys = [
