@@ -456,7 +456,16 @@ fn pound_ends_the_recording_and_the_media_server_hangs_up() {
     let server = Server::demo_in(data_with_short_greetings(&[BOB.0]));
     {
         let _turn = sipp::media_turn();
-        let keys = ["-key", "mailbox", "1002", "-key", "caller", "+14255550101"];
+        // Forwarded with bob's full number (his line URI's), as PBXs that forward E.164 do:
+        // the router finds his extension 1002.
+        let keys = [
+            "-key",
+            "mailbox",
+            "+14255550102",
+            "-key",
+            "caller",
+            "+14255550101",
+        ];
         sipp::run("voicemail_pound.xml", server.sip_router, 1, 40, &keys).assert_ok();
     }
     let summary = server.wait_for_log("call ended outcome=");

@@ -10,6 +10,8 @@
 use std::fmt;
 
 use umbox_base::directory::{Directory, User};
+
+use crate::numbers::{display_number, line_uri_number, same_number};
 use umbox_sip::dialog::IncomingCall;
 use umbox_sip::wire::grammar::Uri;
 use umbox_sip::wire::identity::Privacy;
@@ -246,48 +248,6 @@ fn resolve_number<'a>(
     }
 }
 
-/// The number part of `tel:+14255550101;ext=1001`.
-fn line_uri_number(uri: &str) -> Option<&str> {
-    uri.strip_prefix("tel:")
-        .map(|rest| rest.split(';').next().unwrap_or(rest))
-}
-
-/// Two numbers are the same when their digits are, or when one is the other with the dial plan's
-/// country code in front (`+1 425 555 0101` and `4255550101` in a plan with country code 1).
-fn same_number(a: &str, b: &str, country: &str) -> bool {
-    let a = digits(a);
-    let b = digits(b);
-    if a.is_empty() || b.is_empty() {
-        return false;
-    }
-    a == b
-        || (!country.is_empty()
-            && (a.strip_prefix(country) == Some(b.as_str())
-                || b.strip_prefix(country) == Some(a.as_str())))
-}
-
-fn digits(n: &str) -> String {
-    n.chars().filter(char::is_ascii_digit).collect()
-}
-
-/// A number as people read it: `+1 425 555 0100` for North American numbers, otherwise as given.
-pub fn display_number(number: &str) -> String {
-    let d = digits(number);
-    match (
-        number.starts_with('+') || d.len() == 11,
-        d.len(),
-        d.get(..1),
-    ) {
-        (true, 11, Some("1")) => format!(
-            "+1 {} {} {}",
-            d.get(1..4).unwrap_or_default(),
-            d.get(4..7).unwrap_or_default(),
-            d.get(7..).unwrap_or_default()
-        ),
-        _ => number.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,13 +406,5 @@ mod tests {
         assert_eq!(stranger.label(), "carol@example.net");
         let anonymous = resolve(&d, "default", &Presented::Anonymous, []);
         assert_eq!(anonymous.label(), ANONYMOUS_CALLER);
-    }
-
-    #[test]
-    fn numbers_display_like_people_write_them() {
-        assert_eq!(display_number("+14255550100"), "+1 425 555 0100");
-        assert_eq!(display_number("14255550100"), "+1 425 555 0100");
-        assert_eq!(display_number("1001"), "1001");
-        assert_eq!(display_number("+442071234567"), "+442071234567");
     }
 }

@@ -7,7 +7,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::caller_id::{display_number, Caller, ANONYMOUS_CALLER};
+use crate::caller_id::{Caller, ANONYMOUS_CALLER};
+use crate::numbers::display_number;
 use umbox_base::directory::User;
 use umbox_store::oxum;
 use umbox_store::props::{

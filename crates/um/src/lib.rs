@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod greetings;
 pub mod metrics;
 pub mod mwi;
+pub mod numbers;
 pub mod router;
 pub mod spool;
 pub mod voicemail;

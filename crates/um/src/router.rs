@@ -16,6 +16,8 @@ use umbox_base::directory::{Directory, Extension, Gateway, User};
 use umbox_sip::policy::{InviteRouter, InviteTarget, Peers, Route};
 use umbox_sip::wire::grammar::{Host, SipUri, Uri};
 
+use crate::numbers::{line_uri_number, same_number};
+
 /// Why the router cannot decide.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -227,15 +229,31 @@ fn resolve<'d>(
             dial_plan: gateway.dial_plan.clone(),
         })?;
     let dialled = target.request_uri.user_number().unwrap_or_default();
-    let mailbox = |number: String| match directory.user_by_extension(&plan.name, &number) {
-        Some(user) => Resolution::Mailbox {
-            user,
-            extension: Extension {
-                dial_plan: plan.name.clone(),
-                number,
-            },
-        },
-        None => Resolution::Unknown { number },
+    let country = plan.country_code.as_deref().unwrap_or("");
+    let mailbox = |number: String| {
+        if let Some(user) = directory.user_by_extension(&plan.name, &number) {
+            return Resolution::Mailbox {
+                user,
+                extension: Extension {
+                    dial_plan: plan.name.clone(),
+                    number,
+                },
+            };
+        }
+        // A PBX or a Lync pool forwarding with the user's full number (E.164 or national),
+        // which is the number of the user's line URI: the extension of that user in this plan.
+        let by_line_uri = directory.users.iter().find_map(|user| {
+            let line = user.line_uri.as_deref().and_then(line_uri_number)?;
+            if !same_number(line, &number, country) {
+                return None;
+            }
+            let extension = user.extensions.iter().find(|e| e.dial_plan == plan.name)?;
+            Some((user, extension.clone()))
+        });
+        match by_line_uri {
+            Some((user, extension)) => Resolution::Mailbox { user, extension },
+            None => Resolution::Unknown { number },
+        }
     };
     if plan.pilot_numbers.contains(&dialled) {
         return Ok(match original_called(target) {
@@ -344,6 +362,27 @@ mod tests {
             diversion: &["<tel:1002;phone-context=pbx>"],
             history: &[],
             expect: Ok(("sip:1002@127.0.0.1:5062", "bob@example.test")),
+        },
+        Case {
+            name: "E.164 diversion: the number of alice's line URI",
+            uri: "sip:1999@router",
+            diversion: &["<sip:+14255550101@pbx;user=phone>;reason=no-answer"],
+            history: &[],
+            expect: Ok(("sip:1001@127.0.0.1:5062", "alice@example.test")),
+        },
+        Case {
+            name: "national diversion: the country code of the dial plan added",
+            uri: "sip:1999@router",
+            diversion: &["<tel:4255550102>"],
+            history: &[],
+            expect: Ok(("sip:1002@127.0.0.1:5062", "bob@example.test")),
+        },
+        Case {
+            name: "E.164 nobody's line URI",
+            uri: "sip:1999@router",
+            diversion: &["<sip:+14255550177@pbx>"],
+            history: &[],
+            expect: Err("+14255550177"),
         },
         Case {
             name: "pilot, unknown extension",
