@@ -551,9 +551,15 @@ fn sip_address_asserted_withheld_and_anonymous_callers_are_named_as_exchange_nam
             None,
         ),
         (
-            "\"Carol\" <sip:carol@example.net>",
+            "\"Dan\" <sip:dan@example.net>",
             "Subject: a SIP address nobody here has",
-            "Missed call from carol@example.net",
+            "Missed call from dan@example.net",
+            None,
+        ),
+        (
+            "<sip:carol@example.net>",
+            "Subject: a SIP address in bob's contacts",
+            "Missed call from Carol Contact",
             None,
         ),
         (
@@ -611,6 +617,10 @@ fn sip_address_asserted_withheld_and_anonymous_callers_are_named_as_exchange_nam
     <t:Contact>
       <t:DisplayName>Bob Mobile</t:DisplayName>
       <t:PhoneNumbers><t:Entry Key="MobilePhone">(425) 555-0177</t:Entry></t:PhoneNumbers>
+    </t:Contact>
+    <t:Contact>
+      <t:DisplayName>Carol Contact</t:DisplayName>
+      <t:EmailAddresses><t:Entry Key="EmailAddress1">Carol@Example.net</t:Entry></t:EmailAddresses>
     </t:Contact>
   </m:Items>
 </m:CreateItem>"#,

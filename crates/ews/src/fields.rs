@@ -1185,7 +1185,7 @@ pub fn property_type(name: &str) -> Option<PropType> {
 pub const PSETID_APPOINTMENT: Guid = Guid(0x00062002_0000_0000_C000_000000000046);
 
 /// PSETID_Address (EWS `Address`): contact properties such as PidLidEmail1EmailAddress.
-pub const PSETID_ADDRESS: Guid = Guid(0x00062004_0000_0000_C000_000000000046);
+pub const PSETID_ADDRESS: Guid = umbox_store::props::property_sets::ADDRESS;
 
 /// `DistinguishedPropertySetId` names to their GUIDs (MS-OXPROPS §1.3.2).
 fn distinguished_set(name: &str) -> Option<Guid> {

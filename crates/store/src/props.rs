@@ -279,6 +279,23 @@ pub mod property_sets {
     pub const INTERNET_HEADERS: Guid = Guid(0x00020386_0000_0000_C000_000000000046);
     /// PSETID_UnifiedMessaging (EWS `UnifiedMessaging`): AsrData, UMAudioNotes (MS-OXOUM §2.2.5).
     pub const UNIFIED_MESSAGING: Guid = Guid(0x4442858E_A9E3_4E80_B900_317A210CC15B);
+    /// PSETID_Address (EWS `Address`): contact properties such as PidLidEmail1EmailAddress.
+    pub const ADDRESS: Guid = Guid(0x00062004_0000_0000_C000_000000000046);
+}
+
+/// Contact properties (MS-OXOCNTC) that say how to reach the person, read by EWS and by
+/// caller-ID resolution.
+pub mod contact {
+    use super::{property_sets, NamedProperty, PropName};
+
+    /// PidLidEmail1EmailAddress, PidLidEmail2EmailAddress and PidLidEmail3EmailAddress: ids in
+    /// PSETID_Address (MS-OXOCNTC §2.2.1.2).
+    pub const EMAIL_ADDRESS_IDS: [u32; 3] = [0x8083, 0x8093, 0x80A3];
+
+    /// The three e-mail address properties as named properties.
+    pub fn email_addresses() -> [NamedProperty; 3] {
+        EMAIL_ADDRESS_IDS.map(|id| NamedProperty::new(property_sets::ADDRESS, PropName::Id(id)))
+    }
 }
 
 /// How a named property is named inside its set: MNID_ID or MNID_STRING (MS-OXCDATA §2.6.1).

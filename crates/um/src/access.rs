@@ -167,7 +167,7 @@ pub fn subscriber_of(
     dial_plan: &str,
     caller: &Presented,
 ) -> Option<Subscriber> {
-    let caller = crate::caller_id::resolve(directory, dial_plan, caller, std::iter::empty());
+    let caller = crate::caller_id::resolve(directory, dial_plan, caller, Default::default());
     let user = directory.user_by_address(caller.address.as_deref()?)?;
     directory.policy_of(user)?;
     Some(Subscriber {

@@ -155,24 +155,47 @@ impl Caller {
 /// What an anonymous or withheld caller is called.
 pub const ANONYMOUS_CALLER: &str = "Anonymous caller";
 
+/// The called user's personal contacts, as caller-ID resolution reads them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Contacts<'a> {
+    /// The items of the Contacts folder.
+    pub items: &'a [Item],
+    /// The mailbox's tags of the contacts' e-mail addresses (`store::props::contact`; named
+    /// properties, so each mailbox has its own).
+    pub email_tags: &'a [PropTag],
+}
+
+impl Contacts<'_> {
+    /// The display name of the first contact `matches` accepts.
+    fn name_of(&self, matches: impl Fn(&Item) -> bool) -> Option<String> {
+        self.items.iter().find(|item| matches(item)).and_then(|c| {
+            c.props
+                .unicode(tags::DISPLAY_NAME)
+                .or_else(|| c.props.unicode(tags::SUBJECT))
+                .map(str::to_owned)
+        })
+    }
+}
+
 /// Resolves who `presented` is (as presented on a call through `dial_plan`).
-pub fn resolve<'a>(
+pub fn resolve(
     directory: &Directory,
     dial_plan: &str,
     presented: &Presented,
-    contacts: impl IntoIterator<Item = &'a Item>,
+    contacts: Contacts<'_>,
 ) -> Caller {
     match presented {
         Presented::Number(number) if !number.is_empty() => {
             resolve_number(directory, dial_plan, number, contacts)
         }
-        Presented::Uri(uri) => resolve_uri(directory, uri),
+        Presented::Uri(uri) => resolve_uri(directory, uri, contacts),
         Presented::Number(_) | Presented::Anonymous => Caller::default(),
     }
 }
 
-/// A SIP caller: the directory user whose SIP URI or e-mail address it is, or the address itself.
-fn resolve_uri(directory: &Directory, uri: &str) -> Caller {
+/// A SIP caller: the directory user whose SIP URI or e-mail address it is, else the personal
+/// contact with that e-mail address, else the address itself.
+fn resolve_uri(directory: &Directory, uri: &str, contacts: Contacts<'_>) -> Caller {
     let address = uri.strip_prefix("sip:").unwrap_or(uri);
     let user = directory.users.iter().find(|user| {
         user.sip_uri
@@ -188,17 +211,24 @@ fn resolve_uri(directory: &Directory, uri: &str) -> Caller {
             sip_uri: Some(user.sip_uri.clone().unwrap_or_else(|| uri.to_owned())),
         },
         None => Caller {
+            name: contacts.name_of(|item| {
+                contacts.email_tags.iter().any(|tag| {
+                    item.props
+                        .unicode(*tag)
+                        .is_some_and(|email| email.eq_ignore_ascii_case(address))
+                })
+            }),
             sip_uri: Some(uri.to_owned()),
             ..Caller::default()
         },
     }
 }
 
-fn resolve_number<'a>(
+fn resolve_number(
     directory: &Directory,
     dial_plan: &str,
     number: &str,
-    contacts: impl IntoIterator<Item = &'a Item>,
+    contacts: Contacts<'_>,
 ) -> Caller {
     let country = directory
         .dial_plan(dial_plan)
@@ -230,18 +260,12 @@ fn resolve_number<'a>(
             sip_uri: user.sip_uri.clone(),
         };
     }
-    let contact = contacts.into_iter().find(|item| {
-        CONTACT_PHONE_TAGS
-            .iter()
-            .any(|tag| item.props.unicode(*tag).is_some_and(same))
-    });
     Caller {
         number: Some(number.to_owned()),
-        name: contact.and_then(|c| {
-            c.props
-                .unicode(tags::DISPLAY_NAME)
-                .or_else(|| c.props.unicode(tags::SUBJECT))
-                .map(str::to_owned)
+        name: contacts.name_of(|item| {
+            CONTACT_PHONE_TAGS
+                .iter()
+                .any(|tag| item.props.unicode(*tag).is_some_and(same))
         }),
         address: None,
         sip_uri: None,
@@ -273,7 +297,13 @@ mod tests {
     fn resolution_follows_the_exchange_order() {
         let d = directory();
         let name = |plan: &str, number: &str| {
-            resolve(&d, plan, &Presented::Number(number.into()), []).name
+            resolve(
+                &d,
+                plan,
+                &Presented::Number(number.into()),
+                Contacts::default(),
+            )
+            .name
         };
         assert_eq!(name("default", "1001").as_deref(), Some("Alice Anders")); // extension, same plan
         assert_eq!(name("default", "555").as_deref(), Some("Bob Berg")); // extension, other plan
@@ -286,10 +316,15 @@ mod tests {
         assert_eq!(name("branch", "442071234567").as_deref(), Some("Bob Berg")); // other phone
         assert_eq!(name("default", "+19995550000"), None);
         assert_eq!(
-            resolve(&d, "default", &Presented::Anonymous, []),
+            resolve(&d, "default", &Presented::Anonymous, Contacts::default()),
             Caller::default()
         );
-        let alice = resolve(&d, "default", &Presented::Number("1001".into()), []);
+        let alice = resolve(
+            &d,
+            "default",
+            &Presented::Number("1001".into()),
+            Contacts::default(),
+        );
         assert_eq!(alice.address.as_deref(), Some("alice@example.test"));
         assert_eq!(alice.sip_uri.as_deref(), Some("sip:alice@example.test"));
     }
@@ -391,7 +426,14 @@ mod tests {
     #[test]
     fn a_sip_caller_is_found_by_sip_uri_or_address() {
         let d = directory();
-        let uri = |u: &str| resolve(&d, "default", &Presented::Uri(u.into()), []);
+        let uri = |u: &str| {
+            resolve(
+                &d,
+                "default",
+                &Presented::Uri(u.into()),
+                Contacts::default(),
+            )
+        };
         assert_eq!(
             uri("sip:BOB@example.test").name.as_deref(),
             Some("Bob Berg")
@@ -404,7 +446,7 @@ mod tests {
         assert_eq!(stranger.name, None);
         assert_eq!(stranger.sip_uri.as_deref(), Some("sip:carol@example.net"));
         assert_eq!(stranger.label(), "carol@example.net");
-        let anonymous = resolve(&d, "default", &Presented::Anonymous, []);
+        let anonymous = resolve(&d, "default", &Presented::Anonymous, Contacts::default());
         assert_eq!(anonymous.label(), ANONYMOUS_CALLER);
     }
 }

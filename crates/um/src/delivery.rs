@@ -367,7 +367,7 @@ mod tests {
             &directory,
             "default",
             &Presented::Number("+14255550102".into()),
-            [],
+            Default::default(),
         );
         let message = VoiceMessage {
             caller,

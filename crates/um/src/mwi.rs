@@ -187,8 +187,12 @@ fn mailbox_user<'d>(
     };
     plans.iter().find_map(|plan| {
         directory.user_by_extension(plan, &number).or_else(|| {
-            let caller =
-                caller_id::resolve(directory, plan, &Presented::Number(number.clone()), []);
+            let caller = caller_id::resolve(
+                directory,
+                plan,
+                &Presented::Number(number.clone()),
+                Default::default(),
+            );
             caller
                 .address
                 .and_then(|address| directory.user_by_address(&address))

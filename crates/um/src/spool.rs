@@ -24,8 +24,10 @@ use umbox_base::clock::Clock;
 use umbox_base::directory::Directory;
 use umbox_media::g711::Law;
 use umbox_media::spool::{self, Closing, Spool, SpoolError, Tape};
-use umbox_store::props::{tags, PropValue};
-use umbox_store::{self as store, DistinguishedFolder, ItemOrder, ItemView, MailStore, MailboxId};
+use umbox_store::props::{contact, tags, PropTag, PropType, PropValue};
+use umbox_store::{
+    self as store, DistinguishedFolder, Item, ItemOrder, ItemView, MailStore, MailboxId,
+};
 
 /// The first retry of a failed delivery waits this long; each further one twice as long.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -246,14 +248,12 @@ pub(crate) fn settle(
         return Ok(Delivered::Nothing);
     }
     let mailbox_id = MailboxId::new(&user.address);
-    let contacts = store
-        .distinguished_folder(&mailbox_id, DistinguishedFolder::Contacts)
-        .and_then(|folder| store.items(&mailbox_id, folder))
-        .unwrap_or_else(|error| {
-            warn!(%error, "contacts not read for caller id");
-            Vec::new()
-        });
-    let caller = caller_id::resolve(directory, &envelope.dial_plan, &envelope.caller, &contacts);
+    let (contacts, email_tags) = personal_contacts(store, &mailbox_id);
+    let contacts = caller_id::Contacts {
+        items: &contacts,
+        email_tags: &email_tags,
+    };
+    let caller = caller_id::resolve(directory, &envelope.dial_plan, &envelope.caller, contacts);
     let call_id = envelope.call_id.clone();
     match audio {
         Some(audio) => {
@@ -278,6 +278,29 @@ pub(crate) fn settle(
             Ok(Delivered::MissedCall)
         }
     }
+}
+
+/// The items of `mailbox`'s Contacts folder and its tags of the contacts' e-mail addresses, for
+/// caller-ID; a failure to read them costs the caller's name, never the message.
+fn personal_contacts(store: &dyn MailStore, mailbox: &MailboxId) -> (Vec<Item>, Vec<PropTag>) {
+    let items = store
+        .distinguished_folder(mailbox, DistinguishedFolder::Contacts)
+        .and_then(|folder| store.items(mailbox, folder))
+        .unwrap_or_else(|error| {
+            warn!(%error, "contacts not read for caller id");
+            Vec::new()
+        });
+    let email_tags = store
+        .named_property_ids(mailbox, &contact::email_addresses())
+        .unwrap_or_else(|error| {
+            warn!(%error, "contact e-mail properties not read for caller id");
+            Vec::new()
+        })
+        .into_iter()
+        .flatten()
+        .map(|id| PropTag::new(id, PropType::Unicode))
+        .collect();
+    (items, email_tags)
 }
 
 /// The recording spool as the call handler sees it; clones share it.

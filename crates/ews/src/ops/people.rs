@@ -17,12 +17,12 @@
 use super::EwsOperation;
 use crate::codes::ResponseCode;
 use crate::error::{Error, Fault};
-use crate::fields::{parse_bool, PSETID_ADDRESS};
+use crate::fields::parse_bool;
 use crate::soap::{M, T};
 use crate::{child, response_message, warning_message, Request};
 use umbox_base::directory::User;
 use umbox_base::version::ExchangeVersion;
-use umbox_store::props::{tags, NamedProperty, PropName, PropTag, PropType};
+use umbox_store::props::{contact, tags, PropTag, PropType};
 use umbox_store::{DistinguishedFolder, FolderId, Item};
 use umbox_xml::{ns, Element, Writer};
 
@@ -42,8 +42,6 @@ const CONTACT_PHONES: [(PropTag, &str); 3] = [
     (PropTag::new(0x3A09, PropType::Unicode), "HomePhone"),
     (PropTag::new(0x3A1C, PropType::Unicode), "MobilePhone"),
 ];
-/// PidLidEmail1EmailAddress … PidLidEmail3EmailAddress.
-const CONTACT_EMAIL_LIDS: [u32; 3] = [0x8083, 0x8093, 0x80A3];
 /// `PhoneNumbers` keys for directory numbers, which carry no kind: the line URI's number is the
 /// business phone, the other numbers fill these in order.
 const DIRECTORY_PHONE_KEYS: [&str; 3] = ["OtherTelephone", "BusinessPhone2", "HomePhone2"];
@@ -334,12 +332,8 @@ fn contact_items(
     folders: &[FolderId],
 ) -> Result<Vec<(Item, Vec<String>)>, Error> {
     let store = request.ctx.store;
-    let names: Vec<NamedProperty> = CONTACT_EMAIL_LIDS
-        .iter()
-        .map(|lid| NamedProperty::new(PSETID_ADDRESS, PropName::Id(*lid)))
-        .collect();
     let email_tags: Vec<PropTag> = store
-        .named_property_ids(&request.mailbox, &names)?
+        .named_property_ids(&request.mailbox, &contact::email_addresses())?
         .into_iter()
         .flatten()
         .map(|id| PropTag::new(id, PropType::Unicode))
@@ -787,8 +781,8 @@ mod handle_tests {
                 (tags::DISPLAY_NAME.into(), PropValue::Unicode(name.into())),
             ],
             &[(
-                super::PSETID_ADDRESS,
-                0x8083,
+                umbox_store::props::property_sets::ADDRESS,
+                umbox_store::props::contact::EMAIL_ADDRESS_IDS[0],
                 PropValue::Unicode(email.into()),
             )],
         );

@@ -253,6 +253,7 @@ mod tag {
 mod named {
     use super::{Named, UMBOX_SET};
     use crate::fields::{PSETID_ADDRESS, PSETID_APPOINTMENT};
+    use umbox_store::props::contact::EMAIL_ADDRESS_IDS;
     use umbox_store::props::{property_sets, PropType};
 
     /// PidLidReminderDelta.
@@ -278,17 +279,17 @@ mod named {
     pub(super) const EMAILS: [(&str, Named, Named); 3] = [
         (
             "EmailAddress1",
-            Named::id(PSETID_ADDRESS, 0x8083, PropType::Unicode),
+            Named::id(PSETID_ADDRESS, EMAIL_ADDRESS_IDS[0], PropType::Unicode),
             Named::id(PSETID_ADDRESS, 0x8080, PropType::Unicode),
         ),
         (
             "EmailAddress2",
-            Named::id(PSETID_ADDRESS, 0x8093, PropType::Unicode),
+            Named::id(PSETID_ADDRESS, EMAIL_ADDRESS_IDS[1], PropType::Unicode),
             Named::id(PSETID_ADDRESS, 0x8090, PropType::Unicode),
         ),
         (
             "EmailAddress3",
-            Named::id(PSETID_ADDRESS, 0x80A3, PropType::Unicode),
+            Named::id(PSETID_ADDRESS, EMAIL_ADDRESS_IDS[2], PropType::Unicode),
             Named::id(PSETID_ADDRESS, 0x80A0, PropType::Unicode),
         ),
     ];
