@@ -100,6 +100,21 @@ pub enum UserCommand {
     },
 }
 
+/// A setting turned on or off (`--missed-call-notifications off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+impl From<Switch> for bool {
+    fn from(switch: Switch) -> bool {
+        switch == Switch::On
+    }
+}
+
 /// What `user greeting` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GreetingAction {
@@ -175,6 +190,10 @@ pub struct UserFields {
     /// hashed, unlocks the PIN).
     #[arg(long)]
     pub pin: Option<String>,
+    /// Missed-call notifications for this mailbox (Exchange's MissedCallNotificationEnabled;
+    /// the user's policy must allow them too).
+    #[arg(long = "missed-call-notifications")]
+    pub missed_call_notifications: Option<Switch>,
     /// SIP digest password of the user's phone, for message-waiting subscriptions; only its
     /// HA1 hashes (MD5 and SHA-256) are stored.
     #[arg(long = "sip-password")]
@@ -198,6 +217,20 @@ pub enum DialPlanCommand {
         #[arg(long = "extension-length")]
         extension_length: u8,
         /// Voicemail pilot number (repeatable).
+        #[arg(long = "pilot")]
+        pilot_numbers: Vec<String>,
+        /// Country code, e.g. 1.
+        #[arg(long = "country-code")]
+        country_code: Option<String>,
+    },
+    /// Change a dial plan: only the options given.
+    Set {
+        /// Name.
+        name: String,
+        /// Digits in an extension.
+        #[arg(long = "extension-length")]
+        extension_length: Option<u8>,
+        /// Voicemail pilot number (repeatable; replaces the list).
         #[arg(long = "pilot")]
         pilot_numbers: Vec<String>,
         /// Country code, e.g. 1.
@@ -244,8 +277,36 @@ pub enum PolicyCommand {
         #[arg(long = "pin-lockout-calls", default_value_t = umbox_base::directory::DEFAULT_PIN_LOCKOUT_CALLS)]
         pin_lockout_calls: u32,
     },
+    /// Change a policy: only the options given.
+    Set {
+        /// Name.
+        name: String,
+        /// Longest message, in seconds.
+        #[arg(long = "max-message-seconds")]
+        max_message_seconds: Option<u32>,
+        /// Shortest recording kept, in seconds.
+        #[arg(long = "min-message-seconds")]
+        min_message_seconds: Option<u32>,
+        /// Missed-call notifications (Exchange's AllowMissedCallNotifications).
+        #[arg(long = "missed-call-notifications")]
+        missed_call_notifications: Option<Switch>,
+        /// Fewest digits of a telephone-access PIN.
+        #[arg(long = "min-pin-length")]
+        min_pin_length: Option<u8>,
+        /// Consecutive calls with a wrong PIN that lock it.
+        #[arg(long = "pin-lockout-calls")]
+        pin_lockout_calls: Option<u32>,
+        /// Repeated digits and runs (`111111`, `123456`) as PINs (Exchange's AllowCommonPatterns).
+        #[arg(long = "common-pins")]
+        common_pins: Option<Switch>,
+    },
     /// List policies.
     List,
+    /// Show one policy.
+    Show {
+        /// Name.
+        name: String,
+    },
     /// Remove a policy (refused while users use it).
     Remove {
         /// Name.
@@ -314,14 +375,24 @@ impl From<store::Error> for AdminError {
 }
 
 /// Runs `command` against the directory of `data_dir` and returns what to show the operator.
-pub fn run(data_dir: &Path, command: Command) -> Result<String, AdminError> {
-    let file = DirectoryFile::in_data_dir(data_dir);
-    Ok(match command {
+/// A dry run checks everything a change would (arguments, then the directory's validation)
+/// and saves nothing: no directory change, greeting or photo.
+pub fn run(data_dir: &Path, command: Command, dry_run: bool) -> Result<String, AdminError> {
+    let mut file = DirectoryFile::in_data_dir(data_dir);
+    if dry_run {
+        file = file.dry_run();
+    }
+    let out = match command {
         Command::User(c) => user(data_dir, &file, *c)?,
         Command::DialPlan(c) => dial_plan(&file, c)?,
         Command::Policy(c) => policy(&file, c)?,
         Command::Gateway(c) => gateway(&file, c)?,
         Command::Import { file: source } => import(&file, &source)?,
+    };
+    Ok(if dry_run {
+        format!("{}\n(dry run: nothing was saved)", out.trim_end())
+    } else {
+        out
     })
 }
 
@@ -366,6 +437,12 @@ fn greeting(
         }
         (GreetingAction::Clear, None) => GreetingPlan::Clear,
     };
+    if directory.is_dry_run() {
+        return Ok(format!(
+            "the greeting command for {} is valid",
+            user.address
+        ));
+    }
     let store = RedbStore::open(data_dir, store::Options::default())?;
     let mailbox = MailboxId::new(&user.address);
     let now = SystemClock.now();
@@ -427,8 +504,16 @@ fn read_photo(path: &Path) -> Result<Vec<u8>, Error> {
 }
 
 /// Stores a checked photo for the user whose primary address is `address`.
-fn store_photo(photos: &PhotoStore, address: &str, photo: Option<Vec<u8>>) -> Result<(), Error> {
+fn store_photo(
+    file: &DirectoryFile,
+    photos: &PhotoStore,
+    address: &str,
+    photo: Option<Vec<u8>>,
+) -> Result<(), Error> {
     let Some(bytes) = photo else { return Ok(()) };
+    if file.is_dry_run() {
+        return Ok(());
+    }
     photos.set(address, &bytes).map_err(|e| match e {
         PhotoError::Io { path, source } => Error::Io { path, source },
         other => invalid("--photo", other.to_string()),
@@ -471,12 +556,13 @@ fn user(data_dir: &Path, file: &DirectoryFile, command: UserCommand) -> Result<S
                     rights: Vec::new(),
                     pin: None,
                     sip_credential: None,
+                    missed_call_notifications: true,
                 };
                 apply_user_fields(d, &mut user, fields)?;
                 d.users.push(user);
                 Ok(format!("added user {address}"))
             })?;
-            store_photo(photos, &address, photo)?;
+            store_photo(file, photos, &address, photo)?;
             Ok(message)
         }
         UserCommand::Set { address, fields } => {
@@ -499,7 +585,7 @@ fn user(data_dir: &Path, file: &DirectoryFile, command: UserCommand) -> Result<S
                 }
                 Ok((format!("updated user {address}"), primary))
             })?;
-            store_photo(photos, &primary, photo)?;
+            store_photo(file, photos, &primary, photo)?;
             Ok(message)
         }
         UserCommand::List => {
@@ -593,6 +679,9 @@ fn apply_user_fields(d: &Directory, user: &mut User, fields: UserFields) -> Resu
     }
     if fields.sip_uri.is_some() {
         user.sip_uri = fields.sip_uri;
+    }
+    if let Some(switch) = fields.missed_call_notifications {
+        user.missed_call_notifications = switch.into();
     }
     if fields.line_uri.is_some() {
         user.line_uri = fields.line_uri;
@@ -691,6 +780,28 @@ fn dial_plan(file: &DirectoryFile, command: DialPlanCommand) -> Result<String, E
             });
             Ok(format!("added dial plan {name}"))
         }),
+        DialPlanCommand::Set {
+            name,
+            extension_length,
+            pilot_numbers,
+            country_code,
+        } => file.update(|d| {
+            let plan = d
+                .dial_plans
+                .iter_mut()
+                .find(|p| p.name == name)
+                .ok_or_else(|| not_found("dial plan", &name))?;
+            if let Some(length) = extension_length {
+                plan.extension_length = length;
+            }
+            if !pilot_numbers.is_empty() {
+                plan.pilot_numbers = pilot_numbers;
+            }
+            if country_code.is_some() {
+                plan.country_code = country_code;
+            }
+            Ok(format!("updated dial plan {name}"))
+        }),
         DialPlanCommand::List => {
             let d = file.load()?;
             let mut out = String::new();
@@ -758,6 +869,49 @@ fn policy(file: &DirectoryFile, command: PolicyCommand) -> Result<String, Error>
                 );
             }
             Ok(out)
+        }
+        PolicyCommand::Set {
+            name,
+            max_message_seconds,
+            min_message_seconds,
+            missed_call_notifications,
+            min_pin_length,
+            pin_lockout_calls,
+            common_pins,
+        } => file.update(|d| {
+            let policy = d
+                .policies
+                .iter_mut()
+                .find(|p| p.name == name)
+                .ok_or_else(|| not_found("policy", &name))?;
+            if let Some(seconds) = max_message_seconds {
+                policy.max_message_seconds = seconds;
+            }
+            if let Some(seconds) = min_message_seconds {
+                policy.min_message_seconds = seconds;
+            }
+            if let Some(switch) = missed_call_notifications {
+                policy.allow_missed_call_notifications = switch.into();
+            }
+            if let Some(length) = min_pin_length {
+                policy.min_pin_length = length;
+            }
+            if let Some(calls) = pin_lockout_calls {
+                policy.pin_lockout_calls = calls;
+            }
+            if let Some(switch) = common_pins {
+                policy.allow_common_pins = switch.into();
+            }
+            Ok(format!("updated policy {name}"))
+        }),
+        PolicyCommand::Show { name } => {
+            let d = file.load()?;
+            to_toml(
+                d.policies
+                    .iter()
+                    .find(|p| p.name == name)
+                    .ok_or_else(|| not_found("policy", &name))?,
+            )
         }
         PolicyCommand::Remove { name } => file.update(|d| {
             let before = d.policies.len();

@@ -25,6 +25,9 @@ struct Cli {
     /// Configuration file (TOML; see docs/umbox.example.toml).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Administration commands: check the change and say what it would do, saving nothing.
+    #[arg(long = "dry-run", global = true)]
+    dry_run: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -115,7 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .raw(cli.config.as_deref())?
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from("umbox-data"));
-            let text = umbox::admin::run(&data_dir, *command)?;
+            let text = umbox::admin::run(&data_dir, *command, cli.dry_run)?;
             print!("{text}");
             if !text.is_empty() && !text.ends_with('\n') {
                 println!();

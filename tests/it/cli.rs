@@ -79,6 +79,147 @@ fn users_dial_plans_policies_and_gateways_round_trip() {
 }
 
 #[test]
+fn settings_are_set_idempotently_shown_and_dry_runs_save_nothing() {
+    let data = temp_dir("cli-set");
+    let ok = |args: &[&str]| {
+        let (success, out, err) = admin(&data, args);
+        assert!(success, "{args:?}: {err}");
+        out
+    };
+    ok(&[
+        "dialplan",
+        "add",
+        "hq",
+        "--extension-length",
+        "4",
+        "--pilot",
+        "4999",
+    ]);
+    ok(&["policy", "add", "hq-policy", "--dial-plan", "hq"]);
+    ok(&[
+        "user",
+        "add",
+        "carol@corp.test",
+        "--name",
+        "Carol",
+        "--password",
+        "pw",
+    ]);
+    let file = data.join("directory.toml");
+    let changes: &[&[&str]] = &[
+        &[
+            "dialplan",
+            "set",
+            "hq",
+            "--extension-length",
+            "5",
+            "--pilot",
+            "59999",
+            "--country-code",
+            "44",
+        ],
+        &[
+            "policy",
+            "set",
+            "hq-policy",
+            "--max-message-seconds",
+            "90",
+            "--min-message-seconds",
+            "3",
+            "--missed-call-notifications",
+            "off",
+            "--min-pin-length",
+            "8",
+            "--pin-lockout-calls",
+            "4",
+            "--common-pins",
+            "on",
+        ],
+        &[
+            "user",
+            "set",
+            "carol@corp.test",
+            "--missed-call-notifications",
+            "off",
+        ],
+    ];
+    for change in changes {
+        let before = std::fs::read(&file).unwrap();
+        let dry = ok(&[&["--dry-run"], *change].concat());
+        assert!(dry.contains("dry run: nothing was saved"), "{dry}");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            before,
+            "{change:?} --dry-run saved"
+        );
+        ok(change);
+        let after = std::fs::read(&file).unwrap();
+        assert_ne!(after, before, "{change:?} changed nothing");
+        ok(change);
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            after,
+            "{change:?} is not idempotent"
+        );
+    }
+    let plan = ok(&["dialplan", "show", "hq"]);
+    for expected in [
+        "extension_length = 5",
+        "pilot_numbers = [\"59999\"]",
+        "country_code = \"44\"",
+    ] {
+        assert!(plan.contains(expected), "{plan}");
+    }
+    let policy = ok(&["policy", "show", "hq-policy"]);
+    for expected in [
+        "max_message_seconds = 90",
+        "min_message_seconds = 3",
+        "allow_missed_call_notifications = false",
+        "min_pin_length = 8",
+        "pin_lockout_calls = 4",
+        "allow_common_pins = true",
+    ] {
+        assert!(policy.contains(expected), "{policy}");
+    }
+    let carol = ok(&["user", "show", "carol@corp.test"]);
+    assert!(
+        carol.contains("missed_call_notifications = false"),
+        "{carol}"
+    );
+    ok(&[
+        "user",
+        "set",
+        "carol@corp.test",
+        "--missed-call-notifications",
+        "on",
+    ]);
+    let carol = ok(&["user", "show", "carol@corp.test"]);
+    assert!(
+        !carol.contains("missed_call_notifications"),
+        "the default is not written: {carol}"
+    );
+    // A dry run checks like the real thing: the error names the field.
+    let (success, _, err) = admin(
+        &data,
+        &[
+            "--dry-run",
+            "dialplan",
+            "set",
+            "hq",
+            "--extension-length",
+            "0",
+        ],
+    );
+    assert!(!success && err.contains("extension_length"), "{err}");
+    let (success, _, err) = admin(
+        &data,
+        &["policy", "set", "nowhere", "--max-message-seconds", "9"],
+    );
+    assert!(!success && err.contains("nowhere"), "{err}");
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
 fn bad_input_names_the_field_and_changes_nothing() {
     let data = temp_dir("cli-bad");
     let (success, _, err) = admin(

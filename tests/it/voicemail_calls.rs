@@ -815,27 +815,34 @@ fn the_policy_maximum_cuts_the_message_and_the_media_server_hangs_up() {
 }
 
 #[test]
-fn a_policy_without_missed_call_notifications_leaves_nothing_for_a_short_call() {
+fn a_policy_or_a_mailbox_without_missed_call_notifications_gets_nothing_for_a_short_call() {
     const ERIN: (&str, &str) = ("erin@example.test", "pw");
     let server = Server::demo();
     let policy = ["policy", "add", "quiet", "--dial-plan", "default"];
     let policy = [&policy[..], &["--no-missed-call-notifications"]].concat();
     add_user_with_policy(&server, ERIN.0, "1045", &policy);
-    {
-        let _turn = sipp::media_turn();
-        let keys = [&["-key", "mailbox", "1045"], PRESENTED_NUMBER].concat();
-        sipp::run(
-            "voicemail_greeting_hangup.xml",
-            server.sip_media,
-            1,
-            20,
-            &keys,
-        )
-        .assert_ok();
+    // Bob's policy allows them; his own switch (MissedCallNotificationEnabled) is off.
+    admin_ok(
+        &server,
+        &["user", "set", BOB.0, "--missed-call-notifications", "off"],
+    );
+    for (user, extension) in [(ERIN, "1045"), (BOB, "1002")] {
+        {
+            let _turn = sipp::media_turn();
+            let keys = [&["-key", "mailbox", extension], PRESENTED_NUMBER].concat();
+            sipp::run(
+                "voicemail_greeting_hangup.xml",
+                server.sip_media,
+                1,
+                20,
+                &keys,
+            )
+            .assert_ok();
+        }
+        let summary = server.wait_for_log("call ended outcome=");
+        assert!(summary.contains(r#"outcome="nothing""#), "{summary}");
+        assert!(messages(&server, user, "inbox").is_empty());
     }
-    let summary = server.wait_for_log("call ended outcome=");
-    assert!(summary.contains(r#"outcome="nothing""#), "{summary}");
-    assert!(messages(&server, ERIN, "inbox").is_empty());
 }
 
 #[test]

@@ -119,6 +119,14 @@ pub struct User {
     /// SIP digest credentials for the user's phone (message-waiting subscriptions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sip_credential: Option<Box<SipCredential>>,
+    /// Whether missed-call notifications reach the mailbox (Exchange's mailbox switch
+    /// MissedCallNotificationEnabled); the policy must allow them too.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub missed_call_notifications: bool,
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 /// Most digits a PIN may have (what a caller can type in one entry).
@@ -744,6 +752,7 @@ impl Directory {
                 rights: Vec::new(),
                 pin: None,
                 sip_credential: None,
+                missed_call_notifications: true,
             })
         };
         Ok(Directory {
@@ -856,6 +865,8 @@ fn is_phone_number(n: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct DirectoryFile {
     path: PathBuf,
+    /// Changes are checked and validated but never saved (`umbox --dry-run`).
+    dry_run: bool,
 }
 
 impl DirectoryFile {
@@ -863,7 +874,22 @@ impl DirectoryFile {
     pub fn in_data_dir(data_dir: &Path) -> DirectoryFile {
         DirectoryFile {
             path: data_dir.join(FILE_NAME),
+            dry_run: false,
         }
+    }
+
+    /// The same file, with [`DirectoryFile::update`] checking and validating changes without
+    /// saving them.
+    pub fn dry_run(self) -> DirectoryFile {
+        DirectoryFile {
+            dry_run: true,
+            ..self
+        }
+    }
+
+    /// Whether changes are only checked.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// Its path.
@@ -901,9 +927,9 @@ impl DirectoryFile {
     }
 
     /// Loads, lets `change` edit, validates and saves, all under an exclusive lock. Nothing is
-    /// written when `change` or validation fails, or when `change` left the directory as it was
+    /// written when `change` or validation fails, when `change` left the directory as it was
     /// (so a running server that records a PIN outcome which changes nothing does not make every
-    /// reader reload).
+    /// reader reload), or in a dry run.
     pub fn update<T>(
         &self,
         change: impl FnOnce(&mut Directory) -> Result<T, Error>,
@@ -916,7 +942,9 @@ impl DirectoryFile {
             return Ok(out);
         }
         directory.validate()?;
-        self.save(&directory)?;
+        if !self.dry_run {
+            self.save(&directory)?;
+        }
         Ok(out)
     }
 

@@ -225,8 +225,8 @@ pub(crate) struct Audio {
 
 /// Decides what a finished call leaves in `envelope.recipient`'s mailbox and writes it with one
 /// store change (blocking): a voice message when `audio` is at least the policy's minimum, else
-/// a missed-call notification when the policy allows one (a user without a UM policy any more
-/// gets what was recorded, and a notification otherwise).
+/// a missed-call notification when the policy and the user's own switch allow one (a user
+/// without a UM policy any more gets what was recorded, and a notification unless switched off).
 pub(crate) fn settle(
     store: &dyn MailStore,
     directory: &Directory,
@@ -242,7 +242,8 @@ pub(crate) fn settle(
         .as_deref()
         .and_then(|name| directory.policies.iter().find(|p| p.name == name));
     let minimum = Duration::from_secs(policy.map_or(0, |p| u64::from(p.min_message_seconds)));
-    let notify_missed = policy.is_none_or(|p| p.allow_missed_call_notifications);
+    let notify_missed =
+        user.missed_call_notifications && policy.is_none_or(|p| p.allow_missed_call_notifications);
     let audio = audio.filter(|audio| !audio.wav.is_empty() && audio.duration >= minimum);
     if audio.is_none() && !notify_missed {
         return Ok(Delivered::Nothing);
