@@ -30,3 +30,20 @@ fn exchangelib_creates_reads_updates_moves_and_deletes_items() {
         assert!(stdout.contains(step), "{step:?} missing from\n{stdout}");
     }
 }
+
+/// Conversation History as Lync writes it (`tests/interop/exchangelib/test_conversation_history.py`):
+/// the four Lync item classes with their properties intact, the missed-conversations count, and a
+/// subscription seeing it change.
+#[test]
+fn exchangelib_writes_lync_conversation_history_and_reads_the_missed_count() {
+    let server = Server::demo();
+    let stdout = run_exchangelib(&server, "test_conversation_history.py", &[]);
+    for step in [
+        "ok IPM.Note.Microsoft.Missed.Voice: named property",
+        "ok missed conversations: the folder's unread count",
+        "ok pull: reading a missed call lowers the count to one",
+        "ok all",
+    ] {
+        assert!(stdout.contains(step), "{step:?} missing from\n{stdout}");
+    }
+}
