@@ -1,15 +1,11 @@
 //! The admin command line: every command, and bad input that names its field and changes nothing.
 
-use crate::harness::{admin, temp_dir};
+use crate::harness::{admin, admin_ok, temp_dir};
 
 #[test]
 fn users_dial_plans_policies_and_gateways_round_trip() {
     let data = temp_dir("cli");
-    let ok = |args: &[&str]| {
-        let (success, out, err) = admin(&data, args);
-        assert!(success, "{args:?}: {err}");
-        out
-    };
+    let ok = |args: &[&str]| admin_ok(&data, args);
     ok(&[
         "dialplan",
         "add",
@@ -81,11 +77,7 @@ fn users_dial_plans_policies_and_gateways_round_trip() {
 #[test]
 fn settings_are_set_idempotently_shown_and_dry_runs_save_nothing() {
     let data = temp_dir("cli-set");
-    let ok = |args: &[&str]| {
-        let (success, out, err) = admin(&data, args);
-        assert!(success, "{args:?}: {err}");
-        out
-    };
+    let ok = |args: &[&str]| admin_ok(&data, args);
     ok(&[
         "dialplan",
         "add",
@@ -418,11 +410,7 @@ extensions = [{ dial_plan = "default", number = "1003" }]
 #[test]
 fn pins_are_checked_stored_hashed_and_reset() {
     let data = temp_dir("cli-pin");
-    let ok = |args: &[&str]| {
-        let (success, out, err) = admin(&data, args);
-        assert!(success, "{args:?}: {err}");
-        out
-    };
+    let ok = |args: &[&str]| admin_ok(&data, args);
     ok(&["dialplan", "add", "hq", "--extension-length", "4"]);
     ok(&[
         "policy",

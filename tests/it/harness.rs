@@ -264,6 +264,13 @@ pub fn admin(data: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Runs an admin command that must succeed; returns what it printed.
+pub fn admin_ok(data: &Path, args: &[&str]) -> String {
+    let (success, out, err) = admin(data, args);
+    assert!(success, "{args:?}: {err}");
+    out
+}
+
 /// What curl saw.
 #[derive(Debug)]
 pub struct Reply {

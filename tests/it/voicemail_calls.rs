@@ -504,22 +504,28 @@ const PRESENTED_NUMBER: &[&str] = &[
     "Subject: missed call",
 ];
 
+/// `voicemail_greeting_hangup.xml` once against the media server: a caller who hangs up during
+/// the greeting, presented as `keys` say.
+fn hang_up_during_the_greeting(server: &Server, keys: &[&str]) {
+    let _turn = sipp::media_turn();
+    sipp::run(
+        "voicemail_greeting_hangup.xml",
+        server.sip_media,
+        1,
+        20,
+        keys,
+    )
+    .assert_ok();
+}
+
 #[test]
 fn a_caller_who_hangs_up_during_the_greeting_leaves_a_missed_call_notification() {
     // Bob has no greeting of his own: the system greeting lasts about five seconds.
     let server = Server::demo();
-    {
-        let _turn = sipp::media_turn();
-        let keys = [&["-key", "mailbox", "1002"], PRESENTED_NUMBER].concat();
-        sipp::run(
-            "voicemail_greeting_hangup.xml",
-            server.sip_media,
-            1,
-            20,
-            &keys,
-        )
-        .assert_ok();
-    }
+    hang_up_during_the_greeting(
+        &server,
+        &[&["-key", "mailbox", "1002"], PRESENTED_NUMBER].concat(),
+    );
     let summary = server.wait_for_log("call ended outcome=");
     assert!(summary.contains(r#"outcome="missed-call""#), "{summary}");
     assert!(messages(&server, BOB, "voicemail").is_empty());
@@ -626,18 +632,10 @@ fn sip_address_asserted_withheld_and_anonymous_callers_are_named_as_exchange_nam
 </m:CreateItem>"#,
     );
     for (from, identity, _, _) in cases {
-        let _turn = sipp::media_turn();
         let keys = [
             "-key", "mailbox", "1002", "-key", "from", from, "-key", "identity", identity,
         ];
-        sipp::run(
-            "voicemail_greeting_hangup.xml",
-            server.sip_media,
-            1,
-            20,
-            &keys,
-        )
-        .assert_ok();
+        hang_up_during_the_greeting(&server, &keys);
     }
     let mut inbox = Vec::new();
     for _ in 0..100 {
@@ -827,18 +825,10 @@ fn a_policy_or_a_mailbox_without_missed_call_notifications_gets_nothing_for_a_sh
         &["user", "set", BOB.0, "--missed-call-notifications", "off"],
     );
     for (user, extension) in [(ERIN, "1045"), (BOB, "1002")] {
-        {
-            let _turn = sipp::media_turn();
-            let keys = [&["-key", "mailbox", extension], PRESENTED_NUMBER].concat();
-            sipp::run(
-                "voicemail_greeting_hangup.xml",
-                server.sip_media,
-                1,
-                20,
-                &keys,
-            )
-            .assert_ok();
-        }
+        hang_up_during_the_greeting(
+            &server,
+            &[&["-key", "mailbox", extension], PRESENTED_NUMBER].concat(),
+        );
         let summary = server.wait_for_log("call ended outcome=");
         assert!(summary.contains(r#"outcome="nothing""#), "{summary}");
         assert!(messages(&server, user, "inbox").is_empty());

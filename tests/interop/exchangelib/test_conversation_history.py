@@ -13,8 +13,9 @@ Environment: UMBOX_EWS_URL, UMBOX_USER, UMBOX_PASSWORD. Prints one "ok ..." line
 import os
 import warnings
 
-from exchangelib import BASIC, DELEGATE, Account, Build, Configuration, Credentials, ExtendedProperty, HTMLBody, Mailbox, Message, Version
+from exchangelib import ExtendedProperty, HTMLBody, Mailbox, Message
 from exchangelib.protocol import BaseProtocol, NoVerifyHTTPAdapter
+from umbox_kit import account, check
 
 warnings.filterwarnings("ignore")  # the test certificate is self-signed
 BaseProtocol.HTTP_ADAPTER_CLS = NoVerifyHTTPAdapter
@@ -45,22 +46,6 @@ class Duration(ExtendedProperty):
 Message.register("message_class", MessageClass)
 Message.register("lync_conversation", ConversationId)
 Message.register("call_seconds", Duration)
-
-
-def check(name, actual, expected):
-    if actual != expected:
-        raise AssertionError(f"{name}: expected {expected!r}, got {actual!r}")
-    print(f"ok {name}", flush=True)
-
-
-def account():
-    config = Configuration(
-        service_endpoint=os.environ["UMBOX_EWS_URL"],
-        credentials=Credentials(os.environ["UMBOX_USER"], os.environ["UMBOX_PASSWORD"]),
-        auth_type=BASIC,
-        version=Version(build=Build(15, 1, 2507, 39), api_version="Exchange2016"),
-    )
-    return Account(os.environ["UMBOX_USER"], config=config, autodiscover=False, access_type=DELEGATE)
 
 
 ITEMS = [

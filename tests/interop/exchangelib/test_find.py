@@ -16,30 +16,13 @@ import datetime
 import os
 import warnings
 
-from exchangelib import BASIC, DELEGATE, Account, Build, Configuration, Credentials, Folder, Q, Version
+from exchangelib import Folder, Q
 from exchangelib.folders import Calendar, FolderCollection
 from exchangelib.protocol import BaseProtocol, NoVerifyHTTPAdapter
+from umbox_kit import account, check
 
 warnings.filterwarnings("ignore")  # the test certificate is self-signed
 BaseProtocol.HTTP_ADAPTER_CLS = NoVerifyHTTPAdapter
-
-
-def check(name, actual, expected):
-    if actual != expected:
-        raise AssertionError(f"{name}: expected {expected!r}, got {actual!r}")
-    print(f"ok {name}")
-
-
-def account():
-    # The version is given so that exchangelib does not probe with ConvertId, which umbox does not
-    # serve (its fault sends exchangelib down to the oldest schema).
-    config = Configuration(
-        service_endpoint=os.environ["UMBOX_EWS_URL"],
-        credentials=Credentials(os.environ["UMBOX_USER"], os.environ["UMBOX_PASSWORD"]),
-        auth_type=BASIC,
-        version=Version(build=Build(15, 1, 2507, 39), api_version="Exchange2016"),
-    )
-    return Account(os.environ["UMBOX_USER"], config=config, autodiscover=False, access_type=DELEGATE)
 
 
 def counts(folder):

@@ -18,10 +18,11 @@ import ssl
 import threading
 import warnings
 
-from exchangelib import BASIC, DELEGATE, Account, Build, Configuration, Credentials, ExtendedProperty, Message, Version
+from exchangelib import ExtendedProperty, Message
 from exchangelib.folders import FolderCollection
 from exchangelib.protocol import BaseProtocol, NoVerifyHTTPAdapter
 from exchangelib.services import SendNotification
+from umbox_kit import account, check
 
 warnings.filterwarnings("ignore")  # the test certificate is self-signed
 BaseProtocol.HTTP_ADAPTER_CLS = NoVerifyHTTPAdapter
@@ -35,23 +36,6 @@ class MessageClass(ExtendedProperty):
 
 
 Message.register("message_class", MessageClass)
-
-
-def check(name, actual, expected):
-    if actual != expected:
-        raise AssertionError(f"{name}: expected {expected!r}, got {actual!r}")
-    print(f"ok {name}", flush=True)
-
-
-def account():
-    # The version is given so that exchangelib does not probe with ConvertId.
-    config = Configuration(
-        service_endpoint=os.environ["UMBOX_EWS_URL"],
-        credentials=Credentials(os.environ["UMBOX_USER"], os.environ["UMBOX_PASSWORD"]),
-        auth_type=BASIC,
-        version=Version(build=Build(15, 1, 2507, 39), api_version="Exchange2016"),
-    )
-    return Account(os.environ["UMBOX_USER"], config=config, autodiscover=False, access_type=DELEGATE)
 
 
 class Changer:
