@@ -98,6 +98,24 @@ pub enum UserCommand {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Set the user's working hours, which free/busy shows (the `WorkHours` object Outlook keeps
+    /// in the Calendar folder). Opens the mailbox store, so the server must be stopped.
+    WorkingHours {
+        /// Primary or proxy address.
+        address: String,
+        /// Working days: a range (`Monday-Friday`) or names separated by commas.
+        #[arg(long, default_value = "Monday-Friday")]
+        days: String,
+        /// Start of the working day, HH:MM.
+        #[arg(long)]
+        start: String,
+        /// End of the working day, HH:MM.
+        #[arg(long)]
+        end: String,
+        /// Windows time zone id of the hours (`umbox` knows those GetServerTimeZones lists).
+        #[arg(long = "time-zone")]
+        time_zone: String,
+    },
 }
 
 /// A setting turned on or off (`--missed-call-notifications off`).
@@ -529,6 +547,34 @@ fn user(data_dir: &Path, file: &DirectoryFile, command: UserCommand) -> Result<S
             kind,
             file: wav,
         } => greeting(data_dir, file, &address, action, kind.into(), wav),
+        UserCommand::WorkingHours {
+            address,
+            days,
+            start,
+            end,
+            time_zone,
+        } => {
+            let user = file
+                .load()?
+                .user_by_address(&address)
+                .cloned()
+                .ok_or_else(|| not_found("user", &address))?;
+            let now = SystemClock.now();
+            let document = umbox_ews::work_hours_document(&days, &start, &end, &time_zone, now)
+                .map_err(|e| invalid(e.option, e.reason))?;
+            let done = format!(
+                "working hours of {}: {days}, {start}-{end} ({time_zone})",
+                user.address
+            );
+            if file.is_dry_run() {
+                return Ok(done);
+            }
+            let store = RedbStore::open(data_dir, store::Options::default())?;
+            let mailbox = MailboxId::new(&user.address);
+            store.ensure_mailbox(&mailbox, now)?;
+            umbox_ews::save_work_hours(&store, &mailbox, document, now)?;
+            Ok(done)
+        }
         UserCommand::Add { address, fields } => {
             let photo = fields.photo.as_deref().map(read_photo).transpose()?;
             let message = file.update(|d| {

@@ -212,6 +212,57 @@ fn settings_are_set_idempotently_shown_and_dry_runs_save_nothing() {
 }
 
 #[test]
+fn working_hours_are_stored_in_the_mailbox_and_bad_ones_name_their_option() {
+    let data = temp_dir("cli-hours");
+    let ok = |args: &[&str]| admin_ok(&data, args);
+    ok(&["dialplan", "add", "hq", "--extension-length", "4"]);
+    ok(&[
+        "user",
+        "add",
+        "carol@corp.test",
+        "--name",
+        "Carol",
+        "--password",
+        "pw",
+    ]);
+    let hours = [
+        "user",
+        "working-hours",
+        "carol@corp.test",
+        "--days",
+        "Monday-Thursday",
+        "--start",
+        "07:30",
+        "--end",
+        "16:00",
+        "--time-zone",
+        "W. Europe Standard Time",
+    ];
+    let dry = ok(&[&["--dry-run"], &hours[..]].concat());
+    assert!(dry.contains("nothing was saved"), "{dry}");
+    assert!(
+        !data.join("mailboxes.redb").exists(),
+        "a dry run opened the store"
+    );
+    let done = ok(&hours);
+    assert!(done.contains("Monday-Thursday, 07:30-16:00"), "{done}");
+    assert!(data.join("mailboxes.redb").exists());
+    for (option, value) in [
+        ("--days", "Mon-Fri"),
+        ("--start", "7h30"),
+        ("--end", "06:00"),
+        ("--time-zone", "Mars Standard Time"),
+    ] {
+        let mut args = hours.to_vec();
+        let at = args.iter().position(|a| *a == option).unwrap();
+        args[at + 1] = value;
+        let (success, _, err) = admin(&data, &args);
+        assert!(!success && err.contains(option), "{option}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
 fn bad_input_names_the_field_and_changes_nothing() {
     let data = temp_dir("cli-bad");
     let (success, _, err) = admin(

@@ -43,6 +43,7 @@ fn exchangelib_resolves_names_round_trips_oof_and_reads_free_busy() {
     expect(r#""resolve_alice_emails": ["SMTP:alice@example.test"]"#);
     expect(r#""oof": "Enabled""#);
     expect(r#""free_busy": ["DetailedMerged", "FreeBusyMerged", "ErrorMailRecipientNotFound"]"#);
+    expect(r#""working_hours": [[[[1, 2, 3, 4], "09:00:00", "17:30:00"]], 480]"#);
     expect(r#""time_zones": 28"#);
     expect(r#""convert_id": "HexEntryId""#);
 }

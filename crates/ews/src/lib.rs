@@ -41,6 +41,9 @@ use umbox_store::{DistinguishedFolder, FolderId, MailStore, MailboxId};
 use umbox_xml::{ns, Element, Writer};
 
 pub use ops::subscriptions::{push_document, read_push_reply, EventStream};
+pub use ops::work_hours::{
+    document as work_hours_document, save as save_work_hours, WorkHoursError,
+};
 
 /// The [`Deliver`] of push subscriptions: renders each notification as a SendNotification
 /// document, has the carrier (the HTTP client) post it, and reads the client's answer.

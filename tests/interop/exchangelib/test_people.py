@@ -84,6 +84,27 @@ assert own.working_hours_timezone.bias == -60
 assert isinstance(nobody, ErrorMailRecipientNotFound), nobody
 summary["free_busy"] = [own.view_type, bob.view_type, type(nobody).__name__]
 
+# Working hours of her own, as Outlook keeps them: the WorkHours object of the Calendar folder
+# (Pacific time, 09:00-17:30, Monday to Thursday). Free/busy answers with them, in that zone.
+account.calendar.create_user_configuration(
+    name="WorkHours",
+    xml_data=(
+        b'<?xml version="1.0"?><Root xmlns="WorkingHours.xsd"><WorkHoursVersion1><TimeZone><Bias>480</Bias>'
+        b"<Standard><Bias>0</Bias><ChangeDate><Time>02:00:00</Time><Date>0000/11/01</Date><DayOfWeek>0</DayOfWeek>"
+        b"</ChangeDate></Standard><DaylightSavings><Bias>-60</Bias><ChangeDate><Time>02:00:00</Time>"
+        b"<Date>0000/03/02</Date><DayOfWeek>0</DayOfWeek></ChangeDate></DaylightSavings>"
+        b"<Name>Pacific Standard Time</Name></TimeZone><TimeSlot><Start>09:00:00</Start><End>17:30:00</End></TimeSlot>"
+        b"<WorkDays>Monday Tuesday Wednesday Thursday</WorkDays></WorkHoursVersion1></Root>"
+    ),
+)
+own = list(
+    account.protocol.get_free_busy_info(
+        [(account, "Organizer", False)], window_start, window_start + datetime.timedelta(hours=10)
+    )
+)[0]
+periods = [(p.weekdays, p.start.isoformat(), p.end.isoformat()) for p in own.working_hours]
+summary["working_hours"] = [periods, own.working_hours_timezone.bias]
+
 # Every server time zone is one exchangelib can turn into a TimeZone, now and before the US 2007 change.
 zones = list(account.protocol.get_timezones(return_full_timezone_data=True))
 for zone in zones:

@@ -14,8 +14,9 @@
 //! permission allows; subjects and locations (the Detailed views) only of the mailbox the request
 //! acts for. Other requests for a detailed view get the matching free/busy view instead, as
 //! Exchange answers a requester with "free/busy time only" rights. Times in the response are wall
-//! clock in the requester's `TimeZone`, which also carries the default working hours (08:00–17:00,
-//! Monday to Friday): users have no working-hours settings of their own yet.
+//! clock in the requester's `TimeZone`. Working hours are each user's own (`ops::work_hours`: the
+//! `WorkHours` configuration object of their Calendar folder, in the zone it names), else
+//! 08:00–17:00, Monday to Friday, in the requester's zone.
 
 use super::EwsOperation;
 use crate::codes::ResponseCode;
@@ -23,6 +24,7 @@ use crate::error::{Error, Fault};
 use crate::fields::{parse_bool, PSETID_APPOINTMENT};
 use crate::ops::convert_id::{reformat, IdFormat};
 use crate::ops::time_zones::{format_local, parse_in_zone, SerializableTimeZone};
+use crate::ops::work_hours::WorkHours;
 use crate::soap::{M, T};
 use crate::{child, response_message, Request};
 use umbox_base::directory::User;
@@ -45,10 +47,6 @@ const SENSITIVITY_PRIVATE: i32 = 2;
 const STATE_MEETING: i32 = 0x1;
 /// PidTagSensitivity.
 const SENSITIVITY: PropTag = PropTag::new(0x0036, PropType::Int32);
-/// Default working day: 08:00 to 17:00, Monday to Friday.
-const WORK_START_MINUTES: u32 = 8 * 60;
-const WORK_END_MINUTES: u32 = 17 * 60;
-const WORK_DAYS: &str = "Monday Tuesday Wednesday Thursday Friday";
 
 /// The named properties read from calendar items, in this order.
 #[derive(Debug, Clone, Copy)]
@@ -356,6 +354,8 @@ pub(crate) struct FreeBusy {
     /// The events listed (CalendarEventArray), by start time: none for a merged-only view or a
     /// user without a mailbox yet.
     events: Vec<Event>,
+    /// The user's working hours.
+    work_hours: WorkHours,
 }
 
 /// For each mailbox asked about, in request order, its free/busy view or why not.
@@ -408,10 +408,13 @@ impl EwsOperation for GetUserAvailability {
                 } else {
                     options.view.without_details()
                 };
+                let mailbox = MailboxId::new(&user.address);
                 Ok(FreeBusy {
                     view,
                     merged: view.merged().then(|| merged(options, events.as_deref())),
                     events: events.filter(|_| view.events()).unwrap_or_default(),
+                    work_hours: WorkHours::of_mailbox(request.ctx.store, &mailbox)
+                        .unwrap_or_else(WorkHours::standard),
                 })
             })
             .collect();
@@ -563,12 +566,15 @@ fn write_view(
         }
         w.end();
     }
+    // Working hours are in the user's own zone when they name one, as Exchange answers.
+    let hours = &free_busy.work_hours;
     w.start(T, "WorkingHours");
-    zone.write(w);
+    hours.zone.as_ref().unwrap_or(zone).write(w);
     w.start(T, "WorkingPeriodArray").start(T, "WorkingPeriod");
-    w.leaf(T, "DayOfWeek", WORK_DAYS);
-    w.leaf(T, "StartTimeInMinutes", &WORK_START_MINUTES.to_string());
-    w.leaf(T, "EndTimeInMinutes", &WORK_END_MINUTES.to_string());
+    let days: Vec<&str> = hours.days.iter().map(|d| d.as_str()).collect();
+    w.leaf(T, "DayOfWeek", &days.join(" "));
+    w.leaf(T, "StartTimeInMinutes", &hours.start_minutes.to_string());
+    w.leaf(T, "EndTimeInMinutes", &hours.end_minutes.to_string());
     w.end().end();
     w.end();
     w.end();

@@ -23,6 +23,7 @@ mod sync;
 pub(crate) mod testkit;
 mod time_zones;
 mod user_config;
+pub(crate) mod work_hours;
 
 use crate::codes::ResponseCode;
 use crate::error::Fault;

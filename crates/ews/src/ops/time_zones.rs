@@ -13,7 +13,7 @@ use crate::fields::parse_bool;
 use crate::soap::{M, T};
 use crate::{child, response_message, time, Request};
 use umbox_base::version::ExchangeVersion;
-use umbox_xml::{Element, Writer};
+use umbox_xml::{Element, Namespace, Writer};
 
 /// A day of the week (MS-OXWSCDATA DayOfWeekType, the single days).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -511,6 +511,109 @@ impl SerializableTimeZone {
         })
     }
 
+    /// The zone `id` of the table as a client describes it for `year` (as exchangelib's
+    /// `TimeZone.from_server_timezone` does): its bias and the daylight rules in force that year.
+    pub(crate) fn of_windows_zone(id: &str, year: u16) -> Option<SerializableTimeZone> {
+        let zone = ZONES.iter().find(|z| z.id == id)?;
+        let rules = zone.rules.iter().rev().find(|r| r.from_year <= year)?;
+        let to_time = |rule: YearlyRule, bias: i32| ZoneTime {
+            bias,
+            seconds: u32::from(rule.minutes) * 60,
+            occurrence: rule.occurrence,
+            month: rule.month,
+            weekday: rule.weekday,
+            year: None,
+        };
+        Some(match rules.daylight {
+            None => SerializableTimeZone {
+                bias: zone.bias,
+                ..SerializableTimeZone::UTC
+            },
+            Some((start, end)) => SerializableTimeZone {
+                bias: zone.bias,
+                standard: to_time(end, 0),
+                daylight: to_time(start, -DAYLIGHT_SAVING),
+            },
+        })
+    }
+
+    /// Reads the `TimeZone` of Outlook's working-hours document (`WorkingHours.xsd`: Bias, then
+    /// Standard and DaylightSavings, each a Bias and a ChangeDate of Time, Date `YYYY/MM/DD` where
+    /// year 0 means every year and the day is the weekday's occurrence, and DayOfWeek 0–6 from
+    /// Sunday). `None` when any part is missing or out of range.
+    pub(crate) fn parse_work_hours(zone: &Element) -> Option<SerializableTimeZone> {
+        use super::work_hours::child;
+        let bias = |element: &Element| -> Option<i32> {
+            let bias: i32 = child(element, "Bias")?.trimmed_text().parse().ok()?;
+            (bias.abs() <= 24 * 60).then_some(bias)
+        };
+        let time = |name: &str| -> Option<ZoneTime> {
+            let element = child(zone, name)?;
+            let change = child(element, "ChangeDate")?;
+            let seconds = parse_clock(child(change, "Time")?.trimmed_text())?;
+            let mut date = child(change, "Date")?.trimmed_text().splitn(3, '/');
+            let year: i64 = date.next()?.parse().ok()?;
+            let month: u8 = date.next()?.parse().ok().filter(|m| *m <= 12)?;
+            let occurrence = Occurrence::from_day_order(date.next()?.trim_start_matches('0')).or(
+                if month == 0 {
+                    Some(Occurrence::First)
+                } else {
+                    None
+                },
+            )?;
+            let day: usize = child(change, "DayOfWeek")?.trimmed_text().parse().ok()?;
+            Some(ZoneTime {
+                bias: bias(element)?,
+                seconds,
+                occurrence,
+                month,
+                weekday: *Weekday::ALL.get(day)?,
+                year: (year != 0).then_some(year),
+            })
+        };
+        Some(SerializableTimeZone {
+            bias: bias(zone)?,
+            standard: time("Standard")?,
+            daylight: time("DaylightSavings")?,
+        })
+    }
+
+    /// Writes the zone as the `TimeZone` of Outlook's working-hours document, named `name`.
+    pub(crate) fn write_work_hours(&self, w: &mut Writer<'_>, namespace: Namespace, name: &str) {
+        w.start(namespace, "TimeZone");
+        w.leaf(namespace, "Bias", &self.bias.to_string());
+        for (element, time) in [
+            ("Standard", &self.standard),
+            ("DaylightSavings", &self.daylight),
+        ] {
+            let s = time.seconds;
+            let day = match time.occurrence {
+                Occurrence::First => 1,
+                Occurrence::Second => 2,
+                Occurrence::Third => 3,
+                Occurrence::Fourth => 4,
+                Occurrence::Last => 5,
+            };
+            w.start(namespace, element);
+            w.leaf(namespace, "Bias", &time.bias.to_string());
+            w.start(namespace, "ChangeDate");
+            w.leaf(
+                namespace,
+                "Time",
+                &format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60),
+            );
+            w.leaf(
+                namespace,
+                "Date",
+                &format!("{:04}/{:02}/{:02}", time.year.unwrap_or(0), time.month, day),
+            );
+            w.leaf(namespace, "DayOfWeek", &time.weekday.index().to_string());
+            w.end().end();
+        }
+        w.leaf(namespace, "Name", name);
+        w.end();
+    }
+
     /// Writes the zone back as `t:TimeZone` (WorkingHours carries one).
     pub(crate) fn write(&self, w: &mut Writer<'_>) {
         w.start(T, "TimeZone");
@@ -730,37 +833,6 @@ mod tests {
         seconds(time::parse(text).unwrap())
     }
 
-    /// The SerializableTimeZone a client derives from a zone of the table for one year, as
-    /// exchangelib's `TimeZone.from_server_timezone` does.
-    fn serializable(id: &str, year: u16) -> SerializableTimeZone {
-        let zone = ZONES.iter().find(|z| z.id == id).unwrap();
-        let rules = zone
-            .rules
-            .iter()
-            .rev()
-            .find(|r| r.from_year <= year)
-            .unwrap();
-        let to_time = |rule: YearlyRule, bias: i32| ZoneTime {
-            bias,
-            seconds: u32::from(rule.minutes) * 60,
-            occurrence: rule.occurrence,
-            month: rule.month,
-            weekday: rule.weekday,
-            year: None,
-        };
-        match rules.daylight {
-            None => SerializableTimeZone {
-                bias: zone.bias,
-                ..SerializableTimeZone::UTC
-            },
-            Some((start, end)) => SerializableTimeZone {
-                bias: zone.bias,
-                standard: to_time(end, 0),
-                daylight: to_time(start, -DAYLIGHT_SAVING),
-            },
-        }
-    }
-
     /// Ids are looked up in request order; one unknown id fails the one response message.
     #[test]
     fn run_lists_every_zone_or_the_named_ones() {
@@ -821,7 +893,8 @@ mod tests {
 
     #[test]
     fn offsets_follow_the_rules() {
-        let berlin = serializable("W. Europe Standard Time", 2026);
+        let berlin =
+            SerializableTimeZone::of_windows_zone("W. Europe Standard Time", 2026).unwrap();
         // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
         assert_eq!(
             berlin.to_local(at("2026-03-29T00:59:59Z")),
@@ -848,7 +921,7 @@ mod tests {
             at("2026-12-01T11:00:00Z")
         );
 
-        let pacific = serializable("Pacific Standard Time", 2026);
+        let pacific = SerializableTimeZone::of_windows_zone("Pacific Standard Time", 2026).unwrap();
         // 2026: 8 March 10:00 UTC to 1 November 09:00 UTC.
         assert_eq!(
             pacific.to_local(at("2026-03-08T09:59:00Z")),
@@ -863,7 +936,8 @@ mod tests {
             at("2026-11-01T01:00:00Z")
         );
 
-        let sydney = serializable("AUS Eastern Standard Time", 2026);
+        let sydney =
+            SerializableTimeZone::of_windows_zone("AUS Eastern Standard Time", 2026).unwrap();
         assert_eq!(
             sydney.to_local(at("2026-01-15T00:00:00Z")),
             at("2026-01-15T11:00:00Z")
@@ -873,7 +947,7 @@ mod tests {
             at("2026-07-15T10:00:00Z")
         );
 
-        let india = serializable("India Standard Time", 2026);
+        let india = SerializableTimeZone::of_windows_zone("India Standard Time", 2026).unwrap();
         assert_eq!(
             india.to_local(at("2026-07-15T00:00:00Z")),
             at("2026-07-15T05:30:00Z")
@@ -901,7 +975,10 @@ mod tests {
     fn serializable_time_zones_parse_and_write_back() {
         let xml = r#"<t:TimeZone><t:Bias>-60</t:Bias><t:StandardTime><t:Bias>0</t:Bias><t:Time>03:00:00</t:Time><t:DayOrder>5</t:DayOrder><t:Month>10</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:StandardTime><t:DaylightTime><t:Bias>-60</t:Bias><t:Time>02:00:00</t:Time><t:DayOrder>5</t:DayOrder><t:Month>3</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:DaylightTime></t:TimeZone>"#;
         let zone = SerializableTimeZone::parse(&element(xml)).unwrap();
-        assert_eq!(zone, serializable("W. Europe Standard Time", 2026));
+        assert_eq!(
+            zone,
+            SerializableTimeZone::of_windows_zone("W. Europe Standard Time", 2026).unwrap()
+        );
         let mut out = Vec::new();
         let mut w = Writer::new(&mut out);
         w.start(T, "r").declare(T);
@@ -936,7 +1013,8 @@ mod tests {
 
     #[test]
     fn times_without_zone_are_wall_clock_in_the_request_zone() {
-        let berlin = serializable("W. Europe Standard Time", 2026);
+        let berlin =
+            SerializableTimeZone::of_windows_zone("W. Europe Standard Time", 2026).unwrap();
         assert_eq!(
             parse_in_zone("2026-07-01T12:00:00", &berlin),
             Some(at("2026-07-01T10:00:00Z"))
